@@ -1,0 +1,115 @@
+/**
+ * Starts Azurite (the npm storage emulator) as a child process on 127.0.0.1 and stops it.
+ * Used by `npm run local`, the demo, tests and benchmarks; never deployed.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Azurite's published development account; a well-known public value, not a secret. */
+export const DEV_ACCOUNT = "devstoreaccount1";
+export const DEV_ACCOUNT_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+export interface AzuriteHandle {
+  blobEndpoint: string;
+  tableEndpoint: string;
+  connectionString: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface AzuriteOptions {
+  /** Folder for Azurite's data; a fresh temp folder when omitted. */
+  dataDir?: string;
+  blobPort?: number;
+  tablePort?: number;
+  queuePort?: number;
+  /** Keep data in memory only (fast; lost when Azurite stops). */
+  inMemory?: boolean;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as net.AddressInfo;
+      server.close(() => resolve(address.port));
+    });
+  });
+}
+
+export function connectionStringFor(blobEndpoint: string, tableEndpoint: string, queueEndpoint?: string): string {
+  return [
+    "DefaultEndpointsProtocol=http",
+    `AccountName=${DEV_ACCOUNT}`,
+    `AccountKey=${DEV_ACCOUNT_KEY}`,
+    `BlobEndpoint=${blobEndpoint}`,
+    `TableEndpoint=${tableEndpoint}`,
+    ...(queueEndpoint ? [`QueueEndpoint=${queueEndpoint}`] : []),
+  ].join(";") + ";";
+}
+
+async function waitForPort(port: number, deadlineMs: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => { socket.destroy(); resolve(true); });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() - started > deadlineMs) throw new Error(`Azurite did not open port ${port} within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "azurite-"));
+  fs.mkdirSync(dataDir, { recursive: true });
+  const blobPort = options.blobPort ?? (await freePort());
+  const tablePort = options.tablePort ?? (await freePort());
+  const queuePort = options.queuePort ?? (await freePort());
+  const azuriteMain = require.resolve("azurite/dist/src/azurite.js");
+  const args = [
+    azuriteMain,
+    "--silent",
+    "--skipApiVersionCheck",
+    "--loose",
+    "--disableProductStyleUrl",
+    "--location", dataDir,
+    "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
+    "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
+    "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
+  ];
+  if (options.inMemory) args.push("--inMemoryPersistence");
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => { stderr += String(chunk); });
+  try {
+    await Promise.all([waitForPort(blobPort, 30000), waitForPort(tablePort, 30000)]);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`${(error as Error).message}\n${stderr}`);
+  }
+  const blobEndpoint = `http://127.0.0.1:${blobPort}/${DEV_ACCOUNT}`;
+  const tableEndpoint = `http://127.0.0.1:${tablePort}/${DEV_ACCOUNT}`;
+  const queueEndpoint = `http://127.0.0.1:${queuePort}/${DEV_ACCOUNT}`;
+  return {
+    blobEndpoint,
+    tableEndpoint,
+    connectionString: connectionStringFor(blobEndpoint, tableEndpoint, queueEndpoint),
+    dataDir,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 3000).unref();
+      }),
+  };
+}

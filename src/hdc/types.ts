@@ -1,0 +1,76 @@
+/**
+ * Wire types of the Hardware Dev Center API (reference/hdc-api.md a.5-a.8), as this app uses them.
+ * Ids are decimal strings: the client parses responses losslessly so 64-bit ids survive.
+ * Enum-like fields are plain strings because the service mixes camelCase and PascalCase.
+ */
+import type { ProductFields } from "../activities/contract";
+
+export interface HdcLink {
+  href: string;
+  rel: string;
+  method?: string;
+}
+
+export interface HdcProduct {
+  id: string;
+  sharedProductId?: string;
+  productName?: string;
+  testHarness?: string;
+  isCommitted?: boolean;
+  createdDateTime?: string;
+  links?: HdcLink[];
+  [field: string]: unknown;
+}
+
+export interface HdcDownloadItem {
+  type: string;
+  /** A SAS URL: a secret. Never log it, never return it from an activity. */
+  url: string;
+}
+
+export interface HdcWorkflowStatus {
+  /** May arrive as a number on the wire; the client converts it to a string. */
+  currentStep?: string | null;
+  state?: string | null;
+  messages?: string[] | null;
+  /** A SAS URL to a text report: a secret. */
+  errorReport?: string | null;
+}
+
+export interface HdcSubmission {
+  id: string;
+  productId: string;
+  name?: string;
+  type?: string;
+  commitStatus?: string | null;
+  workflowStatus?: HdcWorkflowStatus | null;
+  downloads?: { items?: HdcDownloadItem[] | null; messages?: string[] | null } | null;
+  createdDateTime?: string;
+  links?: HdcLink[];
+  [field: string]: unknown;
+}
+
+export interface HdcValidationError {
+  target?: string;
+  message?: string;
+}
+
+export interface NewSubmission {
+  name: string;
+  type: "initial" | "derived";
+}
+
+/** Request body of POST /hardware/products. */
+export type NewProduct = ProductFields;
+
+/** The operations of the client; activities depend on this interface, tests may substitute it. */
+export interface HdcApi {
+  listProducts(): Promise<HdcProduct[]>;
+  getProduct(productId: string): Promise<HdcProduct>;
+  createProduct(product: NewProduct): Promise<HdcProduct>;
+  listSubmissions(productId: string): Promise<HdcSubmission[]>;
+  getSubmission(productId: string, submissionId: string): Promise<HdcSubmission>;
+  createSubmission(productId: string, submission: NewSubmission): Promise<HdcSubmission>;
+  /** POST .../commit; resolves on 202. */
+  commitSubmission(productId: string, submissionId: string): Promise<void>;
+}
