@@ -65,7 +65,8 @@ export type NewProduct = ProductFields;
 
 /** The operations of the client; activities depend on this interface, tests may substitute it. */
 export interface HdcApi {
-  listProducts(): Promise<HdcProduct[]>;
+  /** GET /hardware/products (all pages); `top` limits the first page, e.g. a cheap reachability probe. */
+  listProducts(options?: { top?: number }): Promise<HdcProduct[]>;
   getProduct(productId: string): Promise<HdcProduct>;
   createProduct(product: NewProduct): Promise<HdcProduct>;
   listSubmissions(productId: string): Promise<HdcSubmission[]>;
