@@ -81,12 +81,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     "--skipApiVersionCheck",
     "--loose",
     "--disableProductStyleUrl",
-    "--location", dataDir,
     "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
     "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
     "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
   ];
-  if (options.inMemory) args.push("--inMemoryPersistence");
+  // Azurite refuses --location together with --inMemoryPersistence.
+  args.push(...(options.inMemory ? ["--inMemoryPersistence"] : ["--location", dataDir]));
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk) => { stderr += String(chunk); });

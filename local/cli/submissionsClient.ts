@@ -1,0 +1,127 @@
+/**
+ * A small client of the app's own HTTP API (/api/submissions...), shared by the demo and the e2e
+ * tests. It reads the status body loosely (stage/runtimeStatus at the top level or under
+ * customStatus) so a reshaped response breaks one function here, not every caller.
+ */
+import type { SubmissionCustomStatus } from "../../src/activities/contract";
+
+export interface SubmissionView {
+  httpStatus: number;
+  id?: string;
+  runtimeStatus?: string;
+  stage?: string;
+  custom: Partial<SubmissionCustomStatus>;
+  output?: unknown;
+  raw: Record<string, unknown>;
+}
+
+const TERMINAL = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
+
+export function isTerminal(view: SubmissionView): boolean {
+  return view.runtimeStatus !== undefined && TERMINAL.has(view.runtimeStatus);
+}
+
+export class SubmissionsClient {
+  constructor(readonly apiUrl: string) {}
+
+  statusUrl(id: string): string {
+    return `${this.apiUrl}/submissions/${encodeURIComponent(id)}`;
+  }
+
+  async get(id: string): Promise<SubmissionView> {
+    const response = await fetch(this.statusUrl(id));
+    return toView(response.status, await readJson(response));
+  }
+
+  async list(): Promise<SubmissionView[]> {
+    const response = await fetch(`${this.apiUrl}/submissions`);
+    if (!response.ok) throw new Error(`GET /api/submissions answered ${response.status}`);
+    const body = await readJson(response);
+    const items = Array.isArray(body) ? body : Array.isArray(body.items) ? body.items : Array.isArray(body.submissions) ? body.submissions : [];
+    return (items as Record<string, unknown>[]).map((item) => toView(200, item));
+  }
+
+  async start(body: unknown): Promise<{ httpStatus: number; id?: string; raw: Record<string, unknown> }> {
+    const response = await fetch(`${this.apiUrl}/submissions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const raw = await readJson(response);
+    return { httpStatus: response.status, id: idOf(raw), raw };
+  }
+
+  async cancel(id: string): Promise<number> {
+    const response = await fetch(`${this.statusUrl(id)}/cancel`, { method: "POST" });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
+  /** Waits for the submission of a dropped blob to appear in the list; returns its id. */
+  async findByBlob(blobName: string, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = (await this.list()).find((view) => view.custom.package?.blobName === blobName || JSON.stringify(view.raw).includes(blobName));
+      if (match?.id) return match.id;
+      if (Date.now() > deadline) throw new Error(`No submission for ${blobName} within ${timeoutMs} ms`);
+      await sleep(200);
+    }
+  }
+
+  /** Polls until `done(view)` (throws if the submission ends first); calls onChange whenever the view changes. */
+  async waitFor(
+    id: string,
+    done: (view: SubmissionView) => boolean,
+    options: { timeoutMs: number; intervalMs?: number; onChange?: (view: SubmissionView) => void },
+  ): Promise<SubmissionView> {
+    const deadline = Date.now() + options.timeoutMs;
+    let previous = "";
+    for (;;) {
+      const view = await this.get(id);
+      const fingerprint = JSON.stringify([view.runtimeStatus, view.stage, view.custom.currentStep, view.custom.state]);
+      if (fingerprint !== previous) {
+        previous = fingerprint;
+        options.onChange?.(view);
+      }
+      if (done(view)) return view;
+      if (isTerminal(view)) throw new Error(`Submission ${id} ended (${view.runtimeStatus}) before getting there: ${JSON.stringify(view.raw)}`);
+      if (Date.now() > deadline) throw new Error(`Submission ${id} did not get there within ${options.timeoutMs} ms; last: ${JSON.stringify(view.raw)}`);
+      await sleep(options.intervalMs ?? 200);
+    }
+  }
+}
+
+async function readJson(response: Response): Promise<Record<string, unknown>> {
+  const text = await response.text();
+  if (!text) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? ({ items: parsed } as Record<string, unknown>) : (parsed as Record<string, unknown>);
+  } catch {
+    return { text };
+  }
+}
+
+function idOf(raw: Record<string, unknown>): string | undefined {
+  for (const key of ["id", "instanceId", "submissionId"]) if (typeof raw[key] === "string") return raw[key] as string;
+  return undefined;
+}
+
+function toView(httpStatus: number, raw: Record<string, unknown>): SubmissionView {
+  const nested = (raw.customStatus && typeof raw.customStatus === "object" ? raw.customStatus : {}) as Partial<SubmissionCustomStatus>;
+  const custom = { ...nested, ...(raw as Partial<SubmissionCustomStatus>) };
+  const runtimeStatus = typeof raw.runtimeStatus === "string" ? raw.runtimeStatus : typeof raw.status === "string" ? raw.status : undefined;
+  return {
+    httpStatus,
+    id: idOf(raw),
+    runtimeStatus,
+    stage: typeof custom.stage === "string" ? custom.stage : undefined,
+    custom,
+    output: raw.output,
+    raw,
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,119 @@
+/**
+ * How the Hardware Dev Center emulator behaves in a run: latency, throttling, scripted faults,
+ * commit outcome, workflow schedule, and the wire quirks of reference/hdc-api.md a.7/a.14
+ * (enum casing, numeric currentStep, missing workflowStatus). Set at start and changed live
+ * through the control API with a partial JSON merge.
+ */
+import type { TokenExpiryClock } from "./tokenRegistry";
+
+export type FaultStatus = 401 | 429 | 500 | 502 | 503;
+
+export interface ScriptedFault {
+  /** HTTP method to match (any when omitted). */
+  method?: string;
+  /** Regular expression tested against the request path, e.g. "/commit$" (any when omitted). */
+  pathRegex?: string;
+  /** Status to answer; omitted = only delay (delayMs), then answer normally. */
+  status?: FaultStatus;
+  /** How many matching requests get the fault. */
+  times: number;
+  retryAfterSeconds?: number;
+  /** Perform the operation first, then answer the fault (e.g. a commit that happened but answered 502). */
+  afterApplying?: boolean;
+  /** Hold the response this long (e.g. past the client's timeout). */
+  delayMs?: number;
+}
+
+export interface WorkflowBehaviour {
+  /** Duration of each ingestion step (each third: notStarted, started, completed). 0 = finish at once. */
+  stepSeconds: number;
+  /** Time from commit to commitComplete/commitFailed (commitReceived in between). */
+  commitSeconds: number;
+  /** Step name (e.g. "validation") that fails once started. */
+  failAtStep?: string;
+  failMessages?: string[];
+  errorReportText?: string;
+}
+
+export interface HdcBehaviour {
+  latencyMs: number;
+  /** null = unlimited. */
+  rateLimit: { requestsPerSecond: number } | null;
+  faults: ScriptedFault[];
+  commitOutcome: "complete" | "failed";
+  workflow: WorkflowBehaviour;
+  /** camel: commitPending/packageInfoValidation/notStarted; pascal: CommitPending/PackageInfoValidation/NotStarted. */
+  enumCase: "camel" | "pascal";
+  /** Send workflowStatus.currentStep as its 0-based index in the documented step order. */
+  numericCurrentStep: boolean;
+  /** Never send workflowStatus (the field is missing). */
+  omitWorkflowStatus: boolean;
+  /** Lifetime of every SAS URL the emulator hands out. */
+  sasTtlSeconds: number;
+  /** Lifetime of access tokens from the Entra emulator (expires_in). */
+  tokenLifetimeSeconds: number;
+  /** Which clock expires tokens (see TokenExpiryClock); "real" keeps cached SDK tokens usable across clock pushes. */
+  tokenExpiryClock: TokenExpiryClock;
+}
+
+/** A partial behaviour; `workflow` merges field by field, `faults` replaces the list. */
+export type HdcBehaviourPatch = Partial<Omit<HdcBehaviour, "workflow">> & { workflow?: Partial<WorkflowBehaviour> };
+
+export const DEFAULT_BEHAVIOUR: HdcBehaviour = {
+  latencyMs: 0,
+  rateLimit: null,
+  faults: [],
+  commitOutcome: "complete",
+  workflow: { stepSeconds: 30, commitSeconds: 5 },
+  enumCase: "camel",
+  numericCurrentStep: false,
+  omitWorkflowStatus: false,
+  sasTtlSeconds: 3600,
+  tokenLifetimeSeconds: 3600,
+  tokenExpiryClock: "real",
+};
+
+const FAULT_STATUSES = new Set<number>([401, 429, 500, 502, 503]);
+
+function assertValid(behaviour: HdcBehaviour): void {
+  const problems: string[] = [];
+  const nonNegative = (name: string, value: number) => {
+    if (!Number.isFinite(value) || value < 0) problems.push(`${name} must be a number >= 0`);
+  };
+  nonNegative("latencyMs", behaviour.latencyMs);
+  nonNegative("sasTtlSeconds", behaviour.sasTtlSeconds);
+  nonNegative("tokenLifetimeSeconds", behaviour.tokenLifetimeSeconds);
+  nonNegative("workflow.stepSeconds", behaviour.workflow.stepSeconds);
+  nonNegative("workflow.commitSeconds", behaviour.workflow.commitSeconds);
+  if (behaviour.rateLimit && !(behaviour.rateLimit.requestsPerSecond > 0)) problems.push("rateLimit.requestsPerSecond must be > 0");
+  if (!["complete", "failed"].includes(behaviour.commitOutcome)) problems.push("commitOutcome must be complete or failed");
+  if (!["real", "emulator"].includes(behaviour.tokenExpiryClock)) problems.push("tokenExpiryClock must be real or emulator");
+  if (!["camel", "pascal"].includes(behaviour.enumCase)) problems.push("enumCase must be camel or pascal");
+  if (!Array.isArray(behaviour.faults)) problems.push("faults must be an array");
+  else {
+    behaviour.faults.forEach((fault, index) => {
+      if (fault.status !== undefined && !FAULT_STATUSES.has(fault.status)) problems.push(`faults[${index}].status must be one of 401, 429, 500, 502, 503`);
+      if (fault.status === undefined && fault.delayMs === undefined) problems.push(`faults[${index}] needs a status or a delayMs`);
+      if (!(fault.times >= 1)) problems.push(`faults[${index}].times must be >= 1`);
+      if (fault.pathRegex !== undefined) {
+        try {
+          new RegExp(fault.pathRegex);
+        } catch {
+          problems.push(`faults[${index}].pathRegex is not a valid regular expression`);
+        }
+      }
+    });
+  }
+  if (problems.length > 0) throw new Error(`Invalid emulator behaviour: ${problems.join("; ")}`);
+}
+
+export function mergeBehaviour(base: HdcBehaviour, patch: HdcBehaviourPatch = {}): HdcBehaviour {
+  const merged: HdcBehaviour = {
+    ...base,
+    ...patch,
+    workflow: { ...base.workflow, ...(patch.workflow ?? {}) },
+    faults: (patch.faults ?? base.faults).map((fault) => ({ ...fault })),
+  };
+  assertValid(merged);
+  return merged;
+}

@@ -1,0 +1,132 @@
+/**
+ * The Hardware Dev Center emulator's storage side, in Azurite: upload slots the client writes to
+ * through a blob SAS (like Microsoft's ingestion account), the published signed packages,
+ * driver metadata and error reports. SAS URLs are generated with the account key (sr=b) and are
+ * secrets: nothing here logs them.
+ */
+import * as crypto from "node:crypto";
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  ContainerClient,
+  RestError,
+} from "@azure/storage-blob";
+
+export const INGESTION_CONTAINER = "hdc-ingestion";
+export const SIGNED_CONTAINER = "hdc-signed";
+export const REPORTS_CONTAINER = "hdc-reports";
+
+export interface UploadFacts {
+  length: number;
+  md5: string;
+  sha256: string;
+}
+
+export interface PublishedPackage {
+  container: string;
+  signedBlob: string;
+  metadataBlob: string;
+}
+
+export class HdcBlobs {
+  private readonly service: BlobServiceClient;
+
+  constructor(connectionString: string) {
+    this.service = BlobServiceClient.fromConnectionString(connectionString);
+  }
+
+  private container(name: string): ContainerClient {
+    return this.service.getContainerClient(name);
+  }
+
+  async ensureContainers(): Promise<void> {
+    for (const name of [INGESTION_CONTAINER, SIGNED_CONTAINER, REPORTS_CONTAINER]) await this.container(name).createIfNotExists();
+  }
+
+  /** A blob-scoped SAS URL; `permissions` e.g. "rw" for the upload slot, "r" for downloads. */
+  sasUrl(container: string, blob: string, permissions: string, expiresOn: Date, fileName?: string): Promise<string> {
+    return this.container(container)
+      .getBlobClient(blob)
+      .generateSasUrl({
+        permissions: BlobSASPermissions.parse(permissions),
+        expiresOn,
+        contentDisposition: fileName ? `attachment; filename=${fileName}` : undefined,
+      });
+  }
+
+  /** Length and hashes of what the client uploaded; undefined when nothing (or an empty blob) arrived. */
+  async inspectUpload(blob: string): Promise<UploadFacts | undefined> {
+    const client = this.container(INGESTION_CONTAINER).getBlobClient(blob);
+    try {
+      const download = await client.download();
+      const md5 = crypto.createHash("md5");
+      const sha256 = crypto.createHash("sha256");
+      let length = 0;
+      for await (const chunk of download.readableStreamBody as AsyncIterable<Buffer>) {
+        md5.update(chunk);
+        sha256.update(chunk);
+        length += chunk.length;
+      }
+      if (length === 0) return undefined;
+      return { length, md5: md5.digest("base64"), sha256: sha256.digest("hex") };
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * "Signs" the upload: a server-side copy (async Copy Blob within Azurite) into the signed
+   * container, tagged so tests can tell it from the original, plus a driver metadata document.
+   */
+  async publishSigned(uploadBlob: string, submissionId: string, upload: UploadFacts, expiresOn: Date): Promise<PublishedPackage> {
+    const signedBlob = `Signed_${submissionId}.zip`;
+    const metadataBlob = `driverMetadata_${submissionId}.json`;
+    const sourceUrl = await this.sasUrl(INGESTION_CONTAINER, uploadBlob, "r", expiresOn);
+    const target = this.container(SIGNED_CONTAINER).getBlockBlobClient(signedBlob);
+    const poller = await target.beginCopyFromURL(sourceUrl, {
+      metadata: { signedby: "hdc-emulator", sourcelength: String(upload.length), sourcesha256: upload.sha256 },
+      intervalInMs: 200,
+    });
+    await poller.pollUntilDone();
+    const metadata = {
+      BundleInfoMap: {
+        [crypto.randomUUID()]: {
+          Locales: ["en-US"],
+          InfInfoMap: {
+            "emulated.inf": {
+              DriverPackageFamilyId: `emulated_${submissionId}`,
+              InfClass: "System",
+              DriverVersion: "1.0.0.0",
+              DriverDate: "2025-01-01",
+              Provider: "HDC emulator",
+              ClassGuid: "{4d36e97d-e325-11ce-bfc1-08002be10318}",
+              InstallationComputerHardwareIds: [],
+              OSPnPInfoMap: { WINDOWS_v100_X64_RS5_FULL: { "root\\emulated": { Manufacturer: "Emulated", DeviceDescription: "Emulated device", FeatureScore: "FF" } } },
+            },
+          },
+        },
+      },
+    };
+    const text = JSON.stringify(metadata, null, 2);
+    await this.container(SIGNED_CONTAINER).getBlockBlobClient(metadataBlob).upload(text, Buffer.byteLength(text), {
+      blobHTTPHeaders: { blobContentType: "application/json" },
+    });
+    return { container: SIGNED_CONTAINER, signedBlob, metadataBlob };
+  }
+
+  async writeErrorReport(submissionId: string, text: string): Promise<string> {
+    const blob = `errorReport_${submissionId}_${crypto.randomUUID()}.txt`;
+    await this.container(REPORTS_CONTAINER).getBlockBlobClient(blob).upload(text, Buffer.byteLength(text), {
+      blobHTTPHeaders: { blobContentType: "text/plain; charset=utf-8" },
+    });
+    return blob;
+  }
+
+  async clear(): Promise<void> {
+    for (const name of [INGESTION_CONTAINER, SIGNED_CONTAINER, REPORTS_CONTAINER]) {
+      const container = this.container(name);
+      for await (const blob of container.listBlobsFlat()) await container.deleteBlob(blob.name).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The runtime's single HTTP server: the app's HTTP triggers under /api/<route>, the Durable HTTP API
+ * (/durabletask/*, /runtime/webhooks/durabletask/*), and local-only endpoints (/_local/*).
+ * Function keys are not enforced locally. Binds 127.0.0.1 only.
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { AppHost, HttpTriggerInfo } from "./appHost";
+import { pathSegmentsOf, RouteTemplate } from "./routes";
+
+/** Returns true when it handled the request; false lets the next handler try. */
+export type RawHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+
+export interface HttpFrontOptions {
+  app: Pick<AppHost, "httpTriggers" | "invokeHttp">;
+  /** Tried before the app's routes, in order (durable HTTP API, /_local endpoints). */
+  handlers?: RawHandler[];
+  /** Matches host.json extensions.http.routePrefix; "api" by default. */
+  routePrefix?: string;
+  log?: (line: string) => void;
+}
+
+interface CompiledRoute extends HttpTriggerInfo {
+  template: RouteTemplate;
+}
+
+export function createHttpFront(options: HttpFrontOptions): http.Server {
+  const prefix = pathSegmentsOf(options.routePrefix ?? "api");
+  const routes: CompiledRoute[] = options.app
+    .httpTriggers()
+    .map((info) => ({ ...info, template: new RouteTemplate(info.route) }))
+    .sort((a, b) => b.template.specificity - a.template.specificity);
+  const log = options.log ?? (() => undefined);
+
+  return http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`HTTP ${req.method} ${req.url} failed: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) sendJson(res, 500, { error: "The local runtime failed to handle the request" });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    for (const handler of options.handlers ?? []) {
+      if (await handler(req, res)) return;
+    }
+    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+    const segments = pathSegmentsOf(url.pathname);
+    const underPrefix = prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
+    if (!underPrefix) return sendJson(res, 404, { error: `No route for ${url.pathname}` });
+    const routeSegments = segments.slice(prefix.length);
+    const method = (req.method ?? "GET").toUpperCase();
+
+    const matching = routes
+      .map((route) => ({ route, match: route.template.match(routeSegments) }))
+      .filter((candidate) => candidate.match !== undefined);
+    const chosen = matching.find(({ route }) => route.methods.length === 0 || route.methods.includes(method));
+    if (!chosen) {
+      if (matching.length > 0) {
+        const allowed = [...new Set(matching.flatMap(({ route }) => route.methods))];
+        res.setHeader("Allow", allowed.join(", "));
+        return sendJson(res, 405, { error: `${method} is not allowed on ${url.pathname}` });
+      }
+      return sendJson(res, 404, { error: `No function serves ${url.pathname}` });
+    }
+
+    const body = await readBody(req);
+    const response = await options.app.invokeHttp(chosen.route.functionName, {
+      method,
+      url: url.toString(),
+      headers: flattenHeaders(req.headers),
+      params: chosen.match?.params ?? {},
+      body,
+    });
+    res.statusCode = response.status;
+    for (const [name, value] of response.headers) res.appendHeader(name, value);
+    res.end(response.body);
+  }
+}
+
+export function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return flat;
+}
+
+/** Listens on 127.0.0.1:<port> (0 = any free port) and resolves with the bound port. */
+export function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

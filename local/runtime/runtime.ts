@@ -1,0 +1,103 @@
+/**
+ * Wires the pieces of the local runtime together: app host, durable engine, HTTP front and the
+ * Event Grid watcher. main.ts is the process around it. The caller must have imported
+ * ../functionsHost/installCoreStandIn before anything imported @azure/functions.
+ */
+import { DurableEngine } from "../durable/engine";
+import { createDurableHttpHandler } from "../durable/httpApi";
+import { durableClientBindingData } from "../durable/clientBinding";
+import { EmulatorControlClient } from "../emulators/controlApi";
+import { AppHost, DEFAULT_APP_ENTRY } from "./appHost";
+import { EventGridWatcher, type EventGridEvent } from "./eventGridWatcher";
+import { closeServer, createHttpFront, listen } from "./httpFront";
+import { readHostSettings } from "./hostJson";
+import { createLocalEndpoints } from "./localEndpoints";
+
+export interface RunningRuntime {
+  baseUrl: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRuntime> {
+  const host = readHostSettings();
+  const storage = env.AzureWebJobsStorage;
+  if (!storage) throw new Error("AzureWebJobsStorage must be set (the Azurite connection string)");
+  const hubName = env.LOCAL_HUB || host.hubName;
+  const requestedPort = env.LOCAL_PORT === undefined || env.LOCAL_PORT === "" ? 7071 : Number(env.LOCAL_PORT);
+  const virtualClock = env.LOCAL_VIRTUAL_CLOCK === "1" || env.LOCAL_VIRTUAL_CLOCK === "true";
+  const controlUrl = env.LOCAL_EMULATOR_CONTROL_URL;
+
+  let baseUrl = "";
+  const app = AppHost.load(env.LOCAL_APP_ENTRY || DEFAULT_APP_ENTRY, {
+    durableClientData: () => durableClientBindingData(baseUrl, hubName),
+    log,
+  });
+  log(`local runtime: loaded ${app.names().length} functions: ${app.names().join(", ")}`);
+
+  const engine = new DurableEngine({
+    tableConnectionString: storage,
+    hubName,
+    invokeOrchestrator: (name: string, payload: unknown) => app.invoke(name, payload),
+    invokeActivity: (name: string, input: unknown) => app.invoke(name, input),
+    virtualClock,
+    activityConcurrency: Number(env.LOCAL_ACTIVITY_CONCURRENCY) || host.maxConcurrentActivityFunctions,
+    onClockAdvance: virtualClock && controlUrl ? clockPusher(controlUrl) : undefined,
+    log,
+  });
+
+  const eventGridFunctions = app.functionsWithTrigger("eventGridTrigger");
+  const deliverEvent = async (event: EventGridEvent) => {
+    for (const name of eventGridFunctions) await app.invoke(name, event, {});
+  };
+  const watcher = new EventGridWatcher({
+    connectionString: storage,
+    container: env.DROPS_CONTAINER || "driver-drops",
+    deliver: deliverEvent,
+    pollIntervalMs: Number(env.LOCAL_EVENTGRID_POLL_MS) || 500,
+    log,
+  });
+
+  const server = createHttpFront({
+    app,
+    routePrefix: host.routePrefix,
+    handlers: [
+      createLocalEndpoints({ functions: () => app.names(), deliverEvent, deliveries: () => watcher.deliveries() }),
+      createDurableHttpHandler(engine, { taskHub: hubName }),
+    ],
+    log,
+  });
+
+  await engine.start();
+  const port = await listen(server, requestedPort);
+  baseUrl = `http://127.0.0.1:${port}`;
+  // df.getClient() rewrites management URLs to this origin (it defaults to localhost:7071).
+  process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
+  if (eventGridFunctions.length > 0) await watcher.start();
+  else log("local runtime: the app has no eventGrid trigger; not watching the drops container");
+
+  return {
+    baseUrl,
+    port,
+    stop: async () => {
+      await watcher.stop();
+      await closeServer(server);
+      await engine.stop();
+    },
+  };
+}
+
+/** Moves the emulators' clock with the engine's virtual clock, so Microsoft's workflow advances too. */
+function clockPusher(controlUrl: string): (now: Date) => Promise<void> {
+  const control = new EmulatorControlClient(controlUrl);
+  return async (now) => {
+    try {
+      await control.setClock(now.toISOString());
+    } catch (error) {
+      // The emulator clock only moves forward; a refused push must not stop the engine.
+      log(`local runtime: could not move the emulator clock to ${now.toISOString()}: ${(error as Error).message}`);
+    }
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Creates the submission at most once per orchestration instance (same checkpoint scheme as
+ * createProduct). Its response carries the upload SAS, which is deliberately dropped: copyPackage
+ * GETs a fresh one right before use.
+ */
+import type { HdcSubmission } from "../hdc";
+import { claimResource, readCheckpoint, updateCheckpoint } from "../storage/checkpoints";
+import type { CreateSubmissionInput, CreateSubmissionOutput } from "./contract";
+import { RECONCILE_SKEW_MS } from "./createProduct";
+import type { ActivityDeps } from "./deps";
+import { TerminalActivityError } from "./errors";
+import { isInvalidStateError, rethrowHdcFailure } from "./hdcFailures";
+
+const INITIAL_ALREADY_EXISTS = "Initial submission already exists";
+
+export async function createSubmission(input: CreateSubmissionInput, deps: ActivityDeps): Promise<CreateSubmissionOutput> {
+  const { blobService, config, hdc, log } = deps;
+  const { instanceId, productId } = input;
+  const stored = (await readCheckpoint(blobService, config, instanceId)).submission;
+  // A checkpoint for another product (e.g. a resumed run) says nothing about this one.
+  const checkpoint = stored?.productId === productId ? stored : undefined;
+
+  if (checkpoint?.submissionId) {
+    log(`[${instanceId}] submission ${checkpoint.submissionId} was created by an earlier attempt; reusing it`);
+    return { submissionId: checkpoint.submissionId, commitStatus: checkpoint.commitStatus ?? "commitPending", reused: true };
+  }
+
+  if (checkpoint?.requestedAt) {
+    const adopted = await adoptSubmission(input, deps, Date.parse(checkpoint.requestedAt) - RECONCILE_SKEW_MS);
+    if (adopted) return reuse(adopted, deps, input);
+  }
+
+  const requestedAt = new Date().toISOString();
+  await updateCheckpoint(blobService, config, instanceId, (current) => ({ ...current, submission: { productId, requestedAt } }));
+  let created: HdcSubmission;
+  try {
+    created = await hdc.createSubmission(productId, { name: input.name, type: input.type });
+  } catch (error) {
+    if (input.type === "initial" && isInvalidStateError(error, INITIAL_ALREADY_EXISTS)) {
+      // Usually our own earlier attempt; otherwise someone else's initial submission we must not take.
+      const adopted = await adoptSubmission(input, deps, undefined);
+      if (adopted) return reuse(adopted, deps, input);
+      throw new TerminalActivityError(`Product ${productId} already has an initial submission that belongs to another run`);
+    }
+    rethrowHdcFailure(error, `Creating submission '${input.name}' for product ${productId}`);
+  }
+  await claimResource(blobService, config, "submissions", created.id, instanceId);
+  await recordSubmission(deps, input, created);
+  log(`[${instanceId}] created submission ${created.id} for product ${productId}`);
+  return { submissionId: created.id, commitStatus: created.commitStatus ?? "commitPending", reused: false };
+}
+
+async function reuse(submission: HdcSubmission, deps: ActivityDeps, input: CreateSubmissionInput): Promise<CreateSubmissionOutput> {
+  await recordSubmission(deps, input, submission);
+  deps.log(`[${input.instanceId}] adopted submission ${submission.id} of product ${input.productId} created by an earlier attempt`);
+  return { submissionId: submission.id, commitStatus: submission.commitStatus ?? "commitPending", reused: true };
+}
+
+async function recordSubmission(deps: ActivityDeps, input: CreateSubmissionInput, submission: HdcSubmission): Promise<void> {
+  await updateCheckpoint(deps.blobService, deps.config, input.instanceId, (current) => ({
+    ...current,
+    submission: {
+      ...(current.submission?.productId === input.productId ? current.submission : {}),
+      productId: input.productId,
+      submissionId: submission.id,
+      commitStatus: submission.commitStatus ?? undefined,
+    },
+  }));
+}
+
+/**
+ * Finds our crashed attempt's submission: same name and type, created no earlier than
+ * `notBefore` (when known), and not claimed by another instance. Claims it before returning it.
+ */
+async function adoptSubmission(input: CreateSubmissionInput, deps: ActivityDeps, notBefore: number | undefined): Promise<HdcSubmission | undefined> {
+  const { blobService, config, hdc } = deps;
+  let submissions: HdcSubmission[];
+  try {
+    submissions = await hdc.listSubmissions(input.productId);
+  } catch (error) {
+    rethrowHdcFailure(error, `Listing submissions of product ${input.productId} to reconcile an earlier attempt`);
+  }
+  const candidates = submissions
+    .filter((s) => s.name === input.name)
+    .filter((s) => s.type === undefined || s.type.toLowerCase() === input.type)
+    .filter((s) => notBefore === undefined || s.createdDateTime === undefined || !(Date.parse(s.createdDateTime) < notBefore));
+  for (const candidate of candidates) {
+    if (await claimResource(blobService, config, "submissions", candidate.id, input.instanceId)) return candidate;
+  }
+  return undefined;
+}

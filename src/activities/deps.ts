@@ -1,0 +1,47 @@
+/**
+ * What every activity needs, built once per process: config, the Hardware Dev Center client over
+ * the cached credential, and our storage account. Activities take it as a parameter so tests can
+ * hand in a fake HdcApi and a real (Azurite) storage account.
+ */
+import type { TokenCredential } from "@azure/identity";
+import type { BlobServiceClient } from "@azure/storage-blob";
+import { getConfig, type AppConfig } from "../config";
+import { createHdcCredential } from "../credentials";
+import { createHdcClientFromConfig, type HdcApi } from "../hdc";
+import { getBlobServiceClient } from "../storage/blobService";
+import type { CredentialKind } from "./contract";
+
+export interface ActivityDeps {
+  config: AppConfig;
+  hdc: HdcApi;
+  blobService: BlobServiceClient;
+  identity: { kind: CredentialKind; tenantId: string; clientId: string; credential: TokenCredential };
+  /** Goes to the invocation's log; never pass it a URL or a token. */
+  log: (message: string) => void;
+}
+
+type SharedDeps = Omit<ActivityDeps, "log">;
+
+let shared: Promise<SharedDeps> | undefined;
+
+/** The process-wide dependencies with this invocation's logger (console when none is given). */
+export async function getActivityDeps(log?: (message: string) => void): Promise<ActivityDeps> {
+  shared ??= buildSharedDeps().catch((error: unknown) => {
+    shared = undefined; // e.g. a Key Vault hiccup: the next invocation tries again
+    throw error;
+  });
+  return { ...(await shared), log: log ?? ((message) => console.log(message)) };
+}
+
+/** For tests and the local runtime, which change settings between runs. */
+export function resetActivityDeps(): void {
+  shared = undefined;
+}
+
+async function buildSharedDeps(): Promise<SharedDeps> {
+  const config = getConfig();
+  const identity = await createHdcCredential(config);
+  // The client is shared by concurrent invocations, so it logs to the process log, not to one invocation's.
+  const hdc = createHdcClientFromConfig(config, identity.credential, (line) => console.log(line));
+  return { config, hdc, blobService: getBlobServiceClient(config), identity };
+}

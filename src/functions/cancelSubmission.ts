@@ -1,0 +1,33 @@
+/** POST /api/submissions/{id}/cancel: terminate a submission that is still running. */
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { isValidInstanceId } from "../shared/instanceId";
+import { durableClientFor, findInstance, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
+import { invalidRequest } from "./validation/fieldProblems";
+
+/** Fixed text: it is stored as the instance's output and shown to users. */
+export const CANCEL_REASON = "canceled by request";
+
+export async function handleCancelSubmission(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = request.params.id ?? "";
+  if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
+  const client = durableClientFor(context);
+  const status = await findInstance(client, id);
+  if (!status) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  const runtimeStatus = String(status.runtimeStatus);
+  if (TERMINAL_RUNTIME_STATUSES.has(runtimeStatus)) {
+    return { status: 409, jsonBody: { error: `submission ${id} has already finished`, runtimeStatus } };
+  }
+  // Microsoft keeps processing a committed submission; terminating only stops our waiting for it.
+  await client.terminate(id, CANCEL_REASON);
+  context.log(`cancelSubmission: terminating ${id} (was ${runtimeStatus})`);
+  return { status: 202, jsonBody: { id, runtimeStatus: "Terminating", previousRuntimeStatus: runtimeStatus } };
+}
+
+app.http("cancelSubmission", {
+  route: "submissions/{id}/cancel",
+  methods: ["POST"],
+  authLevel: "function",
+  extraInputs: [df.input.durableClient()],
+  handler: handleCancelSubmission,
+});

@@ -1,0 +1,146 @@
+/**
+ * Event Grid BlobCreated → start submitDriver for a package dropped in DROPS_CONTAINER.
+ * Reads only the event (name, size, ETag) and the small optional sidecar; the package itself is
+ * copied server-side by an activity. The instance id comes from the blob version, so a redelivered
+ * event finds the instance it already started and does nothing.
+ */
+import { app, type EventGridEvent, type InvocationContext } from "@azure/functions";
+import type { BlobServiceClient } from "@azure/storage-blob";
+import * as df from "durable-functions";
+import { ORCHESTRATOR_NAME, type PackageRef } from "../activities/contract";
+import { type AppConfig, getConfig } from "../config";
+import { instanceIdForPackage } from "../shared/instanceId";
+import {
+  blobNameProblem,
+  isSidecarName,
+  MAX_SIDECAR_BYTES,
+  packageProblem,
+  parseBlobSubject,
+  sidecarNameFor,
+} from "../shared/packageRules";
+import { redactSecrets } from "../shared/redact";
+import { getBlobServiceClient } from "../storage/blobService";
+import { recordRejection } from "../storage/manifests";
+import { durableClientFor, findInstance, isConflictError } from "./durableClient";
+import { buildSubmitDriverInput } from "./submissionInput";
+import { problemsFromZod } from "./validation/fieldProblems";
+import { type Sidecar, sidecarSchema } from "./validation/productFields";
+
+export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
+
+/** What the handler decided; returned so tests (and logs) can see the branch taken. */
+export type DropDecision =
+  | { action: "ignored"; reason: string }
+  | { action: "rejected"; instanceId: string; reason: string }
+  | { action: "alreadyStarted"; instanceId: string; runtimeStatus: string }
+  | { action: "started"; instanceId: string };
+
+type SidecarResult = { found: false } | { found: true; sidecar: Sidecar } | { found: true; problem: string };
+
+function statusCodeOf(error: unknown): number | undefined {
+  const code = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** The optional `<package>.json`: at most 64 KiB of JSON matching sidecarSchema. */
+async function readSidecar(service: BlobServiceClient, container: string, packageBlobName: string): Promise<SidecarResult> {
+  const name = sidecarNameFor(packageBlobName);
+  const blob = service.getContainerClient(container).getBlobClient(name);
+  let size: number;
+  try {
+    size = (await blob.getProperties()).contentLength ?? 0;
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return { found: false };
+    throw error;
+  }
+  if (size > MAX_SIDECAR_BYTES) return { found: true, problem: `sidecar ${name} is ${size} bytes; at most ${MAX_SIDECAR_BYTES} are allowed` };
+  const content = size === 0 ? Buffer.alloc(0) : await blob.downloadToBuffer(0, size);
+  let json: unknown;
+  try {
+    json = JSON.parse(content.toString("utf8"));
+  } catch {
+    return { found: true, problem: `sidecar ${name} is not valid JSON` };
+  }
+  const parsed = sidecarSchema.safeParse(json);
+  if (!parsed.success) {
+    const fields = problemsFromZod(parsed.error).map((p) => `${p.field} ${p.reason}`);
+    return { found: true, problem: `sidecar ${name}: ${fields.join("; ")}` };
+  }
+  return { found: true, sidecar: parsed.data };
+}
+
+async function reject(
+  config: AppConfig,
+  context: InvocationContext,
+  instanceId: string,
+  pkg: PackageRef,
+  reason: string,
+): Promise<DropDecision> {
+  context.warn(`packageDropped: rejected ${pkg.container}/${pkg.blobName}: ${redactSecrets(reason)}`);
+  await recordRejection(getBlobServiceClient(config), config, {
+    outcome: "rejected",
+    instanceId,
+    package: pkg,
+    messages: [],
+    reason,
+    finishedAt: new Date().toISOString(),
+  });
+  return { action: "rejected", instanceId, reason };
+}
+
+export async function handlePackageDropped(event: EventGridEvent, context: InvocationContext): Promise<DropDecision> {
+  const decide = (decision: DropDecision): DropDecision => {
+    context.log(`packageDropped: ${decision.action}${"reason" in decision ? ` (${decision.reason})` : ""}${"instanceId" in decision ? ` ${decision.instanceId}` : ""}`);
+    return decision;
+  };
+  const config = getConfig();
+  if (event.eventType !== BLOB_CREATED) return decide({ action: "ignored", reason: `event type ${event.eventType}` });
+  const location = parseBlobSubject(event.subject ?? "");
+  if (!location) return decide({ action: "ignored", reason: "subject is not a blob path" });
+  if (location.container !== config.settings.DROPS_CONTAINER) {
+    return decide({ action: "ignored", reason: `container ${location.container} is not ${config.settings.DROPS_CONTAINER}` });
+  }
+  // A sidecar belongs to its package and is read when the package arrives.
+  if (isSidecarName(location.blobName)) return decide({ action: "ignored", reason: "sidecar" });
+
+  const data = event.data ?? {};
+  const etag = typeof data.eTag === "string" && data.eTag ? data.eTag : undefined;
+  const contentLength = typeof data.contentLength === "number" ? data.contentLength : undefined;
+  const pkg: PackageRef = { container: location.container, blobName: location.blobName, etag, contentLength };
+  // Without an ETag the event id is the most stable key there is (it survives redelivery).
+  const instanceId = instanceIdForPackage(location.container, location.blobName, etag ?? `event:${event.id}`);
+
+  const nameProblem = blobNameProblem(location.blobName);
+  if (nameProblem) return decide(await reject(config, context, instanceId, pkg, `blobName ${nameProblem}`));
+  const problem = packageProblem(location.blobName, contentLength);
+  if (problem) {
+    const field = contentLength === 0 && problem.startsWith("is empty") ? "contentLength" : "blobName";
+    return decide(await reject(config, context, instanceId, pkg, `${field}: package ${problem}`));
+  }
+
+  const client = durableClientFor(context);
+  const existing = await findInstance(client, instanceId);
+  if (existing) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: String(existing.runtimeStatus) });
+
+  const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
+  if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem));
+  const fields: Sidecar = sidecar.found ? sidecar.sidecar : {};
+  const { submissionName, submissionType, ...product } = fields;
+
+  const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, requestedBy: "eventGrid" }, config);
+  try {
+    await client.startNew(ORCHESTRATOR_NAME, { instanceId, input });
+  } catch (error) {
+    // Two deliveries raced past getStatus: the other one started it.
+    if (isConflictError(error)) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: "Running" });
+    throw error;
+  }
+  return decide({ action: "started", instanceId });
+}
+
+app.eventGrid("packageDropped", {
+  extraInputs: [df.input.durableClient()],
+  handler: async (event, context) => {
+    await handlePackageDropped(event, context);
+  },
+});

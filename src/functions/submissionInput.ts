@@ -1,0 +1,34 @@
+/** Builds the orchestration input from a package, the user's overrides and configuration (read here, never in the orchestrator). */
+import type { PackageRef, SubmitDriverInput } from "../activities/contract";
+import type { AppConfig } from "../config";
+import { harnessForExtension, packageBaseName, packageExtension } from "../shared/packageRules";
+import { completeProductFields, type ProductFieldOverrides } from "./validation/productFields";
+
+export interface SubmissionRequest {
+  package: PackageRef;
+  product?: ProductFieldOverrides;
+  submissionName?: string;
+  submissionType?: "initial" | "derived";
+  resume?: { productId: string; submissionId?: string };
+  requestedBy: SubmitDriverInput["requestedBy"];
+}
+
+export function buildSubmitDriverInput(request: SubmissionRequest, config: AppConfig): SubmitDriverInput {
+  const extension = packageExtension(request.package.blobName);
+  if (!extension) throw new Error(`Not a driver package: ${request.package.blobName}`);
+  const baseName = packageBaseName(request.package.blobName);
+  const product = completeProductFields(request.product, config.productDefaults, {
+    productName: baseName,
+    testHarness: harnessForExtension(extension),
+  });
+  return {
+    package: request.package,
+    product,
+    submissionName: request.submissionName ?? baseName,
+    submissionType: request.submissionType ?? "initial",
+    ...(request.resume ? { resume: request.resume } : {}),
+    polling: config.polling(product.testHarness),
+    retry: config.retry,
+    requestedBy: request.requestedBy,
+  };
+}

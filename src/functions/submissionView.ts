@@ -1,0 +1,70 @@
+/** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
+import type { DurableOrchestrationStatus } from "durable-functions";
+import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../activities/contract";
+import type { SubmitDriverSummary } from "../orchestrators/customStatus";
+
+export interface SubmissionView {
+  id: string;
+  runtimeStatus: string;
+  stage: Stage | "terminated" | "unknown";
+  package?: PackageRef;
+  productId?: string;
+  submissionId?: string;
+  commitStatus?: string | null;
+  currentStep?: string | null;
+  state?: string | null;
+  messages: string[];
+  errorReport?: string;
+  error?: string;
+  signedPackage?: BlobLocation;
+  manifest?: BlobLocation;
+  nextPollAt?: string;
+  deadline?: string;
+  createdTime?: string;
+  lastUpdatedTime?: string;
+}
+
+const isoOrUndefined = (value: unknown): string | undefined => {
+  if (value === undefined || value === null || value === "") return undefined;
+  const date = new Date(value as string | Date);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+};
+
+function stageOf(runtimeStatus: string, custom: Partial<SubmissionCustomStatus>): SubmissionView["stage"] {
+  if (runtimeStatus === "Terminated" || runtimeStatus === "Canceled") return "terminated";
+  if (runtimeStatus === "Failed" && custom.stage !== "failed") return "failed";
+  if (runtimeStatus === "Completed" && custom.stage === undefined) return "succeeded";
+  if (runtimeStatus === "Pending" && custom.stage === undefined) return "queued";
+  return custom.stage ?? "unknown";
+}
+
+export function toSubmissionView(status: DurableOrchestrationStatus): SubmissionView {
+  const runtimeStatus = String(status.runtimeStatus);
+  const custom = (status.customStatus && typeof status.customStatus === "object" ? status.customStatus : {}) as Partial<SubmissionCustomStatus>;
+  const summary =
+    runtimeStatus === "Completed" && status.output && typeof status.output === "object" ? (status.output as Partial<SubmitDriverSummary>) : undefined;
+  // A failed orchestration's output is its exception message (ours states the stage and Microsoft's messages).
+  const failureOutput = runtimeStatus === "Failed" && typeof status.output === "string" ? status.output : undefined;
+  const terminatedReason = runtimeStatus === "Terminated" && typeof status.output === "string" ? `terminated: ${status.output}` : undefined;
+
+  return {
+    id: status.instanceId,
+    runtimeStatus,
+    stage: stageOf(runtimeStatus, custom),
+    package: custom.package ?? summary?.package,
+    productId: custom.productId ?? summary?.productId,
+    submissionId: custom.submissionId ?? summary?.submissionId,
+    commitStatus: custom.commitStatus ?? summary?.commitStatus,
+    currentStep: custom.currentStep,
+    state: custom.state,
+    messages: Array.isArray(custom.messages) ? custom.messages : [],
+    errorReport: custom.errorReportText,
+    error: custom.error ?? failureOutput ?? terminatedReason,
+    signedPackage: custom.signedPackage ?? summary?.signedPackage,
+    manifest: custom.manifest ?? summary?.manifest,
+    nextPollAt: runtimeStatus === "Running" ? custom.nextPollAt : undefined,
+    deadline: custom.deadline,
+    createdTime: isoOrUndefined(status.createdTime),
+    lastUpdatedTime: isoOrUndefined(status.lastUpdatedTime),
+  };
+}

@@ -1,0 +1,5 @@
+export { HdcClient, createHdcClientFromConfig, type HdcClientOptions } from "./client";
+export { HdcError, isHdcError, isRetryableStatus } from "./errors";
+export { parseHdcJson } from "./losslessJson";
+export { findDownloadUrl, normalizeSubmissionStatus, type SubmissionProgress } from "./normalizeStatus";
+export type * from "./types";

@@ -1,0 +1,7 @@
+/** The app's entry (package.json "main"): importing each module registers its functions with the host. */
+import "./orchestrators/submitDriver";
+import "./functions/activities";
+import "./functions/packageDropped";
+import "./functions/startSubmission";
+import "./functions/submissionStatus";
+import "./functions/cancelSubmission";

@@ -1,0 +1,390 @@
+/**
+ * The submitDriver orchestration: authenticate → create product → create submission → copy the
+ * package → commit → poll Hardware Dev Center on durable timers → download the signed package →
+ * write the result manifest.
+ *
+ * Replayed from history many times, so it is a pure synchronous generator: no await, no clock but
+ * context.df.currentUtcDateTime, no configuration reads (policies arrive in the input). Every
+ * activity call goes through callActivity (typed, with our own retry loop).
+ */
+import * as df from "durable-functions";
+import type {
+  ActivityRetryPolicy,
+  BlobLocation,
+  NormalizedSubmissionStatus,
+  PollingCarry,
+  ResultManifest,
+  Stage,
+  SubmitDriverInput,
+} from "../activities/contract";
+import { ORCHESTRATOR_NAME } from "../activities/contract";
+import { redactSecrets } from "../shared/redact";
+import { ActivityFailure, callActivity, describeActivityError } from "./activityCalls";
+import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
+import {
+  MAX_ERROR_REPORT_IN_MESSAGE,
+  MAX_ERROR_REPORT_IN_STATUS,
+  StatusReporter,
+  type StatusFacts,
+  type SubmitDriverSummary,
+  truncate,
+} from "./customStatus";
+
+/** A failure that ends the orchestration, with what Microsoft said about it. */
+export class SubmissionFailure extends Error {
+  constructor(
+    readonly stage: Stage,
+    readonly reason: string,
+    readonly details: Pick<NormalizedSubmissionStatus, "messages"> &
+      Partial<Pick<NormalizedSubmissionStatus, "commitStatus" | "currentStep" | "state" | "errorReportText">> = { messages: [] },
+  ) {
+    super(reason);
+    this.name = "SubmissionFailure";
+  }
+}
+
+interface SubmissionIds {
+  productId: string;
+  submissionId: string;
+}
+
+type PollResult = { kind: "finished"; carry: PollingCarry; status: NormalizedSubmissionStatus } | { kind: "continuedAsNew" };
+
+const isCommitFailed = (commitStatus: string | null | undefined) => /^commitFailed$/i.test(commitStatus ?? "");
+
+/** The non-secret facts of a normalised status, for custom status and manifests. */
+function statusFacts(status: NormalizedSubmissionStatus): Partial<StatusFacts> {
+  return {
+    commitStatus: status.commitStatus,
+    currentStep: status.currentStep,
+    state: status.state,
+    messages: status.messages.map(redactSecrets),
+  };
+}
+
+function failureFromStatus(stage: Stage, status: NormalizedSubmissionStatus): SubmissionFailure {
+  const reason = isCommitFailed(status.commitStatus)
+    ? `Microsoft rejected the commit (commitStatus ${status.commitStatus})`
+    : `Microsoft's processing failed at step ${status.currentStep ?? "(unknown)"} (state ${status.state ?? "(unknown)"})`;
+  return new SubmissionFailure(stage, reason, status);
+}
+
+export function* submitDriverOrchestration(
+  context: df.OrchestrationContext,
+): Generator<df.Task, SubmitDriverSummary | undefined, any> {
+  const input = context.df.getInput<SubmitDriverInput>();
+  const status = new StatusReporter(context, input.package);
+  const startedAt = input.carry?.startedAt ?? context.df.currentUtcDateTime.toISOString();
+
+  try {
+    let carry: PollingCarry;
+    let knownStatus: NormalizedSubmissionStatus | undefined;
+    if (input.carry) {
+      carry = input.carry;
+      status.report("waitingForMicrosoft", {
+        productId: carry.productId,
+        submissionId: carry.submissionId,
+        pollCount: carry.pollCount,
+        deadline: carry.deadline,
+        ...(carry.lastStatus ? statusFacts(carry.lastStatus) : {}),
+      });
+    } else {
+      status.report("queued");
+      const prepared = yield* prepareSubmission(context, input, status);
+      knownStatus = prepared.knownStatus;
+      const pollingStartsAt = context.df.currentUtcDateTime;
+      carry = {
+        ...prepared.ids,
+        startedAt,
+        deadline: addMinutes(pollingStartsAt, input.polling.deadlineMinutes).toISOString(),
+        pollCount: 0,
+        generation: 0,
+        intervalSeconds: firstPollIntervalSeconds(input.polling),
+        lastStatus: knownStatus,
+      };
+    }
+
+    const polled = yield* waitForMicrosoft(context, input, carry, status, knownStatus);
+    if (polled.kind === "continuedAsNew") return undefined;
+
+    return yield* collectSignedPackage(context, input, polled.carry, polled.status, status);
+  } catch (error) {
+    const failure =
+      error instanceof SubmissionFailure
+        ? error
+        : new SubmissionFailure(
+            status.stage,
+            error instanceof ActivityFailure ? error.message : describeActivityError(error),
+            { messages: status.known.messages ?? [] },
+          );
+    yield* recordFailure(context, input, status, failure, startedAt);
+    throw new Error(failureMessage(failure));
+  }
+}
+
+/** Steps up to and including commit; a resume skips what already exists. */
+function* prepareSubmission(
+  context: df.OrchestrationContext,
+  input: SubmitDriverInput,
+  status: StatusReporter,
+): Generator<df.Task, { ids: SubmissionIds; knownStatus?: NormalizedSubmissionStatus }, any> {
+  const instanceId = context.df.instanceId;
+  const retry = input.retry;
+
+  status.report("authenticating");
+  yield* callActivity(context, "authenticate", { instanceId }, retry);
+
+  let productId: string;
+  if (input.resume?.productId) {
+    productId = input.resume.productId;
+  } else {
+    status.report("creatingProduct");
+    const created = yield* callActivity(context, "createProduct", { instanceId, product: input.product }, retry);
+    productId = created.productId;
+  }
+
+  let submissionId: string;
+  let needsUpload = true;
+  let knownStatus: NormalizedSubmissionStatus | undefined;
+  if (input.resume?.submissionId) {
+    // A resumed submission may already be committed: copying or committing again would fail.
+    submissionId = input.resume.submissionId;
+    status.report("creatingSubmission", { productId, submissionId });
+    knownStatus = yield* callActivity(context, "getSubmissionStatus", { productId, submissionId }, retry);
+    status.report("creatingSubmission", statusFacts(knownStatus));
+    needsUpload = knownStatus.progress === "created";
+  } else {
+    status.report("creatingSubmission", { productId });
+    const created = yield* callActivity(
+      context,
+      "createSubmission",
+      { instanceId, productId, name: input.submissionName, type: input.submissionType },
+      retry,
+    );
+    submissionId = created.submissionId;
+    status.report("creatingSubmission", { submissionId, commitStatus: created.commitStatus });
+  }
+
+  if (needsUpload) {
+    knownStatus = undefined;
+    status.report("uploading", { submissionId });
+    yield* callActivity(context, "copyPackage", { productId, submissionId, package: input.package }, retry);
+
+    status.report("committing");
+    const commit = yield* callActivity(context, "commitSubmission", { productId, submissionId }, retry);
+    status.report("committing", { commitStatus: commit.commitStatus });
+    if (isCommitFailed(commit.commitStatus)) {
+      // The commit response carries no reasons; the submission's workflow messages do.
+      const details = yield* readStatusBestEffort(context, { productId, submissionId }, retry);
+      throw failureFromStatus("committing", details ?? { ...emptyStatus(), commitStatus: commit.commitStatus });
+    }
+  }
+  return { ids: { productId, submissionId }, knownStatus };
+}
+
+function emptyStatus(): NormalizedSubmissionStatus {
+  return { progress: "failed", commitStatus: null, currentStep: null, state: null, messages: [], hasSignedPackage: false, hasDriverMetadata: false };
+}
+
+function* readStatusBestEffort(
+  context: df.OrchestrationContext,
+  ids: SubmissionIds,
+  retry: ActivityRetryPolicy,
+): Generator<df.Task, NormalizedSubmissionStatus | undefined, any> {
+  try {
+    return yield* callActivity(context, "getSubmissionStatus", ids, retry);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Polls until Microsoft finishes, fails, or the deadline passes. After pollsPerGeneration polls the
+ * orchestration continues as new with the carry, so history stays bounded however long review takes.
+ */
+function* waitForMicrosoft(
+  context: df.OrchestrationContext,
+  input: SubmitDriverInput,
+  initialCarry: PollingCarry,
+  status: StatusReporter,
+  knownStatus: NormalizedSubmissionStatus | undefined,
+): Generator<df.Task, PollResult, any> {
+  let carry = initialCarry;
+  status.report("waitingForMicrosoft", {
+    productId: carry.productId,
+    submissionId: carry.submissionId,
+    deadline: carry.deadline,
+    pollCount: carry.pollCount,
+  });
+  if (knownStatus) {
+    if (knownStatus.progress === "failed") throw failureFromStatus("waitingForMicrosoft", knownStatus);
+    if (knownStatus.progress === "succeeded" && knownStatus.hasSignedPackage) return { kind: "finished", carry, status: knownStatus };
+  }
+
+  const deadline = new Date(carry.deadline);
+  let pollsThisGeneration = 0;
+  for (;;) {
+    const pollAt = nextPollTime(context.df.currentUtcDateTime, carry.intervalSeconds, deadline);
+    status.report("waitingForMicrosoft", { pollCount: carry.pollCount, nextPollAt: pollAt.toISOString() });
+    yield context.df.createTimer(pollAt);
+
+    const latest = yield* callActivity(
+      context,
+      "getSubmissionStatus",
+      { productId: carry.productId, submissionId: carry.submissionId },
+      input.retry,
+    );
+    pollsThisGeneration += 1;
+    carry = {
+      ...carry,
+      pollCount: carry.pollCount + 1,
+      intervalSeconds: nextPollIntervalSeconds(carry.intervalSeconds, input.polling),
+      lastStatus: latest,
+    };
+    status.report("waitingForMicrosoft", { ...statusFacts(latest), pollCount: carry.pollCount, nextPollAt: undefined });
+
+    if (latest.progress === "failed") throw failureFromStatus("waitingForMicrosoft", latest);
+    // "succeeded" without a signedPackage item yet (finalizeIngestion completed) keeps polling.
+    if (latest.progress === "succeeded" && latest.hasSignedPackage) return { kind: "finished", carry, status: latest };
+    if (context.df.currentUtcDateTime.getTime() >= deadline.getTime()) {
+      throw new SubmissionFailure(
+        "waitingForMicrosoft",
+        `deadline ${carry.deadline} passed after ${carry.pollCount} polls; Microsoft was still at step ` +
+          `${latest.currentStep ?? "(unknown)"} (state ${latest.state ?? "(unknown)"})`,
+        latest,
+      );
+    }
+    if (pollsThisGeneration >= input.polling.pollsPerGeneration) {
+      const next: SubmitDriverInput = { ...input, carry: { ...carry, generation: carry.generation + 1 } };
+      context.df.continueAsNew(next);
+      return { kind: "continuedAsNew" };
+    }
+  }
+}
+
+function* collectSignedPackage(
+  context: df.OrchestrationContext,
+  input: SubmitDriverInput,
+  carry: PollingCarry,
+  finalStatus: NormalizedSubmissionStatus,
+  status: StatusReporter,
+): Generator<df.Task, SubmitDriverSummary, any> {
+  const instanceId = context.df.instanceId;
+  const { productId, submissionId } = carry;
+
+  status.report("downloadingSignedPackage", { ...statusFacts(finalStatus), nextPollAt: undefined });
+  const downloaded = yield* callActivity(
+    context,
+    "downloadSignedPackage",
+    { instanceId, productId, submissionId, package: input.package },
+    input.retry,
+  );
+  status.report("downloadingSignedPackage", { signedPackage: downloaded.signedPackage });
+
+  const finishedAt = context.df.currentUtcDateTime.toISOString();
+  const manifest: ResultManifest = {
+    outcome: "succeeded",
+    instanceId,
+    package: input.package,
+    productId,
+    submissionId,
+    commitStatus: finalStatus.commitStatus,
+    currentStep: finalStatus.currentStep,
+    state: finalStatus.state,
+    messages: finalStatus.messages.map(redactSecrets),
+    signedPackage: downloaded.signedPackage,
+    driverMetadata: downloaded.driverMetadata,
+    startedAt: carry.startedAt,
+    finishedAt,
+  };
+  const manifestLocation: BlobLocation = yield* callActivity(context, "writeResultManifest", { instanceId, manifest }, input.retry);
+  status.report("succeeded", { manifest: manifestLocation });
+
+  return {
+    outcome: "succeeded",
+    instanceId,
+    package: input.package,
+    productId,
+    submissionId,
+    commitStatus: finalStatus.commitStatus,
+    signedPackage: downloaded.signedPackage,
+    driverMetadata: downloaded.driverMetadata,
+    manifest: manifestLocation,
+    pollCount: carry.pollCount,
+    generation: carry.generation,
+    startedAt: carry.startedAt,
+    finishedAt,
+  };
+}
+
+/** Writes the "failed" manifest (best effort) and publishes the failure in custom status. */
+function* recordFailure(
+  context: df.OrchestrationContext,
+  input: SubmitDriverInput,
+  status: StatusReporter,
+  failure: SubmissionFailure,
+  startedAt: string,
+): Generator<df.Task, void, any> {
+  const instanceId = context.df.instanceId;
+  const known = status.known;
+  const messages = failure.details.messages.map(redactSecrets);
+  const errorReportText =
+    failure.details.errorReportText !== undefined
+      ? truncate(redactSecrets(failure.details.errorReportText), MAX_ERROR_REPORT_IN_STATUS)
+      : undefined;
+  const reason = redactSecrets(failure.reason);
+
+  let manifestLocation: BlobLocation | undefined;
+  try {
+    manifestLocation = yield* callActivity(
+      context,
+      "writeResultManifest",
+      {
+        instanceId,
+        manifest: {
+          outcome: "failed",
+          instanceId,
+          package: input.package,
+          productId: known.productId,
+          submissionId: known.submissionId,
+          commitStatus: failure.details.commitStatus ?? known.commitStatus,
+          currentStep: failure.details.currentStep ?? known.currentStep,
+          state: failure.details.state ?? known.state,
+          messages,
+          errorReportText,
+          reason: `${failure.stage}: ${reason}`,
+          startedAt,
+          finishedAt: context.df.currentUtcDateTime.toISOString(),
+        },
+      },
+      input.retry,
+    );
+  } catch {
+    // The orchestration fails either way; the manifest is a convenience, its absence shows in status.
+  }
+
+  status.report("failed", {
+    commitStatus: failure.details.commitStatus ?? known.commitStatus,
+    currentStep: failure.details.currentStep ?? known.currentStep,
+    state: failure.details.state ?? known.state,
+    messages,
+    errorReportText,
+    error: `${failure.stage}: ${reason}`,
+    nextPollAt: undefined,
+    manifest: manifestLocation,
+  });
+}
+
+/** The exception text the orchestration fails with: stage, reason, Microsoft's messages, report excerpt. */
+export function failureMessage(failure: SubmissionFailure): string {
+  const parts = [`Driver submission failed at stage ${failure.stage}: ${redactSecrets(failure.reason)}.`];
+  if (failure.details.messages.length > 0) {
+    parts.push(`Microsoft's messages: ${failure.details.messages.map(redactSecrets).join(" | ")}.`);
+  }
+  if (failure.details.errorReportText) {
+    parts.push(`Error report: ${truncate(redactSecrets(failure.details.errorReportText), MAX_ERROR_REPORT_IN_MESSAGE)}`);
+  }
+  return parts.join(" ");
+}
+
+df.app.orchestration(ORCHESTRATOR_NAME, submitDriverOrchestration);

@@ -1,0 +1,28 @@
+/**
+ * Orchestration instance ids derived from the package blob, so a redelivered Event Grid event or a
+ * repeated HTTP request for the same blob version maps to the same instance and starts nothing new.
+ */
+import { createHash } from "node:crypto";
+
+export const INSTANCE_ID_PREFIX = "drv-";
+const HASH_HEX_LENGTH = 32;
+
+/** Event Grid sends ETags bare ("0x8D…"), HEAD responses quote them ("\"0x8D…\""); both mean the same version. */
+export function normalizeEtag(etag: string): string {
+  return etag.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+}
+
+/** "drv-" + 32 hex chars of sha256(container, blob name, ETag): stable and safe in URLs and table keys. */
+export function instanceIdForPackage(container: string, blobName: string, etag: string): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([container, blobName, normalizeEtag(etag)]))
+    .digest("hex");
+  return `${INSTANCE_ID_PREFIX}${digest.slice(0, HASH_HEX_LENGTH)}`;
+}
+
+/** Caller-chosen ids: letters, digits, '-' and '_', starting with a letter or digit, at most 100 characters. */
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+
+export function isValidInstanceId(id: string): boolean {
+  return INSTANCE_ID_PATTERN.test(id);
+}

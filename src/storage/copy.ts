@@ -1,0 +1,259 @@
+/**
+ * Copies one blob to another without the bytes passing through the function when possible:
+ * an async server-side Copy Blob (the destination's storage service reads the source URL), polled
+ * to completion, then verified by length and Content-MD5. When the destination service cannot read
+ * the source (firewalled account, copy-scope restrictions), the bytes are streamed through with
+ * bounded buffers instead. Used by copyPackage (ours → Microsoft's upload SAS) and
+ * downloadSignedPackage (Microsoft's signed package SAS → ours).
+ *
+ * Source and destination URLs may hold a SAS: nothing here logs a URL or rethrows a raw RestError.
+ */
+import { createHash } from "node:crypto";
+import { Transform } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { BlobBeginCopyFromUrlPollState, BlobClient, BlobGetPropertiesResponse, BlockBlobClient } from "@azure/storage-blob";
+import type { AppConfig } from "../config";
+import { redactSecrets } from "../shared/redact";
+import { StorageOperationError, storageErrorCode, storageStatusCode, toStorageOperationError } from "./storageErrors";
+
+const MIB = 1024 * 1024;
+
+export interface CopySettings {
+  pollMs: number;
+  timeoutMinutes: number;
+  /** Streaming fallback: block size and blocks in flight; memory use is about their product. */
+  blockMiB: number;
+  concurrency: number;
+}
+
+export function copySettingsFrom(config: AppConfig): CopySettings {
+  const s = config.settings;
+  return { pollMs: s.COPY_POLL_MS, timeoutMinutes: s.COPY_TIMEOUT_MINUTES, blockMiB: s.STREAM_BLOCK_MIB, concurrency: s.STREAM_CONCURRENCY };
+}
+
+export type CopySide = "source" | "destination";
+
+/** 403 on one side: usually an expired SAS. The caller fetches fresh URLs and tries again. */
+export class BlobAuthorizationError extends StorageOperationError {
+  constructor(
+    readonly side: CopySide,
+    cause: StorageOperationError,
+  ) {
+    super(cause.message, cause.statusCode, cause.code);
+    this.name = "BlobAuthorizationError";
+  }
+}
+
+export interface SourceProperties {
+  contentLength: number;
+  /** Raw MD5 digest when the source has one. */
+  contentMd5?: Uint8Array;
+  contentType?: string;
+  etag?: string;
+}
+
+export interface BlobToCopy {
+  /** Reads the source ourselves: properties, and the bytes in the streaming fallback. */
+  client: BlobClient;
+  /** A URL the destination's storage service can read (a SAS URL: secret). */
+  url: string;
+  properties: SourceProperties;
+}
+
+export interface CopyOutcome {
+  bytesCopied: number;
+  method: "serverSideCopy" | "streaming";
+  /** Base64 MD5 when the source had one and the destination matched it. */
+  contentMd5?: string;
+  verified: "length" | "lengthAndMd5";
+  /** The destination already held the same content; nothing was copied. */
+  alreadyPresent: boolean;
+}
+
+/** Properties of a blob, undefined when it does not exist; a 403 becomes BlobAuthorizationError. */
+export async function readBlobProperties(client: BlobClient, side: CopySide, what: string): Promise<BlobGetPropertiesResponse | undefined> {
+  try {
+    return await client.getProperties();
+  } catch (error) {
+    if (storageStatusCode(error) === 404) return undefined;
+    throw classifiedError(side, `Reading the properties of ${what}`, error);
+  }
+}
+
+export function toSourceProperties(properties: BlobGetPropertiesResponse): SourceProperties {
+  return {
+    contentLength: properties.contentLength ?? 0,
+    contentMd5: properties.contentMD5,
+    contentType: properties.contentType,
+    etag: properties.etag,
+  };
+}
+
+/**
+ * Makes `destination` hold the source's bytes and proves it (length, and MD5 when the source has
+ * one). Idempotent: a destination that already matches is left alone.
+ */
+export async function copyBlobVerified(
+  source: BlobToCopy,
+  destination: BlockBlobClient,
+  settings: CopySettings,
+  log: (message: string) => void,
+): Promise<CopyOutcome> {
+  const existing = await readBlobProperties(destination, "destination", "the copy destination");
+  if (existing && existing.copyStatus !== "pending" && matchesSource(existing, source.properties)) {
+    log(`Destination already holds the ${source.properties.contentLength} bytes; not copying again`);
+    return { ...verification(existing, source.properties), method: existing.copyStatus ? "serverSideCopy" : "streaming", alreadyPresent: true };
+  }
+
+  let method: CopyOutcome["method"] = "serverSideCopy";
+  if (existing?.copyStatus === "pending") {
+    // An earlier attempt's copy is still running; starting another would fail with PendingCopyOperation.
+    log("A server-side copy from an earlier attempt is still pending; waiting for it");
+    const finished = await waitForServerSideCopy(destination, existing.copyId, settings);
+    if (!finished.succeeded) method = await fallBackToStreaming(source, destination, settings, log, finished.reason);
+  } else {
+    const copied = await tryServerSideCopy(source, destination, settings);
+    if (!copied.succeeded) method = await fallBackToStreaming(source, destination, settings, log, copied.reason);
+  }
+
+  const landed = await readBlobProperties(destination, "destination", "the copy destination");
+  if (!landed) throw new Error("The copy destination does not exist after the copy");
+  if (!matchesSource(landed, source.properties)) {
+    throw new Error(
+      `Copy verification failed: destination has ${landed.contentLength ?? "unknown"} bytes` +
+        `${source.properties.contentMd5 ? " or a different MD5" : ""}, source has ${source.properties.contentLength} bytes`,
+    );
+  }
+  return { ...verification(landed, source.properties), method, alreadyPresent: false };
+}
+
+type CopyAttempt = { succeeded: true } | { succeeded: false; reason: string };
+
+async function tryServerSideCopy(source: BlobToCopy, destination: BlockBlobClient, settings: CopySettings): Promise<CopyAttempt> {
+  let copyId: string | undefined;
+  try {
+    // Starts the copy (one request); the waiting below is ours, to own the timeout and the outcome.
+    const poller = await destination.beginCopyFromURL(source.url, { intervalInMs: settings.pollMs });
+    const state = poller.getOperationState() as BlobBeginCopyFromUrlPollState;
+    if (state.isCompleted && !state.error) return { succeeded: true };
+    copyId = state.copyId;
+  } catch (error) {
+    if (await serviceCannotReadSource(error, destination)) {
+      return { succeeded: false, reason: `the storage service could not read the source (${storageStatusCode(error)} ${storageErrorCode(error) ?? ""})`.trim() };
+    }
+    throw classifiedError("destination", "Starting the server-side copy", error);
+  }
+  return waitForServerSideCopy(destination, copyId, settings);
+}
+
+/** Polls the destination until the copy leaves `pending`; aborts it at the deadline. */
+async function waitForServerSideCopy(destination: BlockBlobClient, copyId: string | undefined, settings: CopySettings): Promise<CopyAttempt> {
+  const deadline = Date.now() + settings.timeoutMinutes * 60 * 1000;
+  for (;;) {
+    const properties = await readBlobProperties(destination, "destination", "the copy destination");
+    if (!properties) throw new Error("The copy destination disappeared while the server-side copy was running");
+    switch (properties.copyStatus) {
+      case "success":
+      case undefined: // no copy metadata: a plain upload finished in between
+        return { succeeded: true };
+      case "failed":
+      case "aborted":
+        return { succeeded: false, reason: `the server-side copy ${properties.copyStatus}: ${redactSecrets(properties.copyStatusDescription ?? "no description")}` };
+      case "pending":
+        break;
+    }
+    if (Date.now() >= deadline) {
+      if (copyId) await destination.abortCopyFromURL(copyId).catch(() => undefined); // best effort; the retry starts over
+      throw new Error(`The server-side copy did not finish within ${settings.timeoutMinutes} minutes (progress ${properties.copyProgress ?? "unknown"})`);
+    }
+    await sleep(settings.pollMs);
+  }
+}
+
+/**
+ * True when a failed Copy Blob means "the destination service cannot read the source", which
+ * streaming can work around. A 403 is ambiguous (expired destination SAS vs. unreadable source),
+ * so it is settled by checking whether the destination itself still accepts us.
+ */
+async function serviceCannotReadSource(error: unknown, destination: BlockBlobClient): Promise<boolean> {
+  const code = storageErrorCode(error) ?? "";
+  if (/^CannotVerifyCopySource$|^CopySource/i.test(code)) return true;
+  if (storageStatusCode(error) !== 403) return false;
+  try {
+    await destination.getProperties();
+    return true;
+  } catch (probeError) {
+    const status = storageStatusCode(probeError);
+    return status === 404; // destination reachable (just not created yet), so the source was the problem
+  }
+}
+
+async function fallBackToStreaming(
+  source: BlobToCopy,
+  destination: BlockBlobClient,
+  settings: CopySettings,
+  log: (message: string) => void,
+  reason: string,
+): Promise<"streaming"> {
+  log(`Server-side copy not possible (${reason}); streaming ${source.properties.contentLength} bytes instead`);
+  await streamCopy(source, destination, settings);
+  return "streaming";
+}
+
+/** Download stream → block upload, settings.blockMiB × settings.concurrency bytes in memory at most. */
+async function streamCopy(source: BlobToCopy, destination: BlockBlobClient, settings: CopySettings): Promise<void> {
+  let download;
+  try {
+    download = await source.client.download();
+  } catch (error) {
+    throw classifiedError("source", "Downloading the copy source", error);
+  }
+  if (!download.readableStreamBody) throw new Error("The copy source returned no body");
+
+  const md5 = createHash("md5");
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      md5.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  download.readableStreamBody.on("error", (error) => hashing.destroy(error));
+  const body = download.readableStreamBody.pipe(hashing);
+
+  try {
+    await destination.uploadStream(body, settings.blockMiB * MIB, settings.concurrency, {
+      blobHTTPHeaders: { blobContentType: source.properties.contentType },
+    });
+  } catch (error) {
+    throw classifiedError("destination", "Streaming the copy", error);
+  }
+
+  const streamedMd5 = md5.digest();
+  const expected = source.properties.contentMd5;
+  if (expected && !Buffer.from(expected).equals(streamedMd5)) {
+    throw new Error("Streamed bytes do not match the source's Content-MD5");
+  }
+  // Record the MD5 of what was streamed, so the destination can be verified like a server-side copy.
+  try {
+    await destination.setHTTPHeaders({ blobContentType: source.properties.contentType, blobContentMD5: streamedMd5 });
+  } catch (error) {
+    throw classifiedError("destination", "Recording the streamed blob's MD5", error);
+  }
+}
+
+function matchesSource(destination: BlobGetPropertiesResponse, source: SourceProperties): boolean {
+  if (destination.contentLength !== source.contentLength) return false;
+  if (!source.contentMd5) return true;
+  return destination.contentMD5 !== undefined && Buffer.from(destination.contentMD5).equals(Buffer.from(source.contentMd5));
+}
+
+function verification(destination: BlobGetPropertiesResponse, source: SourceProperties): Pick<CopyOutcome, "bytesCopied" | "contentMd5" | "verified"> {
+  const bytesCopied = destination.contentLength ?? 0;
+  if (source.contentMd5) return { bytesCopied, verified: "lengthAndMd5", contentMd5: Buffer.from(source.contentMd5).toString("base64") };
+  return { bytesCopied, verified: "length" };
+}
+
+function classifiedError(side: CopySide, operation: string, error: unknown): StorageOperationError {
+  const wrapped = toStorageOperationError(operation, error);
+  return wrapped.statusCode === 403 ? new BlobAuthorizationError(side, wrapped) : wrapped;
+}

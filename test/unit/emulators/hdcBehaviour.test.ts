@@ -1,0 +1,197 @@
+/**
+ * Configurable Hardware Dev Center behaviour (failures, throttling, scripted faults, wire quirks),
+ * the control API from "another process" (EmulatorControlClient over plain HTTP) and the request log.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ClientSecretCredential } from "@azure/identity";
+import { BlobClient, BlockBlobClient } from "@azure/storage-blob";
+import { parse as parseLossless, isLosslessNumber } from "lossless-json";
+import { AzuriteHandle, startAzurite } from "../../../local/azurite";
+import { EmulatorControlClient, EmulatorsHandle, startEmulators } from "../../../local/emulators";
+
+const TLS_DIR = path.resolve(__dirname, "../../../.local-data/tls");
+const TENANT = "tenant-hdc-behaviour";
+const CLIENT = "client-hdc-behaviour";
+const SECRET = "hdc-behaviour-secret";
+
+let azurite: AzuriteHandle;
+let emulators: EmulatorsHandle;
+let control: EmulatorControlClient;
+let credential: ClientSecretCredential;
+
+beforeAll(async () => {
+  azurite = await startAzurite(); // inMemory is broken in local/azurite.ts (it always passes --location)
+  emulators = await startEmulators({
+    azuriteConnectionString: azurite.connectionString,
+    tlsDir: TLS_DIR,
+    apps: [{ tenantId: TENANT, clientId: CLIENT, clientSecret: SECRET }],
+    behaviour: { workflow: { stepSeconds: 30, commitSeconds: 5 } },
+  });
+  control = new EmulatorControlClient(emulators.controlUrl);
+  credential = new ClientSecretCredential(TENANT, CLIENT, SECRET, { authorityHost: emulators.authorityHost, disableInstanceDiscovery: true });
+});
+
+afterAll(async () => {
+  await emulators?.stop();
+  await azurite?.stop();
+  if (azurite) fs.rmSync(azurite.dataDir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  await control.reset();
+});
+
+async function hdc(method: string, route: string, body?: unknown) {
+  const { token } = await credential.getToken("https://manage.devcenter.microsoft.com/.default");
+  const response = await fetch(new URL(route, emulators.hdcBaseUrl), {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const json: any = text ? parseLossless(text, undefined, (value) => (isLosslessNumber(value) ? value.toString() : value)) : undefined;
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+const newProduct = { productName: "Fabrikam Filter", testHarness: "attestation", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"] };
+
+/** Product + initial submission + uploaded package + commit; returns the submission's route. */
+async function committedSubmission(): Promise<string> {
+  const product = await hdc("POST", "hardware/products", newProduct);
+  const submission = await hdc("POST", `hardware/products/${product.json.id}/submissions`, { name: "initial", type: "initial" });
+  const uploadUrl = submission.json.downloads.items[0].url as string;
+  const bytes = crypto.randomBytes(4096);
+  await new BlockBlobClient(uploadUrl).upload(bytes, bytes.length);
+  const route = `hardware/products/${product.json.id}/submissions/${submission.json.id}`;
+  expect((await hdc("POST", `${route}/commit`)).status).toBe(202);
+  return route;
+}
+
+describe("workflow behaviour", () => {
+  it("fails at the configured step with messages and a readable error report", async () => {
+    await control.configure({ workflow: { failAtStep: "validation", failMessages: ["Driver failed validation"], errorReportText: "INF has no [Manufacturer] section" } });
+    const route = await committedSubmission();
+    await control.advanceClock(5 + 30 * 3 + 20); // inside validation, past notStarted
+    const failed = await hdc("GET", route);
+    expect(failed.json.commitStatus).toBe("commitComplete");
+    expect(failed.json.workflowStatus).toMatchObject({ currentStep: "validation", state: "failed", messages: ["Driver failed validation"] });
+    const report = await new BlobClient(failed.json.workflowStatus.errorReport).downloadToBuffer();
+    expect(report.toString("utf8")).toBe("INF has no [Manufacturer] section");
+    await control.advanceClock(3600);
+    const later = await hdc("GET", route);
+    expect(later.json.workflowStatus.state).toBe("failed");
+    expect(later.json.downloads.items.some((item: { type: string }) => item.type === "signedPackage")).toBe(false);
+  });
+
+  it("answers commitFailed when the commit outcome is scripted to fail", async () => {
+    await control.configure({ commitOutcome: "failed" });
+    const route = await committedSubmission();
+    await control.advanceClock(6);
+    expect((await hdc("GET", route)).json.commitStatus).toBe("commitFailed");
+  });
+
+  it("speaks PascalCase enums and numeric steps when asked", async () => {
+    await control.configure({ enumCase: "pascal", numericCurrentStep: true });
+    const route = await committedSubmission();
+    await control.advanceClock(5 + 30 + 15); // preparation, started
+    const reply = await hdc("GET", route);
+    expect(reply.json.commitStatus).toBe("CommitComplete");
+    expect(reply.text).toContain('"currentStep":1');
+    expect(reply.json.workflowStatus.state).toBe("Started");
+  });
+
+  it("omits workflowStatus when asked", async () => {
+    await control.configure({ omitWorkflowStatus: true });
+    const route = await committedSubmission();
+    await control.advanceClock(60);
+    const reply = await hdc("GET", route);
+    expect(reply.json.commitStatus).toBe("commitComplete");
+    expect("workflowStatus" in reply.json).toBe(false);
+  });
+});
+
+describe("traffic behaviour", () => {
+  it("throttles beyond the rate limit with 429 and Retry-After", async () => {
+    await control.configure({ rateLimit: { requestsPerSecond: 3 } });
+    const replies = await Promise.all(Array.from({ length: 6 }, () => hdc("GET", "hardware/products")));
+    const throttled = replies.filter((reply) => reply.status === 429);
+    expect(throttled.length).toBeGreaterThanOrEqual(3);
+    expect(Number(throttled[0].headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    await control.configure({ rateLimit: null });
+    expect((await hdc("GET", "hardware/products")).status).toBe(200);
+  });
+
+  it("answers a scripted 503 exactly `times` times, then normally", async () => {
+    await control.configure({ faults: [{ method: "GET", pathRegex: "/hardware/products$", status: 503, times: 2, retryAfterSeconds: 7 }] });
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) statuses.push((await hdc("GET", "hardware/products")).status);
+    expect(statuses).toEqual([503, 503, 200]);
+    const log = await control.requests();
+    expect(log.entries.filter((entry) => entry.kind === "listProducts").map((entry) => entry.status)).toEqual([503, 503, 200]);
+    expect((await control.state()).faults[0].remaining).toBe(0);
+  });
+
+  it("can apply a commit and still answer 502", async () => {
+    await control.configure({ faults: [{ method: "POST", pathRegex: "/commit$", status: 502, times: 1, afterApplying: true }] });
+    const product = await hdc("POST", "hardware/products", newProduct);
+    const submission = await hdc("POST", `hardware/products/${product.json.id}/submissions`, { name: "initial", type: "initial" });
+    const route = `hardware/products/${product.json.id}/submissions/${submission.json.id}`;
+    expect((await hdc("POST", `${route}/commit`)).status).toBe(502);
+    expect((await hdc("GET", route)).json.commitStatus).toBe("commitReceived");
+    const retry = await hdc("POST", `${route}/commit`);
+    expect(retry.json.error.message).toBe("Only pending submissions can be committed.");
+  });
+
+  it("holds a response for delayMs", async () => {
+    await control.configure({ faults: [{ method: "GET", pathRegex: "/hardware/products$", delayMs: 400, times: 1 }] });
+    const started = Date.now();
+    expect((await hdc("GET", "hardware/products")).status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+  });
+});
+
+describe("tokens, clock and request log", () => {
+  it("expires tokens on the emulator clock when asked", async () => {
+    await control.configure({ tokenExpiryClock: "emulator", tokenLifetimeSeconds: 600 });
+    const fresh = new ClientSecretCredential(TENANT, CLIENT, SECRET, { authorityHost: emulators.authorityHost, disableInstanceDiscovery: true });
+    const { token, expiresOnTimestamp } = await fresh.getToken("https://manage.devcenter.microsoft.com/.default");
+    expect(Math.round((expiresOnTimestamp - Date.now()) / 1000)).toBeLessThanOrEqual(600);
+    const get = () => fetch(new URL("hardware/products", emulators.hdcBaseUrl), { headers: { authorization: `Bearer ${token}` } });
+    expect((await get()).status).toBe(200);
+    await control.advanceClock(601);
+    expect((await get()).status).toBe(401);
+  });
+
+  it("moves the clock forward only", async () => {
+    const now = Date.parse((await control.state()).now);
+    const moved = await control.setClock(new Date(now - 3600_000).toISOString());
+    expect(Date.parse(moved)).toBeGreaterThanOrEqual(now);
+  });
+
+  it("logs requests by kind with SAS signatures and secrets redacted", async () => {
+    const route = await committedSubmission();
+    await hdc("GET", route);
+    // A client that puts a SAS-like query on an API call must not get the signature into the log.
+    await hdc("GET", `${route}?sig=super-secret-signature&se=2030-01-01`);
+    const log = await control.requests();
+    expect(log.counts).toMatchObject({ createProduct: 1, createSubmission: 1, commit: 1, getSubmission: 2 });
+    expect(log.counts.token).toBeUndefined(); // token requests happened before the reset (cached credential)
+    const serialized = JSON.stringify(log);
+    expect(serialized).not.toContain("super-secret-signature");
+    expect(serialized).toContain("sig=REDACTED");
+    expect(serialized.toLowerCase()).not.toContain("bearer");
+  });
+
+  it("reports products, upload hashes and the signed package in the state", async () => {
+    const route = await committedSubmission();
+    await control.advanceClock(3600);
+    await hdc("GET", route);
+    const [product] = (await control.state()).products;
+    expect(product.submissions[0]).toMatchObject({ commitStatus: "commitComplete", currentStep: "finalizeIngestion", state: "completed" });
+    expect(product.submissions[0].upload?.length).toBe(4096);
+    expect(product.submissions[0].signedPackage?.container).toBe("hdc-signed");
+  });
+});

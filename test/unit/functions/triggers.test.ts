@@ -1,0 +1,403 @@
+/**
+ * Trigger decisions with a fake durable client handed in through the InvocationContext's extraInputs
+ * and fake storage; end-to-end trigger tests run on the local runtime.
+ */
+jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/coreStandIn"), { virtual: true });
+
+const blobs = new Map<string, { content: Buffer; etag: string }>();
+const notFound = () => Object.assign(new Error("BlobNotFound"), { statusCode: 404 });
+const fakeService = {
+  getContainerClient: (container: string) => ({
+    getBlobClient: (name: string) => ({
+      getProperties: async () => {
+        const blob = blobs.get(`${container}/${name}`);
+        if (!blob) throw notFound();
+        return { contentLength: blob.content.length, etag: blob.etag };
+      },
+      downloadToBuffer: async (offset: number, count: number) => blobs.get(`${container}/${name}`)!.content.subarray(offset, offset + count),
+    }),
+  }),
+};
+jest.mock("../../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
+jest.mock("../../../src/storage/manifests", () => ({
+  recordRejection: jest.fn(async (_service: unknown, _config: unknown, manifest: { package: { blobName: string } }) => ({
+    container: "signed-drivers",
+    blobName: `${manifest.package.blobName}/manifest.json`,
+  })),
+}));
+
+import { type EventGridEvent, HttpRequest, InvocationContext } from "@azure/functions";
+import type { SubmitDriverInput } from "../../../src/activities/contract";
+import { resetConfigCache } from "../../../src/config";
+import "../../../src/index";
+import { handleCancelSubmission } from "../../../src/functions/cancelSubmission";
+import { handlePackageDropped } from "../../../src/functions/packageDropped";
+import { handleStartSubmission } from "../../../src/functions/startSubmission";
+import { handleListSubmissions, handleSubmissionStatus } from "../../../src/functions/submissionStatus";
+import { instanceIdForPackage } from "../../../src/shared/instanceId";
+import { recordRejection } from "../../../src/storage/manifests";
+import { getRegisteredFunctions, triggerOf } from "../../../local/functionsHost/coreStandIn";
+
+interface FakeInstance {
+  name: string;
+  instanceId: string;
+  runtimeStatus: string;
+  input: unknown;
+  customStatus?: unknown;
+  output?: unknown;
+  createdTime: string;
+  lastUpdatedTime: string;
+}
+
+function fakeClient(existing: FakeInstance[] = [], startError?: Error) {
+  const instances = new Map(existing.map((instance) => [instance.instanceId, instance]));
+  const started: Array<{ name: string; instanceId: string; input: SubmitDriverInput }> = [];
+  const terminated: string[] = [];
+  const payload = (id: string) => ({ id, statusQueryGetUri: `http://localhost:7071/runtime/webhooks/durabletask/instances/${id}` });
+  const client = {
+    startNew: jest.fn(async (name: string, options: { instanceId: string; input: SubmitDriverInput }) => {
+      if (startError) throw startError;
+      started.push({ name, ...options });
+      return options.instanceId;
+    }),
+    getStatus: jest.fn(async (id: string) => {
+      const instance = instances.get(id);
+      if (!instance) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. ${id}`);
+      return instance;
+    }),
+    getStatusAll: jest.fn(async () => [...instances.values()]),
+    getStatusBy: jest.fn(async (filter: { runtimeStatus: string[] }) => [...instances.values()].filter((i) => filter.runtimeStatus.includes(i.runtimeStatus))),
+    terminate: jest.fn(async (id: string) => {
+      terminated.push(id);
+    }),
+    createHttpManagementPayload: jest.fn(payload),
+    createCheckStatusResponse: jest.fn((_request: unknown, id: string) => ({
+      json: async () => payload(id),
+      headers: new Headers({ Location: payload(id).statusQueryGetUri, "Retry-After": "10" }),
+    })),
+  };
+  return { client, started, terminated };
+}
+
+function contextFor(functionName: string, client: unknown): InvocationContext {
+  const registered = getRegisteredFunctions().get(functionName)!;
+  const durableInput = Object.values(registered.bindings).find((binding) => binding.type === "durableClient")!;
+  const context = new InvocationContext({
+    functionName,
+    options: { trigger: triggerOf(registered) as never, extraInputs: [durableInput as never], extraOutputs: [] },
+    logHandler: () => undefined,
+  });
+  context.extraInputs.set(durableInput as never, client);
+  return context;
+}
+
+function blobCreated(blobName: string, overrides: Partial<EventGridEvent> = {}, data: Record<string, unknown> = {}): EventGridEvent {
+  return {
+    id: "evt-1",
+    topic: "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
+    subject: `/blobServices/default/containers/driver-drops/blobs/${blobName}`,
+    eventType: "Microsoft.Storage.BlobCreated",
+    eventTime: "2025-01-01T00:00:00Z",
+    dataVersion: "",
+    metadataVersion: "1",
+    data: { url: `https://z.blob.core.windows.net/driver-drops/${blobName}`, eTag: "0x8DC0FFEE", contentLength: 4096, contentType: "application/octet-stream", ...data },
+    ...overrides,
+  };
+}
+
+beforeAll(() => {
+  Object.assign(process.env, {
+    AzureWebJobsStorage: "UseDevelopmentStorage=true",
+    HDC_TENANT_ID: "tenant",
+    HDC_CLIENT_ID: "client",
+    HDC_CLIENT_SECRET: "not-used-here",
+    DROPS_CONTAINER: "driver-drops",
+  });
+  resetConfigCache();
+});
+beforeEach(() => {
+  blobs.clear();
+  jest.mocked(recordRejection).mockClear();
+});
+
+describe("registrations", () => {
+  test("every trigger, the orchestration and the eight activities are registered with their bindings", () => {
+    const functions = getRegisteredFunctions();
+    expect([...functions.keys()].sort()).toEqual(
+      [
+        "authenticate",
+        "cancelSubmission",
+        "commitSubmission",
+        "copyPackage",
+        "createProduct",
+        "createSubmission",
+        "downloadSignedPackage",
+        "getSubmissionStatus",
+        "listSubmissions",
+        "packageDropped",
+        "startSubmission",
+        "submissionStatus",
+        "submitDriver",
+        "writeResultManifest",
+      ].sort(),
+    );
+    expect(triggerOf(functions.get("packageDropped")!).type).toBe("eventGridTrigger");
+    expect(triggerOf(functions.get("submitDriver")!).type).toBe("orchestrationTrigger");
+    expect(triggerOf(functions.get("copyPackage")!).type).toBe("activityTrigger");
+    expect(triggerOf(functions.get("startSubmission")!)).toMatchObject({ route: "submissions", methods: ["POST"], authLevel: "function" });
+    expect(triggerOf(functions.get("submissionStatus")!)).toMatchObject({ route: "submissions/{id}", methods: ["GET"] });
+    expect(triggerOf(functions.get("cancelSubmission")!)).toMatchObject({ route: "submissions/{id}/cancel", methods: ["POST"] });
+  });
+});
+
+describe("packageDropped (Event Grid)", () => {
+  test("a new .hlkx starts submitDriver with a derived id, defaults, hlk harness and config policies", async () => {
+    const { client, started } = fakeClient();
+    const decision = await handlePackageDropped(blobCreated("team/contoso-usb-2.3.1.hlkx"), contextFor("packageDropped", client));
+
+    const instanceId = instanceIdForPackage("driver-drops", "team/contoso-usb-2.3.1.hlkx", "0x8DC0FFEE");
+    expect(decision).toEqual({ action: "started", instanceId });
+    expect(started).toHaveLength(1);
+    expect(started[0]).toMatchObject({
+      name: "submitDriver",
+      instanceId,
+      input: {
+        package: { container: "driver-drops", blobName: "team/contoso-usb-2.3.1.hlkx", etag: "0x8DC0FFEE", contentLength: 4096 },
+        product: { productName: "contoso-usb-2.3.1", testHarness: "hlk", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"] },
+        submissionName: "contoso-usb-2.3.1",
+        submissionType: "initial",
+        requestedBy: "eventGrid",
+        polling: { initialIntervalSeconds: 60, pollsPerGeneration: 20 },
+        retry: { maxAttempts: 5 },
+      },
+    });
+    expect(started[0].input.resume).toBeUndefined();
+  });
+
+  test("a sidecar supplies product fields; the harness still follows .cab when not given", async () => {
+    blobs.set("driver-drops/x.cab.json", {
+      content: Buffer.from(JSON.stringify({ productName: "Contoso Touch", isTestSign: true, submissionName: "nightly" })),
+      etag: "1",
+    });
+    const { client, started } = fakeClient();
+    await handlePackageDropped(blobCreated("x.cab"), contextFor("packageDropped", client));
+    expect(started[0].input).toMatchObject({
+      product: { productName: "Contoso Touch", isTestSign: true, testHarness: "attestation" },
+      submissionName: "nightly",
+      polling: { deadlineMinutes: 360 },
+    });
+  });
+
+  test("an invalid sidecar is rejected naming the field; nothing starts", async () => {
+    blobs.set("driver-drops/x.hlkx.json", { content: Buffer.from(JSON.stringify({ deviceType: "usb" })), etag: "1" });
+    const { client, started } = fakeClient();
+    const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
+    expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(/sidecar x\.hlkx\.json: deviceType must be one of/) });
+    expect(started).toHaveLength(0);
+    expect(jest.mocked(recordRejection).mock.calls[0][2]).toMatchObject({ outcome: "rejected", package: { blobName: "x.hlkx" } });
+  });
+
+  test("an oversized or non-JSON sidecar is rejected", async () => {
+    blobs.set("driver-drops/big.hlkx.json", { content: Buffer.alloc(64 * 1024 + 1, 32), etag: "1" });
+    blobs.set("driver-drops/bad.hlkx.json", { content: Buffer.from("{nope"), etag: "1" });
+    const { client, started } = fakeClient();
+    const big = await handlePackageDropped(blobCreated("big.hlkx"), contextFor("packageDropped", client));
+    const bad = await handlePackageDropped(blobCreated("bad.hlkx"), contextFor("packageDropped", client));
+    expect(big).toMatchObject({ action: "rejected", reason: expect.stringMatching(/at most 65536/) });
+    expect(bad).toMatchObject({ action: "rejected", reason: expect.stringMatching(/not valid JSON/) });
+    expect(started).toHaveLength(0);
+  });
+
+  test("redelivery of the same blob version starts nothing new", async () => {
+    const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", "0x8DC0FFEE");
+    const { client, started } = fakeClient([
+      { name: "submitDriver", instanceId, runtimeStatus: "Running", input: null, createdTime: "", lastUpdatedTime: "" },
+    ]);
+    const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
+    expect(decision).toEqual({ action: "alreadyStarted", instanceId, runtimeStatus: "Running" });
+    expect(started).toHaveLength(0);
+  });
+
+  test("a start that loses a race (409 from the host) counts as already started", async () => {
+    const { client } = fakeClient([], new Error("The operation failed with an unexpected status code: 409. Details: {}"));
+    const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
+    expect(decision).toMatchObject({ action: "alreadyStarted" });
+  });
+
+  test("a new ETag (the package was replaced) starts a new instance", async () => {
+    const { client, started } = fakeClient();
+    await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
+    await handlePackageDropped(blobCreated("x.hlkx", {}, { eTag: "0x8DBEEF" }), contextFor("packageDropped", client));
+    expect(new Set(started.map((s) => s.instanceId)).size).toBe(2);
+  });
+
+  test.each([
+    ["readme.txt", {}, /blobName: package must end in \.hlkx/],
+    ["empty.hlkx", { contentLength: 0 }, /contentLength: package is empty/],
+  ])("%s is rejected with a manifest saying why", async (name, data, reason) => {
+    const { client, started } = fakeClient();
+    const decision = await handlePackageDropped(blobCreated(name, {}, data), contextFor("packageDropped", client));
+    expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(reason) });
+    expect(started).toHaveLength(0);
+    expect(recordRejection).toHaveBeenCalledTimes(1);
+    expect(client.getStatus).not.toHaveBeenCalled();
+  });
+
+  test.each<[string, EventGridEvent]>([
+    ["a sidecar", blobCreated("x.hlkx.json")],
+    ["another container", blobCreated("x.hlkx", { subject: "/blobServices/default/containers/signed-drivers/blobs/x.hlkx" })],
+    ["a delete event", blobCreated("x.hlkx", { eventType: "Microsoft.Storage.BlobDeleted" })],
+  ])("%s is ignored without a rejection", async (_label, event) => {
+    const { client, started } = fakeClient();
+    const decision = await handlePackageDropped(event, contextFor("packageDropped", client));
+    expect(decision.action).toBe("ignored");
+    expect(started).toHaveLength(0);
+    expect(recordRejection).not.toHaveBeenCalled();
+  });
+
+  test("the registered handler runs the same path", async () => {
+    const { client, started } = fakeClient();
+    const registered = getRegisteredFunctions().get("packageDropped")!;
+    await registered.handler(blobCreated("y.cab"), contextFor("packageDropped", client));
+    expect(started).toHaveLength(1);
+  });
+});
+
+const post = (body: unknown) =>
+  new HttpRequest({ method: "POST", url: "http://localhost:7071/api/submissions", body: { string: typeof body === "string" ? body : JSON.stringify(body) } });
+
+describe("startSubmission (HTTP)", () => {
+  test("starts with the same id a drop of that blob version would get, 202 with status URLs", async () => {
+    blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: '"0x8DC0FFEE"' });
+    const { client, started } = fakeClient();
+    const response = await handleStartSubmission(post({ package: "driver-drops/a.hlkx", product: { productName: "A" } }), contextFor("startSubmission", client));
+    const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "0x8DC0FFEE");
+    expect(response.status).toBe(202);
+    expect(response.jsonBody).toMatchObject({ id: instanceId, statusUrl: `http://localhost:7071/api/submissions/${instanceId}`, statusQueryGetUri: expect.any(String) });
+    expect(started[0].input).toMatchObject({ requestedBy: "http", product: { productName: "A", testHarness: "hlk" }, package: { contentLength: 10 } });
+  });
+
+  test("resume ids go into the input", async () => {
+    blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    const { client, started } = fakeClient();
+    const response = await handleStartSubmission(
+      post({ package: "driver-drops/a.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012", instanceId: "resume-1" }),
+      contextFor("startSubmission", client),
+    );
+    expect(response.status).toBe(202);
+    expect(started[0]).toMatchObject({ instanceId: "resume-1", input: { resume: { productId: "14461751976964156", submissionId: "1152921505699924012" } } });
+  });
+
+  test("400 lists bad fields; 400 for non-JSON; nothing starts", async () => {
+    const { client, started } = fakeClient();
+    const bad = await handleStartSubmission(post({ package: "driver-drops/a.txt", extra: 1 }), contextFor("startSubmission", client));
+    expect(bad.status).toBe(400);
+    expect(bad.jsonBody).toEqual({ error: "invalid request", fields: expect.arrayContaining([expect.objectContaining({ field: "extra" }), expect.objectContaining({ field: "package" })]) });
+    const notJson = await handleStartSubmission(post("{oops"), contextFor("startSubmission", client));
+    expect(notJson.status).toBe(400);
+    expect(started).toHaveLength(0);
+  });
+
+  test("404 for a missing package, 400 for an empty one", async () => {
+    const { client } = fakeClient();
+    expect((await handleStartSubmission(post({ package: "driver-drops/missing.cab" }), contextFor("startSubmission", client))).status).toBe(404);
+    blobs.set("driver-drops/empty.cab", { content: Buffer.alloc(0), etag: "e" });
+    const empty = await handleStartSubmission(post({ package: "driver-drops/empty.cab" }), contextFor("startSubmission", client));
+    expect(empty.status).toBe(400);
+    expect(empty.jsonBody).toMatchObject({ fields: [{ field: "package", reason: "is empty (0 bytes)" }] });
+  });
+
+  test("409 with status URLs while that instance is running; restart allowed once it is terminal", async () => {
+    blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "e");
+    const running = fakeClient([{ name: "submitDriver", instanceId, runtimeStatus: "Running", input: null, createdTime: "", lastUpdatedTime: "" }]);
+    const conflict = await handleStartSubmission(post({ package: "driver-drops/a.hlkx" }), contextFor("startSubmission", running.client));
+    expect(conflict.status).toBe(409);
+    expect(conflict.jsonBody).toMatchObject({ id: instanceId, runtimeStatus: "Running", statusUrl: expect.stringContaining(instanceId) });
+    expect(running.started).toHaveLength(0);
+
+    const failed = fakeClient([{ name: "submitDriver", instanceId, runtimeStatus: "Failed", input: null, createdTime: "", lastUpdatedTime: "" }]);
+    expect((await handleStartSubmission(post({ package: "driver-drops/a.hlkx" }), contextFor("startSubmission", failed.client))).status).toBe(202);
+  });
+});
+
+describe("submissionStatus, listSubmissions, cancelSubmission", () => {
+  const running: FakeInstance = {
+    name: "submitDriver",
+    instanceId: "drv-1",
+    runtimeStatus: "Running",
+    input: { secretish: "input is never shown" },
+    customStatus: {
+      stage: "waitingForMicrosoft",
+      package: { container: "driver-drops", blobName: "a.hlkx" },
+      productId: "14461751976964156",
+      submissionId: "1152921505699924012",
+      currentStep: "scanning",
+      state: "started",
+      messages: [],
+      nextPollAt: "2025-01-01T00:05:00.000Z",
+      updatedAt: "2025-01-01T00:04:00.000Z",
+    },
+    output: null,
+    createdTime: "2025-01-01T00:00:00Z",
+    lastUpdatedTime: "2025-01-01T00:04:00Z",
+  };
+  const failed: FakeInstance = {
+    ...running,
+    instanceId: "drv-2",
+    runtimeStatus: "Failed",
+    customStatus: { ...(running.customStatus as object), stage: "failed", messages: ["Filters not applied"], errorReportText: "report", error: "waitingForMicrosoft: failed" },
+    output: "Driver submission failed at stage waitingForMicrosoft",
+    createdTime: "2025-01-02T00:00:00Z",
+  };
+  const other: FakeInstance = { ...running, name: "someOtherOrchestration", instanceId: "x-3" };
+  const get = (id: string) => new HttpRequest({ method: "GET", url: `http://localhost/api/submissions/${id}`, params: { id } });
+
+  test("a running submission's friendly status, built from custom status not input", async () => {
+    const { client } = fakeClient([running]);
+    const response = await handleSubmissionStatus(get("drv-1"), contextFor("submissionStatus", client));
+    expect(response.status).toBe(200);
+    expect(response.jsonBody).toMatchObject({
+      id: "drv-1",
+      runtimeStatus: "Running",
+      stage: "waitingForMicrosoft",
+      productId: "14461751976964156",
+      currentStep: "scanning",
+      nextPollAt: "2025-01-01T00:05:00.000Z",
+      createdTime: "2025-01-01T00:00:00.000Z",
+    });
+    expect(JSON.stringify(response.jsonBody)).not.toContain("input is never shown");
+  });
+
+  test("a failed one carries messages and the error report; unknown ids are 404; bad ids 400", async () => {
+    const { client } = fakeClient([failed]);
+    const response = await handleSubmissionStatus(get("drv-2"), contextFor("submissionStatus", client));
+    expect(response.jsonBody).toMatchObject({ stage: "failed", messages: ["Filters not applied"], errorReport: "report", error: "waitingForMicrosoft: failed" });
+    expect((await handleSubmissionStatus(get("drv-404"), contextFor("submissionStatus", client))).status).toBe(404);
+    expect((await handleSubmissionStatus(get("bad id!"), contextFor("submissionStatus", client))).status).toBe(400);
+  });
+
+  test("list filters by status and keeps only submitDriver instances, newest first", async () => {
+    const { client } = fakeClient([running, failed, other]);
+    const all = await handleListSubmissions(new HttpRequest({ method: "GET", url: "http://localhost/api/submissions" }), contextFor("listSubmissions", client));
+    expect((all.jsonBody as Array<{ id: string }>).map((view) => view.id)).toEqual(["drv-2", "drv-1"]);
+    const onlyFailed = await handleListSubmissions(
+      new HttpRequest({ method: "GET", url: "http://localhost/api/submissions?status=failed" }),
+      contextFor("listSubmissions", client),
+    );
+    expect((onlyFailed.jsonBody as Array<{ id: string }>).map((view) => view.id)).toEqual(["drv-2"]);
+    expect(client.getStatusBy).toHaveBeenCalledWith({ runtimeStatus: ["Failed"] });
+    const bad = await handleListSubmissions(new HttpRequest({ method: "GET", url: "http://localhost/api/submissions?status=Done" }), contextFor("listSubmissions", client));
+    expect(bad.status).toBe(400);
+  });
+
+  test("cancel: 202 for running, 409 for finished, 404 for unknown", async () => {
+    const { client, terminated } = fakeClient([running, failed]);
+    const cancel = (id: string) =>
+      handleCancelSubmission(new HttpRequest({ method: "POST", url: `http://localhost/api/submissions/${id}/cancel`, params: { id } }), contextFor("cancelSubmission", client));
+    expect((await cancel("drv-1")).status).toBe(202);
+    expect(terminated).toEqual(["drv-1"]);
+    expect((await cancel("drv-2")).status).toBe(409);
+    expect((await cancel("nope")).status).toBe(404);
+  });
+});

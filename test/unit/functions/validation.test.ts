@@ -1,0 +1,99 @@
+/** The request and sidecar schemas: every bad field is named, with a reason. */
+import { parseStatusFilter } from "../../../src/functions/validation/listQuery";
+import { sidecarSchema } from "../../../src/functions/validation/productFields";
+import { parseStartSubmission } from "../../../src/functions/validation/startSubmission";
+import { problemsFromZod } from "../../../src/functions/validation/fieldProblems";
+
+const fieldsOf = (body: unknown) => {
+  const result = parseStartSubmission(body);
+  return result.ok ? [] : result.problems.map((problem) => problem.field).sort();
+};
+
+describe("POST /api/submissions body", () => {
+  test("minimal and full valid bodies", () => {
+    const minimal = parseStartSubmission({ package: "driver-drops/contoso.hlkx" });
+    expect(minimal).toEqual({ ok: true, value: expect.objectContaining({ package: { container: "driver-drops", blobName: "contoso.hlkx" } }) });
+
+    const full = parseStartSubmission({
+      package: { container: "other-drops", blobName: "team/contoso.cab" },
+      product: { productName: "Contoso USB", testHarness: "attestation", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"], isTestSign: false },
+      submissionName: "run 1",
+      instanceId: "my-run-1",
+    });
+    expect(full.ok).toBe(true);
+
+    const resume = parseStartSubmission({ package: "driver-drops/a.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" });
+    expect(resume).toEqual({
+      ok: true,
+      value: expect.objectContaining({ resume: { productId: "14461751976964156", submissionId: "1152921505699924012" } }),
+    });
+  });
+
+  test.each<[string, unknown, string[]]>([
+    ["not an object", "driver-drops/a.hlkx", ["body"]],
+    ["array", [], ["body"]],
+    ["missing package", {}, ["package"]],
+    ["package without slash", { package: "a.hlkx" }, ["package"]],
+    ["wrong extension", { package: "driver-drops/readme.txt" }, ["package"]],
+    ["dot-dot segment", { package: { container: "driver-drops", blobName: "a/../b.hlkx" } }, ["package.blobName"]],
+    ["leading slash", { package: { container: "driver-drops", blobName: "/b.hlkx" } }, ["package.blobName"]],
+    ["control character", { package: "driver-drops/b\u0001.hlkx" }, ["package"]],
+    ["too long", { package: `driver-drops/${"x".repeat(1025)}.cab` }, ["package"]],
+    ["bad container", { package: { container: "Bad_Container", blobName: "a.cab" } }, ["package.container"]],
+    ["unknown top-level field", { package: "driver-drops/a.cab", colour: "red" }, ["colour"]],
+    ["unknown package field", { package: { container: "driver-drops", blobName: "a.cab", sas: "x" } }, ["package.sas"]],
+    ["unknown product field", { package: "driver-drops/a.cab", product: { name: "x" } }, ["product.name"]],
+    ["numeric productId", { package: "driver-drops/a.cab", productId: 14461751976964156 }, ["productId"]],
+    ["non-digit submissionId", { package: "driver-drops/a.cab", productId: "1", submissionId: "12a" }, ["submissionId"]],
+    ["submissionId without productId", { package: "driver-drops/a.cab", submissionId: "12" }, ["submissionId"]],
+    ["product with productId", { package: "driver-drops/a.cab", productId: "12", product: { productName: "x" } }, ["product"]],
+    ["bad instanceId", { package: "driver-drops/a.cab", instanceId: "../etc" }, ["instanceId"]],
+    ["bad harness and empty signatures", { package: "driver-drops/a.cab", product: { testHarness: "whql", requestedSignatures: [] } }, ["product.requestedSignatures", "product.testHarness"]],
+    ["bad date", { package: "driver-drops/a.cab", product: { announcementDate: "tomorrow" } }, ["product.announcementDate"]],
+    [
+      "several problems at once",
+      { package: "driver-drops/a.txt", productId: "x", submissionName: "", extra: 1 },
+      ["extra", "package", "productId", "submissionName"],
+    ],
+  ])("%s → %j", (_label, body, fields) => {
+    expect(fieldsOf(body)).toEqual([...fields].sort());
+  });
+
+  test("reasons explain the rule", () => {
+    const result = parseStartSubmission({ productId: 12, package: "driver-drops/a.txt", extra: true });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const reasons = Object.fromEntries(result.problems.map((problem) => [problem.field, problem.reason]));
+    expect(reasons.productId).toMatch(/decimal digit string/);
+    expect(reasons.package).toMatch(/\.hlkx, \.hckx, \.cab/);
+    expect(reasons.extra).toMatch(/not a recognized field/);
+    expect(fieldsOf({ package: "driver-drops/a.cab" })).toEqual([]);
+    const missing = parseStartSubmission({});
+    expect(missing.ok ? [] : missing.problems).toEqual([{ field: "package", reason: "is required" }]);
+  });
+});
+
+describe("sidecar schema", () => {
+  test("accepts product fields plus submissionName at the top level", () => {
+    const parsed = sidecarSchema.safeParse({ productName: "Contoso", deviceType: "internal", submissionName: "nightly", marketingNames: ["USB"] });
+    expect(parsed.success).toBe(true);
+  });
+
+  test("names each bad field", () => {
+    const parsed = sidecarSchema.safeParse({ productName: 5, deviceType: "usb", sas: "x" });
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    expect(problemsFromZod(parsed.error).map((problem) => problem.field).sort()).toEqual(["deviceType", "productName", "sas"]);
+  });
+});
+
+describe("?status= filter", () => {
+  test("case-insensitive known names, de-duplicated", () => {
+    expect(parseStatusFilter("running, Completed,RUNNING")).toEqual({ ok: true, value: ["Running", "Completed"] });
+    expect(parseStatusFilter(null)).toEqual({ ok: true, value: [] });
+  });
+
+  test("unknown names are reported under status", () => {
+    expect(parseStatusFilter("Running,Done")).toEqual({ ok: false, problems: [{ field: "status", reason: expect.stringMatching(/"Done" is not one of/) }] });
+  });
+});
