@@ -8,7 +8,7 @@
  * Environment: the app's settings (src/config.ts) plus
  *   LOCAL_PORT (7071; 0 = any free port), LOCAL_HUB (host.json hubName), LOCAL_VIRTUAL_CLOCK=1,
  *   LOCAL_EMULATOR_CONTROL_URL (virtual clock pushes), LOCAL_ACTIVITY_CONCURRENCY,
- *   LOCAL_APP_ENTRY (defaults to dist/src/index.js), LOCAL_EVENTGRID_POLL_MS (500).
+ *   LOCAL_APP_ENTRY (defaults to dist/src/index.js), LOCAL_EVENTGRID_POLL_MS (100).
  */
 import "../functionsHost/installCoreStandIn";
 import { startRuntime } from "./runtime";

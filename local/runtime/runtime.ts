@@ -56,7 +56,7 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
     connectionString: storage,
     container: env.DROPS_CONTAINER || "driver-drops",
     deliver: deliverEvent,
-    pollIntervalMs: Number(env.LOCAL_EVENTGRID_POLL_MS) || 500,
+    pollIntervalMs: Number(env.LOCAL_EVENTGRID_POLL_MS) || 100,
     log,
   });
 
