@@ -28,8 +28,20 @@ export interface PublishedPackage {
   metadataBlob: string;
 }
 
+/** A SAS URL the emulator handed out, recorded for tests (the signature is a secret: never log it). */
+export interface IssuedSas {
+  container: string;
+  blob: string;
+  permissions: string;
+  /** The `sig` value. */
+  signature: string;
+  expiresOnMs: number;
+  issuedAtMs: number;
+}
+
 export class HdcBlobs {
   private readonly service: BlobServiceClient;
+  private readonly issued: IssuedSas[] = [];
 
   constructor(connectionString: string) {
     this.service = BlobServiceClient.fromConnectionString(connectionString);
@@ -44,14 +56,22 @@ export class HdcBlobs {
   }
 
   /** A blob-scoped SAS URL; `permissions` e.g. "rw" for the upload slot, "r" for downloads. */
-  sasUrl(container: string, blob: string, permissions: string, expiresOn: Date, fileName?: string): Promise<string> {
-    return this.container(container)
+  async sasUrl(container: string, blob: string, permissions: string, expiresOn: Date, fileName?: string): Promise<string> {
+    const url = await this.container(container)
       .getBlobClient(blob)
       .generateSasUrl({
         permissions: BlobSASPermissions.parse(permissions),
         expiresOn,
         contentDisposition: fileName ? `attachment; filename=${fileName}` : undefined,
       });
+    const signature = new URL(url).searchParams.get("sig");
+    if (signature) this.issued.push({ container, blob, permissions, signature, expiresOnMs: expiresOn.getTime(), issuedAtMs: Date.now() });
+    return url;
+  }
+
+  /** Test-only: every SAS the emulator generated (signatures are secrets: never log or serve them). */
+  issuedSas(): IssuedSas[] {
+    return this.issued.map((sas) => ({ ...sas }));
   }
 
   /** Length and hashes of what the client uploaded; undefined when nothing (or an empty blob) arrived. */

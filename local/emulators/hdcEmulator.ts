@@ -80,7 +80,9 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
   const rateLimiter = new RateLimiter();
   const behaviour = options.behaviour;
 
-  const sasExpiry = () => new Date(clock.nowMs() + behaviour().sasTtlSeconds * 1000);
+  // Real time, not the emulator clock: Azurite enforces `se` (and the app reads it) in real time, so a
+  // lifetime counted on a virtual clock that runs ahead would make sasTtlSeconds meaningless.
+  const sasExpiry = () => new Date(Date.now() + behaviour().sasTtlSeconds * 1000);
   const productLinks = (id: bigint) => [
     { href: `${LINK_BASE}/products/${id}`, rel: "self", method: "GET" },
     { href: `${LINK_BASE}/products/${id}/submissions`, rel: "get_submissions", method: "GET" },

@@ -10,7 +10,7 @@ import { EmulatorClock } from "./clock";
 import { CONTROL_PATH, EmulatorControl, EmulatorsState, createControlHandler } from "./controlApi";
 import { RegisteredApp, createEntraHandler } from "./entraEmulator";
 import { DEFAULT_BEHAVIOUR, HdcBehaviour, HdcBehaviourPatch, mergeBehaviour } from "./hdcBehaviour";
-import { HdcBlobs } from "./hdcBlobs";
+import { HdcBlobs, type IssuedSas } from "./hdcBlobs";
 import { HDC_BASE_PATH, createHdcEmulator } from "./hdcEmulator";
 import { EmulatorServer, startEmulatorServer } from "./httpServer";
 import { createKeyVaultEmulator } from "./keyVaultEmulator";
@@ -25,6 +25,7 @@ export type { HdcBehaviour, HdcBehaviourPatch, ScriptedFault, WorkflowBehaviour 
 export type { RequestLogEntry, RequestLogSnapshot } from "./requestLog";
 export { SUBMISSION_STEPS } from "./workflow";
 export { INGESTION_CONTAINER, SIGNED_CONTAINER, REPORTS_CONTAINER } from "./hdcBlobs";
+export type { IssuedSas } from "./hdcBlobs";
 
 export interface StartEmulatorsOptions {
   azuriteConnectionString: string;
@@ -53,6 +54,11 @@ export interface EmulatorsHandle extends EmulatorControl {
   /** For ManagedIdentityCredential (App Service style): set IDENTITY_ENDPOINT / IDENTITY_HEADER to these. */
   managedIdentity: { endpoint: string; header: string };
   setSecrets(secrets: Record<string, string>): void;
+  /**
+   * Test-only, in-process only (never on the control API): the secrets the emulators handed out,
+   * so leak scans can look for exact values. Never print them.
+   */
+  issuedSecrets(): { accessTokens: string[]; sas: IssuedSas[] };
   stop(): Promise<void>;
 }
 
@@ -155,6 +161,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
       caCertPath: ca.caCertPath,
       managedIdentity: { endpoint: `${urls.entra}/msi/token`, header: managedIdentityHeader },
       setSecrets: (secrets) => keyVault.setSecrets(secrets),
+      issuedSecrets: () => ({ accessTokens: registry.issuedAccessTokens(), sas: blobs.issuedSas() }),
       stop: async () => {
         await Promise.all(servers.map((server) => server.close()));
       },

@@ -9,6 +9,8 @@ export interface RequestLogEntry {
   seq: number;
   /** Emulator clock, ISO. */
   at: string;
+  /** Real time (Date.now()) when the answer was recorded: the emulator clock jumps under the virtual clock, real waits do not. */
+  realAtMs: number;
   service: EmulatorService;
   method: string;
   path: string;
@@ -40,8 +42,8 @@ export class RequestLog {
   private entries: RequestLogEntry[] = [];
   private seq = 0;
 
-  record(entry: Omit<RequestLogEntry, "seq" | "query"> & { query: string }): RequestLogEntry {
-    const recorded = { ...entry, seq: ++this.seq, query: redactQuery(entry.query) };
+  record(entry: Omit<RequestLogEntry, "seq" | "query" | "realAtMs"> & { query: string }): RequestLogEntry {
+    const recorded = { ...entry, seq: ++this.seq, realAtMs: Date.now(), query: redactQuery(entry.query) };
     this.entries.push(recorded);
     return recorded;
   }

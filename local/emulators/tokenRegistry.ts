@@ -35,6 +35,8 @@ export function resourceOf(scope: string): string {
 
 export class TokenRegistry {
   private tokens = new Map<string, IssuedToken>();
+  /** Every access token ever issued (revoked ones included), for tests that scan for leaks. In-process only. */
+  private issuedEver: string[] = [];
 
   constructor(
     private readonly clock: EmulatorClock,
@@ -66,6 +68,7 @@ export class TokenRegistry {
       expiresAtRealMs: Date.now() + lifetimeSeconds * 1000,
     };
     this.tokens.set(accessToken, token);
+    this.issuedEver.push(accessToken);
     return { accessToken, token };
   }
 
@@ -80,6 +83,11 @@ export class TokenRegistry {
     if (expired) return { ok: false, reason: "token expired" };
     if (resourceOf(token.scope) !== resourceOf(resource)) return { ok: false, reason: `token is for ${resourceOf(token.scope)}` };
     return { ok: true, token };
+  }
+
+  /** Test-only: every access token issued so far (secrets: never log or serve them). */
+  issuedAccessTokens(): string[] {
+    return [...this.issuedEver];
   }
 
   revokeAll(): void {

@@ -26,13 +26,40 @@ export function createLocalEndpoints(options: LocalEndpointsOptions): RawHandler
     } else if (pathname === "/_local/eventgrid/deliveries" && method === "GET") {
       sendJson(res, 200, options.deliveries());
     } else if (pathname === "/_local/eventgrid" && method === "POST") {
-      const parsed: unknown = JSON.parse((await readBody(req)).toString("utf8") || "[]");
-      const events = (Array.isArray(parsed) ? parsed : [parsed]) as EventGridEvent[];
-      for (const event of events) await options.deliverEvent(event);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse((await readBody(req)).toString("utf8"));
+      } catch {
+        sendJson(res, 400, { error: "invalid Event Grid delivery", fields: [{ field: "body", reason: "must be JSON: an event or an array of events" }] });
+        return true;
+      }
+      const events = Array.isArray(parsed) ? parsed : [parsed];
+      // Event Grid itself refuses events that do not follow its schema, so the app never sees them.
+      const problems = events.flatMap((event, index) => eventSchemaProblems(event, Array.isArray(parsed) ? `[${index}].` : ""));
+      if (problems.length > 0) {
+        sendJson(res, 400, { error: "invalid Event Grid delivery", fields: problems });
+        return true;
+      }
+      for (const event of events as EventGridEvent[]) await options.deliverEvent(event);
       sendJson(res, 200, { delivered: events.length });
     } else {
       sendJson(res, 404, { error: `No local endpoint ${method} ${pathname}` });
     }
     return true;
   };
+}
+
+/** The Event Grid schema's required members: id, subject, eventType, eventTime, dataVersion (strings) and data. */
+export function eventSchemaProblems(event: unknown, prefix = ""): { field: string; reason: string }[] {
+  if (event === null || typeof event !== "object" || Array.isArray(event)) return [{ field: `${prefix}event`, reason: "must be a JSON object" }];
+  const record = event as Record<string, unknown>;
+  const problems: { field: string; reason: string }[] = [];
+  for (const name of ["id", "subject", "eventType", "eventTime"]) {
+    if (typeof record[name] !== "string" || record[name] === "") problems.push({ field: `${prefix}${name}`, reason: record[name] === undefined ? "is required" : "must be a non-empty string" });
+  }
+  if (record.dataVersion !== undefined && typeof record.dataVersion !== "string") problems.push({ field: `${prefix}dataVersion`, reason: "must be a string" });
+  if (record.data === null || typeof record.data !== "object" || Array.isArray(record.data)) {
+    problems.push({ field: `${prefix}data`, reason: record.data === undefined ? "is required" : "must be a JSON object" });
+  }
+  return problems;
 }

@@ -112,6 +112,11 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
 
   const nameProblem = blobNameProblem(location.blobName);
   if (nameProblem) return decide(await reject(config, context, instanceId, pkg, `blobName ${nameProblem}`));
+  // Wrong types are not "absent": a garbled event must not start a submission on guessed values.
+  if (data.eTag !== undefined && typeof data.eTag !== "string") return decide(await reject(config, context, instanceId, pkg, "data.eTag must be a string"));
+  if (data.contentLength !== undefined && !(Number.isSafeInteger(data.contentLength) && (data.contentLength as number) >= 0)) {
+    return decide(await reject(config, context, instanceId, pkg, "data.contentLength must be a non-negative integer (bytes)"));
+  }
   const problem = packageProblem(location.blobName, contentLength);
   if (problem) {
     const field = contentLength === 0 && problem.startsWith("is empty") ? "contentLength" : "blobName";

@@ -62,6 +62,14 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   });
   const existing = await findInstance(client, instanceId);
   if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
+  if (existing?.runtimeStatus === "Completed") {
+    // This package version is already signed: answer with where it is, start nothing. A failed or
+    // terminated run may be started again; its checkpoints resume the same product and submission.
+    return {
+      status: 200,
+      jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, statusUrl: statusUrlFor(request, instanceId) },
+    };
+  }
 
   const input = buildSubmitDriverInput(
     { ...rest, package: { ...location, etag, contentLength: properties.contentLength }, requestedBy: "http" },

@@ -53,9 +53,23 @@ export function blobNameProblem(blobName: string): string | undefined {
   if (blobName.length === 0) return "must not be empty";
   if (blobName.length > MAX_BLOB_NAME_LENGTH) return `must be at most ${MAX_BLOB_NAME_LENGTH} characters`;
   if (blobName.startsWith("/")) return "must not start with '/'";
-  if (blobName.split("/").includes("..")) return "must not contain '..' segments";
   if (CONTROL_CHARACTERS.test(blobName)) return "must not contain control characters";
+  // Backslashes are path separators to Windows tools and to URL parsers ("..\\" climbs like "../"),
+  // and a percent-encoded name may be decoded once on its way to storage: check every reading.
+  for (const reading of [blobName, percentDecoded(blobName)]) {
+    if (/^[\\/]/.test(reading) || /^[A-Za-z]:/.test(reading)) return "must be a relative path (no leading '/', '\\' or drive letter)";
+    if (reading.split(/[\\/]/).includes("..")) return "must not contain '..' segments";
+    if (CONTROL_CHARACTERS.test(reading)) return "must not contain control characters";
+  }
   return undefined;
+}
+
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 const CONTAINER_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;

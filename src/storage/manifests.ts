@@ -5,6 +5,7 @@
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { BlobLocation, PackageRef, ResultManifest } from "../activities/contract";
 import type { AppConfig } from "../config";
+import { blobNameProblem, MAX_BLOB_NAME_LENGTH } from "../shared/packageRules";
 import { redactSecrets } from "../shared/redact";
 import { ensureContainer } from "./blobService";
 import { withStorageErrors } from "./storageErrors";
@@ -13,8 +14,16 @@ export const MANIFEST_FILE_NAME = "manifest.json";
 
 /** Folder of one run's results; the instance id keeps re-submissions of the same name apart. */
 export function resultFolder(pkg: PackageRef, instanceId: string): string {
+  // A rejected name ("../x", control characters, over-long) must not shape where results are written:
+  // those go under a fixed folder (the manifest still names the package). 1024 is storage's name limit.
+  if (blobNameProblem(pkg.blobName) || pkg.blobName.length > MAX_BLOB_NAME_LENGTH - RESULT_NAME_ALLOWANCE) return `${UNSAFE_NAME_FOLDER}/${instanceId}`;
   return `${pkg.blobName}/${instanceId}`;
 }
+
+/** Where results of packages whose names cannot be used as a folder go. */
+export const UNSAFE_NAME_FOLDER = "_rejected-names";
+/** Room kept for "/<instance id>/driverMetadata_<20 digits>.json". */
+const RESULT_NAME_ALLOWANCE = 160;
 
 export function manifestBlobName(pkg: PackageRef, instanceId: string): string {
   return `${resultFolder(pkg, instanceId)}/${MANIFEST_FILE_NAME}`;
