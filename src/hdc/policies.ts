@@ -62,15 +62,22 @@ class TokenCache {
     return this.pending;
   }
 
-  /** Forgets the token the service rejected (unless a newer one already replaced it). */
-  invalidate(rejected: AccessToken): void {
-    if (this.token?.token === rejected.token) this.token = undefined;
+  /**
+   * After a 401: a token the credential issues anew (unless a newer one already replaced the
+   * rejected one). Claims make MSAL skip its cache, which would otherwise hand back the revoked
+   * token until it expires.
+   */
+  async renew(rejected: AccessToken, claims: string): Promise<AccessToken> {
+    if (this.token && this.token.token !== rejected.token) return this.token;
+    this.token = undefined;
+    this.pending ??= this.acquire(claims).finally(() => (this.pending = undefined));
+    return this.pending;
   }
 
-  private async acquire(): Promise<AccessToken> {
+  private async acquire(claims?: string): Promise<AccessToken> {
     let token: AccessToken | null;
     try {
-      token = await this.credential.getToken(this.scope);
+      token = await this.credential.getToken(this.scope, claims ? { claims } : undefined);
     } catch (error) {
       throw new TokenAcquisitionError(error);
     }
@@ -78,6 +85,19 @@ class TokenCache {
     this.token = token;
     return token;
   }
+}
+
+/**
+ * The claims to ask for after a 401: the service's own challenge (WWW-Authenticate claims="<base64>")
+ * when it sent one, else "issued no earlier than now", which any fresh token satisfies.
+ */
+export function claimsAfterRejection(wwwAuthenticate: string | undefined, now = Date.now()): string {
+  const challenged = /claims="([^"]+)"/i.exec(wwwAuthenticate ?? "")?.[1];
+  if (challenged) {
+    const decoded = Buffer.from(challenged, "base64").toString("utf8");
+    if (decoded.trim().startsWith("{")) return decoded;
+  }
+  return JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(now / 1000)) } } });
 }
 
 export function bearerTokenPolicy(options: { credential: TokenCredential; scope: string; log?: Log }): PipelinePolicy {
@@ -91,8 +111,7 @@ export function bearerTokenPolicy(options: { credential: TokenCredential; scope:
       if (response.status !== 401) return response;
 
       // One more try with a token the credential hands out anew; a second 401 is final.
-      cache.invalidate(token);
-      const fresh = await cache.get();
+      const fresh = await cache.renew(token, claimsAfterRejection(response.headers.get("WWW-Authenticate")));
       options.log?.(`HDC ${request.method} answered 401; retrying once with a newly acquired token`);
       request.headers.set("Authorization", `Bearer ${fresh.token}`);
       return next(request);

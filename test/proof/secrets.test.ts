@@ -130,6 +130,11 @@ describe("no secrets anywhere after every fault (proof)", () => {
     for (const token of issued.accessTokens) secrets.push(["access token", token], ["access token signature", token.split(".")[2]]);
     for (const sas of issued.sas) secrets.push(["SAS sig", sas.signature], ["SAS sig (URL-encoded)", encodeURIComponent(sas.signature)]);
 
+    // The scan can see what it looks for (a canary holding one issued token and one signature).
+    const canary = `x Bearer ${issued.accessTokens[0]} y ?sv=1&sig=${encodeURIComponent(issued.sas[0].signature)}`;
+    expect(secrets.filter(([, value]) => occurrences(canary, value) > 0).length).toBeGreaterThanOrEqual(3);
+    expect(SHAPES.filter(([, shape]) => (canary.match(shape)?.length ?? 0) > 0)).toHaveLength(3);
+
     const findings: string[] = [];
     let bytesScanned = 0;
     for (const source of sources) {
