@@ -128,10 +128,12 @@ describe("Hardware Dev Center emulator: happy path", () => {
     const midway = await hdc("GET", route);
     expect(midway.json.commitStatus).toBe("commitComplete");
     expect(midway.json.workflowStatus).toMatchObject({ currentStep: "validation", state: "started" });
-    // Committed: the initial package is read-only now, and each GET signs a fresh SAS against the pushed clock.
+    // Committed: the initial package is read-only now. Each GET signs a fresh SAS whose expiry counts in
+    // real time (Azurite and the app check `se` against the real clock, not the pushed one).
     const initialAfterCommit = new URL(downloadUrl(midway.json, "initialPackage")!);
     expect(initialAfterCommit.searchParams.get("sp")).toBe("r");
-    expect(Date.parse(initialAfterCommit.searchParams.get("se")!)).toBeGreaterThan(Date.parse(sas.searchParams.get("se")!));
+    expect(Date.parse(initialAfterCommit.searchParams.get("se")!)).toBeGreaterThanOrEqual(Date.parse(sas.searchParams.get("se")!));
+    expect(Date.parse(initialAfterCommit.searchParams.get("se")!)).toBeGreaterThan(Date.now());
     expect(downloadUrl(midway.json, "signedPackage")).toBeUndefined();
 
     emulators.setClock(new Date(Date.parse(emulators.state().now) + 3600_000).toISOString());
