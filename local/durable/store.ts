@@ -7,7 +7,7 @@
  *   PK "!engine" RK "clock"    the virtual clock
  */
 import { TableClient, TableEntity, TableTransaction, odata } from "@azure/data-tables";
-import { HistoryEvent, InboxItem, RecordedAction, RuntimeStatus, WorkItem } from "./types";
+import { HistoryEvent, InboxItem, InstanceStatus, RecordedAction, RuntimeStatus, WorkItem } from "./types";
 
 export interface ParentLink {
   instanceId: string;
@@ -15,15 +15,8 @@ export interface ParentLink {
   taskId: number;
 }
 
-export interface InstanceRecord {
-  instanceId: string;
-  name: string;
-  runtimeStatus: RuntimeStatus;
-  input: unknown;
-  output: unknown;
-  customStatus: unknown;
-  createdTime: string;
-  lastUpdatedTime: string;
+/** The persisted instance row: the public status plus what the host needs to go on. */
+export interface InstanceRecord extends Omit<InstanceStatus, "history"> {
   executionId: number;
   /** Number of episodes committed in the current execution (next history row index). */
   episodeCount: number;

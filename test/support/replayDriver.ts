@@ -10,6 +10,7 @@
  * Requires the @azure/functions-core stand-in to be installed before the app module is imported.
  */
 import { InvocationContext } from "@azure/functions";
+import { flattenActions } from "../../local/durable/actions";
 import { getRegisteredFunctions, triggerOf } from "../../local/functionsHost/coreStandIn";
 
 export const EventType = {
@@ -121,21 +122,6 @@ const MAX_SHORT_TIMER_MS = 6 * 24 * 3600 * 1000;
 
 export class NonDeterminismError extends Error {}
 
-function flattenActions(actions: unknown[]): LeafAction[] {
-  const leaves: LeafAction[] = [];
-  const visit = (item: unknown) => {
-    if (Array.isArray(item)) return item.forEach(visit);
-    const action = item as LeafAction & { compoundActions?: unknown[] };
-    if (action.actionType === ActionType.WhenAll || action.actionType === ActionType.WhenAny) {
-      (action.compoundActions ?? []).forEach(visit);
-    } else {
-      leaves.push(action);
-    }
-  };
-  visit(actions);
-  return leaves;
-}
-
 /** The engine pre-JSON-encodes string inputs (Utils.processInput); undo it as the host does. */
 function decodeInput(input: unknown): unknown {
   if (typeof input !== "string") return input;
@@ -245,7 +231,7 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
     const status = state.customStatus ?? null;
     if (JSON.stringify(status) !== JSON.stringify(customStatuses[customStatuses.length - 1] ?? null)) customStatuses.push(status);
 
-    const leaves = flattenActions(state.actions ?? []);
+    const leaves = flattenActions(state.actions ?? []) as unknown as LeafAction[];
     for (let i = 0; i < scheduled.length; i++) {
       if (!leaves[i] || !sameAction(scheduled[i], leaves[i])) {
         throw new NonDeterminismError(
