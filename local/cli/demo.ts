@@ -3,6 +3,8 @@
  * drops a generated sample package into driver-drops, shows each stage as it happens, and prints
  * where the signed package and manifest landed. Exit code 0 on success, 1 otherwise.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { samplePackage } from "../samplePackage";
 import { APP_CONTAINERS, startStack, type Stack } from "../stack";
 import { isTerminal, SubmissionsClient, type SubmissionView } from "./submissionsClient";
@@ -61,6 +63,8 @@ function stagesDoneBetween(from: string | undefined, to: string): string[] {
   return end < 0 ? [] : STAGE_ORDER.slice(start, end);
 }
 
+const DEMO_OUTPUT_DIR = path.resolve(".local-data/demo");
+
 async function runDemo(stack: Stack): Promise<boolean> {
   const pkg = samplePackage({ folder: "contoso-demo", version: "1.0.0" });
   await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
@@ -107,7 +111,15 @@ async function runDemo(stack: Stack): Promise<boolean> {
     if (custom.submissionId) say(`  submission:     ${custom.submissionId}`);
     if (signed) say(`  signed package: ${signed.container}/${signed.blobName}`);
     if (manifest) say(`  manifest:       ${manifest.container}/${manifest.blobName}`);
-    say(`  status:         ${client.statusUrl(id)}`);
+    say(`  status:         ${client.statusUrl(id)} ${dim("(while the demo runs)")}`);
+    // The demo's storage goes away when it stops; keep the results where the user can open them.
+    for (const location of [signed, manifest]) {
+      if (!location) continue;
+      const file = path.join(DEMO_OUTPUT_DIR, path.basename(location.blobName));
+      fs.mkdirSync(DEMO_OUTPUT_DIR, { recursive: true });
+      await stack.blobService.getContainerClient(location.container).getBlobClient(location.blobName).downloadToFile(file);
+      say(`  saved:          ${path.relative(process.cwd(), file)}`);
+    }
     return true;
   }
   const where = STAGE_LABELS[failedStage ?? ""] ?? failedStage ?? final.stage ?? "";
@@ -136,7 +148,6 @@ async function main(): Promise<number> {
 
 /** On failure, keep the runtime log for a look (the temp data folder is otherwise removed). */
 async function stopKeepingLog(stack: Stack): Promise<void> {
-  const fs = await import("node:fs");
   const kept = `${stack.dataDir}.runtime.log`;
   try {
     fs.copyFileSync(stack.runtimeLogFile, kept);
