@@ -74,7 +74,8 @@ const schema = z
     DEFAULT_FIRMWARE_VERSION: z.string().default("0"),
 
     SOURCE_SAS_MINUTES: positiveInt(60),
-    COPY_TIMEOUT_MINUTES: positiveInt(60),
+    // Below host.json's functionTimeout (30 min), so our own deadline and abort run, not the host's kill.
+    COPY_TIMEOUT_MINUTES: positiveInt(25),
     COPY_POLL_MS: positiveInt(1000),
     STREAM_BLOCK_MIB: positiveInt(8),
     STREAM_CONCURRENCY: positiveInt(2),
@@ -94,6 +95,9 @@ const schema = z
     }
     if (env.HDC_AUTH_MODE === "certificate") need("HDC_CERTIFICATE_PATH", "when HDC_AUTH_MODE=certificate");
     if (env.HDC_AUTH_MODE === "managedIdentity") need("HDC_MANAGED_IDENTITY_CLIENT_ID", "when HDC_AUTH_MODE=managedIdentity");
+    if (env.SOURCE_SAS_MINUTES <= env.COPY_TIMEOUT_MINUTES) {
+      ctx.addIssue({ code: "custom", path: ["SOURCE_SAS_MINUTES"], message: "must be greater than COPY_TIMEOUT_MINUTES (the copy reads the source until it finishes)" });
+    }
   });
 
 export type Settings = z.infer<typeof schema>;

@@ -40,7 +40,10 @@ export async function createProduct(input: CreateProductInput, deps: ActivityDep
   } catch (error) {
     rethrowHdcFailure(error, `Creating product '${product.productName}'`);
   }
-  await claimResource(blobService, config, "products", created.id, instanceId);
+  if (!(await claimResource(blobService, config, "products", created.id, instanceId))) {
+    // Another run's reconciliation adopted it in the moment before our claim: it is tracked there.
+    throw new Error(`Product ${created.id} created by this attempt was adopted by another run; a retry creates another`);
+  }
   await recordProduct(deps, instanceId, created);
   log(`[${instanceId}] created product ${created.id}`);
   return { productId: created.id, sharedProductId: created.sharedProductId, reused: false };

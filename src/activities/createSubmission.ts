@@ -37,14 +37,22 @@ export async function createSubmission(input: CreateSubmissionInput, deps: Activ
     created = await hdc.createSubmission(productId, { name: input.name, type: input.type });
   } catch (error) {
     if (input.type === "initial" && isInvalidStateError(error, INITIAL_ALREADY_EXISTS)) {
-      // Usually our own earlier attempt; otherwise someone else's initial submission we must not take.
-      const adopted = await adoptSubmission(input, deps, undefined);
+      // Our own earlier attempt only if this instance had asked before (bounded by that request);
+      // otherwise it is someone else's (portal, another run) and must not be taken over.
+      const adopted = checkpoint?.requestedAt
+        ? await adoptSubmission(input, deps, Date.parse(checkpoint.requestedAt) - RECONCILE_SKEW_MS)
+        : undefined;
       if (adopted) return reuse(adopted, deps, input);
-      throw new TerminalActivityError(`Product ${productId} already has an initial submission that belongs to another run`);
+      throw new TerminalActivityError(
+        `Product ${productId} already has an initial submission that this run did not create; resume it with its submissionId, or create a derived submission`,
+      );
     }
     rethrowHdcFailure(error, `Creating submission '${input.name}' for product ${productId}`);
   }
-  await claimResource(blobService, config, "submissions", created.id, instanceId);
+  if (!(await claimResource(blobService, config, "submissions", created.id, instanceId))) {
+    // Another run's reconciliation adopted it in the moment before our claim: it is tracked there.
+    throw new Error(`Submission ${created.id} created by this attempt was adopted by another run; a retry creates another`);
+  }
   await recordSubmission(deps, input, created);
   log(`[${instanceId}] created submission ${created.id} for product ${productId}`);
   return { submissionId: created.id, commitStatus: created.commitStatus ?? "commitPending", reused: false };
@@ -70,9 +78,9 @@ async function recordSubmission(deps: ActivityDeps, input: CreateSubmissionInput
 
 /**
  * Finds our crashed attempt's submission: same name and type, created no earlier than
- * `notBefore` (when known), and not claimed by another instance. Claims it before returning it.
+ * `notBefore`, and not claimed by another instance. Claims it before returning it.
  */
-async function adoptSubmission(input: CreateSubmissionInput, deps: ActivityDeps, notBefore: number | undefined): Promise<HdcSubmission | undefined> {
+async function adoptSubmission(input: CreateSubmissionInput, deps: ActivityDeps, notBefore: number): Promise<HdcSubmission | undefined> {
   const { blobService, config, hdc } = deps;
   let submissions: HdcSubmission[];
   try {
@@ -83,7 +91,7 @@ async function adoptSubmission(input: CreateSubmissionInput, deps: ActivityDeps,
   const candidates = submissions
     .filter((s) => s.name === input.name)
     .filter((s) => s.type === undefined || s.type.toLowerCase() === input.type)
-    .filter((s) => notBefore === undefined || s.createdDateTime === undefined || !(Date.parse(s.createdDateTime) < notBefore));
+    .filter((s) => s.createdDateTime === undefined || !(Date.parse(s.createdDateTime) < notBefore));
   for (const candidate of candidates) {
     if (await claimResource(blobService, config, "submissions", candidate.id, input.instanceId)) return candidate;
   }

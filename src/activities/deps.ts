@@ -33,11 +33,6 @@ export async function getActivityDeps(log?: (message: string) => void): Promise<
   return { ...(await shared), log: log ?? ((message) => console.log(message)) };
 }
 
-/** For tests and the local runtime, which change settings between runs. */
-export function resetActivityDeps(): void {
-  shared = undefined;
-}
-
 async function buildSharedDeps(): Promise<SharedDeps> {
   const config = getConfig();
   const identity = await createHdcCredential(config);

@@ -11,7 +11,7 @@ import { type ActivityDeps, getActivityDeps } from "../activities/deps";
 import { downloadSignedPackage } from "../activities/downloadSignedPackage";
 import { getSubmissionStatus } from "../activities/getSubmissionStatus";
 import { writeResultManifest } from "../activities/writeResultManifest";
-import { redactSecrets } from "../shared/redact";
+import { toSafeActivityError } from "../activities/errors";
 
 type Implementations = {
   [N in ActivityName]: (input: ActivityContract[N]["input"], deps: ActivityDeps) => Promise<ActivityContract[N]["output"]>;
@@ -29,27 +29,16 @@ export const activityImplementations: Implementations = {
   writeResultManifest,
 };
 
-/**
- * The host writes a failed activity's message and stack into history; activities already redact,
- * this is the last line of defence. The terminal marker is plain text and survives.
- */
-function redactedError(error: unknown): Error {
-  const original = error instanceof Error ? error : new Error(String(error));
-  const safe = new Error(redactSecrets(original.message));
-  safe.name = original.name;
-  safe.stack = original.stack ? redactSecrets(original.stack) : undefined;
-  return safe;
-}
-
 function register<N extends ActivityName>(name: N): void {
   const implementation = activityImplementations[name];
   df.app.activity(name, {
     handler: async (input: unknown, context: InvocationContext) => {
-      const deps = await getActivityDeps((message) => context.log(message));
       try {
+        // Inside the try: building dependencies (config, Key Vault, credential) can fail too.
+        const deps = await getActivityDeps((message) => context.log(message));
         return await implementation(input as ActivityContract[N]["input"], deps);
       } catch (error) {
-        throw redactedError(error);
+        throw toSafeActivityError(error);
       }
     },
   });

@@ -21,6 +21,7 @@ import {
 import { redactSecrets } from "../shared/redact";
 import { getBlobServiceClient } from "../storage/blobService";
 import { recordRejection } from "../storage/manifests";
+import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import { durableClientFor, findInstance, isConflictError } from "./durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { problemsFromZod } from "./validation/fieldProblems";
@@ -37,10 +38,6 @@ export type DropDecision =
 
 type SidecarResult = { found: false } | { found: true; sidecar: Sidecar } | { found: true; problem: string };
 
-function statusCodeOf(error: unknown): number | undefined {
-  const code = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof code === "number" ? code : undefined;
-}
 
 /** The optional `<package>.json`: at most 64 KiB of JSON matching sidecarSchema. */
 async function readSidecar(service: BlobServiceClient, container: string, packageBlobName: string): Promise<SidecarResult> {
@@ -50,11 +47,11 @@ async function readSidecar(service: BlobServiceClient, container: string, packag
   try {
     size = (await blob.getProperties()).contentLength ?? 0;
   } catch (error) {
-    if (statusCodeOf(error) === 404) return { found: false };
-    throw error;
+    if (storageStatusCode(error) === 404) return { found: false };
+    throw toStorageOperationError(`Reading sidecar ${name}`, error);
   }
   if (size > MAX_SIDECAR_BYTES) return { found: true, problem: `sidecar ${name} is ${size} bytes; at most ${MAX_SIDECAR_BYTES} are allowed` };
-  const content = size === 0 ? Buffer.alloc(0) : await blob.downloadToBuffer(0, size);
+  const content = size === 0 ? Buffer.alloc(0) : await withStorageErrors(`Reading sidecar ${name}`, () => blob.downloadToBuffer(0, size));
   let json: unknown;
   try {
     json = JSON.parse(content.toString("utf8"));

@@ -9,6 +9,7 @@ import { ORCHESTRATOR_NAME } from "../activities/contract";
 import { getConfig } from "../config";
 import { instanceIdForPackage } from "../shared/instanceId";
 import { getBlobServiceClient } from "../storage/blobService";
+import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, isConflictError, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { invalidRequest } from "./validation/fieldProblems";
@@ -17,11 +18,6 @@ import { parseStartSubmission } from "./validation/startSubmission";
 /** Our own status endpoint (function-key protected like this one, unlike the system-key webhook). */
 export function statusUrlFor(request: HttpRequest, instanceId: string): string {
   return new URL(`/api/submissions/${encodeURIComponent(instanceId)}`, new URL(request.url).origin).href;
-}
-
-function statusCodeOf(error: unknown): number | undefined {
-  const code = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof code === "number" ? code : undefined;
 }
 
 export async function handleStartSubmission(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -33,21 +29,23 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
   const parsed = parseStartSubmission(body);
   if (!parsed.ok) return invalidRequest(parsed.problems);
-  const { package: location, instanceId: requestedId, ...rest } = parsed.value;
+  const { package: location, ...rest } = parsed.value;
 
   const config = getConfig();
   let properties;
   try {
     properties = await getBlobServiceClient(config).getContainerClient(location.container).getBlobClient(location.blobName).getProperties();
   } catch (error) {
-    if (statusCodeOf(error) === 404) {
+    if (storageStatusCode(error) === 404) {
       return { status: 404, jsonBody: { error: "package not found", package: `${location.container}/${location.blobName}` } };
     }
-    throw error;
+    throw toStorageOperationError(`Reading properties of package ${location.container}/${location.blobName}`, error);
   }
   if (!properties.contentLength) return invalidRequest([{ field: "package", reason: "is empty (0 bytes)" }]);
   const etag = properties.etag ?? "";
-  const instanceId = requestedId ?? instanceIdForPackage(location.container, location.blobName, etag);
+  // Always derived from the blob version, never chosen by the caller: a drop and an HTTP start of
+  // the same version, or two HTTP starts, land on one instance (and one set of checkpoints).
+  const instanceId = instanceIdForPackage(location.container, location.blobName, etag);
 
   const client = durableClientFor(context);
   const alreadyRunning = (runtimeStatus: string): HttpResponseInit => ({

@@ -28,6 +28,19 @@ export interface SubmitDriverSummary {
 
 export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "updatedAt">;
 
+/**
+ * Custom status is capped by the host (16 KB); a long HLK failure list must not push it over. The
+ * result manifest keeps every message.
+ */
+export const MAX_MESSAGES_IN_STATUS = 20;
+export const MAX_MESSAGE_LENGTH_IN_STATUS = 500;
+
+export function boundedMessages(messages: string[]): string[] {
+  const kept = messages.slice(0, MAX_MESSAGES_IN_STATUS).map((message) => truncate(message, MAX_MESSAGE_LENGTH_IN_STATUS));
+  const dropped = messages.length - kept.length;
+  return dropped > 0 ? [...kept, `(${dropped} more in the result manifest)`] : kept;
+}
+
 export function truncate(text: string, maxLength: number): string {
   return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
 }

@@ -24,6 +24,7 @@ import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPoll
 import {
   MAX_ERROR_REPORT_IN_MESSAGE,
   MAX_ERROR_REPORT_IN_STATUS,
+  boundedMessages,
   StatusReporter,
   type StatusFacts,
   type SubmitDriverSummary,
@@ -58,7 +59,7 @@ function statusFacts(status: NormalizedSubmissionStatus): Partial<StatusFacts> {
     commitStatus: status.commitStatus,
     currentStep: status.currentStep,
     state: status.state,
-    messages: status.messages.map(redactSecrets),
+    messages: boundedMessages(status.messages.map(redactSecrets)),
   };
 }
 
@@ -163,6 +164,12 @@ function* prepareSubmission(
     );
     submissionId = created.submissionId;
     status.report("creatingSubmission", { submissionId, commitStatus: created.commitStatus });
+    if (created.reused) {
+      // An earlier attempt (crash, or a restarted run) may already have uploaded and committed it.
+      knownStatus = yield* callActivity(context, "getSubmissionStatus", { productId, submissionId }, retry);
+      status.report("creatingSubmission", statusFacts(knownStatus));
+      needsUpload = knownStatus.progress === "created";
+    }
   }
 
   if (needsUpload) {
@@ -367,7 +374,7 @@ function* recordFailure(
     commitStatus: failure.details.commitStatus ?? known.commitStatus,
     currentStep: failure.details.currentStep ?? known.currentStep,
     state: failure.details.state ?? known.state,
-    messages,
+    messages: boundedMessages(messages),
     errorReportText,
     error: `${failure.stage}: ${reason}`,
     nextPollAt: undefined,
@@ -379,7 +386,7 @@ function* recordFailure(
 export function failureMessage(failure: SubmissionFailure): string {
   const parts = [`Driver submission failed at stage ${failure.stage}: ${redactSecrets(failure.reason)}.`];
   if (failure.details.messages.length > 0) {
-    parts.push(`Microsoft's messages: ${failure.details.messages.map(redactSecrets).join(" | ")}.`);
+    parts.push(`Microsoft's messages: ${truncate(failure.details.messages.map(redactSecrets).join(" | "), MAX_ERROR_REPORT_IN_MESSAGE)}.`);
   }
   if (failure.details.errorReportText) {
     parts.push(`Error report: ${truncate(redactSecrets(failure.details.errorReportText), MAX_ERROR_REPORT_IN_MESSAGE)}`);

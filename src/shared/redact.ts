@@ -24,14 +24,3 @@ export function redactSecrets(text: string): string {
   for (const [pattern, replacement] of secretPatterns) result = result.replace(pattern, replacement);
   return result;
 }
-
-/** Origin and path only: the query (where a SAS lives) and any user info are dropped. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
-  } catch {
-    // Not an absolute URL: cut the query and fragment by hand.
-    return redactSecrets(url.split(/[?#]/, 1)[0] ?? "");
-  }
-}

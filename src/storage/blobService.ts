@@ -22,12 +22,6 @@ export function getBlobServiceClient(config: AppConfig): BlobServiceClient {
   return cachedService;
 }
 
-/** For tests and the local runtime, which point the app at a different Azurite between runs. */
-export function resetBlobServiceCache(): void {
-  cachedSource = undefined;
-  cachedService = undefined;
-}
-
 const ensuredContainers = new WeakMap<BlobServiceClient, Map<string, Promise<ContainerClient>>>();
 
 /** Creates the container if missing, once per service client and name. */

@@ -49,7 +49,3 @@ export async function withStorageErrors<T>(operation: string, call: () => Promis
     throw toStorageOperationError(operation, error);
   }
 }
-
-export function isNotFound(error: unknown): boolean {
-  return storageStatusCode(error) === 404;
-}

@@ -98,10 +98,10 @@ describe("submissions end to end (virtual clock)", () => {
   it("starts from POST /api/submissions, reports status, and completes", async () => {
     const pkg = samplePackage({ folder: "e2e-http" });
     await uploadOutsideDrops(pkg.fileName, pkg.bytes);
-    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}`, instanceId: "e2e-http-start" });
+    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}` });
     readBack.push(JSON.stringify(started.raw));
     expect([200, 201, 202]).toContain(started.httpStatus);
-    const id = started.id ?? "e2e-http-start";
+    const id = started.id!;
 
     const early = await stack.submissions.get(id);
     readBack.push(JSON.stringify(early.raw));
@@ -125,9 +125,9 @@ describe("submissions end to end (virtual clock)", () => {
     stack.emulators.configure({ faults: [{ pathRegex: "/products/\\d+/submissions", delayMs: 3000, times: 1 }] });
     const pkg = samplePackage({ folder: "e2e-cancel" });
     await uploadOutsideDrops(pkg.fileName, pkg.bytes);
-    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}`, instanceId: "e2e-cancel" });
+    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}` });
     expect([200, 201, 202]).toContain(started.httpStatus);
-    const id = started.id ?? "e2e-cancel";
+    const id = started.id!;
     await stack.submissions.waitFor(id, (v) => v.runtimeStatus === "Running" && v.stage !== "queued", { timeoutMs: 20_000, intervalMs: 50 });
 
     const cancelStatus = await stack.submissions.cancel(id);

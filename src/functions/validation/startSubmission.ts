@@ -1,6 +1,5 @@
 /** The body of POST /api/submissions: a package to sign (new product), or ids to resume. */
 import { z } from "zod";
-import { isValidInstanceId } from "../../shared/instanceId";
 import { blobNameProblem, containerNameProblem, packageExtension, PACKAGE_EXTENSIONS } from "../../shared/packageRules";
 import { type FieldProblem, type Parsed, problemsFromZod } from "./fieldProblems";
 import { type ProductFieldOverrides, productFieldsSchema, submissionNameSchema, submissionTypeSchema } from "./productFields";
@@ -21,10 +20,6 @@ const bodySchema = z.strictObject({
   product: productFieldsSchema.optional(),
   submissionName: submissionNameSchema.optional(),
   submissionType: submissionTypeSchema.optional(),
-  instanceId: z
-    .string({ error: "must be a string" })
-    .refine(isValidInstanceId, "must be 1-100 letters, digits, '-' or '_', starting with a letter or digit")
-    .optional(),
   productId: decimalId.optional(),
   submissionId: decimalId.optional(),
 });
@@ -34,7 +29,6 @@ export interface StartSubmissionRequest {
   product?: ProductFieldOverrides;
   submissionName?: string;
   submissionType?: "initial" | "derived";
-  instanceId?: string;
   resume?: { productId: string; submissionId?: string };
 }
 
@@ -86,7 +80,6 @@ export function parseStartSubmission(body: unknown): Parsed<StartSubmissionReque
       product: data.product,
       submissionName: data.submissionName,
       submissionType: data.submissionType,
-      instanceId: data.instanceId,
       resume: data.productId !== undefined ? { productId: data.productId, submissionId: data.submissionId } : undefined,
     },
   };

@@ -13,7 +13,7 @@ export interface BadCase<T> {
   field: string;
 }
 
-const KNOWN_BODY_FIELDS = new Set(["package", "product", "submissionName", "submissionType", "instanceId", "productId", "submissionId"]);
+const KNOWN_BODY_FIELDS = new Set(["package", "product", "submissionName", "submissionType", "productId", "submissionId"]);
 const KNOWN_PRODUCT_FIELDS = new Set([
   "productName",
   "testHarness",

@@ -281,11 +281,11 @@ describe("startSubmission (HTTP)", () => {
     blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
     const { client, started } = fakeClient();
     const response = await handleStartSubmission(
-      post({ package: "driver-drops/a.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012", instanceId: "resume-1" }),
+      post({ package: "driver-drops/a.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" }),
       contextFor("startSubmission", client),
     );
     expect(response.status).toBe(202);
-    expect(started[0]).toMatchObject({ instanceId: "resume-1", input: { resume: { productId: "14461751976964156", submissionId: "1152921505699924012" } } });
+    expect(started[0]).toMatchObject({ instanceId: instanceIdForPackage("driver-drops", "a.hlkx", "e"), input: { resume: { productId: "14461751976964156", submissionId: "1152921505699924012" } } });
   });
 
   test("400 lists bad fields; 400 for non-JSON; nothing starts", async () => {

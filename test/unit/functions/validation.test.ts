@@ -18,7 +18,6 @@ describe("POST /api/submissions body", () => {
       package: { container: "other-drops", blobName: "team/contoso.cab" },
       product: { productName: "Contoso USB", testHarness: "attestation", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"], isTestSign: false },
       submissionName: "run 1",
-      instanceId: "my-run-1",
     });
     expect(full.ok).toBe(true);
 
@@ -47,7 +46,7 @@ describe("POST /api/submissions body", () => {
     ["non-digit submissionId", { package: "driver-drops/a.cab", productId: "1", submissionId: "12a" }, ["submissionId"]],
     ["submissionId without productId", { package: "driver-drops/a.cab", submissionId: "12" }, ["submissionId"]],
     ["product with productId", { package: "driver-drops/a.cab", productId: "12", product: { productName: "x" } }, ["product"]],
-    ["bad instanceId", { package: "driver-drops/a.cab", instanceId: "../etc" }, ["instanceId"]],
+    ["caller-chosen instanceId (always derived from the blob version)", { package: "driver-drops/a.cab", instanceId: "my-run" }, ["instanceId"]],
     ["bad harness and empty signatures", { package: "driver-drops/a.cab", product: { testHarness: "whql", requestedSignatures: [] } }, ["product.requestedSignatures", "product.testHarness"]],
     ["bad date", { package: "driver-drops/a.cab", product: { announcementDate: "tomorrow" } }, ["product.announcementDate"]],
     [

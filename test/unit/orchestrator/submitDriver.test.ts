@@ -4,9 +4,8 @@
  */
 jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/coreStandIn"), { virtual: true });
 
-import type { NormalizedSubmissionStatus, ResultManifest, SubmitDriverInput } from "../../../src/activities/contract";
-import { TerminalActivityError } from "../../../src/activities/errors";
-import { redactUrl } from "../../../src/shared/redact";
+import type { NormalizedSubmissionStatus, ResultManifest, SubmissionCustomStatus, SubmitDriverInput } from "../../../src/activities/contract";
+import { TerminalActivityError, toSafeActivityError } from "../../../src/activities/errors";
 import "../../../src/orchestrators/submitDriver";
 import { type ActivityScript, type DriveResult, driveOrchestration, EventType } from "../../support/replayDriver";
 
@@ -210,7 +209,7 @@ describe("submitDriver orchestration (real replay engine)", () => {
 
   test("a transient failure is retried after a durable timer, then succeeds", async () => {
     const copyPackage: ActivityScript = (_name, _input, attempt) => {
-      if (attempt < 3) throw new Error(`503 Service Unavailable from ${redactUrl(SUBMISSION_SAS)}`);
+      if (attempt < 3) throw toSafeActivityError(new Error(`503 Service Unavailable from ${SUBMISSION_SAS}`));
       return { bytesCopied: 4096, method: "serverSideCopy", verified: "length" };
     };
     const result = await driveOrchestration({ input: baseInput(), activities: scenario({ copyPackage }) });
@@ -411,10 +410,50 @@ describe("submitDriver orchestration (real replay engine)", () => {
     expect(result.activityCalls.find((call) => call.name === "createSubmission")?.input.productId).toBe(PRODUCT_ID);
   });
 
+  test("a long failure list stays within custom status limits; the manifest keeps every message", async () => {
+    const manyMessages = Array.from({ length: 120 }, (_, i) => `check ${i} failed: ${"x".repeat(900)}`);
+    const failing: NormalizedSubmissionStatus = { ...processing(), progress: "failed", currentStep: "validation", state: "failed", messages: manyMessages };
+    const result = await driveOrchestration({ input: baseInput(), activities: scenario({ getSubmissionStatus: () => failing }) });
+    expect(result.runtimeStatus).toBe("Failed");
+    const finalStatus = result.finalCustomStatus as SubmissionCustomStatus;
+    expect(finalStatus.messages).toHaveLength(21);
+    expect(finalStatus.messages?.[20]).toBe("(100 more in the result manifest)");
+    expect(JSON.stringify(finalStatus).length).toBeLessThan(16_000);
+    const manifestCall = result.activityCalls.find((call) => call.name === "writeResultManifest");
+    expect(manifestCall?.input.manifest.messages).toHaveLength(120);
+  });
+
+  test("a reused submission that is already committed is not copied or committed again", async () => {
+    const result = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario(
+        { createSubmission: () => ({ submissionId: SUBMISSION_ID, commitStatus: "commitPending", reused: true }) },
+        2,
+      ),
+    });
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.callCounts.copyPackage).toBeUndefined();
+    expect(result.callCounts.commitSubmission).toBeUndefined();
+  });
+
+  test("a reused submission still pending is uploaded and committed", async () => {
+    const pending: NormalizedSubmissionStatus = { ...processing(), progress: "created", commitStatus: "commitPending", currentStep: null, state: null };
+    const result = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario({
+        createSubmission: () => ({ submissionId: SUBMISSION_ID, commitStatus: "commitPending", reused: true }),
+        getSubmissionStatus: (_name, _input, _attempt, info) => (info.callNumber === 1 ? pending : info.callNumber >= 3 ? signed : processing()),
+      }),
+    });
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.callCounts).toMatchObject({ copyPackage: 1, commitSubmission: 1 });
+  });
+
   test("no bearer token, client secret or SAS signature in history, custom status or output", async () => {
     const leakyFailureOnce: ActivityScript = (_name, _input, attempt) => {
-      // A real activity redacts URLs before its error leaves it.
-      if (attempt === 1) throw new Error(`copy to ${redactUrl(SUBMISSION_SAS)} timed out`);
+      // A raw SDK-style failure carrying the SAS and the token, through the same redaction the
+      // registered activity handlers apply before the host records the failure.
+      if (attempt === 1) throw toSafeActivityError(new Error(`copy to ${SUBMISSION_SAS} timed out (Authorization: Bearer ${BEARER_TOKEN})`));
       return { bytesCopied: 4096, method: "serverSideCopy", verified: "length" };
     };
     const failing: NormalizedSubmissionStatus = {
@@ -444,8 +483,8 @@ describe("submitDriver orchestration (real replay engine)", () => {
       expect(everything).not.toContain(BEARER_TOKEN);
       expect(everything).not.toContain(CLIENT_SECRET);
       expect(everything).not.toContain(SAS_SIGNATURE);
-      expect(everything).not.toMatch(/sig=/i);
-      expect(everything).not.toMatch(/Bearer\s/);
+      expect(everything).not.toMatch(/sig=(?!REDACTED)/i);
+      expect(everything).not.toMatch(/Bearer\s+(?!REDACTED)/);
     }
     expect(runs.map((run) => run.runtimeStatus)).toEqual(["Completed", "Failed", "Completed"]);
     expect(runs[2].executions.length).toBeGreaterThan(1);
