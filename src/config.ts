@@ -3,6 +3,7 @@
  * a message naming it. Every setting here has a line in local.settings.sample.json and the README.
  */
 import { z } from "zod";
+import { isLoopbackUrl } from "./shared/loopback";
 import type { ActivityRetryPolicy, DeviceType, PollingPolicy, TestHarness } from "./activities/contract";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -26,7 +27,7 @@ const jsonRecord = z.string().transform((value, ctx) => {
 const httpsOrLoopbackUrl = z
   .string()
   .url()
-  .refine((value) => value.startsWith("https://") || /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(value), {
+  .refine((value) => value.startsWith("https://") || (value.startsWith("http://") && isLoopbackUrl(value)), {
     message: "must be an https:// URL (http:// is allowed only for 127.0.0.1/localhost)",
   });
 const containerName = z

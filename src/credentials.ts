@@ -15,6 +15,7 @@ import type { TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import type { CredentialKind } from "./activities/contract";
 import type { AppConfig, Settings } from "./config";
+import { isLoopbackUrl } from "./shared/loopback";
 
 export interface HdcIdentity {
   credential: TokenCredential;
@@ -126,11 +127,3 @@ function required(value: string | undefined, setting: string): string {
   return value;
 }
 
-export function isLoopbackUrl(url: string): boolean {
-  try {
-    const host = new URL(url).hostname;
-    return host === "127.0.0.1" || host === "localhost" || host === "[::1]";
-  } catch {
-    return false;
-  }
-}

@@ -17,6 +17,7 @@ import {
 } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import type { AppConfig } from "../config";
+import { isLoopbackUrl } from "../shared/loopback";
 import { redactSecrets } from "../shared/redact";
 import { HdcError, hdcErrorFromResponse, type RequestContext } from "./errors";
 import { parseHdcJson } from "./losslessJson";
@@ -64,7 +65,7 @@ export class HdcClient implements HdcApi {
   constructor(options: HdcClientOptions) {
     this.baseUrl = options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`;
     this.correlationId = options.correlationId ?? randomUUID();
-    this.allowInsecureConnection = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//i.test(this.baseUrl);
+    this.allowInsecureConnection = this.baseUrl.startsWith("http://") && isLoopbackUrl(this.baseUrl);
     this.timeoutMs = options.timeoutMs;
     this.log = options.log;
     this.httpClient = options.httpClient ?? createDefaultHttpClient();

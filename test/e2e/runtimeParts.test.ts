@@ -39,19 +39,15 @@ describe("sample package", () => {
     expect(crc32(Buffer.from("123456789"))).toBe(0xcbf43926);
   });
 
-  it("is a ZIP that unzip accepts, with the three placeholder files", () => {
+  it("is a ZIP that an independent reader (Python's zipfile) accepts, with the three placeholder files", () => {
     const pkg = samplePackage({ folder: "contoso-demo", version: "1.0.0" });
     expect(pkg.fileName).toBe("contoso-demo-1.0.0.hlkx");
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "zip-")), pkg.fileName);
     fs.writeFileSync(file, pkg.bytes);
-    let listing: string;
-    try {
-      listing = execFileSync("unzip", ["-t", file], { encoding: "utf8" });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // no unzip on this machine: the CRC test stands
-      throw error;
-    }
-    expect(listing).toMatch(/No errors detected/);
+    // python3 is on every machine of this project's kind; testzip() checks every entry's CRC.
+    const check = "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print('bad entry:', z.testzip()); print(chr(10).join(z.namelist()))";
+    const listing = execFileSync("python3", ["-c", check, file], { encoding: "utf8" });
+    expect(listing).toContain("bad entry: None");
     for (const name of ["contoso.inf", "contoso.sys", "contoso.cat"]) expect(listing).toContain(`contoso-demo/${name}`);
   });
 });

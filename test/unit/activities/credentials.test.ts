@@ -1,5 +1,6 @@
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential } from "@azure/identity";
-import { createHdcCredential, isLoopbackUrl, resetCredentialCache } from "../../../src/credentials";
+import { createHdcCredential, resetCredentialCache } from "../../../src/credentials";
+import { isLoopbackUrl } from "../../../src/shared/loopback";
 import { parseConfig } from "../../../src/config";
 import { sasExpiresWithin } from "../../../src/storage/sas";
 
