@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { isLoopbackUrl } from "./shared/loopback";
+import { containerNameProblem } from "./shared/packageRules";
 import type { ActivityRetryPolicy, DeviceType, PollingPolicy, TestHarness } from "./activities/contract";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -30,9 +31,10 @@ const httpsOrLoopbackUrl = z
   .refine((value) => value.startsWith("https://") || (value.startsWith("http://") && isLoopbackUrl(value)), {
     message: "must be an https:// URL (http:// is allowed only for 127.0.0.1/localhost)",
   });
-const containerName = z
-  .string()
-  .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, "must be a valid storage container name (3-63 lowercase letters, digits, dashes)");
+const containerName = z.string().superRefine((value, ctx) => {
+  const problem = containerNameProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 const schema = z
   .object({

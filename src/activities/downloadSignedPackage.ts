@@ -30,11 +30,10 @@ type DownloadType = "signedPackage" | "driverMetadata";
 export async function downloadSignedPackage(input: DownloadSignedPackageInput, deps: ActivityDeps): Promise<DownloadSignedPackageOutput> {
   let submission = await readSubmission(deps.hdc, input.productId, input.submissionId);
   const signedUrl = findDownloadUrl(submission, "signedPackage");
-  // Not terminal: the orchestrator may see finalizeIngestion+completed a little before the item appears (a.12).
-  if (!signedUrl) throw new Error(`Submission ${input.submissionId} has no signedPackage download yet`);
-  if (sasExpiresWithin(signedUrl, SAS_REFRESH_MARGIN_MINUTES)) submission = await readSubmission(deps.hdc, input.productId, input.submissionId);
+  if (signedUrl && sasExpiresWithin(signedUrl, SAS_REFRESH_MARGIN_MINUTES)) submission = await readSubmission(deps.hdc, input.productId, input.submissionId);
 
   const signedPackage = await copyDownload(input, deps, submission, "signedPackage", signedPackageBlobName(input));
+  // Not terminal: the orchestrator may see finalizeIngestion+completed a little before the item appears (a.12).
   if (!signedPackage) throw new Error(`Submission ${input.submissionId} has no signedPackage download yet`);
   // Metadata is a convenience (shipping labels); the signed package is the result.
   const driverMetadata = await copyDownload(input, deps, submission, "driverMetadata", driverMetadataBlobName(input));

@@ -3,23 +3,19 @@ import type { DurableOrchestrationStatus } from "durable-functions";
 import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../activities/contract";
 import type { SubmitDriverSummary } from "../orchestrators/customStatus";
 
-export interface SubmissionView {
+/** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
+type StatusFactsShown = Pick<
+  SubmissionCustomStatus,
+  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "signedPackage" | "manifest" | "nextPollAt" | "deadline"
+>;
+
+export interface SubmissionView extends StatusFactsShown {
   id: string;
   runtimeStatus: string;
   stage: Stage | "terminated" | "unknown";
   package?: PackageRef;
-  productId?: string;
-  submissionId?: string;
-  commitStatus?: string | null;
-  currentStep?: string | null;
-  state?: string | null;
   messages: string[];
   errorReport?: string;
-  error?: string;
-  signedPackage?: BlobLocation;
-  manifest?: BlobLocation;
-  nextPollAt?: string;
-  deadline?: string;
   createdTime?: string;
   lastUpdatedTime?: string;
 }

@@ -19,7 +19,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { AppConfig } from "../config";
 import { isLoopbackUrl } from "../shared/loopback";
 import { redactSecrets } from "../shared/redact";
-import { HdcError, hdcErrorFromResponse, type RequestContext } from "./errors";
+import { HdcError, hdcErrorFromResponse, isRecord, type RequestContext } from "./errors";
 import { parseHdcJson } from "./losslessJson";
 import { bearerTokenPolicy, HdcTransportError, requestIdPolicy, retryPolicy, TokenAcquisitionError } from "./policies";
 import type { HdcApi, HdcLink, HdcProduct, HdcSubmission, NewProduct, NewSubmission } from "./types";
@@ -292,6 +292,3 @@ function asSubmission(value: unknown, context: RequestContext, productId: string
   return { ...value, id, productId: typeof value.productId === "string" ? value.productId : productId };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

@@ -134,7 +134,8 @@ function readErrorBody(text: string): ErrorBody {
   return { code, message: message?.slice(0, MAX_BODY_CHARS), validationErrors };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

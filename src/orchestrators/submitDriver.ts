@@ -288,40 +288,29 @@ function* collectSignedPackage(
   );
   status.report("downloadingSignedPackage", { signedPackage: downloaded.signedPackage });
 
-  const finishedAt = context.df.currentUtcDateTime.toISOString();
-  const manifest: ResultManifest = {
-    outcome: "succeeded",
+  // What both the manifest and the orchestration output say about the result.
+  const result = {
+    outcome: "succeeded" as const,
     instanceId,
     package: input.package,
     productId,
     submissionId,
     commitStatus: finalStatus.commitStatus,
-    currentStep: finalStatus.currentStep,
-    state: finalStatus.state,
-    messages: finalStatus.messages.map(redactSecrets),
     signedPackage: downloaded.signedPackage,
     driverMetadata: downloaded.driverMetadata,
     startedAt: carry.startedAt,
-    finishedAt,
+    finishedAt: context.df.currentUtcDateTime.toISOString(),
+  };
+  const manifest: ResultManifest = {
+    ...result,
+    currentStep: finalStatus.currentStep,
+    state: finalStatus.state,
+    messages: finalStatus.messages.map(redactSecrets),
   };
   const manifestLocation: BlobLocation = yield* callActivity(context, "writeResultManifest", { instanceId, manifest }, input.retry);
   status.report("succeeded", { manifest: manifestLocation });
 
-  return {
-    outcome: "succeeded",
-    instanceId,
-    package: input.package,
-    productId,
-    submissionId,
-    commitStatus: finalStatus.commitStatus,
-    signedPackage: downloaded.signedPackage,
-    driverMetadata: downloaded.driverMetadata,
-    manifest: manifestLocation,
-    pollCount: carry.pollCount,
-    generation: carry.generation,
-    startedAt: carry.startedAt,
-    finishedAt,
-  };
+  return { ...result, manifest: manifestLocation, pollCount: carry.pollCount, generation: carry.generation };
 }
 
 /** Writes the "failed" manifest (best effort) and publishes the failure in custom status. */

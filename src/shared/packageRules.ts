@@ -46,7 +46,7 @@ export function packageBaseName(blobName: string): string {
 }
 
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /** Why a blob name is unsafe to act on, or undefined when it is fine. */
 export function blobNameProblem(blobName: string): string | undefined {

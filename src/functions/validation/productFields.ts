@@ -4,9 +4,10 @@
  */
 import { z } from "zod";
 import type { ProductFields, TestHarness } from "../../activities/contract";
+import { CONTROL_CHARACTERS } from "../../shared/packageRules";
 
 // eslint-disable-next-line no-control-regex
-const noControlCharacters = (value: string) => !/[\u0000-\u001f\u007f]/.test(value);
+const noControlCharacters = (value: string) => !CONTROL_CHARACTERS.test(value);
 const text = (max: number) =>
   z
     .string({ error: "must be a string" })

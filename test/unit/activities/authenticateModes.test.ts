@@ -11,11 +11,11 @@ import { parseConfig } from "../../../src/config";
 import { createHdcCredential, resetCredentialCache } from "../../../src/credentials";
 import { createHdcClientFromConfig } from "../../../src/hdc";
 import { getBlobServiceClient } from "../../../src/storage/blobService";
-import { AzuriteHandle, startAzurite } from "../../../local/azurite";
-import { EmulatorsHandle, startEmulators } from "../../../local/emulators";
+import type { AzuriteHandle } from "../../../local/azurite";
+import { type EmulatorsHandle } from "../../../local/emulators";
 import { ensureLocalCa, issueClientCertificate } from "../../../local/tls";
+import { type EmulatorFixture, startEmulatorFixture, TLS_DIR } from "../../support/emulatorFixture";
 
-const TLS_DIR = path.resolve(__dirname, "../../../.local-data/tls");
 const TENANT = "aaaaaaaa-1111-2222-3333-444444444444";
 const SECRET_APP = "bbbbbbbb-1111-2222-3333-444444444444";
 const CERT_APP = "cccccccc-1111-2222-3333-444444444444";
@@ -25,16 +25,14 @@ const clientSecret = "authenticate-modes-secret-value";
 const keyVaultReaderSecret = "key-vault-reader-secret-value";
 const clientCertificate = issueClientCertificate(ensureLocalCa(TLS_DIR), "authenticate-modes-client");
 
+let fixture: EmulatorFixture;
 let azurite: AzuriteHandle;
 let emulators: EmulatorsHandle;
 let certificatePath: string;
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
-  azurite = await startAzurite();
-  emulators = await startEmulators({
-    azuriteConnectionString: azurite.connectionString,
-    tlsDir: TLS_DIR,
+  fixture = await startEmulatorFixture({
     apps: [
       { tenantId: TENANT, clientId: SECRET_APP, clientSecret },
       { tenantId: TENANT, clientId: CERT_APP, certificatePem: clientCertificate.certPem },
@@ -43,14 +41,14 @@ beforeAll(async () => {
     ],
     secrets: { "hdc-client-secret": clientSecret },
   });
+  ({ azurite, emulators } = fixture);
   certificatePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hdc-cert-")), "client.pem");
   fs.writeFileSync(certificatePath, clientCertificate.pem, { mode: 0o600 });
 });
 
 afterAll(async () => {
   process.env = savedEnv;
-  await emulators?.stop();
-  await azurite?.stop();
+  await fixture?.stop();
 });
 
 afterEach(() => resetCredentialCache());

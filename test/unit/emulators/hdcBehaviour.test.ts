@@ -3,40 +3,33 @@
  * the control API from "another process" (EmulatorControlClient over plain HTTP) and the request log.
  */
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { ClientSecretCredential } from "@azure/identity";
 import { BlobClient, BlockBlobClient } from "@azure/storage-blob";
 import { parse as parseLossless, isLosslessNumber } from "lossless-json";
-import { AzuriteHandle, startAzurite } from "../../../local/azurite";
-import { EmulatorControlClient, EmulatorsHandle, startEmulators } from "../../../local/emulators";
+import { EmulatorControlClient, type EmulatorsHandle } from "../../../local/emulators";
+import { type EmulatorFixture, startEmulatorFixture } from "../../support/emulatorFixture";
 
-const TLS_DIR = path.resolve(__dirname, "../../../.local-data/tls");
 const TENANT = "tenant-hdc-behaviour";
 const CLIENT = "client-hdc-behaviour";
 const SECRET = "hdc-behaviour-secret";
 
-let azurite: AzuriteHandle;
+let fixture: EmulatorFixture;
 let emulators: EmulatorsHandle;
 let control: EmulatorControlClient;
 let credential: ClientSecretCredential;
 
 beforeAll(async () => {
-  azurite = await startAzurite(); // inMemory is broken in local/azurite.ts (it always passes --location)
-  emulators = await startEmulators({
-    azuriteConnectionString: azurite.connectionString,
-    tlsDir: TLS_DIR,
+  fixture = await startEmulatorFixture({
     apps: [{ tenantId: TENANT, clientId: CLIENT, clientSecret: SECRET }],
     behaviour: { workflow: { stepSeconds: 30, commitSeconds: 5 } },
   });
+  ({ emulators } = fixture);
   control = new EmulatorControlClient(emulators.controlUrl);
   credential = new ClientSecretCredential(TENANT, CLIENT, SECRET, { authorityHost: emulators.authorityHost, disableInstanceDiscovery: true });
 });
 
 afterAll(async () => {
-  await emulators?.stop();
-  await azurite?.stop();
-  if (azurite) fs.rmSync(azurite.dataDir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 beforeEach(async () => {

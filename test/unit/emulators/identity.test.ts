@@ -2,15 +2,12 @@
  * The Entra ID and Key Vault emulators against the real @azure/identity and
  * @azure/keyvault-secrets clients (HTTPS trusted through NODE_EXTRA_CA_CERTS).
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
-import { AzuriteHandle, startAzurite } from "../../../local/azurite";
-import { EmulatorsHandle, startEmulators } from "../../../local/emulators";
+import { type EmulatorsHandle } from "../../../local/emulators";
 import { ensureLocalCa, issueClientCertificate } from "../../../local/tls";
+import { type EmulatorFixture, startEmulatorFixture, TLS_DIR } from "../../support/emulatorFixture";
 
-const TLS_DIR = path.resolve(__dirname, "../../../.local-data/tls");
 const TENANT = "11111111-1111-1111-1111-111111111111";
 const SECRET_APP = "22222222-2222-2222-2222-222222222222";
 const CERT_APP = "33333333-3333-3333-3333-333333333333";
@@ -19,14 +16,11 @@ const HDC_SCOPE = "https://manage.devcenter.microsoft.com/.default";
 const clientSecret = "emulator-test-secret";
 const clientCertificate = issueClientCertificate(ensureLocalCa(TLS_DIR), "driver-signing-test-client");
 
-let azurite: AzuriteHandle;
+let fixture: EmulatorFixture;
 let emulators: EmulatorsHandle;
 
 beforeAll(async () => {
-  azurite = await startAzurite(); // inMemory is broken in local/azurite.ts (it always passes --location)
-  emulators = await startEmulators({
-    azuriteConnectionString: azurite.connectionString,
-    tlsDir: TLS_DIR,
+  fixture = await startEmulatorFixture({
     apps: [
       { tenantId: TENANT, clientId: SECRET_APP, clientSecret },
       { tenantId: TENANT, clientId: CERT_APP, certificatePem: clientCertificate.certPem },
@@ -34,12 +28,11 @@ beforeAll(async () => {
     ],
     secrets: { "hdc-client-secret": clientSecret },
   });
+  ({ emulators } = fixture);
 });
 
 afterAll(async () => {
-  await emulators?.stop();
-  await azurite?.stop();
-  if (azurite) fs.rmSync(azurite.dataDir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 const options = () => ({ authorityHost: emulators.authorityHost, disableInstanceDiscovery: true });

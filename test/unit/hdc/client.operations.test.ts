@@ -1,65 +1,24 @@
 /** HdcClient against a scripted HTTP server on 127.0.0.1: paths, bodies, headers, lossless ids, paging. */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import type { AccessToken, TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { HdcClient, createHdcClientFromConfig } from "../../../src/hdc/client";
 import { parseConfig } from "../../../src/config";
-
-interface Reply {
-  status: number;
-  headers?: Record<string, string>;
-  /** Raw text, so tests can send integers a JSON.stringify could not. */
-  body?: string;
-}
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+import { CountingCredential, ScriptedServer } from "./scriptedServer";
 
 const PRODUCT_ID = "14631253285588838";
 const SUBMISSION_ID = "1152921504621465124";
 const SHARED_PRODUCT_ID = "1152921504607010608";
 
-let server: http.Server;
+const server = new ScriptedServer();
+const { script, requests } = server;
 let baseUrl: string;
-let script: Reply[] = [];
-let requests: Recorded[] = [];
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      const reply = script.shift() ?? { status: 599, body: "unscripted request" };
-      res.writeHead(reply.status, { "Content-Type": "application/json", ...reply.headers });
-      res.end(reply.body ?? "");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2.0/my/`;
+  baseUrl = await server.start();
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
-beforeEach(() => {
-  script = [];
-  requests = [];
-});
-
-class CountingCredential implements TokenCredential {
-  calls = 0;
-  async getToken(): Promise<AccessToken> {
-    this.calls++;
-    return { token: `token-${this.calls}`, expiresOnTimestamp: Date.now() + 3600_000 };
-  }
-}
+beforeEach(() => server.reset());
 
 function makeClient(overrides: { baseUrl?: string; credential?: TokenCredential } = {}): HdcClient {
   return new HdcClient({

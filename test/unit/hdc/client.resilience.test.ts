@@ -1,60 +1,26 @@
 /** HdcClient failure handling against a scripted HTTP server on 127.0.0.1: retries, auth refresh, errors, redaction. */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import type { AccessToken, TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { HdcClient, type HdcClientOptions } from "../../../src/hdc/client";
 import { HdcError } from "../../../src/hdc/errors";
-
-type Reply = { status: number; headers?: Record<string, string>; body?: string } | "hang";
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  at: number;
-}
+import { freePort } from "../../../local/azurite";
+import { CountingCredential, ScriptedServer } from "./scriptedServer";
 
 const PRODUCT_ID = "14631253285588838";
 const SUBMISSION_ID = "1152921504621465124";
 const productJson = `{"id":${PRODUCT_ID},"productName":"Contoso"}`;
 const SAS = "https://ingestionpackagesprod1.blob.core.windows.net/ingestion/abc?sv=2018-03-28&sr=b&sig=TOPSECRETsig%2B%3D&se=2025-11-21T14:31:15Z&sp=rwl";
 
-let server: http.Server;
+const server = new ScriptedServer();
+const { script, requests } = server;
 let baseUrl: string;
-let script: Reply[] = [];
-let requests: Recorded[] = [];
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, at: Date.now() });
-      const reply = script.shift() ?? { status: 599, body: "unscripted request" };
-      if (reply === "hang") return; // never answer: the client's timeout must fire
-      res.writeHead(reply.status, { "Content-Type": "application/json", ...reply.headers });
-      res.end(reply.body ?? "");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2.0/my/`;
+  baseUrl = await server.start();
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
-beforeEach(() => {
-  script = [];
-  requests = [];
-});
-
-class CountingCredential implements TokenCredential {
-  calls = 0;
-  async getToken(): Promise<AccessToken> {
-    this.calls++;
-    return { token: `token-${this.calls}`, expiresOnTimestamp: Date.now() + 3600_000 };
-  }
-}
+beforeEach(() => server.reset());
 
 function makeClient(overrides: Partial<HdcClientOptions> = {}): HdcClient {
   return new HdcClient({
@@ -174,10 +140,7 @@ describe("HdcClient retries", () => {
   });
 
   it("retries a refused connection and reports it as a retryable transport failure", async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await freePort(); // free: nothing listens there
     const lines: string[] = [];
     const client = makeClient({ baseUrl: `http://127.0.0.1:${port}/v2.0/my/`, maxRetries: 2, log: (line) => lines.push(line) });
     const error = await failureOf(client.getProduct(PRODUCT_ID));

@@ -2,34 +2,29 @@
  * A token revoked before it expires (hour-long lifetime, so MSAL's cache would still serve it):
  * the client's one retry after the 401 must carry a token Entra issued anew.
  */
-import * as path from "node:path";
 import { ClientSecretCredential } from "@azure/identity";
 import { HdcClient } from "../../../src/hdc";
 import { claimsAfterRejection } from "../../../src/hdc/policies";
-import { AzuriteHandle, startAzurite } from "../../../local/azurite";
-import { EmulatorsHandle, startEmulators } from "../../../local/emulators";
+import { type EmulatorsHandle } from "../../../local/emulators";
+import { type EmulatorFixture, startEmulatorFixture } from "../../support/emulatorFixture";
 
-const TLS_DIR = path.resolve(__dirname, "../../../.local-data/tls");
 const TENANT = "12121212-1111-2222-3333-444444444444";
 const APP = "34343434-1111-2222-3333-444444444444";
 const SECRET = "token-revocation-test-secret";
 
-let azurite: AzuriteHandle;
+let fixture: EmulatorFixture;
 let emulators: EmulatorsHandle;
 
 beforeAll(async () => {
-  azurite = await startAzurite();
-  emulators = await startEmulators({
-    azuriteConnectionString: azurite.connectionString,
-    tlsDir: TLS_DIR,
+  fixture = await startEmulatorFixture({
     apps: [{ tenantId: TENANT, clientId: APP, clientSecret: SECRET }],
     behaviour: { tokenLifetimeSeconds: 3600 },
   });
+  ({ emulators } = fixture);
 });
 
 afterAll(async () => {
-  await emulators?.stop();
-  await azurite?.stop();
+  await fixture?.stop();
 });
 
 const kinds = () => emulators.requests().entries.map((e) => `${e.kind}:${e.status}`);
