@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { isLoopbackUrl } from "./shared/loopback";
 import { containerNameProblem } from "./shared/packageRules";
-import type { ActivityRetryPolicy, DeviceType, PollingPolicy, TestHarness } from "./activities/contract";
+import type { ActivityRetryPolicy, DeviceType, PollingPolicy, TestHarness } from "./domain/types";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);

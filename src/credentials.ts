@@ -13,7 +13,7 @@ import {
 } from "@azure/identity";
 import type { TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
-import type { CredentialKind } from "./activities/contract";
+import type { CredentialKind } from "./domain/types";
 import type { AppConfig, Settings } from "./config";
 import { isLoopbackUrl } from "./shared/loopback";
 

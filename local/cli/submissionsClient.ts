@@ -3,7 +3,7 @@
  * tests. It reads the status body loosely (stage/runtimeStatus at the top level or under
  * customStatus) so a reshaped response breaks one function here, not every caller.
  */
-import type { SubmissionCustomStatus } from "../../src/activities/contract";
+import type { SubmissionCustomStatus } from "../../src/domain/types";
 
 export interface SubmissionView {
   httpStatus: number;

@@ -6,53 +6,16 @@
  * 64-bit and always travel as decimal strings.
  */
 
-/** A driver package in our own storage. */
-export interface PackageRef {
-  container: string;
-  blobName: string;
-  /** ETag seen when the submission was requested (Event Grid data.eTag or a HEAD by the HTTP trigger). */
-  etag?: string;
-  contentLength?: number;
-}
-
-export type TestHarness = "hlk" | "hck" | "attestation" | "notset";
-export type DeviceType = "internal" | "external" | "internalExternal" | "notSet";
-
-/** Fields of a Hardware Dev Center product (reference/hdc-api.md a.5). */
-export interface ProductFields {
-  productName: string;
-  testHarness: TestHarness;
-  /** ISO 8601 date-time. */
-  announcementDate?: string;
-  deviceMetadataIds?: string[];
-  firmwareVersion?: string;
-  deviceType?: DeviceType;
-  isTestSign?: boolean;
-  isFlightSign?: boolean;
-  marketingNames?: string[];
-  selectedProductTypes?: Record<string, string>;
-  requestedSignatures: string[];
-  additionalAttributes?: Record<string, unknown>;
-}
-
-/** Polling schedule; computed by the trigger from configuration because the orchestrator may not read config. */
-export interface PollingPolicy {
-  initialIntervalSeconds: number;
-  maxIntervalSeconds: number;
-  backoffFactor: number;
-  /** Overall wait for Microsoft, counted from the first poll. */
-  deadlineMinutes: number;
-  /** continueAsNew after this many polls to keep history bounded. */
-  pollsPerGeneration: number;
-}
-
-/** Retry policy for transient activity faults; also computed from configuration by the trigger. */
-export interface ActivityRetryPolicy {
-  firstRetryIntervalSeconds: number;
-  maxAttempts: number;
-  backoffCoefficient: number;
-  maxRetryIntervalSeconds: number;
-}
+import type {
+  ActivityRetryPolicy,
+  BlobLocation,
+  CredentialKind,
+  NormalizedSubmissionStatus,
+  PackageRef,
+  PollingPolicy,
+  ProductFields,
+  ResultManifest,
+} from "../domain/types";
 
 /** Input of the submitDriver orchestration. */
 export interface SubmitDriverInput {
@@ -97,7 +60,6 @@ export interface AuthenticateOutput {
   expiresOn: string;
   apiReachable: boolean;
 }
-export type CredentialKind = "clientSecret" | "keyVaultSecret" | "certificate" | "managedIdentity";
 
 export interface CreateProductInput {
   /** Key of the checkpoint that prevents a duplicate product when the activity is retried. */
@@ -151,29 +113,11 @@ export interface GetSubmissionStatusInput {
   submissionId: string;
 }
 
-/** Small, normalised view of a submission (reference/hdc-api.md a.12). No URLs. */
-export interface NormalizedSubmissionStatus {
-  progress: "created" | "processing" | "succeeded" | "failed";
-  commitStatus: string | null;
-  currentStep: string | null;
-  state: string | null;
-  messages: string[];
-  hasSignedPackage: boolean;
-  hasDriverMetadata: boolean;
-  /** Text of the fetched errorReport blob (truncated), only when the workflow failed. */
-  errorReportText?: string;
-}
-
 export interface DownloadSignedPackageInput {
   instanceId: string;
   productId: string;
   submissionId: string;
   package: PackageRef;
-}
-export interface BlobLocation {
-  container: string;
-  blobName: string;
-  contentLength?: number;
 }
 export interface DownloadSignedPackageOutput {
   signedPackage: BlobLocation;
@@ -185,26 +129,6 @@ export interface WriteResultManifestInput {
   manifest: ResultManifest;
 }
 export type WriteResultManifestOutput = BlobLocation;
-
-/** The JSON a user finds next to the signed package (or alone, on failure or rejection). */
-export interface ResultManifest {
-  outcome: "succeeded" | "failed" | "rejected";
-  instanceId: string;
-  package: PackageRef;
-  productId?: string;
-  submissionId?: string;
-  commitStatus?: string | null;
-  currentStep?: string | null;
-  state?: string | null;
-  messages: string[];
-  errorReportText?: string;
-  /** For rejections and failures: which field or stage, and why. */
-  reason?: string;
-  signedPackage?: BlobLocation;
-  driverMetadata?: BlobLocation;
-  startedAt?: string;
-  finishedAt: string;
-}
 
 /** Activity name → input/output types. The orchestrator calls activities only through this map. */
 export interface ActivityContract {
@@ -221,36 +145,3 @@ export type ActivityName = keyof ActivityContract;
 
 export const ORCHESTRATOR_NAME = "submitDriver";
 
-// ---------------------------------------------------------------------------------------------
-// Custom status: what GET /api/submissions/{id} shows while the orchestration runs.
-
-export type Stage =
-  | "queued"
-  | "authenticating"
-  | "creatingProduct"
-  | "creatingSubmission"
-  | "uploading"
-  | "committing"
-  | "waitingForMicrosoft"
-  | "downloadingSignedPackage"
-  | "succeeded"
-  | "failed";
-
-export interface SubmissionCustomStatus {
-  stage: Stage;
-  package: PackageRef;
-  productId?: string;
-  submissionId?: string;
-  commitStatus?: string | null;
-  currentStep?: string | null;
-  state?: string | null;
-  messages?: string[];
-  pollCount?: number;
-  nextPollAt?: string;
-  deadline?: string;
-  errorReportText?: string;
-  error?: string;
-  signedPackage?: BlobLocation;
-  manifest?: BlobLocation;
-  updatedAt: string;
-}

@@ -9,7 +9,7 @@ import { getConfig, type AppConfig } from "../config";
 import { createHdcCredential } from "../credentials";
 import { createHdcClientFromConfig, type HdcApi } from "../hdc";
 import { getBlobServiceClient } from "../storage/blobService";
-import type { CredentialKind } from "./contract";
+import type { CredentialKind } from "../domain/types";
 
 export interface ActivityDeps {
   config: AppConfig;

@@ -12,7 +12,8 @@ import { BlobAuthorizationError, copyBlobVerified, copySettingsFrom, readBlobPro
 import { resultFolder } from "../storage/manifests";
 import { sasExpiresWithin } from "../storage/sas";
 import { withStorageErrors } from "../storage/storageErrors";
-import type { BlobLocation, DownloadSignedPackageInput, DownloadSignedPackageOutput } from "./contract";
+import type { DownloadSignedPackageInput, DownloadSignedPackageOutput } from "./contract";
+import type { BlobLocation } from "../domain/types";
 import { SAS_REFRESH_MARGIN_MINUTES } from "./copyPackage";
 import type { ActivityDeps } from "./deps";
 import { readSubmission } from "./hdcFailures";

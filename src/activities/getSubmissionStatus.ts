@@ -6,7 +6,8 @@ import { BlobClient } from "@azure/storage-blob";
 import { normalizeSubmissionStatus } from "../hdc";
 import { redactSecrets } from "../shared/redact";
 import { toStorageOperationError } from "../storage/storageErrors";
-import type { GetSubmissionStatusInput, NormalizedSubmissionStatus } from "./contract";
+import type { GetSubmissionStatusInput } from "./contract";
+import type { NormalizedSubmissionStatus } from "../domain/types";
 import type { ActivityDeps } from "./deps";
 import { readSubmission } from "./hdcFailures";
 

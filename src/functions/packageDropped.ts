@@ -7,7 +7,8 @@
 import { app, type EventGridEvent, type InvocationContext } from "@azure/functions";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import * as df from "durable-functions";
-import { ORCHESTRATOR_NAME, type PackageRef } from "../activities/contract";
+import { ORCHESTRATOR_NAME } from "../activities/contract";
+import type { PackageRef } from "../domain/types";
 import { type AppConfig, getConfig } from "../config";
 import { instanceIdForPackage } from "../shared/instanceId";
 import {

@@ -1,5 +1,6 @@
 /** Builds the orchestration input from a package, the user's overrides and configuration (read here, never in the orchestrator). */
-import type { PackageRef, SubmitDriverInput } from "../activities/contract";
+import type { SubmitDriverInput } from "../activities/contract";
+import type { PackageRef } from "../domain/types";
 import type { AppConfig } from "../config";
 import { harnessForExtension, packageBaseName, packageExtension } from "../shared/packageRules";
 import { completeProductFields, type ProductFieldOverrides } from "./validation/productFields";

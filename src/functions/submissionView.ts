@@ -1,6 +1,6 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../activities/contract";
+import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../domain/types";
 import type { SubmitDriverSummary } from "../orchestrators/customStatus";
 
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */

@@ -3,7 +3,7 @@
  * reference/hdc-api.md a.12. Enums arrive in either casing and currentStep may be a number, so
  * every comparison is case-insensitive on the string form.
  */
-import type { NormalizedSubmissionStatus } from "../activities/contract";
+import type { NormalizedSubmissionStatus } from "../domain/types";
 import { redactSecrets } from "../shared/redact";
 import type { HdcSubmission } from "./types";
 

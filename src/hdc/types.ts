@@ -3,7 +3,7 @@
  * Ids are decimal strings: the client parses responses losslessly so 64-bit ids survive.
  * Enum-like fields are plain strings because the service mixes camelCase and PascalCase.
  */
-import type { ProductFields } from "../activities/contract";
+import type { ProductFields } from "../domain/types";
 
 export interface HdcLink {
   href: string;

@@ -6,7 +6,8 @@
  * callActivity; between attempts a durable timer waits; a failure marked terminal stops at once.
  */
 import type * as df from "durable-functions";
-import type { ActivityContract, ActivityName, ActivityRetryPolicy } from "../activities/contract";
+import type { ActivityContract, ActivityName } from "../activities/contract";
+import type { ActivityRetryPolicy } from "../domain/types";
 import { failureText, isTerminalFailure } from "../activities/errors";
 import { redactSecrets } from "../shared/redact";
 import { addSeconds, retryDelaySeconds } from "./backoff";

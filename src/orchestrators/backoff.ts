@@ -1,5 +1,5 @@
 /** Pure timing arithmetic for the orchestrator: polling intervals, retry delays, deadlines. */
-import type { ActivityRetryPolicy, PollingPolicy } from "../activities/contract";
+import type { ActivityRetryPolicy, PollingPolicy } from "../domain/types";
 
 /** The wait after `currentSeconds`: × backoffFactor, never above maxIntervalSeconds. */
 export function nextPollIntervalSeconds(currentSeconds: number, policy: PollingPolicy): number {

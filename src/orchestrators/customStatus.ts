@@ -3,7 +3,7 @@
  * Both are read by GET /api/submissions/{id}, so they hold only non-secret facts.
  */
 import type * as df from "durable-functions";
-import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../activities/contract";
+import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../domain/types";
 
 /** Microsoft's error report can be long; status and exception messages keep a bounded prefix. */
 export const MAX_ERROR_REPORT_IN_STATUS = 4000;

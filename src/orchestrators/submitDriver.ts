@@ -8,15 +8,8 @@
  * activity call goes through callActivity (typed, with our own retry loop).
  */
 import * as df from "durable-functions";
-import type {
-  ActivityRetryPolicy,
-  BlobLocation,
-  NormalizedSubmissionStatus,
-  PollingCarry,
-  ResultManifest,
-  Stage,
-  SubmitDriverInput,
-} from "../activities/contract";
+import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
+import type { ActivityRetryPolicy, BlobLocation, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 import { redactSecrets } from "../shared/redact";
 import { ActivityFailure, callActivity, describeActivityError } from "./activityCalls";

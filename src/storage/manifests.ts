@@ -3,7 +3,7 @@
  * failure or rejection): `<package blob name>/<instance id>/manifest.json`.
  */
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { BlobLocation, PackageRef, ResultManifest } from "../activities/contract";
+import type { BlobLocation, PackageRef, ResultManifest } from "../domain/types";
 import type { AppConfig } from "../config";
 import { blobNameProblem, MAX_BLOB_NAME_LENGTH } from "../shared/packageRules";
 import { redactSecrets } from "../shared/redact";

@@ -3,7 +3,7 @@
  * missing ones come from configuration defaults and the package's name and extension.
  */
 import { z } from "zod";
-import type { ProductFields, TestHarness } from "../../activities/contract";
+import type { ProductFields, TestHarness } from "../../domain/types";
 import { CONTROL_CHARACTERS } from "../../shared/packageRules";
 
 // eslint-disable-next-line no-control-regex

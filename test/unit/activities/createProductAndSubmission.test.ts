@@ -1,6 +1,6 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { AzuriteHandle } from "../../../local/azurite";
-import type { ProductFields } from "../../../src/activities/contract";
+import type { ProductFields } from "../../../src/domain/types";
 import { createProduct } from "../../../src/activities/createProduct";
 import { createSubmission } from "../../../src/activities/createSubmission";
 import { isTerminalFailure } from "../../../src/activities/errors";

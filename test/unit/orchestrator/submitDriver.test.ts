@@ -4,7 +4,8 @@
  */
 jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/coreStandIn"), { virtual: true });
 
-import type { NormalizedSubmissionStatus, ResultManifest, SubmissionCustomStatus, SubmitDriverInput } from "../../../src/activities/contract";
+import type { SubmitDriverInput } from "../../../src/activities/contract";
+import type { NormalizedSubmissionStatus, ResultManifest, SubmissionCustomStatus } from "../../../src/domain/types";
 import { TerminalActivityError, toSafeActivityError } from "../../../src/activities/errors";
 import "../../../src/orchestrators/submitDriver";
 import { type ActivityScript, type DriveResult, driveOrchestration, EventType } from "../../support/replayDriver";
