@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Stages the deployable Function app in build/deploy: the compiled app (dist/src), host.json,
+# package.json, package-lock.json and production dependencies only — nothing from local/, test/,
+# bench/, cli/, .local-data/ (which holds a generated CA key) or dev dependencies. azd deploys this
+# folder (azure.yaml); test/deploy/packaging.test.ts checks what it holds.
+#   scripts/package-app.sh [--skip-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "${1:-}" = "--skip-build" ] || npm run build --silent
+out=build/deploy
+rm -rf "$out"
+mkdir -p "$out/dist"
+cp -R dist/src "$out/dist/src"
+cp host.json package.json package-lock.json "$out/"
+# From the lock file, without install scripts; the npm cache left by `npm ci` makes this offline-fast.
+(cd "$out" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error)
+echo "staged $(du -sh "$out" | cut -f1) in $out"
