@@ -1,0 +1,158 @@
+// The Flex Consumption (FC1, Linux) function app on Node 22 with one user-assigned identity,
+// and every app setting src/config.ts needs. Nothing secret is in the settings: storage,
+// Application Insights, Key Vault, the Durable Task Scheduler and Hardware Dev Center are all
+// reached with the identity. On Flex the runtime comes from functionAppConfig, so
+// FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE,
+// WEBSITE_CONTENT* and WEBSITE_NODE_DEFAULT_VERSION are not set (Flex rejects them).
+param planName string
+param appName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainer string
+param appInsightsName string
+param instanceMemoryMB int
+param maximumInstanceCount int
+param dropsContainer string
+param signedContainer string
+param stateContainer string
+param hdcTenantId string
+param hdcClientId string
+param hdcAuthMode string
+param keyVaultUri string
+param hdcKeyVaultSecretName string
+param durableBackend string
+param durableTaskSchedulerEndpoint string
+param taskHubName string
+param extraAppSettings object
+
+var storageSuffix = environment().suffixes.storage
+var blobEndpoint = 'https://${storageAccountName}.blob.${storageSuffix}'
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  // azd finds the app to deploy the `api` service to by this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}/${deploymentContainer}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+// No publishing with user names and passwords: azd deploys with an Entra ID token.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+var identitySettings = {
+  // Host storage, the Durable extension (Azure Storage backend) and the app's own blob client.
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__blobServiceUri: blobEndpoint
+  AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${storageSuffix}'
+  AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${storageSuffix}'
+  // DefaultAzureCredential (the app's blob client, the Key Vault read) picks this identity.
+  AZURE_CLIENT_ID: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  DROPS_CONTAINER: dropsContainer
+  SIGNED_CONTAINER: signedContainer
+  STATE_CONTAINER: stateContainer
+  HDC_TENANT_ID: hdcTenantId
+  HDC_CLIENT_ID: hdcClientId
+  HDC_AUTH_MODE: hdcAuthMode
+}
+
+var hdcModeSettings = hdcAuthMode == 'managedIdentity'
+  ? {
+      // Federated credential on the app registration trusts this identity (docs/deploy.md).
+      HDC_MANAGED_IDENTITY_CLIENT_ID: identityClientId
+    }
+  : {
+      HDC_KEYVAULT_URL: keyVaultUri
+      HDC_KEYVAULT_SECRET_NAME: hdcKeyVaultSecretName
+    }
+
+// host.json names the Azure Storage provider; with the scheduler these settings override it
+// (app settings AzureFunctionsJobHost__<path> replace host.json values).
+var durableSettings = durableBackend != 'durableTaskScheduler'
+  ? {}
+  : {
+      DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+      AzureFunctionsJobHost__extensions__durableTask__hubName: taskHubName
+    }
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  // Computed settings come last so extraAppSettings cannot replace them.
+  properties: union(extraAppSettings, identitySettings, hdcModeSettings, durableSettings)
+}
+
+output name string = app.name
