@@ -23,9 +23,8 @@ param principalId string = ''
 @description('Kind of principalId: User for a person, ServicePrincipal for a CI identity.')
 param principalType string = 'User'
 
-@minLength(36)
-@maxLength(36)
-@description('HDC_TENANT_ID: Entra tenant of the app registration added to Partner Center.')
+@minLength(1)
+@description('HDC_TENANT_ID: Entra tenant (id or domain) of the app registration added to Partner Center.')
 param hdcTenantId string
 
 @minLength(36)

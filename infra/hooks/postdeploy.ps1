@@ -1,4 +1,4 @@
-# azd postdeploy hook (Windows): same as postdeploy.sh. Subscribes the packageDropped Event Grid
+# azd postdeploy hook for Windows (azure.yaml runs postdeploy.sh elsewhere): same as postdeploy.sh. Subscribes the packageDropped Event Grid
 # trigger to BlobCreated events of the drops container; the system key is never printed.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest

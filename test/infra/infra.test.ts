@@ -155,7 +155,7 @@ function roleAssignments(snap: Snapshot): string[] {
 }
 
 /** Runs a hook script with a recording `az` (and an instant `sleep`) first on PATH. */
-function runHook(env: Record<string, string>, keyAfterAttempts = 1) {
+function runHook(env: Record<string, string>, keyAfterAttempts = 1, shell: "sh" | "pwsh" = "sh") {
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-az-"));
   const calls = path.join(bin, "calls.log");
   const counter = path.join(bin, "keys-calls");
@@ -176,7 +176,8 @@ function runHook(env: Record<string, string>, keyAfterAttempts = 1) {
     { mode: 0o755 },
   );
   fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-  const result = spawnSync("sh", [path.join(infra, "hooks/postdeploy.sh")], {
+  const script = shell === "sh" ? ["sh", path.join(infra, "hooks/postdeploy.sh")] : ["pwsh", "-NoProfile", "-File", path.join(infra, "hooks/postdeploy.ps1")];
+  const result = spawnSync(script[0], script.slice(1), {
     encoding: "utf8",
     env: { PATH: `${bin}:${process.env.PATH}`, HOME: os.tmpdir(), ...env },
   });
@@ -495,6 +496,17 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     );
     expect(parse.stdout + parse.stderr).toBe("");
     expect(parse.status).toBe(0);
+    // And it does what postdeploy.sh does (its endpoint carries literal quotes for az.cmd on Windows).
+    const env = Object.fromEntries(Object.entries(alternative.outputs).filter(([, v]) => typeof v === "string")) as Record<string, string>;
+    const ran = runHook(env, 1, "pwsh");
+    expect(ran.status).toBe(0);
+    expect(`${ran.stdout}${ran.stderr}`).not.toContain("FAKE-EVENTGRID-SYSTEM-KEY");
+    const create = ran.invocations.find((args) => args[0] === "eventgrid")!;
+    expect(argAfter(create, "--subject-begins-with")).toBe(`/blobServices/default/containers/${appSettings(alternative).DROPS_CONTAINER}/`);
+    expect(argAfter(create, "--endpoint")).toBe(
+      '"https://func-example.azurewebsites.net/runtime/webhooks/eventgrid?functionName=packageDropped&code=FAKE-EVENTGRID-SYSTEM-KEY"',
+    );
+    expect(argAfter(create, "--deadletter-identity")).toBe("systemassigned");
   });
 
   test("azure.yaml: one function service built locally from build/deploy, with package and postdeploy hooks", () => {
