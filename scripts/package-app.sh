@@ -14,4 +14,7 @@ cp -R dist/src "$out/dist/src"
 cp host.json package.json package-lock.json "$out/"
 # From the lock file, without install scripts; the npm cache left by `npm ci` makes this offline-fast.
 (cd "$out" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error)
+# azd runs `npm run build --if-present` in the deployable, where there is no compiler: the staged
+# package.json keeps its dependencies and main, not our scripts, dev dependencies or the CLI's bin.
+npm pkg delete scripts devDependencies bin --prefix "$out"
 echo "staged $(du -sh "$out" | cut -f1) in $out"

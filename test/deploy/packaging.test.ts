@@ -54,6 +54,16 @@ describe("the staged deployment (build/deploy)", () => {
     expect(forbidden).toEqual([]);
   });
 
+  it("leaves azd's own npm steps nothing to build: the staged package.json has no scripts, dev dependencies or bin", () => {
+    // azd runs `npm run build --if-present` in the deployable, where there is no compiler.
+    const stagedManifest = JSON.parse(fs.readFileSync(path.join(staged, "package.json"), "utf8")) as Record<string, unknown>;
+    expect(stagedManifest).toMatchObject({ main: pkg.main, dependencies: pkg.dependencies });
+    expect(stagedManifest.scripts).toBeUndefined();
+    expect(stagedManifest.devDependencies).toBeUndefined();
+    expect(stagedManifest.bin).toBeUndefined();
+    execFileSync("npm", ["run", "build", "--if-present"], { cwd: staged, stdio: "pipe" });
+  });
+
   it("has every production dependency and no dev dependency", () => {
     const installed = (name: string) => fs.existsSync(path.join(staged, "node_modules", name, "package.json"));
     expect(Object.keys(pkg.dependencies).filter((name) => !installed(name))).toEqual([]);
