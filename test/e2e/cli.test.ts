@@ -129,6 +129,9 @@ describe("driver-sign CLI against the local stack", () => {
     expect(signed).toMatchObject({ bytes: stored.length, sha256: sha256Of(stored) });
     expect(path.basename(signed.path)).toBe(path.basename(manifest.signedPackage.blobName));
     expect(signed.verified).toEqual(expect.arrayContaining(["contentLength", "manifestSize"]));
+    // Storage keeps a Content-MD5 for the copied package when the source had one: then it was checked too.
+    const storedMd5 = (await stack.blobService.getContainerClient(manifest.signedPackage.container).getBlobClient(manifest.signedPackage.blobName).getProperties()).contentMD5;
+    expect(signed.verified.includes("contentMd5")).toBe(storedMd5 !== undefined);
     for (const file of doc.files) expect(fs.statSync(file.path).size).toBe(file.bytes);
     expect(fs.readdirSync(out).filter((name) => name.endsWith(".partial"))).toEqual([]);
 
