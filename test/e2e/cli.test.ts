@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { BlockBlobClient } from "@azure/storage-blob";
 import { resultDocumentSchema, type ResultDocument } from "../../cli/output";
 import { samplePackage } from "../../local/samplePackage";
 import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
@@ -135,6 +136,14 @@ describe("driver-sign CLI against the local stack", () => {
     for (const file of doc.files) expect(fs.statSync(file.path).size).toBe(file.bytes);
     expect(fs.readdirSync(out).filter((name) => name.endsWith(".partial"))).toEqual([]);
 
+    // The result link is a redirect to a short read-only SAS on that blob.
+    const link = await fetch(`${stack.apiUrl}/submissions/${doc.id}/signed-package`, { redirect: "manual", headers: { "x-functions-key": functionKeyOf(stack) } });
+    expect(link.status).toBe(302);
+    const location = new URL(link.headers.get("location")!);
+    expect(location.pathname.endsWith(`/${manifest.signedPackage.container}/${manifest.signedPackage.blobName}`)).toBe(true);
+    expect(location.searchParams.get("sp")).toBe("r");
+    expect(Date.parse(location.searchParams.get("se")!) - Date.now()).toBeLessThanOrEqual(15 * 60 * 1000 + 5000);
+
     // Running the same command again lands on the same blob and submission: no upload, no new product.
     const again = await cli("submit", packageFile, "--product", productFile, "--json");
     expect(again.code).toBe(0);
@@ -215,6 +224,52 @@ describe("driver-sign CLI against the local stack", () => {
     const doc = documentOf(second);
     expect(doc).toMatchObject({ id: firstId, uploaded: false, outcome: "signed" });
     expect(productsNamed("CLI Timeout 1.0")).toBe(1);
+  });
+
+  it("POST /api/uploads: a write-only SAS for one hash-named blob, the sidecar first, 'exists' only for the same hash and size", async () => {
+    const key = functionKeyOf(stack);
+    const pkg = samplePackage({ folder: "cli-uploads-api" });
+    const sha256 = sha256Of(pkg.bytes);
+    const ask = async (body: unknown) => {
+      const response = await fetch(`${stack.apiUrl}/uploads`, { method: "POST", headers: { "content-type": "application/json", "x-functions-key": key }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    const drops = stack.blobService.getContainerClient("driver-drops");
+    const blobName = `ci/${sha256.slice(0, 16)}/${pkg.fileName}`;
+
+    const bad = await ask({ fileName: "../x.txt", sha256: "nope", size: 0 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.fields.map((f: { field: string }) => f.field).sort()).toEqual(["fileName", "sha256", "size"]);
+
+    const first = await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length, product: { productName: "Uploads API" } });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ exists: false, package: `driver-drops/${blobName}`, metadata: { sha256 } });
+    const sas = new URL(first.body.uploadUrl);
+    expect(sas.pathname.endsWith(`/driver-drops/${blobName}`)).toBe(true);
+    expect(sas.searchParams.get("sp")).toBe("cw");
+    expect(sas.searchParams.get("sr")).toBe("b");
+    expect(Date.parse(sas.searchParams.get("se")!) - Date.now()).toBeLessThanOrEqual(31 * 60 * 1000);
+    // The sidecar is there before any byte of the package.
+    expect(JSON.parse((await drops.getBlobClient(`${blobName}.json`).downloadToBuffer()).toString("utf8"))).toEqual({ productName: "Uploads API" });
+    expect(await drops.getBlobClient(blobName).exists()).toBe(false);
+
+    // Write-only: the SAS cannot read or list.
+    const uploader = new BlockBlobClient(first.body.uploadUrl);
+    await expect(uploader.getProperties()).rejects.toMatchObject({ statusCode: 403 });
+
+    // Bytes without the hash metadata are not trusted as "already uploaded".
+    await uploader.uploadData(pkg.bytes);
+    const unproven = await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length });
+    expect(unproven.body.exists).toBe(false);
+    // No product this time: the old sidecar must not apply.
+    expect(await drops.getBlobClient(`${blobName}.json`).exists()).toBe(false);
+
+    // With the metadata set at upload (as the CLI does) and the same size: no SAS, skip the upload.
+    await new BlockBlobClient(unproven.body.uploadUrl).uploadData(pkg.bytes, { metadata: { sha256 } });
+    const proven = await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length });
+    expect(proven.body).toEqual({ exists: true, package: `driver-drops/${blobName}`, sha256, size: pkg.bytes.length });
+    // The same hash with another size is not the same file.
+    expect((await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length + 1 })).body.exists).toBe(false);
   });
 
   it("exits 4 for an unknown id, with 404 from the result links", async () => {
