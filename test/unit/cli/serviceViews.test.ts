@@ -2,8 +2,10 @@
  * The service-side pieces the CLI relies on, one function each: Microsoft's step position, the
  * status view's progress/elapsed/stageHistory/step, the stage history kept by StatusReporter
  * (one entry per change, bounded, carried across generations, the same on replay), the upload
- * request's validation, and the CLI's duration parsing and progress line.
+ * request's validation, the SAS signer's two branches (user delegation, account key), and the
+ * CLI's duration parsing and progress line.
  */
+import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import type * as df from "durable-functions";
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { parseDuration } from "../../../cli/duration";
@@ -15,6 +17,7 @@ import { elapsedSecondsOf, progressOf, toSubmissionView } from "../../../src/fun
 import { parseUploadRequest } from "../../../src/functions/validation/uploadRequest";
 import { uploadBlobName } from "../../../src/functions/uploads";
 import { MAX_STAGE_HISTORY, StatusReporter } from "../../../src/orchestrators/customStatus";
+import { createDownloadSasUrl, createUploadSasUrl } from "../../../src/storage/userSas";
 
 describe("hdcStepPosition", () => {
   test.each([
@@ -183,5 +186,43 @@ describe("CLI helpers", () => {
     expect(out.text).not.toContain("\n");
     expect(out.text.split("\r\x1b[2K").filter(Boolean)).toHaveLength(2);
     expect(out.text).toContain("elapsed 40s");
+  });
+});
+
+describe("user SAS signing", () => {
+  test("with a managed identity (no account key): a user-delegation SAS, create+write on the one blob, 30 minutes", async () => {
+    const service = new BlobServiceClient("https://acct.blob.core.windows.net", new AnonymousCredential());
+    const requested: Date[] = [];
+    // The one call that needs Azure AD: answered here with a delegation key of the documented shape.
+    service.getUserDelegationKey = (async (startsOn: Date, expiresOn: Date) => {
+      requested.push(startsOn, expiresOn);
+      return {
+        signedObjectId: "00000000-0000-0000-0000-000000000001",
+        signedTenantId: "00000000-0000-0000-0000-000000000002",
+        signedStartsOn: startsOn,
+        signedExpiresOn: expiresOn,
+        signedService: "b",
+        signedVersion: "2025-01-05",
+        value: Buffer.alloc(32, 7).toString("base64"),
+      };
+    }) as never;
+    const sas = await createUploadSasUrl(service, "driver-drops", "ci/0123456789abcdef/x.hlkx");
+    const url = new URL(sas.url);
+    expect(url.pathname).toBe("/driver-drops/ci/0123456789abcdef/x.hlkx");
+    expect(url.searchParams.get("sp")).toBe("cw");
+    expect(url.searchParams.get("sr")).toBe("b");
+    expect(url.searchParams.get("spr")).toBe("https");
+    expect(url.searchParams.get("skoid")).toBe("00000000-0000-0000-0000-000000000001");
+    expect(requested).toHaveLength(2);
+    expect(Math.round((sas.expiresOn.getTime() - Date.now()) / 60000)).toBe(30);
+  });
+
+  test("with an account key: a service SAS, read-only, 15 minutes", async () => {
+    const service = new BlobServiceClient("http://127.0.0.1:10000/devstoreaccount1", new StorageSharedKeyCredential("devstoreaccount1", Buffer.alloc(32, 1).toString("base64")));
+    const sas = await createDownloadSasUrl(service, "signed-drivers", "a/b/Signed_1.zip");
+    const url = new URL(sas.url);
+    expect(url.searchParams.get("sp")).toBe("r");
+    expect(url.searchParams.get("skoid")).toBeNull();
+    expect(Math.round((sas.expiresOn.getTime() - Date.now()) / 60000)).toBe(15);
   });
 });
