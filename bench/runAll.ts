@@ -1,6 +1,6 @@
 /**
- * Runs every benchmark in sequence: copy, HDC calls, overhead, throughput. BENCH_QUICK=1 makes a
- * smoke run (64 MiB copy, 1 h signing, 3 overhead runs, N = 10, 20). Never fails CI: a benchmark
+ * Runs every benchmark in sequence: copy, HDC calls, overhead, throughput, upload. BENCH_QUICK=1 makes a
+ * smoke run (64 MiB copy and upload, 1 h signing, 3 overhead runs, N = 10, 20). Never fails CI: a benchmark
  * that throws is reported and the next one runs.
  *
  *   NODE_EXTRA_CA_CERTS=.local-data/tls/ca.pem node dist/bench/runAll.js
@@ -9,6 +9,7 @@ import { runApiCallsBench } from "./apiCalls";
 import { runCopyBench } from "./copy";
 import { runOverheadBench } from "./overhead";
 import { runThroughputBench } from "./throughput";
+import { runUploadBench } from "./upload";
 import { printMachine, quickMode } from "./support/common";
 
 async function main(): Promise<void> {
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     ["HDC calls", () => runApiCallsBench()],
     ["overhead", () => runOverheadBench()],
     ["throughput", () => runThroughputBench()],
+    ["upload (driver-sign)", () => runUploadBench()],
   ];
   const failed: string[] = [];
   for (const [name, run] of benches) {

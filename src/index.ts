@@ -5,3 +5,5 @@ import "./functions/packageDropped";
 import "./functions/startSubmission";
 import "./functions/submissionStatus";
 import "./functions/cancelSubmission";
+import "./functions/uploads";
+import "./functions/submissionFiles";

@@ -15,6 +15,7 @@ import type {
   PollingPolicy,
   ProductFields,
   ResultManifest,
+  StageTransition,
 } from "../domain/types";
 
 /** Input of the submitDriver orchestration. */
@@ -43,6 +44,8 @@ export interface PollingCarry {
   generation: number;
   intervalSeconds: number;
   lastStatus?: NormalizedSubmissionStatus;
+  /** Stage changes of earlier generations, so the status keeps them across continueAsNew. */
+  stageHistory?: StageTransition[];
 }
 
 // ---------------------------------------------------------------------------------------------

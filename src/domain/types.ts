@@ -111,6 +111,12 @@ export type Stage =
   | "succeeded"
   | "failed";
 
+/** One stage change of a submission, at orchestration time (replay-safe). */
+export interface StageTransition {
+  stage: Stage;
+  at: string;
+}
+
 export interface SubmissionCustomStatus {
   stage: Stage;
   package: PackageRef;
@@ -127,5 +133,7 @@ export interface SubmissionCustomStatus {
   error?: string;
   signedPackage?: BlobLocation;
   manifest?: BlobLocation;
+  /** Stage changes so far, oldest first (bounded; see StatusReporter). */
+  stageHistory?: StageTransition[];
   updatedAt: string;
 }

@@ -1,6 +1,7 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../domain/types";
+import type { BlobLocation, PackageRef, Stage, StageTransition, SubmissionCustomStatus } from "../domain/types";
+import { hdcStepPosition, type HdcStepPosition } from "../domain/hdcSteps";
 import type { SubmitDriverSummary } from "../orchestrators/customStatus";
 
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
@@ -18,7 +19,32 @@ export interface SubmissionView extends StatusFactsShown {
   errorReport?: string;
   createdTime?: string;
   lastUpdatedTime?: string;
+  /** Seconds from creation to now (running) or to the last update (finished). */
+  elapsedSeconds?: number;
+  stageHistory: StageTransition[];
+  /** Microsoft's current step as "k of n" (index null for an undocumented step). */
+  step?: HdcStepPosition;
+  /** The state in nefarius/SDCM's terms, beside our stage. */
+  progress: SubmissionProgressName;
 }
+
+/** nefarius/SDCM's `progress`: created (not committed yet), processing (Microsoft has it), completed, failed. */
+export type SubmissionProgressName = "created" | "processing" | "completed" | "failed";
+
+const CREATED_STAGES: ReadonlySet<string> = new Set(["queued", "authenticating", "creatingProduct", "creatingSubmission", "uploading"]);
+
+export function progressOf(stage: SubmissionView["stage"]): SubmissionProgressName {
+  if (stage === "succeeded") return "completed";
+  if (stage === "failed" || stage === "terminated") return "failed";
+  return CREATED_STAGES.has(stage) || stage === "unknown" ? "created" : "processing";
+}
+
+export function elapsedSecondsOf(runtimeStatus: string, created?: string, updated?: string, now: Date = new Date()): number | undefined {
+  if (!created) return undefined;
+  const finished = TERMINAL_FOR_ELAPSED.has(runtimeStatus) && updated ? Date.parse(updated) : now.getTime();
+  return Math.max(0, Math.round((finished - Date.parse(created)) / 1000));
+}
+const TERMINAL_FOR_ELAPSED: ReadonlySet<string> = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 
 const isoOrUndefined = (value: unknown): string | undefined => {
   if (value === undefined || value === null || value === "") return undefined;
@@ -43,10 +69,13 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
   const failureOutput = runtimeStatus === "Failed" && typeof status.output === "string" ? status.output : undefined;
   const terminatedReason = runtimeStatus === "Terminated" && typeof status.output === "string" ? `terminated: ${status.output}` : undefined;
 
+  const stage = stageOf(runtimeStatus, custom);
+  const createdTime = isoOrUndefined(status.createdTime);
+  const lastUpdatedTime = isoOrUndefined(status.lastUpdatedTime);
   return {
     id: status.instanceId,
     runtimeStatus,
-    stage: stageOf(runtimeStatus, custom),
+    stage,
     package: custom.package ?? summary?.package,
     productId: custom.productId ?? summary?.productId,
     submissionId: custom.submissionId ?? summary?.submissionId,
@@ -60,7 +89,11 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
     manifest: custom.manifest ?? summary?.manifest,
     nextPollAt: runtimeStatus === "Running" ? custom.nextPollAt : undefined,
     deadline: custom.deadline,
-    createdTime: isoOrUndefined(status.createdTime),
-    lastUpdatedTime: isoOrUndefined(status.lastUpdatedTime),
+    createdTime,
+    lastUpdatedTime,
+    elapsedSeconds: elapsedSecondsOf(runtimeStatus, createdTime, lastUpdatedTime),
+    stageHistory: Array.isArray(custom.stageHistory) ? custom.stageHistory : [],
+    step: hdcStepPosition(custom.currentStep),
+    progress: progressOf(stage),
   };
 }

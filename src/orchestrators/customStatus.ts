@@ -3,7 +3,7 @@
  * Both are read by GET /api/submissions/{id}, so they hold only non-secret facts.
  */
 import type * as df from "durable-functions";
-import type { BlobLocation, PackageRef, Stage, SubmissionCustomStatus } from "../domain/types";
+import type { BlobLocation, PackageRef, Stage, StageTransition, SubmissionCustomStatus } from "../domain/types";
 
 /** Microsoft's error report can be long; status and exception messages keep a bounded prefix. */
 export const MAX_ERROR_REPORT_IN_STATUS = 4000;
@@ -26,7 +26,10 @@ export interface SubmitDriverSummary {
   finishedAt: string;
 }
 
-export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "updatedAt">;
+export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "updatedAt" | "stageHistory">;
+
+/** Stage changes kept in custom status: the first (when it started) and the latest ones. */
+export const MAX_STAGE_HISTORY = 24;
 
 /**
  * Custom status is capped by the host (16 KB); a long HLK failure list must not push it over. The
@@ -52,11 +55,21 @@ export function truncate(text: string, maxLength: number): string {
 export class StatusReporter {
   private facts: StatusFacts = {};
   private current: Stage = "queued";
+  private readonly transitions: StageTransition[];
 
+  /** `earlierHistory`: the stage changes of earlier generations (carried through continueAsNew). */
   constructor(
     private readonly context: df.OrchestrationContext,
     private readonly packageRef: PackageRef,
-  ) {}
+    earlierHistory: readonly StageTransition[] = [],
+  ) {
+    this.transitions = [...earlierHistory];
+  }
+
+  /** Stage changes so far; `at` is orchestration time, so a replay rebuilds the same list. */
+  get history(): StageTransition[] {
+    return [...this.transitions];
+  }
 
   get stage(): Stage {
     return this.current;
@@ -69,6 +82,7 @@ export class StatusReporter {
   /** Records `stage` plus any new facts; `undefined` values clear a fact (e.g. nextPollAt). */
   report(stage: Stage, facts: Partial<StatusFacts> = {}): void {
     this.current = stage;
+    this.recordTransition(stage);
     const merged: Record<string, unknown> = { ...this.facts, ...facts };
     for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
     this.facts = merged as StatusFacts;
@@ -76,8 +90,16 @@ export class StatusReporter {
       stage,
       package: this.packageRef,
       ...this.facts,
+      stageHistory: this.history,
       updatedAt: this.context.df.currentUtcDateTime.toISOString(),
     };
     this.context.df.setCustomStatus(status);
+  }
+
+  /** One entry per change of stage; beyond the bound the oldest after the first are dropped. */
+  private recordTransition(stage: Stage): void {
+    if (this.transitions[this.transitions.length - 1]?.stage === stage) return;
+    this.transitions.push({ stage, at: this.context.df.currentUtcDateTime.toISOString() });
+    if (this.transitions.length > MAX_STAGE_HISTORY) this.transitions.splice(1, this.transitions.length - MAX_STAGE_HISTORY);
   }
 }

@@ -67,7 +67,7 @@ export function* submitDriverOrchestration(
   context: df.OrchestrationContext,
 ): Generator<df.Task, SubmitDriverSummary | undefined, any> {
   const input = context.df.getInput<SubmitDriverInput>();
-  const status = new StatusReporter(context, input.package);
+  const status = new StatusReporter(context, input.package, input.carry?.stageHistory);
   const startedAt = input.carry?.startedAt ?? context.df.currentUtcDateTime.toISOString();
 
   try {
@@ -255,7 +255,7 @@ function* waitForMicrosoft(
       );
     }
     if (pollsThisGeneration >= input.polling.pollsPerGeneration) {
-      const next: SubmitDriverInput = { ...input, carry: { ...carry, generation: carry.generation + 1 } };
+      const next: SubmitDriverInput = { ...input, carry: { ...carry, generation: carry.generation + 1, stageHistory: status.history } };
       context.df.continueAsNew(next);
       return { kind: "continuedAsNew" };
     }

@@ -130,11 +130,15 @@ describe("registrations", () => {
         "commitSubmission",
         "copyPackage",
         "createProduct",
+        "createUpload",
         "createSubmission",
         "downloadSignedPackage",
+        "driverMetadataLink",
         "getSubmissionStatus",
         "listSubmissions",
+        "manifestLink",
         "packageDropped",
+        "signedPackageLink",
         "startSubmission",
         "submissionStatus",
         "submitDriver",
@@ -147,6 +151,10 @@ describe("registrations", () => {
     expect(triggerOf(functions.get("startSubmission")!)).toMatchObject({ route: "submissions", methods: ["POST"], authLevel: "function" });
     expect(triggerOf(functions.get("submissionStatus")!)).toMatchObject({ route: "submissions/{id}", methods: ["GET"] });
     expect(triggerOf(functions.get("cancelSubmission")!)).toMatchObject({ route: "submissions/{id}/cancel", methods: ["POST"] });
+    expect(triggerOf(functions.get("createUpload")!)).toMatchObject({ route: "uploads", methods: ["POST"], authLevel: "function" });
+    expect(triggerOf(functions.get("signedPackageLink")!)).toMatchObject({ route: "submissions/{id}/signed-package", methods: ["GET"], authLevel: "function" });
+    expect(triggerOf(functions.get("driverMetadataLink")!)).toMatchObject({ route: "submissions/{id}/driver-metadata", methods: ["GET"], authLevel: "function" });
+    expect(triggerOf(functions.get("manifestLink")!)).toMatchObject({ route: "submissions/{id}/manifest", methods: ["GET"], authLevel: "function" });
   });
 });
 

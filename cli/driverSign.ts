@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+/**
+ * driver-sign: sign a Windows driver package through the driver-signing service from any CI job.
+ * Talks only to the service's HTTP API (function key in x-functions-key). See cli/README.md.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { ApiClient, safeText } from "./api";
+import * as commands from "./commands";
+import { parseDuration } from "./duration";
+import { CliError, ExitCode, type ExitCodeValue } from "./exitCodes";
+import { emptyResult, type ResultDocument } from "./output";
+import { ProgressLine } from "./progress";
+
+interface GlobalOptions {
+  url?: string;
+  key?: string;
+  json?: boolean;
+}
+
+export interface CliIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const DEFAULT_TIMEOUT = "90m";
+const DEFAULT_POLL = "30s";
+
+function duration(option: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new CliError(ExitCode.BadArguments, `${option} ${JSON.stringify(text)} is not a duration (e.g. 90m, 30s, 1h30m)`);
+  return ms;
+}
+
+/** Runs one command line; resolves with the exit code (never calls process.exit). */
+export async function run(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<ExitCodeValue> {
+  const keyIndex = argv.indexOf("--key");
+  const keyForRedaction = io.env.DRIVER_SIGN_KEY ?? (keyIndex >= 0 ? argv[keyIndex + 1] : argv.find((a) => a.startsWith("--key="))?.slice(6));
+  const wantsJson = argv.includes("--json");
+  let result: ResultDocument | undefined;
+  // Known before parsing, so an argument error still names its command in the JSON document.
+  const COMMANDS = ["submit", "status", "wait", "download", "list", "cancel"] as const;
+  let commandName: ResultDocument["command"] = COMMANDS.find((name) => argv.includes(name)) ?? "driver-sign";
+
+  const program = new Command("driver-sign")
+    .description("Sign a Windows driver package through the driver-signing service")
+    .addOption(new Option("--url <url>", "the service's API base, e.g. https://signing.example.net/api").env("DRIVER_SIGN_URL"))
+    .addOption(new Option("--key <key>", "function key (sent as x-functions-key; never printed)").env("DRIVER_SIGN_KEY"))
+    .option("--json", "print one JSON document (schema in cli/README.md)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(safeText(text, keyForRedaction)),
+      // An unknown "--opt=value" is echoed by commander; its value may be a mistyped --key.
+      writeErr: (text) => io.stderr.write(safeText(text, keyForRedaction).replace(/(--[A-Za-z][\w-]*=)[^'\s]+/g, "$1***")),
+    });
+
+  const context = (command: Command) => {
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    if (!globals.url) throw new CliError(ExitCode.BadArguments, "--url (or DRIVER_SIGN_URL) is required");
+    const progress = new ProgressLine(io.stderr);
+    return { api: new ApiClient({ url: globals.url, key: globals.key }), progress };
+  };
+  const waitOptions = (options: { timeout: string; poll: string }) => ({ timeoutMs: duration("--timeout", options.timeout), pollMs: duration("--poll", options.poll) });
+
+  program
+    .command("submit")
+    .description("upload a package (once per content), start or find its submission, optionally wait and download the results")
+    .argument("<package>", "the .hlkx, .hckx or .cab file")
+    .option("--product <file>", "JSON file of product fields (productName, requestedSignatures, ...)")
+    .option("--wait", "wait for the submission to end")
+    .option("--timeout <duration>", "how long to wait (the submission goes on after it)", DEFAULT_TIMEOUT)
+    .option("--poll <duration>", "time between status checks", DEFAULT_POLL)
+    .option("--out <dir>", "download the signed package, driver metadata and manifest here (implies --wait)")
+    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string }, command: Command) => {
+      commandName = "submit";
+      const wait = waitOptions(options);
+      const { api, progress } = context(command);
+      result = await commands.submit(api, packagePath, { productFile: options.product, wait: Boolean(options.wait), out: options.out, waitOptions: wait }, progress);
+    });
+
+  program
+    .command("status")
+    .description("show a submission's status")
+    .argument("<id>", "submission (instance) id")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      commandName = "status";
+      result = await commands.status(context(command).api, id);
+    });
+
+  program
+    .command("wait")
+    .description("wait for a submission to end")
+    .argument("<id>", "submission (instance) id")
+    .option("--timeout <duration>", "how long to wait (the submission goes on after it)", DEFAULT_TIMEOUT)
+    .option("--poll <duration>", "time between status checks", DEFAULT_POLL)
+    .option("--out <dir>", "download the results here when signed")
+    .action(async (id: string, options: { timeout: string; poll: string; out?: string }, command: Command) => {
+      commandName = "wait";
+      const wait = waitOptions(options);
+      const { api, progress } = context(command);
+      result = await commands.wait(api, id, wait, options.out, progress);
+    });
+
+  program
+    .command("download")
+    .description("download the signed package, driver metadata and manifest of a signed submission")
+    .argument("<id>", "submission (instance) id")
+    .requiredOption("--out <dir>", "folder to write the files to")
+    .action(async (id: string, options: { out: string }, command: Command) => {
+      commandName = "download";
+      const { api, progress } = context(command);
+      result = await commands.download(api, id, options.out, progress);
+    });
+
+  program
+    .command("list")
+    .description("list submissions")
+    .option("--status <statuses>", "comma-separated runtime statuses, e.g. Running,Failed")
+    .action(async (options: { status?: string }, command: Command) => {
+      commandName = "list";
+      result = await commands.list(context(command).api, options.status);
+    });
+
+  program
+    .command("cancel")
+    .description("stop a running submission (Microsoft keeps processing a committed one)")
+    .argument("<id>", "submission (instance) id")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      commandName = "cancel";
+      result = await commands.cancel(context(command).api, id);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    if (!result) throw new CliError(ExitCode.BadArguments, "no command given (submit, status, wait, download, list, cancel)");
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return ExitCode.Signed; // --help, --version
+      result = withError(commandName, ExitCode.BadArguments, error.message.replace(/^error: /, "").replace(/(--[A-Za-z][\w-]*=)[^'\s]+/g, "$1***"));
+    } else if (error instanceof CliError) {
+      result = withError(commandName, error.exitCode, error.message, error.httpStatus);
+      if (!wantsJson) io.stderr.write(`driver-sign: ${safeText(error.message, keyForRedaction)}\n`);
+    } else {
+      const message = `unexpected error: ${(error as Error).message}`;
+      result = withError(commandName, ExitCode.ApiError, message);
+      if (!wantsJson) io.stderr.write(`driver-sign: ${safeText(message, keyForRedaction)}\n`);
+    }
+  }
+  print(result, wantsJson, io, keyForRedaction);
+  return result.exitCode as ExitCodeValue;
+}
+
+function withError(command: ResultDocument["command"], exitCode: ExitCodeValue, message: string, httpStatus?: number): ResultDocument {
+  return { ...emptyResult(command), exitCode, outcome: "error", message, error: { message, httpStatus: httpStatus ?? null } };
+}
+
+function print(result: ResultDocument, json: boolean, io: CliIo, key: string | undefined): void {
+  if (json) {
+    io.stdout.write(`${safeText(JSON.stringify(result, null, 2), key)}\n`);
+    return;
+  }
+  if (result.outcome === "error") return; // already on stderr
+  const lines = [result.message];
+  if (result.submission) {
+    const doc = result.submission;
+    lines.push(`id: ${doc.id}`, `stage: ${doc.stage} (${doc.progress})`);
+    if (doc.productId) lines.push(`productId: ${doc.productId}`);
+    if (doc.submissionId) lines.push(`submissionId: ${doc.submissionId}`);
+    if (doc.step) lines.push(`Microsoft step: ${doc.step.index ?? "?"} of ${doc.step.count} (${doc.step.name}${doc.state ? `, ${doc.state}` : ""})`);
+  }
+  for (const doc of result.submissions ?? []) lines.push(`${doc.id}  ${doc.runtimeStatus}  ${doc.stage}  ${doc.package ?? ""}`);
+  for (const file of result.files) lines.push(`${file.kind}: ${file.path} (${file.bytes} bytes, sha256 ${file.sha256}; verified: ${file.verified.join(", ") || "nothing to check against"})`);
+  io.stdout.write(`${safeText(lines.join("\n"), key)}\n`);
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`driver-sign: ${(error as Error).message}\n`);
+      process.exitCode = ExitCode.ApiError;
+    },
+  );
+}

@@ -1,0 +1,144 @@
+/**
+ * What the CLI prints. With --json every command prints exactly one document matching
+ * `resultDocumentSchema` (documented in cli/README.md); ids are always strings. Without --json a
+ * short human summary goes to stdout. Progress goes to stderr either way.
+ */
+import { z } from "zod";
+import { hdcStepPosition } from "../src/domain/hdcSteps";
+import type { ExitCodeValue } from "./exitCodes";
+
+export const SCHEMA_VERSION = 1;
+
+export const submissionDocumentSchema = z.strictObject({
+  id: z.string(),
+  runtimeStatus: z.string(),
+  /** Our stage (queued … succeeded | failed | terminated). */
+  stage: z.string(),
+  /** nefarius/SDCM's progress. */
+  progress: z.enum(["created", "processing", "completed", "failed"]),
+  package: z.string().nullable(),
+  productId: z.string().nullable(),
+  submissionId: z.string().nullable(),
+  commitStatus: z.string().nullable(),
+  currentStep: z.string().nullable(),
+  state: z.string().nullable(),
+  step: z.strictObject({ index: z.number().int().positive().nullable(), count: z.number().int().positive(), name: z.string() }).nullable(),
+  hasSignedPackage: z.boolean(),
+  messages: z.array(z.string()),
+  errorReportContent: z.string().nullable(),
+  error: z.string().nullable(),
+  elapsedSeconds: z.number().nonnegative().nullable(),
+  stageHistory: z.array(z.strictObject({ stage: z.string(), at: z.string() })),
+  createdTime: z.string().nullable(),
+  lastUpdatedTime: z.string().nullable(),
+});
+export type SubmissionDocument = z.infer<typeof submissionDocumentSchema>;
+
+export const fileDocumentSchema = z.strictObject({
+  kind: z.enum(["signedPackage", "driverMetadata", "manifest"]),
+  path: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Checks that passed: the HTTP Content-Length, the size the result manifest records, the blob's Content-MD5. */
+  verified: z.array(z.enum(["contentLength", "manifestSize", "contentMd5"])),
+});
+export type FileDocument = z.infer<typeof fileDocumentSchema>;
+
+export const OUTCOMES = [
+  "signed",
+  "running",
+  "rejected",
+  "failed",
+  "canceled",
+  "timeout",
+  "downloaded",
+  "listed",
+  "cancelRequested",
+  "error",
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const resultDocumentSchema = z.strictObject({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  command: z.enum(["submit", "status", "wait", "download", "list", "cancel", "driver-sign"]),
+  exitCode: z.number().int().min(0).max(9),
+  outcome: z.enum(OUTCOMES),
+  /** One sentence for people; on rejection it carries Microsoft's messages. */
+  message: z.string(),
+  id: z.string().nullable(),
+  /** submit: the package blob ("container/blob") and whether this run uploaded bytes (false: reused). */
+  package: z.string().nullable(),
+  uploaded: z.boolean().nullable(),
+  submission: submissionDocumentSchema.nullable(),
+  /** list only. */
+  submissions: z.array(submissionDocumentSchema).nullable(),
+  files: z.array(fileDocumentSchema),
+  error: z.strictObject({ message: z.string(), httpStatus: z.number().int().nullable() }).nullable(),
+});
+export type ResultDocument = z.infer<typeof resultDocumentSchema>;
+
+const PROGRESS = new Set(["created", "processing", "completed", "failed"]);
+const TERMINATED = new Set(["Terminated", "Canceled"]);
+
+const text = (value: unknown): string | null =>
+  typeof value === "string" ? value : typeof value === "number" || typeof value === "bigint" ? String(value) : null;
+
+/** The API's status view → the stable document (tolerates a missing field; computes what an older service lacks). */
+export function toSubmissionDocument(view: Record<string, unknown>): SubmissionDocument {
+  const runtimeStatus = text(view.runtimeStatus) ?? "Unknown";
+  const stage = text(view.stage) ?? "unknown";
+  const pkg = view.package as { container?: unknown; blobName?: unknown } | undefined;
+  const currentStep = text(view.currentStep);
+  const step = (view.step as SubmissionDocument["step"] | undefined) ?? hdcStepPosition(currentStep) ?? null;
+  const progress =
+    typeof view.progress === "string" && PROGRESS.has(view.progress)
+      ? (view.progress as SubmissionDocument["progress"])
+      : stage === "succeeded"
+        ? "completed"
+        : stage === "failed" || TERMINATED.has(runtimeStatus)
+          ? "failed"
+          : "processing";
+  const history = Array.isArray(view.stageHistory) ? (view.stageHistory as { stage?: unknown; at?: unknown }[]) : [];
+  return {
+    id: text(view.id) ?? "",
+    runtimeStatus,
+    stage,
+    progress,
+    package: pkg && typeof pkg.container === "string" && typeof pkg.blobName === "string" ? `${pkg.container}/${pkg.blobName}` : null,
+    productId: text(view.productId),
+    submissionId: text(view.submissionId),
+    commitStatus: text(view.commitStatus),
+    currentStep,
+    state: text(view.state),
+    step: step ? { index: step.index ?? null, count: step.count, name: String(step.name) } : null,
+    hasSignedPackage: Boolean(view.signedPackage),
+    messages: Array.isArray(view.messages) ? view.messages.map(String) : [],
+    errorReportContent: text(view.errorReport),
+    error: text(view.error),
+    elapsedSeconds: typeof view.elapsedSeconds === "number" ? view.elapsedSeconds : null,
+    stageHistory: history.map((entry) => ({ stage: String(entry.stage), at: String(entry.at) })),
+    createdTime: text(view.createdTime),
+    lastUpdatedTime: text(view.lastUpdatedTime),
+  };
+}
+
+export function emptyResult(command: ResultDocument["command"]): ResultDocument {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    command,
+    exitCode: 0,
+    outcome: "error",
+    message: "",
+    id: null,
+    package: null,
+    uploaded: null,
+    submission: null,
+    submissions: null,
+    files: [],
+    error: null,
+  };
+}
+
+export function withExit(result: ResultDocument, exitCode: ExitCodeValue, outcome: Outcome, message: string): ResultDocument {
+  return { ...result, exitCode, outcome, message };
+}

@@ -1,0 +1,73 @@
+/**
+ * GET /api/submissions/{id}/signed-package, /driver-metadata and /manifest: a 302 to a read-only SAS
+ * (15 minutes) on that result blob, so a client holding only the function key can fetch results.
+ * 404 when there is no such submission (or it has no such file), 409 when the file does not exist
+ * yet (the body names the stage). The SAS appears only in the Location header.
+ */
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { BlobLocation } from "../domain/types";
+import { getConfig } from "../config";
+import type { SubmitDriverSummary } from "../orchestrators/customStatus";
+import { isValidInstanceId } from "../shared/instanceId";
+import { getBlobServiceClient } from "../storage/blobService";
+import { withStorageErrors } from "../storage/storageErrors";
+import { createDownloadSasUrl } from "../storage/userSas";
+import { durableClientFor, findInstance } from "./durableClient";
+import { toSubmissionView } from "./submissionView";
+import { invalidRequest } from "./validation/fieldProblems";
+
+/** Route segment → the result it serves. */
+export const RESULT_FILES = {
+  "signed-package": "signedPackage",
+  "driver-metadata": "driverMetadata",
+  manifest: "manifest",
+} as const;
+const FUNCTION_NAMES: Record<ResultFileRoute, string> = {
+  "signed-package": "signedPackageLink",
+  "driver-metadata": "driverMetadataLink",
+  manifest: "manifestLink",
+};
+export type ResultFileRoute = keyof typeof RESULT_FILES;
+
+export async function handleResultFile(route: ResultFileRoute, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = request.params.id ?? "";
+  if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
+  const status = await findInstance(durableClientFor(context), id);
+  if (!status) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+
+  const view = toSubmissionView(status);
+  const summary =
+    view.runtimeStatus === "Completed" && status.output && typeof status.output === "object" ? (status.output as Partial<SubmitDriverSummary>) : undefined;
+  const kind = RESULT_FILES[route];
+  const location: BlobLocation | undefined =
+    kind === "signedPackage" ? view.signedPackage : kind === "manifest" ? view.manifest : summary?.driverMetadata;
+
+  if (!location) {
+    const finished = view.stage === "succeeded" || view.stage === "failed" || view.stage === "terminated";
+    if (kind === "driverMetadata" && view.stage === "succeeded") {
+      return { status: 404, jsonBody: { error: `submission ${id} is signed but Microsoft offered no driver metadata`, stage: view.stage } };
+    }
+    const reason = finished
+      ? `submission ${id} ended at stage ${view.stage} without a ${kind}`
+      : `submission ${id} has no ${kind} yet: it is at stage ${view.stage}`;
+    return { status: 409, jsonBody: { error: reason, stage: view.stage, runtimeStatus: view.runtimeStatus } };
+  }
+
+  const service = getBlobServiceClient(getConfig());
+  const sas = await withStorageErrors(`Signing a download URL for ${location.container}/${location.blobName}`, () =>
+    createDownloadSasUrl(service, location.container, location.blobName),
+  );
+  context.log(`submissionFiles: redirecting to ${kind} of ${id} (${location.container}/${location.blobName})`);
+  return { status: 302, headers: { location: sas.url, "cache-control": "no-store" } };
+}
+
+for (const route of Object.keys(RESULT_FILES) as ResultFileRoute[]) {
+  app.http(FUNCTION_NAMES[route], {
+    route: `submissions/{id}/${route}`,
+    methods: ["GET"],
+    authLevel: "function",
+    extraInputs: [df.input.durableClient()],
+    handler: (request, context) => handleResultFile(route, request, context),
+  });
+}

@@ -1,0 +1,51 @@
+/** The body of POST /api/uploads: which package the caller is about to upload, and its product fields. */
+import { z } from "zod";
+import { blobNameProblem, packageExtension, PACKAGE_EXTENSIONS } from "../../shared/packageRules";
+import { type FieldProblem, type Parsed, problemsFromZod } from "./fieldProblems";
+import { type ProductFieldOverrides, productFieldsSchema } from "./productFields";
+
+/** A file name, not a path: the service chooses the folder. */
+export const MAX_UPLOAD_FILE_NAME_LENGTH = 200;
+
+const bodySchema = z.strictObject({
+  fileName: z.string({ error: "must be a string" }),
+  sha256: z.string({ error: "must be a string" }).regex(/^[0-9a-fA-F]{64}$/, "must be 64 hexadecimal digits (the SHA-256 of the file)"),
+  size: z
+    .number({ error: "must be a number (bytes)" })
+    .int("must be a whole number of bytes")
+    .positive("must be at least 1 byte (an empty file is not a package)")
+    .max(Number.MAX_SAFE_INTEGER, "is too large"),
+  product: productFieldsSchema.optional(),
+});
+
+export interface UploadRequest {
+  fileName: string;
+  /** Lower-case hex. */
+  sha256: string;
+  size: number;
+  product?: ProductFieldOverrides;
+}
+
+function fileNameProblem(fileName: string): string | undefined {
+  if (fileName.length > MAX_UPLOAD_FILE_NAME_LENGTH) return `must be at most ${MAX_UPLOAD_FILE_NAME_LENGTH} characters`;
+  if (/[\\/]/.test(fileName)) return "must be a file name without folders ('/' or '\\')";
+  const nameIssue = blobNameProblem(fileName);
+  if (nameIssue) return nameIssue;
+  if (!packageExtension(fileName)) return `must end in ${PACKAGE_EXTENSIONS.join(", ")}`;
+  return undefined;
+}
+
+export function parseUploadRequest(body: unknown): Parsed<UploadRequest> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    return { ok: false, problems: [{ field: "body", reason: "must be a JSON object" }] };
+  }
+  const result = bodySchema.safeParse(body);
+  const problems: FieldProblem[] = result.success ? [] : problemsFromZod(result.error);
+  const fileName = (body as { fileName?: unknown }).fileName;
+  if (typeof fileName === "string") {
+    const issue = fileNameProblem(fileName);
+    if (issue) problems.push({ field: "fileName", reason: issue });
+  }
+  if (!result.success || problems.length > 0) return { ok: false, problems };
+  return { ok: true, value: { ...result.data, sha256: result.data.sha256.toLowerCase() } };
+}

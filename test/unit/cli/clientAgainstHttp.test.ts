@@ -1,0 +1,155 @@
+/**
+ * The CLI's run() against small HTTP servers on 127.0.0.1 standing in for the service's answers
+ * (one branch each): HTTP statuses → SDCM-compatible exit codes, the key never printed nor sent to
+ * storage on a redirect, and downloads verified (a wrong Content-MD5 or size fails with exit 8 and
+ * leaves no file). The whole client against the real service is test/e2e/cli.test.ts.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { run } from "../../../cli/driverSign";
+import { resultDocumentSchema, type ResultDocument } from "../../../cli/output";
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+interface Server {
+  url: string;
+  seen: http.IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+async function serve(handler: Handler): Promise<Server> {
+  const seen: http.IncomingHttpHeaders[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sink(isTTY = false): NodeJS.WriteStream & { text: string } {
+  const stream = { text: "", isTTY, write(chunk: string) { stream.text += chunk; return true; } };
+  return stream as unknown as NodeJS.WriteStream & { text: string };
+}
+
+const KEY = "unit-test-function-key-0123456789";
+
+async function cli(args: string[]): Promise<{ code: number; doc?: ResultDocument; stdout: string; stderr: string }> {
+  const stdout = sink();
+  const stderr = sink();
+  const code = await run(args, { stdout, stderr, env: {} });
+  const doc = args.includes("--json") ? resultDocumentSchema.parse(JSON.parse(stdout.text)) : undefined;
+  return { code, doc, stdout: stdout.text, stderr: stderr.text };
+}
+
+describe("exit codes from the service's HTTP answers", () => {
+  const cases: { status: number; body: unknown; headers?: Record<string, string>; exit: number; mentions: RegExp }[] = [
+    { status: 401, body: { error: "unauthorized" }, exit: 2, mentions: /401.*--key/ },
+    { status: 403, body: { error: "forbidden" }, exit: 2, mentions: /403/ },
+    { status: 404, body: { error: "no submission with id x" }, exit: 4, mentions: /no submission/ },
+    { status: 409, body: { error: "already finished" }, exit: 5, mentions: /409/ },
+    { status: 429, body: { error: "slow down" }, headers: { "retry-after": "7" }, exit: 6, mentions: /retry after 7/ },
+    { status: 500, body: { error: "boom" }, exit: 3, mentions: /500/ },
+    { status: 400, body: { error: "invalid request", fields: [{ field: "status", reason: "must be a runtime status" }] }, exit: 1, mentions: /status must be a runtime status/ },
+  ];
+
+  test.each(cases)("HTTP $status → exit $exit", async ({ status, body, headers, exit, mentions }) => {
+    const server = await serve((_req, res) => json(res, status, body, headers));
+    try {
+      const result = await cli(["list", "--url", `${server.url}/api`, "--key", KEY, "--json"]);
+      expect(result.code).toBe(exit);
+      expect(result.doc).toMatchObject({ command: "list", exitCode: exit, outcome: "error", error: { httpStatus: status } });
+      expect(result.doc!.message).toMatch(mentions);
+      expect(server.seen[0]["x-functions-key"]).toBe(KEY);
+      expect(result.stdout + result.stderr).not.toContain(KEY);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("an unreachable service is an API error (3); the key is not echoed from a mistyped option either", async () => {
+    const server = await serve((_req, res) => json(res, 200, []));
+    const url = server.url;
+    await server.close();
+    expect((await cli(["status", "abc", "--url", url, "--key", KEY])).code).toBe(3);
+    const typo = await cli(["status", "abc", "--url", url, `--kye=${KEY}`]);
+    expect(typo.code).toBe(1);
+    expect(typo.stdout + typo.stderr).not.toContain(KEY.slice(0, 20));
+  });
+});
+
+describe("download: redirects and verification", () => {
+  const manifestBody = Buffer.from(JSON.stringify({ outcome: "succeeded", signedPackage: { container: "c", blobName: "x/Signed_42.zip", contentLength: 11 } }));
+  const signedBody = Buffer.from("signed-zip!");
+  const md5 = (bytes: Buffer) => createHash("md5").update(bytes).digest("base64");
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "driver-sign-unit-"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function withServers(signedHeaders: Record<string, string>, test: (api: Server, storage: Server) => Promise<void>): Promise<void> {
+    const storage = await serve((req, res) => {
+      const body = req.url?.startsWith("/blobs/manifest.json") ? manifestBody : signedBody;
+      const headers = req.url?.startsWith("/blobs/manifest.json") ? { "content-md5": md5(manifestBody) } : signedHeaders;
+      res.writeHead(200, { "content-length": body.length, ...headers });
+      res.end(body);
+    });
+    const api = await serve((req, res) => {
+      if (req.url === "/api/submissions/abc") return json(res, 200, { id: "abc", runtimeStatus: "Completed", stage: "succeeded", submissionId: "42", signedPackage: {} });
+      if (req.url === "/api/submissions/abc/manifest") return json(res, 302, {}, { location: `${storage.url}/blobs/manifest.json?sv=1&sig=SECRETSIG` });
+      if (req.url === "/api/submissions/abc/signed-package") return json(res, 302, {}, { location: `${storage.url}/blobs/Signed_42.zip?sv=1&sig=SECRETSIG` });
+      if (req.url === "/api/submissions/abc/driver-metadata") return json(res, 404, { error: "submission abc is signed but Microsoft offered no driver metadata" });
+      json(res, 500, { error: "unexpected" });
+    });
+    try {
+      await test(api, storage);
+    } finally {
+      await api.close();
+      await storage.close();
+    }
+  }
+
+  test("follows the redirects without sending the key to storage and records what it verified", async () => {
+    await withServers({ "content-md5": md5(signedBody) }, async (api, storage) => {
+      const result = await cli(["download", "abc", "--out", dir, "--url", `${api.url}/api`, "--key", KEY, "--json"]);
+      expect(result.code).toBe(0);
+      expect(storage.seen).toHaveLength(2);
+      for (const headers of storage.seen) expect(headers["x-functions-key"]).toBeUndefined();
+      const signed = result.doc!.files.find((file) => file.kind === "signedPackage")!;
+      expect(signed).toMatchObject({ path: path.join(dir, "Signed_42.zip"), bytes: 11, sha256: createHash("sha256").update(signedBody).digest("hex") });
+      expect(signed.verified.sort()).toEqual(["contentLength", "contentMd5", "manifestSize"]);
+      expect(result.doc!.files.map((file) => file.kind)).toEqual(["manifest", "signedPackage"]);
+      expect(result.stdout + result.stderr).not.toContain("SECRETSIG");
+    });
+  });
+
+  test("a Content-MD5 that does not match fails with exit 8 and leaves no file", async () => {
+    await withServers({ "content-md5": md5(Buffer.from("other bytes")) }, async (api) => {
+      const result = await cli(["download", "abc", "--out", dir, "--url", `${api.url}/api`, "--json"]);
+      expect(result.code).toBe(8);
+      expect(result.doc!.message).toMatch(/failed verification.*MD5/);
+      expect(fs.readdirSync(dir).sort()).toEqual(["manifest.json"]);
+    });
+  });
+});
