@@ -354,6 +354,24 @@ describe("shipping labels on the HDC emulator", () => {
     expect(refused.code).toBe("requestInvalidForCurrentState");
   });
 
+  it("does not repeat a create whose answer was lost; the label is found again by name", async () => {
+    configureLabels({ stepSeconds: 10 });
+    const signed = await signedSubmission();
+    const body = await labelBody(signed, { destination: "anotherPartner", receiverPublisherId: "27691110", name: "Contoso share" });
+    emulators.configure({ faults: [{ method: "POST", pathRegex: "/shippingLabels$", status: 502, times: 1, afterApplying: true }] });
+    const lost = await hdcFailure(createShippingLabel(client, signed.productId, signed.submissionId, body));
+    expect(lost).toMatchObject({ statusCode: 502, retryable: true });
+    expect(emulators.requests().entries.filter((entry) => entry.kind === "createShippingLabel")).toHaveLength(1);
+    const found = await findShippingLabelByName(client, signed.productId, signed.submissionId, "Contoso share");
+    expect(found).toMatchObject({ name: "Contoso share", destination: "anotherPartner" });
+    expect(await listShippingLabels(client, signed.productId, signed.submissionId)).toHaveLength(1);
+  });
+
+  it("validates the label configuration it is given", () => {
+    expect(() => labelBehaviourPatch({ stepSeconds: -1 })).toThrow(/labels.stepSeconds must be a number >= 0/);
+    expect(() => labelBehaviourPatch({ finalState: "done" as never })).toThrow(/labels.finalState/);
+  });
+
   it("lists audiences including the Test Registry Key, and answers 404 for unknown labels", async () => {
     const audiences = await listAudiences(client);
     expect(audiences).toContainEqual(expect.objectContaining({ id: TEST_REGISTRY_KEY, name: "Test Registry Key" }));
