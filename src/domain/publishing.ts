@@ -163,6 +163,14 @@ export interface DriverMetadata {
   BundleInfoMap: Record<string, { Locales?: string[]; InfInfoMap?: Record<string, DriverMetadataInf> }>;
 }
 
+/** An entry of GET /hardware/audiences ("Test Registry Key", CoDev audiences, …). */
+export interface Audience {
+  id: string;
+  name?: string;
+  audienceName?: string;
+  description?: string;
+}
+
 // ---- Label progress --------------------------------------------------------------------------
 
 /**

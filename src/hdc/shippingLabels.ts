@@ -5,7 +5,7 @@
  * the label): callers reconcile by name with findShippingLabelByName.
  */
 import type { HttpMethods } from "@azure/core-rest-pipeline";
-import type { LabelTargetingUpdate, NewShippingLabel, NormalizedLabelStatus } from "../domain/publishing";
+import type { Audience, LabelTargetingUpdate, NewShippingLabel, NormalizedLabelStatus } from "../domain/publishing";
 import type { HdcClient } from "./client";
 import { HdcError, isRecord } from "./errors";
 import { type NormalizeLabelOptions, normalizeLabelStatus } from "./normalizeLabelStatus";
@@ -57,12 +57,7 @@ export interface ShippingLabel {
   [field: string]: unknown;
 }
 
-export interface Audience {
-  id: string;
-  name?: string;
-  audienceName?: string;
-  description?: string;
-}
+export type { Audience } from "../domain/publishing";
 
 const id = (name: string, value: string) => {
   if (typeof value !== "string" || !/^\d+$/.test(value)) {

@@ -8,6 +8,7 @@
  * attestation-signed drivers only to test audiences.
  */
 import type {
+  Audience,
   DriverMetadata,
   DriverMetadataInf,
   HardwareIdRule,
@@ -33,13 +34,7 @@ export interface SubmissionFacts {
   version?: string;
 }
 
-/** An entry of GET /hardware/audiences. */
-export interface Audience {
-  id: string;
-  name?: string;
-  audienceName?: string;
-  description?: string;
-}
+export type { Audience } from "../domain/publishing";
 
 export interface ExpandInput {
   policy: PublishPolicy;
