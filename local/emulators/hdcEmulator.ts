@@ -10,6 +10,7 @@ import { HdcBehaviour, ScriptedFault } from "./hdcBehaviour";
 import { HdcBlobs, INGESTION_CONTAINER, REPORTS_CONTAINER, SIGNED_CONTAINER } from "./hdcBlobs";
 import { HdcStore, ProductRecord, SubmissionRecord, ValidationError, validateNewProduct, validateProductUpdate } from "./hdcStore";
 import { EmulatorHandler, EmulatorRequest, EmulatorResponse, jsonResponse } from "./httpServer";
+import { createShippingLabelRoutes } from "./shippingLabels";
 import { TokenRegistry } from "./tokenRegistry";
 import { FaultInjector, RateLimiter, sleep } from "./trafficShaping";
 import { SUBMISSION_STEPS, WorkflowView, evaluateWorkflow, inCase } from "./workflow";
@@ -83,6 +84,8 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
   // Real time, not the emulator clock: Azurite enforces `se` (and the app reads it) in real time, so a
   // lifetime counted on a virtual clock that runs ahead would make sasTtlSeconds meaningless.
   const sasExpiry = () => new Date(Date.now() + behaviour().sasTtlSeconds * 1000);
+  // Shipping labels, audiences and the rich driver metadata live in shippingLabels.ts.
+  const labels = createShippingLabelRoutes({ store, clock, blobs, behaviour, sasExpiry, linkBase: LINK_BASE });
   const productLinks = (id: bigint) => [
     { href: `${LINK_BASE}/products/${id}`, rel: "self", method: "GET" },
     { href: `${LINK_BASE}/products/${id}/submissions`, rel: "get_submissions", method: "GET" },
@@ -185,6 +188,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
         { type: "driverMetadata", url: await blobs.sasUrl(SIGNED_CONTAINER, metadataBlob, "r", sasExpiry(), metadataBlob) },
       );
     }
+    await labels.adjustDownloads(submission, items);
     return { ...base, ...(workflowStatus ? { workflowStatus } : {}), downloads: { items, messages: [] } };
   }
 
@@ -271,6 +275,8 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
 
   /** Maps a request under /v2.0/my/ to an operation, or undefined (404). */
   function route(request: EmulatorRequest): Operation | undefined {
+    const labelOperation = labels.route(request);
+    if (labelOperation) return labelOperation;
     const relative = request.path.slice(HDC_BASE_PATH.length).replace(/\/+$/, "");
     const parts = relative.split("/");
     if (parts[0] !== "hardware" || parts[1] !== "products") return undefined;
@@ -388,5 +394,12 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     }));
   }
 
-  return { handler, summary, reset: () => store.clear() };
+  return {
+    handler,
+    summary,
+    reset: () => {
+      store.clear();
+      labels.reset();
+    },
+  };
 }
