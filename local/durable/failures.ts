@@ -61,7 +61,7 @@ function serializeCause(friendly: string, jsMessage: string, jsStack: string | u
     InnerException: {
       $type: "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
       IsUserException: false,
-      RemoteStackTrace: jsStack ?? null,
+      RemoteStackTrace: jsStack ?? "",
       RemoteMessage: jsMessage,
       RemoteTypeName: null,
       Message: rpcMessage,
@@ -107,6 +107,34 @@ export function orchestratorFailure(orchestratorName: string, error: string): Fa
   return {
     reason: `Orchestrator function '${orchestratorName}' failed: ${error}`,
     details: `Message: ${error}, StackTrace: ${ORCHESTRATOR_SHIM_STACK}`,
+  };
+}
+
+const HRESULT_E_INVALIDARG = -2147024809;
+
+/**
+ * The custom status check throws inside the shim's normal path: OrchestrationFailureException with
+ * "Orchestrator function '<name>' failed: <message>" and the serialized ArgumentException as details.
+ */
+export function customStatusFailure(orchestratorName: string, message: string): FailureText {
+  return {
+    reason: `Orchestrator function '${orchestratorName}' failed: ${message}`,
+    details: JSON.stringify({
+      $type: "System.ArgumentException, System.Private.CoreLib",
+      ClassName: "System.ArgumentException",
+      Message: message,
+      Data: null,
+      InnerException: null,
+      HelpURL: null,
+      StackTraceString: "   at Microsoft.Azure.WebJobs.Extensions.DurableTask.MessagePayloadDataConverter.Serialize(Object value, Int32 maxSizeInKB)",
+      RemoteStackTraceString: null,
+      RemoteStackIndex: 0,
+      ExceptionMethod: null,
+      HResult: HRESULT_E_INVALIDARG,
+      Source: "Microsoft.Azure.WebJobs.Extensions.DurableTask",
+      WatsonBuckets: null,
+      ParamName: null,
+    }),
   };
 }
 

@@ -7,7 +7,7 @@ import {
   actionTarget, findNonDeterminism, firstTimerChunk, flattenActions, nextTimerChunk, retryDelayMs, takesSequenceId, UNSUPPORTED_ACTIONS,
 } from "./actions";
 import { EpisodeOutcome } from "./episode";
-import { customStatusSizeError, orchestratorFailure } from "./failures";
+import { customStatusFailure, customStatusSizeError, orchestratorFailure } from "./failures";
 import * as ev from "./historyEvents";
 import { InstanceState } from "./instanceState";
 import { InstanceRecord } from "./store";
@@ -122,7 +122,7 @@ export function planEpisode(state: InstanceState, d: Delivery, outcome: EpisodeO
     // Thrown inside the shim's normal path it becomes "Orchestrator function … failed: …"; when the orchestrator
     // had thrown too, the ArgumentException escapes the shim and DTFx records its bare message.
     failure = outcome.kind === "state"
-      ? orchestratorFailure(rec.name, statusTooLarge)
+      ? customStatusFailure(rec.name, statusTooLarge)
       : { reason: statusTooLarge, details: `Unhandled exception while executing orchestration: System.ArgumentException: ${statusTooLarge}` };
   } else if (outcome.kind === "failed") {
     failure = outcome.state ? orchestratorFailure(rec.name, outcome.message) : { reason: outcome.message, details: outcome.message };

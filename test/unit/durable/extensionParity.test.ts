@@ -56,6 +56,15 @@ df.app.orchestration("customStatusOfSize", function* (ctx: OrchestrationContext)
   return "done";
 });
 
+df.app.orchestration("bigStatusParent", function* (ctx: OrchestrationContext) {
+  try {
+    yield ctx.df.callSubOrchestrator("customStatusOfSize", { chars: 8704 });
+    return "no error";
+  } catch (error) {
+    return (error as Error).message;
+  }
+});
+
 df.app.orchestration("timerOfDays", function* (ctx: OrchestrationContext) {
   const started = ctx.df.currentUtcDateTime.getTime();
   yield ctx.df.createTimer(new Date(started + ctx.df.getInput<number>() * DAY_MS));
@@ -173,6 +182,15 @@ describe("DurableEngine behaves like the extension", () => {
       "The current payload size is 17 KB.");
     expect(status.customStatus).toBeNull();
     expect(ofType(status.rawHistory, EventType.TaskScheduled)).toEqual([]);
+  });
+
+  test("a parent sees the refused custom status as the child's failure with the serialized ArgumentException", async () => {
+    const status = await runToIdle(engine, "bigStatusParent");
+    const [failed] = ofType(status.rawHistory, EventType.SubOrchestrationInstanceFailed);
+    const message = "The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. The current payload size is 17 KB.";
+    expect(failed.Reason).toBe(`Orchestrator function 'customStatusOfSize' failed: ${message}`);
+    expect(JSON.parse(failed.Details as string)).toMatchObject({ ClassName: "System.ArgumentException", Message: message });
+    expect(status.output).toBe(`${failed.Reason} \n ${failed.Details}`);
   });
 
   test("a custom status just under the limit is kept", async () => {
