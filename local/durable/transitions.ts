@@ -152,7 +152,9 @@ export function planEpisode(state: InstanceState, d: Delivery, outcome: EpisodeO
   const finish = (status: RuntimeStatus, output: unknown) => {
     plan.record.runtimeStatus = status;
     plan.record.output = output ?? null;
-    plan.events.push(ev.executionCompleted(now, status, output));
+    const completed = ev.executionCompleted(now, status, output);
+    // DTFx stores a failure's reason as plain text, a result as JSON.
+    plan.events.push(status === "Failed" ? { ...completed, Result: String(output) } : completed);
   };
   if (failure !== undefined) {
     finish("Failed", failure.reason);

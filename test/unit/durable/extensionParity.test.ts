@@ -144,7 +144,7 @@ describe("DurableEngine behaves like the extension", () => {
     expect(status.runtimeStatus).toBe("Failed");
     expect(status.output).toBe("Orchestrator function 'throwsItself' failed: kaput");
     const [completed] = ofType(status.rawHistory, EventType.ExecutionCompleted);
-    expect(completed).toMatchObject({ OrchestrationStatus: "Failed", Result: JSON.stringify("Orchestrator function 'throwsItself' failed: kaput") });
+    expect(completed).toMatchObject({ OrchestrationStatus: "Failed", Result: "Orchestrator function 'throwsItself' failed: kaput" });
     // DTFx order: the execution completes inside the episode, OrchestratorCompleted closes it.
     expect(status.rawHistory.map((e) => e.EventType).slice(-2)).toEqual([EventType.ExecutionCompleted, EventType.OrchestratorCompleted]);
   });
