@@ -214,7 +214,7 @@ class DurableHttpApi {
     const from = dateParam(ctx.query, "createdTimeFrom");
     if (!from) return send(ctx.res, 400, "Please provide value for 'createdTimeFrom' parameter.");
     const filter = filterFrom(ctx.query, RUNTIME_STATUS_VALUES);
-    const deleted = await this.engine.purgeBy({ ...filter, createdTimeFrom: from, createdTimeTo: filter.createdTimeTo ?? new Date() });
+    const deleted = await this.engine.purgeBy({ ...filter, createdTimeFrom: from, createdTimeTo: filter.createdTimeTo ?? this.engine.now() }); // "now" on the engine's clock
     if (deleted === 0) return send(ctx.res, 404);
     send(ctx.res, 200, { instancesDeleted: deleted });
   }

@@ -14,6 +14,10 @@ df.app.activity("greet", { handler: async (name: unknown) => `Hello ${name}` });
 df.app.orchestration("instant", function* () {
   return "done";
 });
+df.app.orchestration("sleepsADay", function* (ctx: OrchestrationContext) {
+  yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 24 * 3600_000));
+  return "rested";
+});
 df.app.orchestration("breaks", function* () {
   throw new Error("broken on purpose");
 });
@@ -310,6 +314,12 @@ describe("Durable HTTP API answers like the extension's HttpApiHandler", () => {
     const none = await fetch(`${webhooks}/instances?${query}&createdTimeFrom=${future}`, { method: "DELETE" });
     expect(none.status).toBe(404);
 
+    // The virtual clock moves a day ahead of the wall clock; "createdTimeTo defaults to now" must mean the engine's now.
+    await client.startNew("sleepsADay", { instanceId: "hp-sleeper" });
+    await engine.waitForIdle(30000);
+    await client.startNew("instant", { instanceId: "hp-after-sleep" });
+    await engine.waitForIdle(30000);
+    expect(Date.parse((await engine.getStatus("hp-after-sleep"))?.createdTime as string)).toBeGreaterThan(Date.now() + 3600_000);
     const before = (await engine.list({ runtimeStatus: ["Completed"], instanceIdPrefix: "hp-page-" })).length;
     const purged = await fetch(`${webhooks}/instances?${query}&createdTimeFrom=2000-01-01T00:00:00Z&runtimeStatus=Completed`, { method: "DELETE" });
     expect(purged.status).toBe(200);
