@@ -84,3 +84,33 @@ export function retryDelayMs(options: RetryOptionsJson, attempt: number, firstAt
     ? options.maxRetryIntervalInMilliseconds : SIX_DAYS_MS;
   return Math.min(options.firstRetryIntervalInMilliseconds * Math.pow(backoff, attempt - 1), cap);
 }
+
+const DAY_MS = 24 * 3600 * 1000;
+/** Azure Storage provider: MaximumDelayTime (also sent to JS as maximumShortTimerDuration). */
+export const MAX_SHORT_TIMER_MS = 6 * DAY_MS;
+/** Azure Storage provider: LongRunningTimerIntervalLength (sent as longRunningTimerIntervalDuration). */
+export const LONG_TIMER_INTERVAL_MS = 3 * DAY_MS;
+
+/** A .NET TimeSpan the way Newtonsoft writes it: "[d.]hh:mm:ss". */
+export function timeSpanText(ms: number): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const days = Math.floor(ms / DAY_MS);
+  const rest = ms - days * DAY_MS;
+  const clock = `${two(Math.floor(rest / 3600_000))}:${two(Math.floor((rest % 3600_000) / 60_000))}:${two(Math.floor((rest % 60_000) / 1000))}`;
+  return days > 0 ? `${days}.${clock}` : clock;
+}
+
+/**
+ * DurableOrchestrationContext.CreateTimer: a timer further away than the maximum is created as chunks of the
+ * long-running interval. Returns the first chunk's fireAt for a timer issued at `now`.
+ */
+export function firstTimerChunk(finalFireAt: Date, now: Date): Date {
+  return finalFireAt.getTime() - now.getTime() > MAX_SHORT_TIMER_MS ? new Date(now.getTime() + LONG_TIMER_INTERVAL_MS) : finalFireAt;
+}
+
+/** The extension's long-timer loop after a chunk fired at `now`: the next chunk, or undefined once the final time is reached. */
+export function nextTimerChunk(finalFireAt: Date, now: Date): Date | undefined {
+  const remaining = finalFireAt.getTime() - now.getTime();
+  if (remaining <= 0) return undefined;
+  return remaining < LONG_TIMER_INTERVAL_MS ? finalFireAt : new Date(now.getTime() + LONG_TIMER_INTERVAL_MS);
+}

@@ -25,6 +25,7 @@ export function durableClientBindingData(baseUrl: string, taskHub: string): Reco
       terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
       rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
       purgeHistoryDeleteUri: `${instance}?${query}`,
+      restartPostUri: `${instance}/restart?${query}`,
       suspendPostUri: `${instance}/suspend?reason={text}&${query}`,
       resumePostUri: `${instance}/resume?reason={text}&${query}`,
     },

@@ -6,18 +6,20 @@
 import { randomUUID } from "node:crypto";
 import { Clock, RealClock, VirtualClock } from "./clock";
 import { runEpisode } from "./episode";
+import { activityFailure } from "./failures";
 import * as ev from "./historyEvents";
 import { freshState, InstanceState, rebuildState } from "./instanceState";
 import { Alarm, BoundedRunner, TimerBook, TimerEntry } from "./scheduler";
 import { assertValidInstanceId, DurableStore, episodeRowKey, InstanceRecord, newInboxKey, ParentLink, PayloadTooLargeError } from "./store";
-import { EpisodePlan, deliverEvents, planEpisode } from "./transitions";
+import { historyView } from "./statusView";
+import { EpisodePlan, deliverEvents, newExecutionGuid, planEpisode } from "./transitions";
 import {
-  ActivityWork, EngineOptions, EventType, HistoryEvent, InboxItem, InstanceExistsError, InstanceStatus, isTerminal,
-  StatusFilter, SubOrchestrationWork, WorkItem,
+  ActivityWork, EngineOptions, HistoryEvent, InboxItem, InstanceExistsError, InstanceStatus, isTerminal,
+  StatusFilter, StatusPage, SubOrchestrationWork, WorkItem,
 } from "./types";
 
 export { InstanceExistsError } from "./types";
-export type { ActivityInvoker, EngineOptions, InstanceStatus, OrchestratorInvoker, StatusFilter } from "./types";
+export type { ActivityInvoker, EngineOptions, InstanceStatus, OrchestratorInvoker, StatusFilter, StatusPage } from "./types";
 
 interface ActivityJob {
   instanceId: string;
@@ -118,14 +120,21 @@ export class DurableEngine {
   ): Promise<InstanceStatus | undefined> {
     const state = this.instances.get(instanceId);
     if (!state) return undefined;
-    const status = toStatus(state.record, options.showInput !== false);
-    if (options.showHistory) {
-      const history = state.history.length > 0 || !isTerminal(state.record.runtimeStatus)
-        ? state.history
-        : await this.store.loadHistory(instanceId, state.record.executionId);
-      status.history = history.filter(isUserVisible).map((e) => publicEvent(e, options.showHistoryOutput === true));
+    const showInput = options.showInput !== false;
+    const status = toStatus(state.record, showInput);
+    // Like the extension: no history for an instance that has not started yet.
+    if (options.showHistory && state.record.runtimeStatus !== "Pending") {
+      status.history = historyView(await this.getHistory(instanceId), { showHistoryOutput: options.showHistoryOutput === true, showInput });
     }
     return status;
+  }
+
+  /** The current execution's history as the orchestrator receives it (DTFx events, numeric EventType). */
+  async getHistory(instanceId: string): Promise<HistoryEvent[]> {
+    const state = this.instances.get(instanceId);
+    if (!state) return [];
+    if (state.history.length > 0 || !isTerminal(state.record.runtimeStatus)) return state.history.map((e) => ({ ...e }));
+    return this.store.loadHistory(instanceId, state.record.executionId);
   }
 
   async list(filter: StatusFilter = {}): Promise<InstanceStatus[]> {
@@ -133,6 +142,24 @@ export class DurableEngine {
       .map((s) => s.record)
       .filter((r) => matches(r, filter))
       .map((r) => toStatus(r, true));
+  }
+
+  /**
+   * One page of a status query. Like the Azure Storage provider's Instances table query, results come in
+   * instance-id order; the continuation token names the last id returned.
+   */
+  async listPage(filter: StatusFilter, page: { pageSize: number; continuationToken?: string; showInput?: boolean }): Promise<StatusPage> {
+    const after = page.continuationToken ? decodeContinuation(page.continuationToken) : undefined;
+    const matching = [...this.instances.values()]
+      .map((s) => s.record)
+      .filter((r) => matches(r, filter) && (after === undefined || r.instanceId > after))
+      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+    const records = matching.slice(0, Math.max(1, page.pageSize));
+    const more = matching.length > records.length;
+    return {
+      statuses: records.map((r) => toStatus(r, page.showInput !== false)),
+      ...(more ? { continuationToken: encodeContinuation(records[records.length - 1].instanceId) } : {}),
+    };
   }
 
   async raiseEvent(instanceId: string, eventName: string, data: unknown): Promise<boolean> {
@@ -146,26 +173,37 @@ export class DurableEngine {
     return true;
   }
 
-  async terminate(instanceId: string, reason: string): Promise<boolean> {
+  async terminate(instanceId: string, reason: string | null): Promise<boolean> {
     const state = this.instances.get(instanceId);
     if (!state || isTerminal(state.record.runtimeStatus)) return false;
     await this.deliver(instanceId, { rowKey: newInboxKey(), events: [], terminateReason: reason });
     return true;
   }
 
-  /** Deletes a terminal instance and its history (like the Azure Storage provider, running instances are left alone). */
+  /**
+   * Deletes an instance and all its data. Like the Azure Storage provider's purge by id, this does not look at
+   * the runtime status: a running instance is deleted too and its outstanding work is dropped.
+   */
   async purge(instanceId: string): Promise<boolean> {
     const state = this.instances.get(instanceId);
-    if (!state || !isTerminal(state.record.runtimeStatus)) return false;
+    if (!state) return false;
     this.assertWritable();
+    this.instances.delete(instanceId); // from here on deliveries, timers and activity results for it are dropped
+    this.runnable.delete(instanceId);
+    this.timers.removeInstance(instanceId);
+    while (state.episodeRunning) await sleep(5); // let an in-flight episode commit before its rows are deleted
     await this.store.purgeInstance(instanceId);
-    this.instances.delete(instanceId);
     return true;
   }
 
+  /**
+   * Purge by filter (createdTimeFrom is required by the HTTP API). Like the Azure Storage provider, only the
+   * terminal statuses of the given list count; with none of them (or no list) every status matches.
+   */
   async purgeBy(filter: StatusFilter): Promise<number> {
+    const terminal = (filter.runtimeStatus ?? []).filter((s) => isTerminal(s as InstanceStatus["runtimeStatus"]));
     let purged = 0;
-    for (const status of await this.list(filter)) if (await this.purge(status.instanceId)) purged++;
+    for (const status of await this.list({ ...filter, runtimeStatus: terminal })) if (await this.purge(status.instanceId)) purged++;
     return purged;
   }
 
@@ -191,7 +229,7 @@ export class DurableEngine {
     const record: InstanceRecord = {
       instanceId, name, runtimeStatus: "Pending", input: input ?? null, output: null, customStatus: null,
       createdTime: now.toISOString(), lastUpdatedTime: now.toISOString(),
-      executionId: 0, episodeCount: 0, nextEventId: 0, parent,
+      executionId: 0, executionGuid: newExecutionGuid(), episodeCount: 0, nextEventId: 0, parent,
     };
     this.store.assertStorable(record);
     const startItem: InboxItem = {
@@ -438,8 +476,8 @@ export class DurableEngine {
       const output = await this.options.invokeActivity(work.name, work.input);
       result = ev.taskCompleted(this.now(), work.id, output);
     } catch (error) {
-      const message = errorText(error);
-      result = ev.taskFailed(this.now(), work.id, `Activity function '${work.name}' failed: ${message}`, (error as Error)?.stack ?? message);
+      const failure = activityFailure(work.name, error);
+      result = ev.taskFailed(this.now(), work.id, failure.reason, failure.details);
     }
     if (this.crashed) return;
     const state = this.instances.get(job.instanceId);
@@ -479,10 +517,13 @@ export class DurableEngine {
     const parent = this.instances.get(link.instanceId);
     if (!parent || parent.record.executionId !== link.executionId || !parent.work.has(link.taskId)) return;
     const now = this.now();
+    // DTFx hands the parent the child's ExecutionCompleted result (the failure reason) and the failure details.
     const event = child.runtimeStatus === "Completed"
       ? ev.subOrchestrationCompleted(now, link.taskId, child.output)
-      : ev.subOrchestrationFailed(now, link.taskId,
-        `Sub-orchestration '${child.name}' (${child.instanceId}) ${child.runtimeStatus.toLowerCase()}: ${String(child.output)}`, "");
+      : child.runtimeStatus === "Failed"
+        ? ev.subOrchestrationFailed(now, link.taskId, String(child.output), child.failureDetails ?? "")
+        : ev.subOrchestrationFailed(now, link.taskId,
+          `Sub-orchestration '${child.name}' (${child.instanceId}) ${child.runtimeStatus.toLowerCase()}: ${String(child.output)}`, "");
     await this.deliver(link.instanceId, { rowKey: newInboxKey(), events: [event], executionId: link.executionId });
   }
 
@@ -514,17 +555,27 @@ export class DurableEngine {
   }
 }
 
-function planTermination(state: InstanceState, reason: string, now: Date): EpisodePlan {
+function terminatedCompletion(now: Date, reason: string | null): HistoryEvent {
+  return { ...ev.executionCompleted(now, "Terminated", null), Result: reason ?? undefined };
+}
+
+function planTermination(state: InstanceState, reason: string | null, now: Date): EpisodePlan {
   return {
     record: { ...state.record, runtimeStatus: "Terminated", output: reason, lastUpdatedTime: now.toISOString() },
-    events: [ev.orchestratorStarted(now), ev.executionTerminated(now, reason), ev.orchestratorCompleted(now)],
+    events: [
+      ev.orchestratorStarted(now), ev.executionTerminated(now, reason),
+      // DTFx completes the execution with the reason as its result.
+      terminatedCompletion(now, reason), ev.orchestratorCompleted(now),
+    ],
     newWork: [], newActions: [], canceledTimers: [], completedIds: [], warnings: [],
   };
 }
 
 function planFailure(state: InstanceState, message: string, now: Date): EpisodePlan {
   return {
-    record: { ...state.record, runtimeStatus: "Failed", output: message, customStatus: null, lastUpdatedTime: now.toISOString() },
+    record: {
+      ...state.record, runtimeStatus: "Failed", output: message, customStatus: null, failureDetails: message, lastUpdatedTime: now.toISOString(),
+    },
     events: [], newWork: [], newActions: [], canceledTimers: [], completedIds: [], warnings: [],
   };
 }
@@ -547,6 +598,7 @@ function toStatus(record: InstanceRecord, showInput: boolean): InstanceStatus {
 }
 
 function matches(record: InstanceRecord, filter: StatusFilter): boolean {
+  if (filter.instanceIdPrefix && !record.instanceId.startsWith(filter.instanceIdPrefix)) return false;
   if (filter.runtimeStatus && filter.runtimeStatus.length > 0 && !filter.runtimeStatus.includes(record.runtimeStatus)) return false;
   const created = Date.parse(record.createdTime);
   if (filter.createdTimeFrom && created < filter.createdTimeFrom.getTime()) return false;
@@ -554,17 +606,17 @@ function matches(record: InstanceRecord, filter: StatusFilter): boolean {
   return true;
 }
 
-/** The HTTP status API leaves out the episode brackets. */
-function isUserVisible(event: HistoryEvent): boolean {
-  return event.EventType !== EventType.OrchestratorStarted && event.EventType !== EventType.OrchestratorCompleted;
+function encodeContinuation(lastInstanceId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastInstanceId }), "utf8").toString("base64");
 }
 
-function publicEvent(event: HistoryEvent, showOutput: boolean): Record<string, unknown> {
-  const { IsPlayed: _played, Result, Input, ...rest } = event;
-  const view: Record<string, unknown> = { ...rest, EventType: EventType[event.EventType] ?? event.EventType };
-  if (showOutput && Result !== undefined) view.Result = Result;
-  if (showOutput && Input !== undefined) view.Input = Input;
-  return view;
+function decodeContinuation(token: string): string | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, "base64").toString("utf8")) as { after?: unknown };
+    return typeof parsed.after === "string" ? parsed.after : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function errorText(error: unknown): string {

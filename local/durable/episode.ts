@@ -1,4 +1,5 @@
 /** One orchestrator episode: the payload the extension sends, the handler call, and what came back. */
+import { LONG_TIMER_INTERVAL_MS, MAX_SHORT_TIMER_MS, timeSpanText } from "./actions";
 import { HistoryEvent, OrchestratorInvoker } from "./types";
 
 export interface OrchestratorStateJson {
@@ -40,8 +41,8 @@ export function buildPayload(episode: EpisodeInput): unknown {
     parentInstanceId: episode.parentInstanceId ?? null,
     upperSchemaVersion: 1,
     upperSchemaVersionNew: 2,
-    maximumShortTimerDuration: "6.00:00:00",
-    longRunningTimerIntervalDuration: "3.00:00:00",
+    maximumShortTimerDuration: timeSpanText(MAX_SHORT_TIMER_MS),
+    longRunningTimerIntervalDuration: timeSpanText(LONG_TIMER_INTERVAL_MS),
     defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
   }));
 }

@@ -43,8 +43,9 @@ export const eventRaised = (at: Date, name: string, data: unknown) =>
 export const executionCompleted = (at: Date, status: string, output: unknown) =>
   historyEvent(EventType.ExecutionCompleted, at, { OrchestrationStatus: status, Result: toJsonOrNull(output) });
 
-export const executionTerminated = (at: Date, reason: string) =>
-  historyEvent(EventType.ExecutionTerminated, at, { Input: JSON.stringify(reason) });
+/** DTFx keeps the terminate reason as raw text (not JSON) in Input. */
+export const executionTerminated = (at: Date, reason: string | null) =>
+  historyEvent(EventType.ExecutionTerminated, at, { Input: reason });
 
 /** The engine JSON.parses every Result, so an undefined output must travel as "null". */
 export function toJsonOrNull(value: unknown): string {

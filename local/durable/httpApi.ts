@@ -1,133 +1,271 @@
 /**
- * The Durable extension's HTTP surface on the local runtime:
+ * The Durable extension's HTTP surface on the local runtime, answering like its HttpApiHandler:
  *  - /durabletask/…                        the RPC routes DurableClient calls when rpcBaseUrl is set (reference 2.2)
  *  - /runtime/webhooks/durabletask/…       the documented webhooks behind createCheckStatusResponse's URLs
+ * Status codes, bodies and headers follow the extension's source (HttpApiHandler.cs, DurableClient.cs).
  */
 import { IncomingMessage, ServerResponse } from "node:http";
 import { managementPayload, RPC_PATH, WEBHOOK_PATH } from "./clientBinding";
 import { DurableEngine } from "./engine";
-import { InstanceExistsError, isTerminal, StatusFilter } from "./types";
+import { statusPayload } from "./statusView";
+import { DurableArgumentError, InstanceStatus, isTerminal, RuntimeStatus, StatusFilter } from "./types";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-
-interface Route {
-  method: string;
-  /** Path segments after the prefix, e.g. ["instances", ":id", "raiseEvent", ":name"]; a trailing "" matches "instances/". */
-  pattern: string[];
-  run: (ctx: RequestContext) => Promise<void>;
-}
 
 interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
-  params: Record<string, string>;
+  url: URL;
   query: URLSearchParams;
   body: string;
-  origin: string;
-  webhook: boolean;
+}
+
+/** OrchestrationRuntimeStatus / OrchestrationStatus values (Enum.TryParse takes names and numbers, case-sensitively). */
+const RUNTIME_STATUS_VALUES: Record<string, RuntimeStatus> = {
+  Running: "Running", Completed: "Completed", ContinuedAsNew: "ContinuedAsNew", Failed: "Failed", Canceled: "Canceled",
+  Terminated: "Terminated", Pending: "Pending", Suspended: "Suspended",
+  0: "Running", 1: "Completed", 2: "ContinuedAsNew", 3: "Failed", 4: "Canceled", 5: "Terminated", 6: "Pending", 7: "Suspended",
+};
+/** OrchestrationStatusQueryCondition.PageSize default. */
+const DEFAULT_PAGE_SIZE = 100;
+const CONTINUATION_HEADER = "x-ms-continuation-token";
+/** Seconds the extension asks clients to wait: polling a running instance, and after starting one. */
+const STATUS_RETRY_AFTER = "5";
+const START_RETRY_AFTER = "10";
+
+class HttpAnswer extends Error {
+  constructor(readonly status: number, readonly body?: unknown) {
+    super(`HTTP ${status}`);
+  }
 }
 
 export function createDurableHttpHandler(engine: DurableEngine, options: { taskHub: string }): Handler {
-  const routes = buildRoutes(engine, options.taskHub);
+  const api = new DurableHttpApi(engine, options.taskHub);
   return async (req, res) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
     const prefix = url.pathname.startsWith(RPC_PATH) ? RPC_PATH : url.pathname.startsWith(`${WEBHOOK_PATH}/`) ? `${WEBHOOK_PATH}/` : undefined;
     if (!prefix) return false;
-    const segments = url.pathname.slice(prefix.length).split("/").map((s) => decodeURIComponent(s));
-    for (const route of routes) {
-      const params = matchRoute(route, req.method ?? "GET", segments);
-      if (!params) continue;
-      const body = await readBody(req);
-      try {
-        await route.run({ req, res, params, query: url.searchParams, body, origin: url.origin, webhook: prefix !== RPC_PATH });
-      } catch (error) {
-        if (error instanceof InstanceExistsError) send(res, 409, { message: error.message });
-        else send(res, 500, { message: error instanceof Error ? error.message : String(error) });
-      }
-      return true;
+    const segments = url.pathname.slice(prefix.length).replace(/^\/+|\/+$/g, "").split("/").map((s) => decodeURIComponent(s));
+    const ctx: RequestContext = { req, res, url, query: url.searchParams, body: await readBody(req) };
+    try {
+      await api.route(ctx, segments);
+    } catch (error) {
+      if (error instanceof HttpAnswer) send(res, error.status, error.body);
+      // HandleRequestAsync: ArgumentException → 400, anything else → 500; the exception text stays out of the body.
+      else if (error instanceof DurableArgumentError) send(res, 400, { Message: "One or more of the arguments submitted is incorrect" });
+      else send(res, 500, { Message: "Something went wrong while processing your request" });
     }
-    return false;
+    return true;
   };
 }
 
-function matchRoute(route: Route, method: string, segments: string[]): Record<string, string> | undefined {
-  if (route.method !== method) return undefined;
-  const optionalTail = route.pattern[route.pattern.length - 1] === ":id?";
-  const required = optionalTail ? route.pattern.length - 1 : route.pattern.length;
-  if (segments.length !== route.pattern.length && !(optionalTail && segments.length === required)) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < segments.length; i++) {
-    const part = route.pattern[i];
-    if (part.startsWith(":")) {
-      if (!segments[i]) return undefined;
-      params[part.replace(/[:?]/g, "")] = segments[i];
-    } else if (part !== segments[i]) return undefined;
+class DurableHttpApi {
+  constructor(private readonly engine: DurableEngine, private readonly taskHub: string) {}
+
+  async route(ctx: RequestContext, segments: string[]): Promise<void> {
+    const method = ctx.req.method ?? "GET";
+    const [controller, id, operation, name, ...rest] = segments;
+    if (controller === "orchestrators" && id && !name) {
+      if (method !== "POST") return send(ctx.res, 404);
+      return this.start(ctx, id, operation || undefined);
+    }
+    if (controller === "instances" && segments.length <= 3) {
+      if (!id) {
+        if (method === "GET") return this.list(ctx);
+        if (method === "DELETE") return this.purgeBy(ctx);
+        return send(ctx.res, 404);
+      }
+      if (!operation) {
+        if (method === "GET") return this.status(ctx, id);
+        if (method === "DELETE") return this.purge(ctx, id);
+        return send(ctx.res, 404);
+      }
+      if (method === "POST") {
+        switch (operation.toLowerCase()) {
+          case "terminate": return this.terminate(ctx, id);
+          case "restart": return this.restart(ctx, id);
+          case "rewind":
+          case "suspend":
+          case "resume":
+            return send(ctx.res, 501, { Message: `The ${operation.toLowerCase()} operation is not supported by the local runtime.` });
+          default: return send(ctx.res, 404);
+        }
+      }
+      return send(ctx.res, 404);
+    }
+    if (controller === "instances" && operation === "raiseEvent" && name && rest.length === 0) {
+      if (method !== "POST") return send(ctx.res, 404);
+      return this.raiseEvent(ctx, id, name);
+    }
+    return send(ctx.res, 404);
   }
-  return params;
-}
 
-function buildRoutes(engine: DurableEngine, taskHub: string): Route[] {
-  const status = async (ctx: RequestContext) => {
-    const flag = (name: string) => ctx.query.get(name)?.toLowerCase() === "true";
-    const found = await engine.getStatus(ctx.params.id, {
-      showHistory: flag("showHistory"), showHistoryOutput: flag("showHistoryOutput"),
-      showInput: ctx.query.get("showInput")?.toLowerCase() !== "false",
+  private async status(ctx: RequestContext, instanceId: string, failedAs500?: boolean): Promise<void> {
+    const status = await this.engine.getStatus(instanceId, {
+      showHistory: boolParam(ctx.query, "showHistory") ?? false,
+      showHistoryOutput: boolParam(ctx.query, "showHistoryOutput") ?? false,
+      showInput: boolParam(ctx.query, "showInput") ?? true,
     });
-    if (!found) return send(ctx.res, 404, { message: `No instance with ID '${ctx.params.id}' found.` });
-    const running = !isTerminal(found.runtimeStatus);
-    const headers: Record<string, string> = running ? { Location: ctx.req.url ? `${ctx.origin}${ctx.req.url}` : "", "Retry-After": "10" } : {};
-    send(ctx.res, running ? 202 : 200, found, headers);
-  };
-  const list = async (ctx: RequestContext) => send(ctx.res, 200, await engine.list(filterFrom(ctx.query)));
-  const start = async (ctx: RequestContext) => {
-    const input = ctx.body.trim() === "" ? undefined : JSON.parse(ctx.body);
-    const id = await engine.startNew(ctx.params.name, input, ctx.params.id);
-    const payload = managementPayload(ctx.origin, taskHub, id);
-    send(ctx.res, 202, { ...payload, id }, { Location: payload.statusQueryGetUri });
-  };
-  const raise = async (ctx: RequestContext) => {
-    const existing = await engine.getStatus(ctx.params.id, { showInput: false });
-    if (!existing) return send(ctx.res, 404, { message: `No instance with ID '${ctx.params.id}' found.` });
-    if (isTerminal(existing.runtimeStatus)) return send(ctx.res, 410, { message: `Instance '${ctx.params.id}' is ${existing.runtimeStatus}.` });
-    await engine.raiseEvent(ctx.params.id, ctx.params.name, ctx.body.trim() === "" ? null : JSON.parse(ctx.body));
+    if (!status) return send(ctx.res, 404);
+    const serverErrorOnFailure = failedAs500 ?? boolParam(ctx.query, "returnInternalServerErrorOnFailure") ?? false;
+    const running = !isTerminal(status.runtimeStatus);
+    const code = running ? 202 : status.runtimeStatus === "Failed" && serverErrorOnFailure ? 500 : 200;
+    // 202 carries Location (the request's own URL) and asks for a 5 second pause so clients do not spin.
+    const headers: Record<string, string> = running ? { Location: ctx.url.href, "Retry-After": STATUS_RETRY_AFTER } : {};
+    send(ctx.res, code, payloadOf(status), headers);
+  }
+
+  private async list(ctx: RequestContext): Promise<void> {
+    const top = intParam(ctx.query, "top");
+    const page = await this.engine.listPage(filterFrom(ctx.query, RUNTIME_STATUS_VALUES), {
+      pageSize: top !== undefined && top > 0 ? top : DEFAULT_PAGE_SIZE,
+      continuationToken: headerValue(ctx.req, CONTINUATION_HEADER),
+      showInput: boolParam(ctx.query, "showInput") ?? true,
+    });
+    // The extension always adds the header; a null token goes out empty, which ends durable-functions' paging loop.
+    send(ctx.res, 200, page.statuses.map((s) => payloadOf(s)), { [CONTINUATION_HEADER]: page.continuationToken ?? "" });
+  }
+
+  private async start(ctx: RequestContext, functionName: string, requestedId: string | undefined): Promise<void> {
+    let input: unknown = null;
+    if (ctx.body.trim() !== "") {
+      try {
+        input = JSON.parse(ctx.body);
+      } catch {
+        throw new HttpAnswer(400, { Message: "Invalid JSON content" });
+      }
+    }
+    const id = await this.engine.startNew(functionName, input, requestedId);
+    await this.checkStatusOrWait(ctx, id);
+  }
+
+  /** RestartAsync: the same name and input, under a new id unless restartWithNewInstanceId=false. */
+  private async restart(ctx: RequestContext, instanceId: string): Promise<void> {
+    const existing = await this.engine.getStatus(instanceId, { showInput: true });
+    if (!existing) throw new HttpAnswer(400, { Message: "InstanceId does not match a valid orchestration instance." });
+    const newId = boolParam(ctx.query, "restartWithNewInstanceId") === false ? instanceId : undefined;
+    const id = await this.engine.startNew(existing.name, existing.input, newId);
+    await this.checkStatusOrWait(ctx, id);
+  }
+
+  /** With timeout and pollingInterval (seconds) waits like WaitForCompletionOrCreateCheckStatusResponseAsync. */
+  private async checkStatusOrWait(ctx: RequestContext, instanceId: string): Promise<void> {
+    const timeout = secondsParam(ctx.query, "timeout");
+    const interval = secondsParam(ctx.query, "pollingInterval");
+    if (timeout !== undefined && interval !== undefined) {
+      if (interval > timeout) throw new DurableArgumentError(`Total timeout ${timeout / 1000} should be bigger than retry timeout ${interval / 1000}`);
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const status = await this.engine.getStatus(instanceId, { showInput: true });
+        if (status?.runtimeStatus === "Completed") return send(ctx.res, 200, status.output ?? null);
+        if (status && isTerminal(status.runtimeStatus)) return this.status(ctx, instanceId, false);
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(left, Math.max(interval, 1))));
+      }
+    }
+    const links = managementPayload(ctx.url.origin, this.taskHub, instanceId);
+    const body = {
+      id: instanceId,
+      statusQueryGetUri: links.statusQueryGetUri,
+      sendEventPostUri: links.sendEventPostUri,
+      terminatePostUri: links.terminatePostUri,
+      purgeHistoryDeleteUri: links.purgeHistoryDeleteUri,
+      restartPostUri: links.restartPostUri,
+      suspendPostUri: links.suspendPostUri,
+      resumePostUri: links.resumePostUri,
+    };
+    send(ctx.res, 202, body, { Location: links.statusQueryGetUri, "Retry-After": START_RETRY_AFTER });
+  }
+
+  private async raiseEvent(ctx: RequestContext, instanceId: string, eventName: string): Promise<void> {
+    const status = await this.engine.getStatus(instanceId, { showInput: false });
+    if (!status) return send(ctx.res, 404);
+    if (isTerminal(status.runtimeStatus)) return send(ctx.res, 410);
+    const mediaType = (headerValue(ctx.req, "content-type") ?? "").split(";")[0].trim().toLowerCase();
+    if (mediaType !== "application/json") {
+      return send(ctx.res, 400, { Message: "Only application/json request content is supported" });
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(ctx.body);
+    } catch {
+      return send(ctx.res, 400, { Message: "Invalid JSON content" });
+    }
+    await this.engine.raiseEvent(instanceId, eventName, data);
     send(ctx.res, 202);
-  };
-  const terminate = async (ctx: RequestContext) => {
-    const existing = await engine.getStatus(ctx.params.id, { showInput: false });
-    if (!existing) return send(ctx.res, 404, { message: `No instance with ID '${ctx.params.id}' found.` });
-    if (isTerminal(existing.runtimeStatus)) return send(ctx.res, 410, { message: `Instance '${ctx.params.id}' is ${existing.runtimeStatus}.` });
-    await engine.terminate(ctx.params.id, ctx.query.get("reason") ?? "");
+  }
+
+  private async terminate(ctx: RequestContext, instanceId: string): Promise<void> {
+    const status = await this.engine.getStatus(instanceId, { showInput: false });
+    if (!status) return send(ctx.res, 404);
+    if (isTerminal(status.runtimeStatus)) return send(ctx.res, 410);
+    await this.engine.terminate(instanceId, ctx.query.get("reason"));
     send(ctx.res, 202);
-  };
-  const purge = async (ctx: RequestContext) => {
-    const deleted = await engine.purge(ctx.params.id);
-    send(ctx.res, deleted ? 200 : 404, { instancesDeleted: deleted ? 1 : 0 });
-  };
-  const purgeBy = async (ctx: RequestContext) => {
-    const deleted = await engine.purgeBy(filterFrom(ctx.query));
-    send(ctx.res, deleted > 0 ? 200 : 404, { instancesDeleted: deleted });
-  };
-  return [
-    { method: "POST", pattern: ["orchestrators", ":name", ":id?"], run: start },
-    { method: "GET", pattern: ["instances", ""], run: list },
-    { method: "GET", pattern: ["instances"], run: list },
-    { method: "DELETE", pattern: ["instances", ""], run: purgeBy },
-    { method: "DELETE", pattern: ["instances"], run: purgeBy },
-    { method: "GET", pattern: ["instances", ":id"], run: status },
-    { method: "DELETE", pattern: ["instances", ":id"], run: purge },
-    { method: "POST", pattern: ["instances", ":id", "raiseEvent", ":name"], run: raise },
-    { method: "POST", pattern: ["instances", ":id", "terminate"], run: terminate },
-  ];
+  }
+
+  private async purge(ctx: RequestContext, instanceId: string): Promise<void> {
+    if (!(await this.engine.getStatus(instanceId, { showInput: false }))) return send(ctx.res, 404);
+    const deleted = await this.engine.purge(instanceId);
+    send(ctx.res, 200, { instancesDeleted: deleted ? 1 : 0 });
+  }
+
+  private async purgeBy(ctx: RequestContext): Promise<void> {
+    const from = dateParam(ctx.query, "createdTimeFrom");
+    if (!from) return send(ctx.res, 400, "Please provide value for 'createdTimeFrom' parameter.");
+    const filter = filterFrom(ctx.query, RUNTIME_STATUS_VALUES);
+    const deleted = await this.engine.purgeBy({ ...filter, createdTimeFrom: from, createdTimeTo: filter.createdTimeTo ?? this.engine.now() }); // "now" on the engine's clock
+    if (deleted === 0) return send(ctx.res, 404);
+    send(ctx.res, 200, { instancesDeleted: deleted });
+  }
 }
 
-function filterFrom(query: URLSearchParams): StatusFilter {
-  const date = (name: string) => (query.get(name) ? new Date(query.get(name) as string) : undefined);
-  const statuses = query.get("runtimeStatus");
+function payloadOf(status: InstanceStatus): Record<string, unknown> {
+  return statusPayload(status, status.history);
+}
+
+function filterFrom(query: URLSearchParams, statuses: Record<string, RuntimeStatus>): StatusFilter {
+  const runtimeStatus = query.getAll("runtimeStatus")
+    .flatMap((value) => value.split(","))
+    .map((value) => statuses[value.trim()])
+    .filter((value): value is RuntimeStatus => value !== undefined);
   return {
-    runtimeStatus: statuses ? statuses.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
-    createdTimeFrom: date("createdTimeFrom"),
-    createdTimeTo: date("createdTimeTo"),
+    runtimeStatus: runtimeStatus.length > 0 ? runtimeStatus : undefined,
+    createdTimeFrom: dateParam(query, "createdTimeFrom"),
+    createdTimeTo: dateParam(query, "createdTimeTo"),
+    instanceIdPrefix: query.get("instanceIdPrefix") ?? undefined,
   };
+}
+
+/** bool.TryParse: "true"/"false" in any case, surrounding spaces allowed; anything else is "not given". */
+function boolParam(query: URLSearchParams, name: string): boolean | undefined {
+  const value = query.get(name)?.trim().toLowerCase();
+  return value === "true" ? true : value === "false" ? false : undefined;
+}
+
+function intParam(query: URLSearchParams, name: string): number | undefined {
+  const value = query.get(name)?.trim();
+  return value && /^[+-]?\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/** TimeSpan.FromSeconds(double.TryParse(value)), in milliseconds. */
+function secondsParam(query: URLSearchParams, name: string): number | undefined {
+  const value = query.get(name)?.trim();
+  if (!value || !Number.isFinite(Number(value))) return undefined;
+  return Number(value) * 1000;
+}
+
+/** DateTime.TryParse: an unparseable value counts as not given. */
+function dateParam(query: URLSearchParams, name: string): Date | undefined {
+  const value = query.get(name);
+  if (!value) return undefined;
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -138,6 +276,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
   const text = body === undefined ? "" : JSON.stringify(body);
-  res.writeHead(status, { ...(text ? { "Content-Type": "application/json" } : {}), ...headers });
+  res.writeHead(status, { ...(text ? { "Content-Type": "application/json; charset=utf-8" } : {}), ...headers });
   res.end(text);
 }

@@ -6,8 +6,9 @@
  *   RK "i<time><seq>"          inbox: delivered events not yet processed by an episode
  *   PK "!engine" RK "clock"    the virtual clock
  */
+import { createHash } from "node:crypto";
 import { TableClient, TableEntity, TableTransaction, odata } from "@azure/data-tables";
-import { HistoryEvent, InboxItem, InstanceStatus, RecordedAction, RuntimeStatus, WorkItem } from "./types";
+import { DurableArgumentError, HistoryEvent, InboxItem, InstanceStatus, RecordedAction, RuntimeStatus, WorkItem } from "./types";
 
 export interface ParentLink {
   instanceId: string;
@@ -18,6 +19,10 @@ export interface ParentLink {
 /** The persisted instance row: the public status plus what the host needs to go on. */
 export interface InstanceRecord extends Omit<InstanceStatus, "history"> {
   executionId: number;
+  /** DTFx ExecutionId of the current execution (32 hex digits); names sub-orchestrations started without an id. */
+  executionGuid: string;
+  /** Failed instances: the failure details the extension hands a parent (SubOrchestrationInstanceFailed.Details). */
+  failureDetails?: string;
   /** Number of episodes committed in the current execution (next history row index). */
   episodeCount: number;
   /** Next host sequence id (TaskScheduled / TimerCreated / SubOrchestrationInstanceCreated). */
@@ -86,6 +91,7 @@ function instanceEntity(record: InstanceRecord): TableEntity<Record<string, unkn
     CreatedTime: record.createdTime,
     LastUpdatedTime: record.lastUpdatedTime,
     ExecutionId: record.executionId,
+    ExecutionGuid: record.executionGuid,
     EpisodeCount: record.episodeCount,
     NextEventId: record.nextEventId,
     Parent: record.parent ? JSON.stringify(record.parent) : "",
@@ -93,6 +99,7 @@ function instanceEntity(record: InstanceRecord): TableEntity<Record<string, unkn
   putJson(entity, "Input", record.input, `Input of instance '${record.instanceId}'`);
   putJson(entity, "Output", record.output, `Output of instance '${record.instanceId}'`);
   putJson(entity, "CustomStatus", record.customStatus, `Custom status of instance '${record.instanceId}'`);
+  putJson(entity, "FailureDetails", record.failureDetails ?? null, `Failure details of instance '${record.instanceId}'`);
   return entity;
 }
 
@@ -107,6 +114,11 @@ function recordFromEntity(entity: Record<string, unknown>): InstanceRecord {
     createdTime: String(entity.CreatedTime),
     lastUpdatedTime: String(entity.LastUpdatedTime),
     executionId: Number(entity.ExecutionId),
+    // Rows written before execution GUIDs existed get a stable stand-in.
+    executionGuid: typeof entity.ExecutionGuid === "string" && entity.ExecutionGuid
+      ? entity.ExecutionGuid
+      : createHash("md5").update(`${String(entity.partitionKey)}/${String(entity.ExecutionId)}`).digest("hex"),
+    failureDetails: getJson<string | null>(entity, "FailureDetails") ?? undefined,
     episodeCount: Number(entity.EpisodeCount),
     nextEventId: Number(entity.NextEventId),
     parent: entity.Parent ? (JSON.parse(String(entity.Parent)) as ParentLink) : undefined,
@@ -257,9 +269,9 @@ export class DurableStore {
   }
 }
 
-/** Instance ids become PartitionKeys: these characters are not allowed there. */
+/** The extension's instance id rules: at most 256 characters, no leading "@", none of / \ # ? or control characters; "!" is ours. */
 export function assertValidInstanceId(instanceId: string): void {
-  if (!instanceId || instanceId.length > 256 || /[\\/#?\u0000-\u001f\u007f-\u009f]/.test(instanceId) || instanceId.startsWith("!")) {
-    throw new Error(`Invalid instance id '${instanceId}': 1-256 characters, none of / \\ # ? or control characters, not starting with '!'`);
+  if (!instanceId || instanceId.length > 256 || /[\\/#?\u0000-\u001f\u007f-\u009f]/.test(instanceId) || /^[!@]/.test(instanceId)) {
+    throw new DurableArgumentError(`Invalid instance id '${instanceId}': 1-256 characters, none of / \\ # ? or control characters, not starting with '@' or '!'`);
   }
 }

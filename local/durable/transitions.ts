@@ -2,13 +2,17 @@
  * Pure episode logic: which events an episode appends, which host work it creates, and the instance's next
  * status. No I/O here; the engine commits the plan atomically and only then applies it to memory.
  */
-import { actionTarget, findNonDeterminism, flattenActions, retryDelayMs, takesSequenceId, UNSUPPORTED_ACTIONS } from "./actions";
+import { randomUUID } from "node:crypto";
+import {
+  actionTarget, findNonDeterminism, firstTimerChunk, flattenActions, nextTimerChunk, retryDelayMs, takesSequenceId, UNSUPPORTED_ACTIONS,
+} from "./actions";
 import { EpisodeOutcome } from "./episode";
+import { customStatusFailure, customStatusSizeError, orchestratorFailure } from "./failures";
 import * as ev from "./historyEvents";
 import { InstanceState } from "./instanceState";
 import { InstanceRecord } from "./store";
 import {
-  ActionJson, ActionType, EventType, HistoryEvent, InboxItem, RecordedAction, RetriedCall, RetryState, RuntimeStatus, WorkItem,
+  ActionJson, ActionType, EventType, HistoryEvent, InboxItem, RecordedAction, RetriedCall, RetryState, RuntimeStatus, TimerWork, WorkItem,
 } from "./types";
 
 /** Events an episode delivers to the orchestrator plus host-allocated ids (reference 3.5: allocate while appending). */
@@ -32,7 +36,10 @@ export function deliverEvents(state: InstanceState, item: InboxItem, now: Date):
     if (failed && work && work.kind !== "timer" && work.retry) scheduleRetryTimer(d, work, work.retry, now);
     if (event.EventType === EventType.TimerFired && work?.kind === "timer" && work.retryOf) {
       const call = work.retryOf;
-      if (call.retry.attempt <= call.retry.options.maxNumberOfAttempts) scheduleCall(d, state.record.instanceId, call, now);
+      if (call.retry.attempt <= call.retry.options.maxNumberOfAttempts) scheduleCall(d, state.record.executionGuid, call, now);
+    }
+    if (event.EventType === EventType.TimerFired && work?.kind === "timer" && work.finalFireAt) {
+      continueLongTimer(d, work, now);
     }
   }
   return d;
@@ -55,13 +62,28 @@ function scheduleRetryTimer(d: Delivery, work: WorkItem & { kind: "activity" | "
   d.newWork.push({ kind: "timer", id, fireAt, retryOf });
 }
 
-function scheduleCall(d: Delivery, instanceId: string, call: RetriedCall, now: Date): void {
+/** The extension's long-timer loop: once a chunk fired, the next chunk is created in the same episode. */
+function continueLongTimer(d: Delivery, chunk: TimerWork, now: Date): void {
+  const next = nextTimerChunk(new Date(chunk.finalFireAt as string), now);
+  if (!next) return;
+  const id = d.nextEventId++;
+  const fireAt = next.toISOString();
+  d.newEvents.push(ev.timerCreated(now, id, fireAt));
+  d.newWork.push({ kind: "timer", id, fireAt, finalFireAt: chunk.finalFireAt, chainId: chunk.chainId ?? chunk.id });
+}
+
+/** DTFx names a sub-orchestration without an explicit id "<parent ExecutionId>:<sequence id>". */
+export function childInstanceId(parentExecutionGuid: string, sequenceId: number): string {
+  return `${parentExecutionGuid}:${sequenceId}`;
+}
+
+function scheduleCall(d: Delivery, executionGuid: string, call: RetriedCall, now: Date): void {
   const id = d.nextEventId++;
   if (call.kind === "activity") {
     d.newEvents.push(ev.taskScheduled(now, id, call.name, JSON.stringify(call.input ?? null)));
     d.newWork.push({ kind: "activity", id, name: call.name, input: call.input, retry: call.retry });
   } else {
-    const childId = call.requestedChildId ?? `${instanceId}:${id}`;
+    const childId = call.requestedChildId ?? childInstanceId(executionGuid, id);
     d.newEvents.push(ev.subOrchestrationCreated(now, id, call.name, childId, JSON.stringify(call.input ?? null)));
     d.newWork.push({ kind: "subOrchestration", id, name: call.name, input: call.input, childId, retry: call.retry, requestedChildId: call.requestedChildId });
   }
@@ -84,47 +106,75 @@ export function planEpisode(state: InstanceState, d: Delivery, outcome: EpisodeO
   const rec = state.record;
   const s = outcome.state;
   const leaves = s ? flattenActions(s.actions) : [];
-  let error = outcome.kind === "failed" ? outcome.message : undefined;
+  // The extension sets the custom status first, every episode (null when the orchestrator sent none) and refuses
+  // one over 16 KB before it replays any action.
+  const statusTooLarge = customStatusSizeError(s?.customStatus);
   const plan: EpisodePlan = {
-    record: { ...rec, nextEventId: d.nextEventId, lastUpdatedTime: now.toISOString(), customStatus: s?.customStatus ?? rec.customStatus ?? null },
+    record: {
+      ...rec, nextEventId: d.nextEventId, lastUpdatedTime: now.toISOString(),
+      customStatus: statusTooLarge ? null : s?.customStatus ?? null, failureDetails: undefined,
+    },
     events: [...d.newEvents], newWork: [...d.newWork], newActions: [], canceledTimers: [], completedIds: d.completedIds,
     warnings: d.warnings,
   };
-  const mismatch = findNonDeterminism(state.recorded, leaves, outcome.kind === "state");
-  if (mismatch) error = mismatch;
+  let failure: { reason: string; details: string } | undefined;
+  if (statusTooLarge) {
+    // Thrown inside the shim's normal path it becomes "Orchestrator function … failed: …"; when the orchestrator
+    // had thrown too, the ArgumentException escapes the shim and DTFx records its bare message.
+    failure = outcome.kind === "state"
+      ? customStatusFailure(rec.name, statusTooLarge)
+      : { reason: statusTooLarge, details: `Unhandled exception while executing orchestration: System.ArgumentException: ${statusTooLarge}` };
+  } else if (outcome.kind === "failed") {
+    failure = outcome.state ? orchestratorFailure(rec.name, outcome.message) : { reason: outcome.message, details: outcome.message };
+  }
+  const mismatch = statusTooLarge ? undefined : findNonDeterminism(state.recorded, leaves, outcome.kind === "state");
+  if (mismatch) failure = { reason: mismatch, details: mismatch };
   let continueInput: { value: unknown } | undefined;
-  if (!mismatch) {
+  if (!mismatch && !statusTooLarge) {
     state.recorded.forEach((recorded, i) => {
       const leaf = leaves[i];
-      if (leaf?.actionType === ActionType.CreateTimer && leaf.isCanceled && state.work.has(recorded.id)) plan.canceledTimers.push(recorded.id);
+      if (leaf?.actionType === ActionType.CreateTimer && leaf.isCanceled) plan.canceledTimers.push(...pendingChunks(state, recorded.id));
     });
     if (outcome.kind === "state") {
       for (const action of leaves.slice(state.recorded.length)) {
         if (UNSUPPORTED_ACTIONS.has(action.actionType)) {
-          error = `${ActionType[action.actionType]} ('${actionTarget(action)}') is not supported by the local runtime`;
+          const message = `${ActionType[action.actionType]} ('${actionTarget(action)}') is not supported by the local runtime`;
+          failure = { reason: message, details: message };
           break;
         }
         const id = takesSequenceId(action.actionType) ? plan.record.nextEventId++ : -1;
         plan.newActions.push({ type: action.actionType, target: actionTarget(action), id });
         if (action.actionType === ActionType.ContinueAsNew) continueInput = { value: ev.decodeActionInput(action.input) };
-        else scheduleAction(plan, rec.instanceId, action, id, now);
+        else scheduleAction(plan, rec.executionGuid, action, id, now);
       }
     }
   }
-  plan.events.push(ev.orchestratorCompleted(now));
   const finish = (status: RuntimeStatus, output: unknown) => {
     plan.record.runtimeStatus = status;
     plan.record.output = output ?? null;
-    plan.events.push(ev.executionCompleted(now, status, output));
+    const completed = ev.executionCompleted(now, status, output);
+    // DTFx stores a failure's reason as plain text, a result as JSON.
+    plan.events.push(status === "Failed" ? { ...completed, Result: String(output) } : completed);
   };
-  if (error !== undefined) finish("Failed", error);
-  else if (s?.isDone && continueInput) restartExecution(state, plan, continueInput.value, leaves, now);
+  if (failure !== undefined) {
+    finish("Failed", failure.reason);
+    plan.record.failureDetails = failure.details;
+  } else if (s?.isDone && continueInput) restartExecution(state, plan, continueInput.value, leaves, now);
   else if (s?.isDone) finish("Completed", s.output);
   else plan.record.runtimeStatus = "Running";
+  // DTFx appends OrchestratorCompleted after the episode's decisions (ExecutionCompleted included).
+  if (!plan.restart) plan.events.push(ev.orchestratorCompleted(now));
   return plan;
 }
 
-function scheduleAction(plan: EpisodePlan, instanceId: string, action: ActionJson, id: number, now: Date): void {
+/** The pending timer(s) behind a recorded CreateTimer action: the timer itself or the current chunk of its chain. */
+function pendingChunks(state: InstanceState, recordedId: number): number[] {
+  return [...state.work.values()]
+    .filter((w) => w.kind === "timer" && (w.id === recordedId || w.chainId === recordedId))
+    .map((w) => w.id);
+}
+
+function scheduleAction(plan: EpisodePlan, executionGuid: string, action: ActionJson, id: number, now: Date): void {
   const name = action.functionName ?? "";
   switch (action.actionType) {
     case ActionType.CallActivity:
@@ -135,14 +185,16 @@ function scheduleAction(plan: EpisodePlan, instanceId: string, action: ActionJso
       return;
     }
     case ActionType.CreateTimer: {
-      const fireAt = actionTarget(action);
+      const finalFireAt = actionTarget(action);
+      const fireAt = firstTimerChunk(new Date(finalFireAt), now).toISOString();
       plan.events.push(ev.timerCreated(now, id, fireAt));
-      if (!action.isCanceled) plan.newWork.push({ kind: "timer", id, fireAt });
+      const chain = fireAt === finalFireAt ? {} : { finalFireAt, chainId: id };
+      if (!action.isCanceled) plan.newWork.push({ kind: "timer", id, fireAt, ...chain });
       return;
     }
     case ActionType.CallSubOrchestrator:
     case ActionType.CallSubOrchestratorWithRetry: {
-      const childId = action.instanceId || `${instanceId}:${id}`;
+      const childId = action.instanceId || childInstanceId(executionGuid, id);
       plan.events.push(ev.subOrchestrationCreated(now, id, name, childId, JSON.stringify(action.input ?? null)));
       plan.newWork.push({
         kind: "subOrchestration", id, name, input: action.input, childId, retry: retryStateOf(action, now),
@@ -159,12 +211,18 @@ function retryStateOf(action: ActionJson, now: Date): RetryState | undefined {
   return action.retryOptions ? { options: action.retryOptions, attempt: 1, firstAttemptAt: now.toISOString() } : undefined;
 }
 
+/** DTFx execution ids: a GUID in "N" format, new for every execution (continueAsNew included). */
+export function newExecutionGuid(): string {
+  return randomUUID().replace(/-/g, "");
+}
+
 /** continueAsNew: a new execution with a reset history; raised events no waiter consumed are carried over. */
 function restartExecution(state: InstanceState, plan: EpisodePlan, input: unknown, leaves: ActionJson[], now: Date): void {
   const rec = plan.record;
   rec.executionId += 1;
   rec.episodeCount = 0;
   rec.nextEventId = 0;
+  rec.executionGuid = newExecutionGuid();
   rec.input = input ?? null;
   rec.runtimeStatus = "ContinuedAsNew";
   rec.output = null;

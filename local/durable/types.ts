@@ -39,6 +39,14 @@ export interface StatusFilter {
   runtimeStatus?: string[];
   createdTimeFrom?: Date;
   createdTimeTo?: Date;
+  instanceIdPrefix?: string;
+}
+
+/** One page of a status query (the extension's ListInstancesAsync with PageSize and ContinuationToken). */
+export interface StatusPage {
+  statuses: InstanceStatus[];
+  /** Opaque; absent on the last page. */
+  continuationToken?: string;
 }
 
 /** DTFx history event types (reference 3.3). */
@@ -123,7 +131,15 @@ export interface SubOrchestrationWork {
 export interface RetriedCall {
   kind: "activity" | "subOrchestration"; name: string; input: unknown; requestedChildId?: string; retry: RetryState;
 }
-export interface TimerWork { kind: "timer"; id: number; fireAt: string; retryOf?: RetriedCall }
+/**
+ * A durable timer. Timers longer than the provider's maximum are a chain of chunks (the extension's long-timer
+ * loop): every chunk carries the final fireAt and the sequence id of the chain's first chunk (the recorded action).
+ */
+export interface TimerWork {
+  kind: "timer"; id: number; fireAt: string; retryOf?: RetriedCall;
+  finalFireAt?: string;
+  chainId?: number;
+}
 
 /** Pending host work created by an episode, keyed by its sequence id. */
 export type WorkItem = ActivityWork | SubOrchestrationWork | TimerWork;
@@ -134,12 +150,21 @@ export interface InboxItem {
   events: HistoryEvent[];
   /** Completions belong to one execution; after continueAsNew their ids mean something else, so they are dropped. */
   executionId?: number;
-  terminateReason?: string;
+  terminateReason?: string | null;
 }
 
+/** DTFx's OrchestrationAlreadyExistsException (host.json overridableExistingInstanceStates = NonRunningStates). */
 export class InstanceExistsError extends Error {
-  constructor(instanceId: string, status: string) {
-    super(`An orchestration with instance id '${instanceId}' already exists and is ${status}`);
+  constructor(readonly instanceId: string, status: string) {
+    super(`An Orchestration instance with the status ${status} already exists.`);
     this.name = "InstanceExistsError";
+  }
+}
+
+/** The extension's ArgumentException: bad input the HTTP API answers with 400. */
+export class DurableArgumentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DurableArgumentError";
   }
 }

@@ -11,6 +11,7 @@
  */
 import { InvocationContext } from "@azure/functions";
 import { flattenActions } from "../../local/durable/actions";
+import { activityFailure, customStatusSizeError, orchestratorFailure } from "../../local/durable/failures";
 import { getRegisteredFunctions, triggerOf } from "../../local/functionsHost/coreStandIn";
 
 export const EventType = {
@@ -228,6 +229,18 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
     );
     const state = await runEpisode(registered.handler, functionName, trigger, payload, episode);
 
+    // The extension refuses a custom status over 16 KB before it schedules anything: the instance fails.
+    const statusTooLarge = customStatusSizeError(state.customStatus);
+    if (statusTooLarge) {
+      const reason = state.error === undefined ? orchestratorFailure(functionName, statusTooLarge).reason : statusTooLarge;
+      history.push(event({ EventType: EventType.ExecutionCompleted, OrchestrationStatus: "Failed", Result: JSON.stringify(reason) }));
+      history.push(event({ EventType: EventType.OrchestratorCompleted }));
+      const allEvents = executions.flatMap((execution) => execution.history);
+      return {
+        runtimeStatus: "Failed", output: null, error: reason, customStatuses, finalCustomStatus: customStatuses[customStatuses.length - 1] ?? null,
+        executions, allEvents, callCounts, activityCalls, timers, episodes: episode, clock,
+      };
+    }
     const status = state.customStatus ?? null;
     if (JSON.stringify(status) !== JSON.stringify(customStatuses[customStatuses.length - 1] ?? null)) customStatuses.push(status);
 
@@ -337,14 +350,9 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
         record.outcome = "failed";
         record.error = message;
         lastFailedCall = { name: item.name, inputJson, attempt };
-        inbox.push(
-          event({
-            EventType: EventType.TaskFailed,
-            TaskScheduledId: item.id,
-            Reason: `Activity function '${item.name}' failed: ${message}`,
-            Details: error instanceof Error ? (error.stack ?? message) : message,
-          }),
-        );
+        // Reason/Details exactly as the Durable extension writes them for a JS activity.
+        const failure = activityFailure(item.name, error);
+        inbox.push(event({ EventType: EventType.TaskFailed, TaskScheduledId: item.id, Reason: failure.reason, Details: failure.details }));
       }
       continue;
     }

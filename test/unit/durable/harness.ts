@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { InvocationContext } from "@azure/functions";
 import { AzuriteHandle, startAzurite } from "../../../local/azurite";
 import { DurableEngine, EngineOptions } from "../../../local/durable/engine";
+import { EventType, HistoryEvent } from "../../../local/durable/types";
 import { getRegisteredFunctions } from "../../../local/functionsHost/coreStandIn";
 
 /** Calls a captured handler the way the worker would: a fresh InvocationContext each time (df must not carry over). */
@@ -57,26 +58,28 @@ export async function engineFixture(): Promise<EngineFixture> {
   };
 }
 
-/** Runs an orchestration to quiescence on the engine and returns its final status. */
+/**
+ * Runs an orchestration to quiescence on the engine: its final status (history in the HTTP API's view) plus the
+ * raw DTFx history the orchestrator replays.
+ */
 export async function runToIdle(engine: DurableEngine, name: string, input?: unknown, instanceId?: string) {
   const id = await engine.startNew(name, input, instanceId);
   await engine.waitForIdle(30000);
   const status = await engine.getStatus(id, { showHistory: true, showHistoryOutput: true });
   if (!status) throw new Error(`instance ${id} vanished`);
-  return status;
+  return { ...status, rawHistory: await engine.getHistory(id) };
 }
 
 /** Compact history notation of reference 3.5: "4#0" = TaskScheduled id 0, "6@0" = TaskFailed for id 0. */
-export function scheduleNotation(history: unknown[] | undefined): string[] {
-  const codes: Record<string, number> = {
-    TaskScheduled: 4, TaskCompleted: 5, TaskFailed: 6, SubOrchestrationInstanceCreated: 7, SubOrchestrationInstanceCompleted: 8,
-    SubOrchestrationInstanceFailed: 9, TimerCreated: 10, TimerFired: 11,
-  };
-  return (history ?? []).flatMap((raw) => {
-    const e = raw as { EventType: string; EventId: number; TaskScheduledId?: number; TimerId?: number };
-    const code = codes[e.EventType];
-    if (code === undefined) return [];
-    if ([4, 7, 10].includes(code)) return [`${code}#${e.EventId}`];
-    return [`${code}@${e.TaskScheduledId ?? e.TimerId}`];
+export function scheduleNotation(history: HistoryEvent[]): string[] {
+  const scheduling = [EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated, EventType.TimerCreated];
+  const completing = [
+    EventType.TaskCompleted, EventType.TaskFailed, EventType.SubOrchestrationInstanceCompleted, EventType.SubOrchestrationInstanceFailed,
+    EventType.TimerFired,
+  ];
+  return history.flatMap((e) => {
+    if (scheduling.includes(e.EventType)) return [`${e.EventType}#${e.EventId}`];
+    if (completing.includes(e.EventType)) return [`${e.EventType}@${e.TaskScheduledId ?? e.TimerId}`];
+    return [];
   });
 }
