@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { authenticate } from "../../../src/activities/authenticate";
-import type { ActivityDeps } from "../../../src/activities/deps";
+import { startActivityBudget, type ActivityDeps } from "../../../src/activities/deps";
 import { parseConfig } from "../../../src/config";
 import { createHdcCredential, resetCredentialCache } from "../../../src/credentials";
 import { createHdcClientFromConfig } from "../../../src/hdc";
@@ -73,6 +73,7 @@ async function runAuthenticate(env: Record<string, string>) {
     hdc: createHdcClientFromConfig(config, identity.credential),
     blobService: getBlobServiceClient(config),
     log: () => undefined,
+    budget: startActivityBudget(config.settings.ACTIVITY_DEADLINE_MINUTES),
   };
   return authenticate({ instanceId: "authenticate-modes" }, deps);
 }

@@ -142,7 +142,7 @@ describe("HdcClient retries", () => {
   it("retries a refused connection and reports it as a retryable transport failure", async () => {
     const port = await freePort(); // free: nothing listens there
     const lines: string[] = [];
-    const client = makeClient({ baseUrl: `http://127.0.0.1:${port}/v2.0/my/`, maxRetries: 2, log: (line) => lines.push(line) });
+    const client = makeClient({ baseUrl: `https://127.0.0.1:${port}/v2.0/my/`, maxRetries: 2, log: (line) => lines.push(line) });
     const error = await failureOf(client.getProduct(PRODUCT_ID));
     expect(error).toMatchObject({ retryable: true, isTimeout: false, statusCode: undefined });
     expect(error.message).toContain("ECONNREFUSED");
