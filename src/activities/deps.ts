@@ -7,7 +7,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { getConfig, type AppConfig } from "../config";
 import { createHdcCredential } from "../credentials";
-import { createHdcClientFromConfig, type HdcApi } from "../hdc";
+import { createHdcClientFromConfig, type HdcApi, type HdcClient } from "../hdc";
 import { getBlobServiceClient } from "../storage/blobService";
 import type { CredentialKind } from "../domain/types";
 
@@ -39,7 +39,7 @@ export function startActivityBudget(minutes: number, now: number = Date.now()): 
   return { signal: AbortSignal.timeout(ms), deadlineMs: now + ms, minutes };
 }
 
-type SharedDeps = Omit<ActivityDeps, "log" | "budget">;
+type SharedDeps = Omit<ActivityDeps, "log" | "budget" | "hdc"> & { hdc: HdcClient };
 
 let shared: Promise<SharedDeps> | undefined;
 
@@ -50,7 +50,9 @@ export async function getActivityDeps(log?: (message: string) => void): Promise<
     throw error;
   });
   const deps = await shared;
-  return { ...deps, log: log ?? ((message) => console.log(message)), budget: startActivityBudget(deps.config.settings.ACTIVITY_DEADLINE_MINUTES) };
+  const budget = startActivityBudget(deps.config.settings.ACTIVITY_DEADLINE_MINUTES);
+  // The HDC calls of this invocation end at its deadline too.
+  return { ...deps, hdc: deps.hdc.withAbortSignal(budget.signal), log: log ?? ((message) => console.log(message)), budget };
 }
 
 async function buildSharedDeps(): Promise<SharedDeps> {

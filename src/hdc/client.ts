@@ -69,6 +69,8 @@ export class HdcClient implements HdcApi {
   /** POSTs that create something; never re-sent after 5xx or timeouts. */
   private readonly createRequests = new WeakSet<PipelineRequest>();
   private readonly attempts: AttemptCounter = new WeakMap();
+  /** Set on the per-invocation view from withAbortSignal: the activity's deadline. */
+  private abortSignal?: AbortSignal;
 
   constructor(options: HdcClientOptions) {
     this.baseUrl = options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`;
@@ -102,6 +104,16 @@ export class HdcClient implements HdcApi {
       ),
       { afterPhase: "Sign" },
     );
+  }
+
+  /**
+   * The same client (pipeline, cached token, correlation id) whose requests, retries and waits
+   * end when `signal` aborts: one view per activity invocation, bound to its deadline.
+   */
+  withAbortSignal(signal: AbortSignal): HdcClient {
+    const view = Object.create(this) as HdcClient;
+    view.abortSignal = signal;
+    return view;
   }
 
   async listProducts(options: { top?: number } = {}): Promise<HdcProduct[]> {
@@ -209,6 +221,7 @@ export class HdcClient implements HdcApi {
       url: `${this.baseUrl}${path}`,
       method,
       timeout: this.timeoutMs,
+      abortSignal: this.abortSignal,
       headers: createHttpHeaders(body === undefined ? {} : { "Content-Type": "application/json" }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -231,6 +244,10 @@ export class HdcClient implements HdcApi {
   private errorFromFailure(error: unknown, request: PipelineRequest, context: RequestContext): HdcError {
     if (error instanceof HdcError) return error;
     const attempts = this.attempts.get(request) ?? 1;
+    if (this.abortSignal?.aborted) {
+      // Retryable: the next attempt has a fresh budget (a create whose outcome is unknown is reconciled first).
+      return new HdcError({ ...context, summary: `aborted at the activity's deadline (ACTIVITY_DEADLINE_MINUTES) after ${attempts} attempt(s)`, retryable: true, isTimeout: true });
+    }
     if (error instanceof CreateOutcomeUnknownError) {
       // Reported like any other failure of this status or transport error (retryable: the activity
       // reconciles before it creates again); the pipeline just did not repeat it.

@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startActivityBudget } from "../../../src/activities/deps";
 import { ConfigError, FUNCTION_TIMEOUT_MINUTES, parseConfig } from "../../../src/config";
 import { blobConnectionFrom, createBlobServiceClient } from "../../../src/storage/blobService";
 
@@ -104,6 +106,18 @@ describe("ACTIVITY_DEADLINE_MINUTES", () => {
     expect(problems({ AzureWebJobsStorage: "UseDevelopmentStorage=true", ACTIVITY_DEADLINE_MINUTES: "20", SOURCE_SAS_MINUTES: "15" }).join("; ")).toMatch(
       /SOURCE_SAS_MINUTES must be greater than ACTIVITY_DEADLINE_MINUTES/,
     );
+  });
+});
+
+describe("startActivityBudget", () => {
+  it("aborts its signal at the deadline it reports", async () => {
+    const started = Date.now();
+    const budget = startActivityBudget(0.003); // 180 ms
+    expect(budget.deadlineMs - started).toBeGreaterThanOrEqual(180);
+    expect(budget.deadlineMs - started).toBeLessThan(250);
+    expect(budget.signal.aborted).toBe(false);
+    await sleep(500);
+    expect(budget.signal.aborted).toBe(true);
   });
 });
 

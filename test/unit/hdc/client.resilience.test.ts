@@ -139,6 +139,17 @@ describe("HdcClient retries", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
   });
 
+  it("ends at the activity's deadline (withAbortSignal), before its own timeout and without further retries", async () => {
+    script.push("hang", "hang");
+    const started = Date.now();
+    const client = makeClient({ timeoutMs: 10_000, maxRetries: 3 }).withAbortSignal(AbortSignal.timeout(300));
+    const error = await failureOf(client.getProduct(PRODUCT_ID));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(requests).toHaveLength(1);
+    expect(error).toMatchObject({ retryable: true, isTimeout: true });
+    expect(error.message).toContain("aborted at the activity's deadline");
+  });
+
   it("retries a refused connection and reports it as a retryable transport failure", async () => {
     const port = await freePort(); // free: nothing listens there
     const lines: string[] = [];
