@@ -124,7 +124,8 @@ export function attemptPolicy(options: AttemptOptions, attempts: AttemptCounter)
         const failure = asTimeout(error, request);
         if (options.isCreateRequest(request) && !certainlyNotSent(failure)) throw new CreateOutcomeUnknownError(undefined, failure);
         if (isRestError(failure) && failure.code && attempt <= options.maxRetries) {
-          options.log?.(`HDC ${request.method} ${pathOf(request)} got ${failure.code}; retry ${attempt}/${options.maxRetries}`);
+          const reason = failure.code === TIMEOUT_CODE ? "timeout" : failure.code;
+          options.log?.(`HDC ${request.method} ${pathOf(request)} got ${reason}; retry ${attempt}/${options.maxRetries}`);
         }
         throw failure;
       }
