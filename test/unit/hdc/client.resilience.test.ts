@@ -56,6 +56,20 @@ describe("HdcClient retries", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
   });
 
+  it("retries a 429 without Retry-After after our backoff (the library alone would return it)", async () => {
+    script.push({ status: 429 }, { status: 200, body: productJson });
+    const product = await makeClient({ retryDelayMs: 50 }).getProduct(PRODUCT_ID);
+    expect(product.id).toBe(PRODUCT_ID);
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(20);
+  });
+
+  it("sends requests through the library's default pipeline (its User-Agent, our prefix first)", async () => {
+    script.push({ status: 200, body: productJson });
+    await makeClient().getProduct(PRODUCT_ID);
+    expect(requests[0]!.headers["user-agent"]).toMatch(/^driver-signing-functions .*core-rest-pipeline/);
+  });
+
   it("caps a long Retry-After at maxRetryDelayMs", async () => {
     script.push({ status: 429, headers: { "Retry-After": "3600" } }, { status: 200, body: productJson });
     const started = Date.now();
