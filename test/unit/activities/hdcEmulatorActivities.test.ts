@@ -109,8 +109,9 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 
 describe("URLs from Hardware Dev Center are used only on allowed hosts", () => {
   it.each([
-    ["an https URL on a foreign host", "https://evil.example.com", "evil.example.com", "127.0.0.1"],
-    ["plain http to a non-loopback host", "http://10.11.12.13:10000", "10.11.12.13", "127.0.0.1,10.11.12.13"],
+    // Reserved names and addresses (.invalid, TEST-NET-1): even a broken check could not reach anyone.
+    ["an https URL on a foreign host", "https://evil.example.invalid", "evil.example.invalid", "127.0.0.1"],
+    ["plain http to a non-loopback host", "http://192.0.2.10:10000", "192.0.2.10", "127.0.0.1,192.0.2.10"],
   ])("upload SAS: %s is a terminal error naming the host; nothing is uploaded", async (_case, origin, host, suffixes) => {
     const d = deps({ HDC_ALLOWED_URL_HOST_SUFFIXES: suffixes });
     const run = await newSubmission(d);
@@ -146,20 +147,20 @@ describe("URLs from Hardware Dev Center are used only on allowed hosts", () => {
     expect((await getSubmissionStatus(signedRun, d)).progress).toBe("succeeded");
     expect(await blobCount(HDC_SIGNED_CONTAINER)).toBeGreaterThan(0); // published by Microsoft (the emulator)
 
-    emulators.configure({ downloadUrlOrigin: "https://evil.example.com" });
+    emulators.configure({ downloadUrlOrigin: "https://evil.example.invalid" });
     const download = await failureOf(downloadSignedPackage(signedRun, d));
     expect(isTerminalFailure(download)).toBe(true);
-    expect(download.message).toMatch(/signedPackage download URL on https:\/\/evil\.example\.com/);
+    expect(download.message).toMatch(/signedPackage download URL on https:\/\/evil\.example\.invalid/);
     expect(await blobCount(d.config.settings.SIGNED_CONTAINER).catch(() => 0)).toBe(0);
 
     emulators.configure({ downloadUrlOrigin: null, workflow: { failAtStep: "validation", errorReportText: "bad inf" } });
     const failedRun = await newSubmission(d);
     await copyPackage(failedRun, d);
     await commitSubmission(failedRun, d);
-    emulators.configure({ downloadUrlOrigin: "https://reports.evil.example.com" });
+    emulators.configure({ downloadUrlOrigin: "https://reports.evil.example.invalid" });
     const report = await failureOf(getSubmissionStatus(failedRun, d));
     expect(isTerminalFailure(report)).toBe(true);
-    expect(report.message).toContain("error report URL on https://reports.evil.example.com");
+    expect(report.message).toContain("error report URL on https://reports.evil.example.invalid");
   });
 });
 
