@@ -102,6 +102,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       HDC_CLIENT_SECRET: registration.clientSecret,
       HDC_AUTH_MODE: "clientSecret",
       HDC_RETRY_DELAY_MS: "100",
+      // The emulators hand out Azurite's http://127.0.0.1:<port> SAS URLs.
+      HDC_ALLOWED_URL_HOST_SUFFIXES: "127.0.0.1",
       // Under the virtual clock waits cost nothing; on the real clock keep a local run short.
       POLL_INITIAL_SECONDS: virtualClock ? "60" : "5",
       POLL_MAX_SECONDS: virtualClock ? "900" : "30",

@@ -31,6 +31,13 @@ const httpsOrLoopbackUrl = z
   .refine((value) => value.startsWith("https://") || (value.startsWith("http://") && isLoopbackUrl(value)), {
     message: "must be an https:// URL (http:// is allowed only for 127.0.0.1/localhost)",
   });
+const hostSuffixes = csv.pipe(
+  z.array(z.string().regex(/^\.?[a-z0-9.-]+$/i, "must be host names or suffixes like .blob.core.windows.net")).min(1, "must name at least one host suffix"),
+);
+const httpsUrl = z
+  .string()
+  .url()
+  .refine((value) => value.startsWith("https://"), { message: "must be an https:// URL (a bearer token never travels in clear)" });
 const containerName = z.string().superRefine((value, ctx) => {
   const problem = containerNameProblem(value);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
@@ -39,12 +46,21 @@ const containerName = z.string().superRefine((value, ctx) => {
 const schema = z
   .object({
     AzureWebJobsStorage: z.string().min(1).optional(),
-    AzureWebJobsStorage__blobServiceUri: z.string().url().optional(),
+    // Identity-based connection (https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity).
+    AzureWebJobsStorage__accountName: z.string().regex(/^[a-z0-9]{3,24}$/, "must be a storage account name (3-24 lowercase letters and digits)").optional(),
+    AzureWebJobsStorage__blobServiceUri: httpsOrLoopbackUrl.optional(),
+    AzureWebJobsStorage__queueServiceUri: httpsOrLoopbackUrl.optional(),
+    AzureWebJobsStorage__tableServiceUri: httpsOrLoopbackUrl.optional(),
+    AzureWebJobsStorage__credential: z
+      .string()
+      .refine((value) => value.toLowerCase() === "managedidentity", { message: "must be managedidentity (the only identity credential this app supports)" })
+      .optional(),
+    AzureWebJobsStorage__clientId: z.string().min(1).optional(),
     DROPS_CONTAINER: containerName.default("driver-drops"),
     SIGNED_CONTAINER: containerName.default("signed-drivers"),
     STATE_CONTAINER: containerName.default("signing-state"),
 
-    HDC_API_BASE_URL: httpsOrLoopbackUrl.default("https://manage.devcenter.microsoft.com/v2.0/my/"),
+    HDC_API_BASE_URL: httpsUrl.default("https://manage.devcenter.microsoft.com/v2.0/my/"),
     HDC_SCOPE: z.string().min(1).default("https://manage.devcenter.microsoft.com/.default"),
     HDC_AUTHORITY_HOST: httpsOrLoopbackUrl.default("https://login.microsoftonline.com"),
     HDC_TENANT_ID: z.string().min(1),
@@ -59,6 +75,8 @@ const schema = z
     HDC_HTTP_TIMEOUT_SECONDS: positiveInt(120),
     HDC_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
     HDC_RETRY_DELAY_MS: positiveInt(1000),
+    /** Hosts the URLs Hardware Dev Center hands out (upload SAS, downloads, error report) must be on. */
+    HDC_ALLOWED_URL_HOST_SUFFIXES: hostSuffixes.default([".blob.core.windows.net"]),
 
     POLL_INITIAL_SECONDS: positiveInt(60),
     POLL_MAX_SECONDS: positiveInt(900),
@@ -77,8 +95,9 @@ const schema = z
     DEFAULT_FIRMWARE_VERSION: z.string().default("0"),
 
     SOURCE_SAS_MINUTES: positiveInt(60),
-    // Below host.json's functionTimeout (30 min), so our own deadline and abort run, not the host's kill.
-    COPY_TIMEOUT_MINUTES: positiveInt(25),
+    // The one budget of every activity invocation (copies included); below host.json's functionTimeout,
+    // so our own abort and error run, not the host's kill.
+    ACTIVITY_DEADLINE_MINUTES: positiveNumber(25),
     COPY_POLL_MS: positiveInt(1000),
     STREAM_BLOCK_MIB: positiveInt(8),
     STREAM_CONCURRENCY: positiveInt(2),
@@ -88,9 +107,7 @@ const schema = z
     const need = (key: keyof typeof env, why: string) => {
       if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: `is required ${why}` });
     };
-    if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__blobServiceUri) {
-      ctx.addIssue({ code: "custom", path: ["AzureWebJobsStorage"], message: "is required (or AzureWebJobsStorage__blobServiceUri for managed identity)" });
-    }
+    checkStorageConnection(env, ctx);
     if (env.HDC_AUTH_MODE === "clientSecret") need("HDC_CLIENT_SECRET", "when HDC_AUTH_MODE=clientSecret");
     if (env.HDC_AUTH_MODE === "keyVaultSecret") {
       need("HDC_KEYVAULT_URL", "when HDC_AUTH_MODE=keyVaultSecret");
@@ -98,10 +115,59 @@ const schema = z
     }
     if (env.HDC_AUTH_MODE === "certificate") need("HDC_CERTIFICATE_PATH", "when HDC_AUTH_MODE=certificate");
     if (env.HDC_AUTH_MODE === "managedIdentity") need("HDC_MANAGED_IDENTITY_CLIENT_ID", "when HDC_AUTH_MODE=managedIdentity");
-    if (env.SOURCE_SAS_MINUTES <= env.COPY_TIMEOUT_MINUTES) {
-      ctx.addIssue({ code: "custom", path: ["SOURCE_SAS_MINUTES"], message: "must be greater than COPY_TIMEOUT_MINUTES (the copy reads the source until it finishes)" });
+    if (env.ACTIVITY_DEADLINE_MINUTES >= FUNCTION_TIMEOUT_MINUTES) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ACTIVITY_DEADLINE_MINUTES"],
+        message: `must be below host.json's functionTimeout (${FUNCTION_TIMEOUT_MINUTES} minutes), so the activity ends itself before the host kills it`,
+      });
+    }
+    if (env.SOURCE_SAS_MINUTES <= env.ACTIVITY_DEADLINE_MINUTES) {
+      ctx.addIssue({ code: "custom", path: ["SOURCE_SAS_MINUTES"], message: "must be greater than ACTIVITY_DEADLINE_MINUTES (the copy reads the source until it finishes)" });
     }
   });
+
+/**
+ * host.json's functionTimeout ("00:30:00", the Flex Consumption default), in minutes. A unit test
+ * checks it against host.json, so the two cannot drift apart.
+ */
+export const FUNCTION_TIMEOUT_MINUTES = 30;
+
+const IDENTITY_STORAGE_SETTINGS = [
+  "AzureWebJobsStorage__accountName",
+  "AzureWebJobsStorage__blobServiceUri",
+  "AzureWebJobsStorage__queueServiceUri",
+  "AzureWebJobsStorage__tableServiceUri",
+  "AzureWebJobsStorage__credential",
+  "AzureWebJobsStorage__clientId",
+] as const;
+
+/** A connection string, or an identity-based connection as the Functions host reads it; never a mix. */
+function checkStorageConnection(env: Record<string, unknown> & { AzureWebJobsStorage?: string }, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  const identitySettings = IDENTITY_STORAGE_SETTINGS.filter((name) => env[name] !== undefined);
+  if (env.AzureWebJobsStorage) {
+    for (const name of identitySettings) issue(name, "cannot be combined with AzureWebJobsStorage (a connection string); use one or the other");
+    return;
+  }
+  const accountName = env.AzureWebJobsStorage__accountName;
+  const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri;
+  if (accountName === undefined && blobServiceUri === undefined) {
+    issue("AzureWebJobsStorage", "is required (or AzureWebJobsStorage__accountName / AzureWebJobsStorage__blobServiceUri for an identity-based connection)");
+    return;
+  }
+  if (accountName !== undefined && blobServiceUri !== undefined) {
+    issue("AzureWebJobsStorage__blobServiceUri", "conflicts with AzureWebJobsStorage__accountName; set one of them");
+  }
+  if (accountName !== undefined) {
+    for (const name of ["AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__tableServiceUri"] as const) {
+      if (env[name] !== undefined) issue(name, "conflicts with AzureWebJobsStorage__accountName (which implies the public-cloud endpoints); use the three service URIs instead");
+    }
+  }
+  if (env.AzureWebJobsStorage__clientId !== undefined && env.AzureWebJobsStorage__credential === undefined) {
+    issue("AzureWebJobsStorage__credential", "must be managedidentity when AzureWebJobsStorage__clientId names a user-assigned identity");
+  }
+}
 
 export type Settings = z.infer<typeof schema>;
 

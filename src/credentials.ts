@@ -8,10 +8,9 @@ import {
   ClientAssertionCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
-  DefaultAzureCredential,
   ManagedIdentityCredential,
 } from "@azure/identity";
-import type { TokenCredential } from "@azure/identity";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import type { CredentialKind } from "./domain/types";
 import type { AppConfig, Settings } from "./config";
@@ -74,8 +73,9 @@ async function buildIdentity(s: Settings): Promise<HdcIdentity> {
     case "clientSecret":
       return identity("clientSecret", new ClientSecretCredential(tenantId, clientId, required(s.HDC_CLIENT_SECRET, "HDC_CLIENT_SECRET"), authority));
     case "keyVaultSecret": {
-      const secret = await readClientSecretFromKeyVault(s);
-      return identity("keyVaultSecret", new ClientSecretCredential(tenantId, clientId, secret, authority));
+      const readSecret = () => readClientSecretFromKeyVault(s);
+      const secret = await readSecret();
+      return identity("keyVaultSecret", new KeyVaultSecretCredential(secret, readSecret, (value) => new ClientSecretCredential(tenantId, clientId, value, authority)));
     }
     case "certificate":
       return identity(
@@ -87,11 +87,73 @@ async function buildIdentity(s: Settings): Promise<HdcIdentity> {
   }
 }
 
-/** Reads the app registration's client secret from Key Vault; called once per process (the identity is cached). */
+/**
+ * Entra's answer to a client secret it does not accept: invalid_client, e.g. AADSTS7000215 (wrong
+ * secret) or AADSTS7000222 (expired secret). @azure/identity surfaces it as an AuthenticationError
+ * whose errorResponse carries the OAuth error.
+ */
+export function isInvalidClientSecret(error: unknown): boolean {
+  const response = (error as { errorResponse?: { error?: unknown; errorDescription?: unknown } } | null)?.errorResponse;
+  if (response?.error === "invalid_client") return true;
+  const text = `${typeof response?.errorDescription === "string" ? response.errorDescription : ""} ${error instanceof Error ? error.message : ""}`;
+  return /\binvalid_client\b|AADSTS7000215|AADSTS7000222/.test(text);
+}
+
+/**
+ * The app registration's secret from Key Vault. A rotated secret shows up as invalid_client from
+ * Entra: then the secret is read from the vault again (once per token request, shared by
+ * concurrent requests) and the request repeated with it. A secret that is still refused after the
+ * re-read is the answer; no restart is needed to pick up a rotation.
+ */
+export class KeyVaultSecretCredential implements TokenCredential {
+  private current: { secret: string; credential: TokenCredential };
+  private rereading?: Promise<{ secret: string; credential: TokenCredential }>;
+
+  constructor(
+    secret: string,
+    private readonly readSecret: () => Promise<string>,
+    private readonly credentialFor: (secret: string) => TokenCredential,
+  ) {
+    this.current = { secret, credential: credentialFor(secret) };
+  }
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const used = this.current;
+    try {
+      return await used.credential.getToken(scopes, options);
+    } catch (error) {
+      if (!isInvalidClientSecret(error)) throw error;
+      const fresh = await this.reread(used);
+      if (fresh.secret === used.secret) throw error; // the vault holds the refused secret: nothing to retry with
+      return fresh.credential.getToken(scopes, options);
+    }
+  }
+
+  private reread(refused: { secret: string }): Promise<{ secret: string; credential: TokenCredential }> {
+    // Another request already replaced the refused secret: use that.
+    if (this.current.secret !== refused.secret) return Promise.resolve(this.current);
+    this.rereading ??= this.readSecret()
+      .then((secret) => {
+        if (secret !== this.current.secret) this.current = { secret, credential: this.credentialFor(secret) };
+        return this.current;
+      })
+      .finally(() => (this.rereading = undefined));
+    return this.rereading;
+  }
+}
+
+/**
+ * Reads the app registration's client secret from Key Vault with the Function's managed identity
+ * (user-assigned by HDC_MANAGED_IDENTITY_CLIENT_ID when set, else system-assigned): at the first
+ * use in a process, and again when Entra refuses the secret (rotation).
+ */
 async function readClientSecretFromKeyVault(s: Settings): Promise<string> {
   const vaultUrl = required(s.HDC_KEYVAULT_URL, "HDC_KEYVAULT_URL");
   const secretName = required(s.HDC_KEYVAULT_SECRET_NAME, "HDC_KEYVAULT_SECRET_NAME");
-  const client = new SecretClient(vaultUrl, new DefaultAzureCredential(authorityOptions(s)), {
+  const vaultIdentity = s.HDC_MANAGED_IDENTITY_CLIENT_ID
+    ? new ManagedIdentityCredential({ clientId: s.HDC_MANAGED_IDENTITY_CLIENT_ID })
+    : new ManagedIdentityCredential();
+  const client = new SecretClient(vaultUrl, vaultIdentity, {
     // The local Key Vault emulator's challenge names a loopback resource, which the SDK would reject.
     disableChallengeResourceVerification: isLoopbackUrl(vaultUrl),
   });

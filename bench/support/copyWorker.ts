@@ -15,6 +15,7 @@
 import { randomUUID } from "node:crypto";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { copyPackage } from "../../src/activities/copyPackage";
+import { startActivityBudget } from "../../src/activities/deps";
 import { parseConfig } from "../../src/config";
 import { createReadSasUrl } from "../../src/storage/sas";
 import { FakeHdc, FakeCredential } from "../../test/unit/activities/support";
@@ -65,11 +66,12 @@ async function main(): Promise<void> {
       HDC_TENANT_ID: "11111111-2222-3333-4444-555555555555",
       HDC_CLIENT_ID: "66666666-7777-8888-9999-000000000000",
       HDC_CLIENT_SECRET: "bench-secret-not-used",
-      HDC_API_BASE_URL: "http://127.0.0.1:9/v2.0/my/",
+      HDC_API_BASE_URL: "https://127.0.0.1:9/v2.0/my/",
       HDC_AUTHORITY_HOST: "http://127.0.0.1:9",
       COPY_POLL_MS: String(job.pollMs),
       STREAM_BLOCK_MIB: String(job.blockMiB),
       STREAM_CONCURRENCY: String(job.concurrency),
+      HDC_ALLOWED_URL_HOST_SUFFIXES: "127.0.0.1",
     });
     const hdc = new FakeHdc(ingestion, INGESTION);
     const product = await hdc.createProduct({ productName: "Copy benchmark", testHarness: "attestation", requestedSignatures: [] });
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
       blobService: ours,
       identity: { kind: "clientSecret" as const, tenantId: config.settings.HDC_TENANT_ID, clientId: config.settings.HDC_CLIENT_ID, credential: new FakeCredential() },
       log: (line: string) => logLines.push(line),
+      budget: startActivityBudget(config.settings.ACTIVITY_DEADLINE_MINUTES),
     };
     run = async () => {
       const out = await copyPackage({ productId: product.id, submissionId: submission.id, package: { container: job.container, blobName: job.blobName } }, deps);

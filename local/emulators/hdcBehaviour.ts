@@ -50,6 +50,12 @@ export interface HdcBehaviour {
   omitWorkflowStatus: boolean;
   /** Lifetime of every SAS URL the emulator hands out. */
   sasTtlSeconds: number;
+  /**
+   * Replaces scheme, host and port of every blob URL handed out (upload, signed package, driver
+   * metadata, error report), e.g. "https://evil.example" to test the app's host allow-list; null
+   * hands out Azurite's own URLs.
+   */
+  downloadUrlOrigin: string | null;
   /** Lifetime of access tokens from the Entra emulator (expires_in). */
   tokenLifetimeSeconds: number;
   /** Which clock expires tokens (see TokenExpiryClock); "real" keeps cached SDK tokens usable across clock pushes. */
@@ -69,6 +75,7 @@ export const DEFAULT_BEHAVIOUR: HdcBehaviour = {
   numericCurrentStep: false,
   omitWorkflowStatus: false,
   sasTtlSeconds: 3600,
+  downloadUrlOrigin: null,
   tokenLifetimeSeconds: 3600,
   tokenExpiryClock: "real",
 };
@@ -88,6 +95,15 @@ function assertValid(behaviour: HdcBehaviour): void {
   if (behaviour.rateLimit && !(behaviour.rateLimit.requestsPerSecond > 0)) problems.push("rateLimit.requestsPerSecond must be > 0");
   if (!["complete", "failed"].includes(behaviour.commitOutcome)) problems.push("commitOutcome must be complete or failed");
   if (!["real", "emulator"].includes(behaviour.tokenExpiryClock)) problems.push("tokenExpiryClock must be real or emulator");
+  if (behaviour.downloadUrlOrigin !== null) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(behaviour.downloadUrlOrigin).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin === undefined || origin === "null") problems.push("downloadUrlOrigin must be null or an origin like https://host:port");
+  }
   if (!["camel", "pascal"].includes(behaviour.enumCase)) problems.push("enumCase must be camel or pascal");
   if (!Array.isArray(behaviour.faults)) problems.push("faults must be an array");
   else {

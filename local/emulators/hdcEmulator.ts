@@ -84,6 +84,12 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
   // Real time, not the emulator clock: Azurite enforces `se` (and the app reads it) in real time, so a
   // lifetime counted on a virtual clock that runs ahead would make sasTtlSeconds meaningless.
   const sasExpiry = () => new Date(Date.now() + behaviour().sasTtlSeconds * 1000);
+  /** A SAS URL for the client, on another origin when the behaviour says so (downloadUrlOrigin). */
+  const handOut = async (...args: Parameters<HdcBlobs["sasUrl"]>): Promise<string> => {
+    const url = new URL(await blobs.sasUrl(...args));
+    const origin = behaviour().downloadUrlOrigin;
+    return origin === null ? url.toString() : `${new URL(origin).origin}${url.pathname}${url.search}`;
+  };
   // Shipping labels, audiences and the rich driver metadata live in shippingLabels.ts.
   const labels = createShippingLabelRoutes({ store, clock, blobs, behaviour, sasExpiry, linkBase: LINK_BASE });
   const productLinks = (id: bigint) => [
@@ -164,7 +170,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
         state: inCase(view.step.state, current.enumCase),
         messages: view.step.messages,
         ...(view.stepFailed && submission.errorReportBlob
-          ? { errorReport: await blobs.sasUrl(REPORTS_CONTAINER, submission.errorReportBlob, "r", sasExpiry()) }
+          ? { errorReport: await handOut(REPORTS_CONTAINER, submission.errorReportBlob, "r", sasExpiry()) }
           : {}),
       };
     }
@@ -174,18 +180,18 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     const items: { type: string; url: string }[] = [
       {
         type: "initialPackage",
-        url: await blobs.sasUrl(INGESTION_CONTAINER, submission.uploadBlob, pending ? "rw" : "r", sasExpiry(), `initial_${submission.id}.cab`),
+        url: await handOut(INGESTION_CONTAINER, submission.uploadBlob, pending ? "rw" : "r", sasExpiry(), `initial_${submission.id}.cab`),
       },
     ];
     if (submission.published) {
       const { signedBlob, metadataBlob } = submission.published;
       items.push(
-        { type: "signedPackage", url: await blobs.sasUrl(SIGNED_CONTAINER, signedBlob, "r", sasExpiry(), signedBlob) },
+        { type: "signedPackage", url: await handOut(SIGNED_CONTAINER, signedBlob, "r", sasExpiry(), signedBlob) },
         {
           type: "certificationReport",
           url: `https://manage.devcenter.microsoft.com/dashboard/hardware/Driver/DownloadCertificationReport/29963920/${submission.productId}/${submission.id}`,
         },
-        { type: "driverMetadata", url: await blobs.sasUrl(SIGNED_CONTAINER, metadataBlob, "r", sasExpiry(), metadataBlob) },
+        { type: "driverMetadata", url: await handOut(SIGNED_CONTAINER, metadataBlob, "r", sasExpiry(), metadataBlob) },
       );
     }
     await labels.adjustDownloads(submission, items);

@@ -55,6 +55,11 @@ export interface EmulatorsHandle extends EmulatorControl {
   managedIdentity: { endpoint: string; header: string };
   setSecrets(secrets: Record<string, string>): void;
   /**
+   * Test-only, in-process only: the app registration's client secret from now on (a rotation in
+   * Entra; pair it with setSecrets to rotate the copy in Key Vault). Never print the value.
+   */
+  setAppSecret(clientId: string, clientSecret: string): void;
+  /**
    * Test-only, in-process only (never on the control API): the secrets the emulators handed out,
    * so leak scans can look for exact values. Never print them.
    */
@@ -161,6 +166,11 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
       caCertPath: ca.caCertPath,
       managedIdentity: { endpoint: `${urls.entra}/msi/token`, header: managedIdentityHeader },
       setSecrets: (secrets) => keyVault.setSecrets(secrets),
+      setAppSecret: (clientId, clientSecret) => {
+        const app = apps.find((candidate) => candidate.clientId === clientId);
+        if (!app) throw new Error(`No registered app ${clientId}`);
+        app.clientSecret = clientSecret;
+      },
       issuedSecrets: () => ({ accessTokens: registry.issuedAccessTokens(), sas: blobs.issuedSas() }),
       stop: async () => {
         await Promise.all(servers.map((server) => server.close()));

@@ -98,6 +98,10 @@ export interface CopyPackageOutput {
   method: "serverSideCopy" | "streaming";
   /** Base64 Content-MD5 when the source had one and the destination matched it. */
   contentMd5?: string;
+  /**
+   * What was checked: "lengthAndMd5" when the source has a Content-MD5 and the destination's
+   * equals it; "length" when the source has none (only the length was compared; see storage/copy.ts).
+   */
   verified: "length" | "lengthAndMd5";
 }
 

@@ -1,19 +1,19 @@
 /**
  * Puts the driver package into the submission's upload blob without the bytes passing through the
  * function when possible (storage/copy.ts), with a fresh upload SAS from a GET right before use.
+ * The SAS is fetched again only when it expires before the activity's deadline (the longest the
+ * copy may take), and only to a host HDC_ALLOWED_URL_HOST_SUFFIXES allows.
  */
 import { BlockBlobClient } from "@azure/storage-blob";
 import { findDownloadUrl, type HdcSubmission } from "../hdc";
 import { normalizeEtag } from "../shared/instanceId";
 import { BlobAuthorizationError, copyBlobVerified, copySettingsFrom, readBlobProperties, toSourceProperties, type BlobToCopy, type CopyOutcome } from "../storage/copy";
-import { createReadSasUrl, sasExpiresWithin } from "../storage/sas";
+import { createReadSasUrl, sasExpiresBefore } from "../storage/sas";
 import type { CopyPackageInput, CopyPackageOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
 import { TerminalActivityError } from "./errors";
 import { readSubmission } from "./hdcFailures";
-
-/** A SAS closer than this to its expiry is refreshed before a copy starts. */
-export const SAS_REFRESH_MARGIN_MINUTES = 5;
+import { allowedHdcUrl } from "./hdcUrls";
 
 export async function copyPackage(input: CopyPackageInput, deps: ActivityDeps): Promise<CopyPackageOutput> {
   const { blobService, config, log } = deps;
@@ -26,17 +26,19 @@ export async function copyPackage(input: CopyPackageInput, deps: ActivityDeps): 
     throw new TerminalActivityError(`Package ${container}/${blobName} was replaced after the submission was requested; drop it again to sign the new version`);
   }
 
+  // Checked before anything is sent: a URL on a host we do not trust gets nothing.
+  const firstUploadUrl = await freshUploadUrl(input, deps);
   const source: BlobToCopy = {
     client: packageClient,
     url: await createReadSasUrl(blobService, container, blobName, config.settings.SOURCE_SAS_MINUTES),
     properties: toSourceProperties(properties),
   };
-  const settings = copySettingsFrom(config);
+  const settings = copySettingsFrom(config, deps.budget);
   const copyTo = async (uploadUrl: string): Promise<CopyOutcome> => copyBlobVerified(source, new BlockBlobClient(uploadUrl), settings, log);
 
   let outcome: CopyOutcome;
   try {
-    outcome = await copyTo(await freshUploadUrl(input, deps));
+    outcome = await copyTo(firstUploadUrl);
   } catch (error) {
     if (!(error instanceof BlobAuthorizationError && error.side === "destination")) throw error;
     // The upload SAS expired or was rotated between our GET and the copy: one more try with a new one.
@@ -56,18 +58,24 @@ export async function copyPackage(input: CopyPackageInput, deps: ActivityDeps): 
   };
 }
 
-/** The submission's upload SAS (initialPackage), re-fetched once if it is about to expire. Secret. */
+/**
+ * The submission's upload SAS (initialPackage). Fetched again once when it expires before the
+ * activity's deadline, i.e. before the copy could finish in the worst case; a SAS that outlives
+ * the budget is used as is. Secret.
+ */
 async function freshUploadUrl(input: CopyPackageInput, deps: ActivityDeps): Promise<string> {
-  let url = uploadUrlOf(await readSubmission(deps.hdc, input.productId, input.submissionId), input);
-  if (sasExpiresWithin(url, SAS_REFRESH_MARGIN_MINUTES)) {
-    deps.log(`Upload SAS of submission ${input.submissionId} expires within ${SAS_REFRESH_MARGIN_MINUTES} minutes; fetching a fresh one`);
-    url = uploadUrlOf(await readSubmission(deps.hdc, input.productId, input.submissionId), input);
+  const deadline = new Date(deps.budget.deadlineMs);
+  let url = uploadUrlOf(await readSubmission(deps.hdc, input.productId, input.submissionId), input, deps);
+  if (sasExpiresBefore(url, deadline)) {
+    deps.log(`Upload SAS of submission ${input.submissionId} expires within the activity budget (before ${deadline.toISOString()}); fetching a fresh one`);
+    url = uploadUrlOf(await readSubmission(deps.hdc, input.productId, input.submissionId), input, deps);
+    if (sasExpiresBefore(url, deadline)) deps.log(`The fresh upload SAS of submission ${input.submissionId} also expires before the deadline; using it`);
   }
   return url;
 }
 
-function uploadUrlOf(submission: HdcSubmission, input: CopyPackageInput): string {
+function uploadUrlOf(submission: HdcSubmission, input: CopyPackageInput, deps: ActivityDeps): string {
   const url = findDownloadUrl(submission, "initialPackage");
   if (!url) throw new TerminalActivityError(`Submission ${input.submissionId} offers no initialPackage upload location`);
-  return url;
+  return allowedHdcUrl(url, "initialPackage upload", deps.config.settings.HDC_ALLOWED_URL_HOST_SUFFIXES);
 }

@@ -4,17 +4,39 @@
  * storage/checkpoints.ts for the scheme).
  */
 import type { HdcProduct } from "../hdc";
-import { claimResource, readCheckpoint, updateCheckpoint } from "../storage/checkpoints";
+import { claimant, claimResource, CreationInProgressError, readCheckpoint, updateCheckpoint, withCreationLock } from "../storage/checkpoints";
 import type { CreateProductInput, CreateProductOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
+import { TerminalActivityError } from "./errors";
 import { rethrowHdcFailure } from "./hdcFailures";
 
 /** Clock skew between us and Microsoft when comparing createdDateTime with requestedAt. */
 export const RECONCILE_SKEW_MS = 5 * 60 * 1000;
 
 export async function createProduct(input: CreateProductInput, deps: ActivityDeps): Promise<CreateProductOutput> {
+  const { blobService, config, log } = deps;
+  const { instanceId } = input;
+  const recorded = (await readCheckpoint(blobService, config, instanceId)).product;
+  if (recorded?.productId) {
+    log(`[${instanceId}] product ${recorded.productId} was created by an earlier attempt; reusing it`);
+    return { productId: recorded.productId, sharedProductId: recorded.sharedProductId, reused: true };
+  }
+  try {
+    // One attempt at a time per instance: a duplicate delivery must not POST a second product.
+    return await withCreationLock(blobService, config, "products", instanceId, () => createProductLocked(input, deps));
+  } catch (error) {
+    if (!(error instanceof CreationInProgressError)) throw error;
+    throw new TerminalActivityError(
+      `Another attempt is creating the product for '${input.product.productName}' (instance ${instanceId}); this attempt stops ` +
+        "so that only one product is created. If that attempt fails too, start the submission again: it resumes the recorded product",
+    );
+  }
+}
+
+async function createProductLocked(input: CreateProductInput, deps: ActivityDeps): Promise<CreateProductOutput> {
   const { blobService, config, hdc, log } = deps;
   const { instanceId, product } = input;
+  // Read again under the lock: the attempt that held it may have finished.
   const checkpoint = (await readCheckpoint(blobService, config, instanceId)).product;
 
   if (checkpoint?.productId) {
@@ -41,8 +63,12 @@ export async function createProduct(input: CreateProductInput, deps: ActivityDep
     rethrowHdcFailure(error, `Creating product '${product.productName}'`);
   }
   if (!(await claimResource(blobService, config, "products", created.id, instanceId))) {
-    // Another run's reconciliation adopted it in the moment before our claim: it is tracked there.
-    throw new Error(`Product ${created.id} created by this attempt was adopted by another run; a retry creates another`);
+    // Another run's reconciliation adopted it in the moment before our claim: it is tracked there,
+    // and creating one more would only repeat the race.
+    const holder = await claimant(blobService, config, "products", created.id);
+    throw new TerminalActivityError(
+      `Product ${created.id} created by this attempt was claimed by instance ${holder ?? "unknown"}; not creating another product for '${product.productName}'`,
+    );
   }
   await recordProduct(deps, instanceId, created);
   log(`[${instanceId}] created product ${created.id}`);

@@ -4,7 +4,7 @@
  * GETs a fresh one right before use.
  */
 import type { HdcSubmission } from "../hdc";
-import { claimResource, readCheckpoint, updateCheckpoint } from "../storage/checkpoints";
+import { claimant, claimResource, CreationInProgressError, readCheckpoint, updateCheckpoint, withCreationLock } from "../storage/checkpoints";
 import type { CreateSubmissionInput, CreateSubmissionOutput } from "./contract";
 import { RECONCILE_SKEW_MS } from "./createProduct";
 import type { ActivityDeps } from "./deps";
@@ -14,6 +14,26 @@ import { isInvalidStateError, rethrowHdcFailure } from "./hdcFailures";
 const INITIAL_ALREADY_EXISTS = "Initial submission already exists";
 
 export async function createSubmission(input: CreateSubmissionInput, deps: ActivityDeps): Promise<CreateSubmissionOutput> {
+  const { blobService, config, log } = deps;
+  const { instanceId, productId } = input;
+  const recorded = (await readCheckpoint(blobService, config, instanceId)).submission;
+  if (recorded?.productId === productId && recorded.submissionId) {
+    log(`[${instanceId}] submission ${recorded.submissionId} was created by an earlier attempt; reusing it`);
+    return { submissionId: recorded.submissionId, commitStatus: recorded.commitStatus ?? "commitPending", reused: true };
+  }
+  try {
+    // One attempt at a time per instance: a duplicate delivery must not POST a second submission.
+    return await withCreationLock(blobService, config, "submissions", instanceId, () => createSubmissionLocked(input, deps));
+  } catch (error) {
+    if (!(error instanceof CreationInProgressError)) throw error;
+    throw new TerminalActivityError(
+      `Another attempt is creating the submission '${input.name}' for product ${productId} (instance ${instanceId}); this attempt stops ` +
+        "so that only one submission is created. If that attempt fails too, start the submission again: it resumes the recorded submission",
+    );
+  }
+}
+
+async function createSubmissionLocked(input: CreateSubmissionInput, deps: ActivityDeps): Promise<CreateSubmissionOutput> {
   const { blobService, config, hdc, log } = deps;
   const { instanceId, productId } = input;
   const stored = (await readCheckpoint(blobService, config, instanceId)).submission;
@@ -50,8 +70,12 @@ export async function createSubmission(input: CreateSubmissionInput, deps: Activ
     rethrowHdcFailure(error, `Creating submission '${input.name}' for product ${productId}`);
   }
   if (!(await claimResource(blobService, config, "submissions", created.id, instanceId))) {
-    // Another run's reconciliation adopted it in the moment before our claim: it is tracked there.
-    throw new Error(`Submission ${created.id} created by this attempt was adopted by another run; a retry creates another`);
+    // Another run's reconciliation adopted it in the moment before our claim: it is tracked there,
+    // and creating one more would only repeat the race.
+    const holder = await claimant(blobService, config, "submissions", created.id);
+    throw new TerminalActivityError(
+      `Submission ${created.id} created by this attempt was claimed by instance ${holder ?? "unknown"}; not creating another for product ${productId}`,
+    );
   }
   await recordSubmission(deps, input, created);
   log(`[${instanceId}] created submission ${created.id} for product ${productId}`);

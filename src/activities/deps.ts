@@ -7,7 +7,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { getConfig, type AppConfig } from "../config";
 import { createHdcCredential } from "../credentials";
-import { createHdcClientFromConfig, type HdcApi } from "../hdc";
+import { createHdcClientFromConfig, type HdcApi, type HdcClient } from "../hdc";
 import { getBlobServiceClient } from "../storage/blobService";
 import type { CredentialKind } from "../domain/types";
 
@@ -18,9 +18,28 @@ export interface ActivityDeps {
   identity: { kind: CredentialKind; tenantId: string; clientId: string; credential: TokenCredential };
   /** Goes to the invocation's log; never pass it a URL or a token. */
   log: (message: string) => void;
+  /** This invocation's one deadline (ACTIVITY_DEADLINE_MINUTES), for every wait and SDK call. */
+  budget: ActivityBudget;
 }
 
-type SharedDeps = Omit<ActivityDeps, "log">;
+/**
+ * One deadline per activity invocation, below host.json's functionTimeout: the signal aborts the
+ * SDK calls it is passed to, so the activity fails with its own clear error instead of being
+ * killed by the host mid-write.
+ */
+export interface ActivityBudget {
+  signal: AbortSignal;
+  /** Epoch ms at which the signal aborts. */
+  deadlineMs: number;
+  minutes: number;
+}
+
+export function startActivityBudget(minutes: number, now: number = Date.now()): ActivityBudget {
+  const ms = Math.max(1, Math.round(minutes * 60 * 1000));
+  return { signal: AbortSignal.timeout(ms), deadlineMs: now + ms, minutes };
+}
+
+type SharedDeps = Omit<ActivityDeps, "log" | "budget" | "hdc"> & { hdc: HdcClient };
 
 let shared: Promise<SharedDeps> | undefined;
 
@@ -30,7 +49,10 @@ export async function getActivityDeps(log?: (message: string) => void): Promise<
     shared = undefined; // e.g. a Key Vault hiccup: the next invocation tries again
     throw error;
   });
-  return { ...(await shared), log: log ?? ((message) => console.log(message)) };
+  const deps = await shared;
+  const budget = startActivityBudget(deps.config.settings.ACTIVITY_DEADLINE_MINUTES);
+  // The HDC calls of this invocation end at its deadline too.
+  return { ...deps, hdc: deps.hdc.withAbortSignal(budget.signal), log: log ?? ((message) => console.log(message)), budget };
 }
 
 async function buildSharedDeps(): Promise<SharedDeps> {

@@ -3,20 +3,22 @@
  * predictable names next to the result manifest:
  *   <package blob>/<instance id>/Signed_<submissionId>.zip
  *   <package blob>/<instance id>/driverMetadata_<submissionId>.json
- * The download SAS URLs come from a GET right before use and never leave this function.
+ * The download SAS URLs come from a GET right before use (again when the signed package's would
+ * expire before the activity's deadline), are followed only to hosts HDC_ALLOWED_URL_HOST_SUFFIXES
+ * allows, and never leave this function.
  */
 import { BlobClient } from "@azure/storage-blob";
 import { findDownloadUrl, type HdcSubmission } from "../hdc";
 import { ensureContainer } from "../storage/blobService";
 import { BlobAuthorizationError, copyBlobVerified, copySettingsFrom, readBlobProperties, toSourceProperties } from "../storage/copy";
 import { resultFolder } from "../storage/manifests";
-import { sasExpiresWithin } from "../storage/sas";
+import { sasExpiresBefore } from "../storage/sas";
 import { withStorageErrors } from "../storage/storageErrors";
 import type { DownloadSignedPackageInput, DownloadSignedPackageOutput } from "./contract";
 import type { BlobLocation } from "../domain/types";
-import { SAS_REFRESH_MARGIN_MINUTES } from "./copyPackage";
 import type { ActivityDeps } from "./deps";
 import { readSubmission } from "./hdcFailures";
+import { allowedHdcUrl } from "./hdcUrls";
 
 export function signedPackageBlobName(input: DownloadSignedPackageInput): string {
   return `${resultFolder(input.package, input.instanceId)}/Signed_${input.submissionId}.zip`;
@@ -31,7 +33,7 @@ type DownloadType = "signedPackage" | "driverMetadata";
 export async function downloadSignedPackage(input: DownloadSignedPackageInput, deps: ActivityDeps): Promise<DownloadSignedPackageOutput> {
   let submission = await readSubmission(deps.hdc, input.productId, input.submissionId);
   const signedUrl = findDownloadUrl(submission, "signedPackage");
-  if (signedUrl && sasExpiresWithin(signedUrl, SAS_REFRESH_MARGIN_MINUTES)) submission = await readSubmission(deps.hdc, input.productId, input.submissionId);
+  if (signedUrl && sasExpiresBefore(signedUrl, new Date(deps.budget.deadlineMs))) submission = await readSubmission(deps.hdc, input.productId, input.submissionId);
 
   const signedPackage = await copyDownload(input, deps, submission, "signedPackage", signedPackageBlobName(input));
   // Not terminal: the orchestrator may see finalizeIngestion+completed a little before the item appears (a.12).
@@ -59,17 +61,18 @@ async function copyDownload(
 }
 
 async function copyDownloadOnce(deps: ActivityDeps, submission: HdcSubmission, type: DownloadType, blobName: string): Promise<BlobLocation | undefined> {
-  const url = findDownloadUrl(submission, type);
-  if (!url) return undefined;
+  const offered = findDownloadUrl(submission, type);
+  if (!offered) return undefined;
   const { config, blobService, log } = deps;
+  const url = allowedHdcUrl(offered, `${type} download`, config.settings.HDC_ALLOWED_URL_HOST_SUFFIXES);
   const container = config.settings.SIGNED_CONTAINER;
   const source = new BlobClient(url);
-  const properties = await readBlobProperties(source, "source", `the ${type} download`);
+  const properties = await readBlobProperties(source, "source", `the ${type} download`, deps.budget.signal);
   if (!properties) throw new Error(`The ${type} download of submission ${submission.id} is listed but does not exist yet`);
 
   const containerClient = await withStorageErrors("Preparing the signed-drivers container", () => ensureContainer(blobService, container));
   const destination = containerClient.getBlockBlobClient(blobName);
-  const outcome = await copyBlobVerified({ client: source, url, properties: toSourceProperties(properties) }, destination, copySettingsFrom(config), log);
+  const outcome = await copyBlobVerified({ client: source, url, properties: toSourceProperties(properties) }, destination, copySettingsFrom(config, deps.budget), log);
   log(`${type} of submission ${submission.id} (${outcome.bytesCopied} bytes) is at ${container}/${blobName}${outcome.alreadyPresent ? " (already there)" : ` via ${outcome.method}`}`);
   return { container, blobName, contentLength: outcome.bytesCopied };
 }

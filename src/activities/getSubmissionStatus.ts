@@ -10,6 +10,7 @@ import type { GetSubmissionStatusInput } from "./contract";
 import type { NormalizedSubmissionStatus } from "../domain/types";
 import type { ActivityDeps } from "./deps";
 import { readSubmission } from "./hdcFailures";
+import { allowedHdcUrl } from "./hdcUrls";
 
 export async function getSubmissionStatus(input: GetSubmissionStatusInput, deps: ActivityDeps): Promise<NormalizedSubmissionStatus> {
   const submission = await readSubmission(deps.hdc, input.productId, input.submissionId);
@@ -17,7 +18,9 @@ export async function getSubmissionStatus(input: GetSubmissionStatusInput, deps:
   const reportUrl = submission.workflowStatus?.errorReport;
   if (status.progress !== "failed" || !reportUrl) return status;
 
-  const errorReportText = await readErrorReport(reportUrl, deps);
+  // Outside readErrorReport's catch-all: a report on a host we do not trust is not skipped quietly.
+  const allowedUrl = allowedHdcUrl(reportUrl, "error report", deps.config.settings.HDC_ALLOWED_URL_HOST_SUFFIXES);
+  const errorReportText = await readErrorReport(allowedUrl, deps);
   return errorReportText === undefined ? status : { ...status, errorReportText };
 }
 
@@ -28,7 +31,7 @@ export async function getSubmissionStatus(input: GetSubmissionStatusInput, deps:
 async function readErrorReport(url: string, deps: ActivityDeps): Promise<string | undefined> {
   const maxBytes = deps.config.settings.ERROR_REPORT_MAX_BYTES;
   try {
-    const download = await new BlobClient(url).download(0, maxBytes);
+    const download = await new BlobClient(url).download(0, maxBytes, { abortSignal: deps.budget.signal });
     const chunks: Buffer[] = [];
     let received = 0;
     for await (const chunk of download.readableStreamBody ?? []) {

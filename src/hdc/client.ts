@@ -5,10 +5,12 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  bearerTokenAuthenticationPolicy,
   createDefaultHttpClient,
-  createEmptyPipeline,
   createHttpHeaders,
+  createPipelineFromOptions,
   createPipelineRequest,
+  isRestError,
   type HttpClient,
   type HttpMethods,
   type Pipeline,
@@ -17,15 +19,22 @@ import {
 } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import type { AppConfig } from "../config";
-import { isLoopbackUrl } from "../shared/loopback";
 import { redactSecrets } from "../shared/redact";
 import { HdcError, hdcErrorFromResponse, isRecord, type RequestContext } from "./errors";
 import { parseHdcJson } from "./losslessJson";
-import { bearerTokenPolicy, HdcTransportError, requestIdPolicy, retryPolicy, TokenAcquisitionError } from "./policies";
+import {
+  attemptPolicy,
+  CreateOutcomeUnknownError,
+  describeTransportFailure,
+  hdcChallengeCallbacks,
+  TIMEOUT_CODE,
+  TokenAcquisitionError,
+  type AttemptCounter,
+} from "./policies";
 import type { HdcApi, HdcLink, HdcProduct, HdcSubmission, NewProduct, NewSubmission } from "./types";
 
 export interface HdcClientOptions {
-  /** e.g. https://manage.devcenter.microsoft.com/v2.0/my/ ; "hardware/..." paths are appended. */
+  /** e.g. https://manage.devcenter.microsoft.com/v2.0/my/ ; "hardware/..." paths are appended. https only (a bearer token never travels in clear). */
   baseUrl: string;
   credential: TokenCredential;
   scope: string;
@@ -56,31 +65,55 @@ export class HdcClient implements HdcApi {
   private readonly pipeline: Pipeline;
   private readonly httpClient: HttpClient;
   private readonly timeoutMs: number;
-  /** Plain http only to this machine (local emulator); a token must never cross a network in clear. */
-  private readonly allowInsecureConnection: boolean;
   private readonly log?: (line: string) => void;
-  /** POSTs that create something; the retry policy does not repeat them after 5xx or timeouts. */
+  /** POSTs that create something; never re-sent after 5xx or timeouts. */
   private readonly createRequests = new WeakSet<PipelineRequest>();
+  private readonly attempts: AttemptCounter = new WeakMap();
+  /** Set on the per-invocation view from withAbortSignal: the activity's deadline. */
+  private abortSignal?: AbortSignal;
 
   constructor(options: HdcClientOptions) {
     this.baseUrl = options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`;
+    if (!this.baseUrl.startsWith("https://")) throw new TypeError("HdcClient baseUrl must be an https:// URL");
     this.correlationId = options.correlationId ?? randomUUID();
-    this.allowInsecureConnection = this.baseUrl.startsWith("http://") && isLoopbackUrl(this.baseUrl);
     this.timeoutMs = options.timeoutMs;
     this.log = options.log;
     this.httpClient = options.httpClient ?? createDefaultHttpClient();
-    this.pipeline = createEmptyPipeline();
+    const maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
+    // The library's pipeline (proxy from HTTPS_PROXY/NO_PROXY, user agent, logging, tracing,
+    // redirects, throttling + exponential retry with our bounds); policies.ts says what is added.
+    this.pipeline = createPipelineFromOptions({
+      retryOptions: { maxRetries: options.maxRetries, retryDelayInMs: options.retryDelayMs, maxRetryDelayInMs: maxRetryDelayMs },
+      userAgentOptions: { userAgentPrefix: "driver-signing-functions" },
+    });
     this.pipeline.addPolicy(
-      retryPolicy({
-        maxRetries: options.maxRetries,
-        retryDelayMs: options.retryDelayMs,
-        maxRetryDelayMs: options.maxRetryDelayMs ?? 60_000,
-        isCreateRequest: (request) => this.createRequests.has(request),
-        log: options.log,
-      }),
+      bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: options.scope, challengeCallbacks: hdcChallengeCallbacks(options.log) }),
+      { phase: "Sign" },
     );
-    this.pipeline.addPolicy(bearerTokenPolicy({ credential: options.credential, scope: options.scope, log: options.log }));
-    this.pipeline.addPolicy(requestIdPolicy(this.correlationId));
+    this.pipeline.addPolicy(
+      attemptPolicy(
+        {
+          correlationId: this.correlationId,
+          maxRetries: options.maxRetries,
+          retryDelayMs: options.retryDelayMs,
+          maxRetryDelayMs,
+          isCreateRequest: (request) => this.createRequests.has(request),
+          log: options.log,
+        },
+        this.attempts,
+      ),
+      { afterPhase: "Sign" },
+    );
+  }
+
+  /**
+   * The same client (pipeline, cached token, correlation id) whose requests, retries and waits
+   * end when `signal` aborts: one view per activity invocation, bound to its deadline.
+   */
+  withAbortSignal(signal: AbortSignal): HdcClient {
+    const view = Object.create(this) as HdcClient;
+    view.abortSignal = signal;
+    return view;
   }
 
   async listProducts(options: { top?: number } = {}): Promise<HdcProduct[]> {
@@ -188,7 +221,7 @@ export class HdcClient implements HdcApi {
       url: `${this.baseUrl}${path}`,
       method,
       timeout: this.timeoutMs,
-      allowInsecureConnection: this.allowInsecureConnection,
+      abortSignal: this.abortSignal,
       headers: createHttpHeaders(body === undefined ? {} : { "Content-Type": "application/json" }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -198,7 +231,7 @@ export class HdcClient implements HdcApi {
     try {
       response = await this.pipeline.sendRequest(this.httpClient, request);
     } catch (error) {
-      throw this.errorFromFailure(error, this.contextOf(request, method, path));
+      throw this.errorFromFailure(error, request, this.contextOf(request, method, path));
     }
     const context = this.contextOf(request, method, path);
     this.log?.(
@@ -208,19 +241,33 @@ export class HdcClient implements HdcApi {
     return response;
   }
 
-  private errorFromFailure(error: unknown, context: RequestContext): HdcError {
+  private errorFromFailure(error: unknown, request: PipelineRequest, context: RequestContext): HdcError {
     if (error instanceof HdcError) return error;
-    if (error instanceof HdcTransportError) {
-      const summary = error.isTimeout
-        ? `timed out after ${error.attempts} attempt(s) of ${this.timeoutMs} ms each`
-        : `${error.message} (after ${error.attempts} attempt(s))`;
-      return new HdcError({ ...context, summary, retryable: true, isTimeout: error.isTimeout });
+    const attempts = this.attempts.get(request) ?? 1;
+    if (this.abortSignal?.aborted) {
+      // Retryable: the next attempt has a fresh budget (a create whose outcome is unknown is reconciled first).
+      return new HdcError({ ...context, summary: `aborted at the activity's deadline (ACTIVITY_DEADLINE_MINUTES) after ${attempts} attempt(s)`, retryable: true, isTimeout: true });
     }
+    if (error instanceof CreateOutcomeUnknownError) {
+      // Reported like any other failure of this status or transport error (retryable: the activity
+      // reconciles before it creates again); the pipeline just did not repeat it.
+      if (error.response) return hdcErrorFromResponse(error.response, context);
+      return this.transportError(error.cause, attempts, context);
+    }
+    if (isRestError(error) && error.statusCode === undefined && typeof error.code === "string") return this.transportError(error, attempts, context);
     if (error instanceof TokenAcquisitionError) {
       return new HdcError({ ...context, code: "tokenAcquisitionFailed", summary: error.message, retryable: isTransientCredentialFailure(error.cause) });
     }
     const message = error instanceof Error ? error.message : String(error);
     return new HdcError({ ...context, summary: `unexpected failure: ${redactSecrets(message)}`, retryable: false });
+  }
+
+  private transportError(cause: unknown, attempts: number, context: RequestContext): HdcError {
+    const isTimeout = isRestError(cause) && cause.code === TIMEOUT_CODE;
+    const summary = isTimeout
+      ? `timed out after ${attempts} attempt(s) of ${this.timeoutMs} ms each`
+      : `${describeTransportFailure(cause)} (after ${attempts} attempt(s))`;
+    return new HdcError({ ...context, summary, retryable: true, isTimeout });
   }
 
   private context(method: string, path: string): RequestContext {

@@ -1,32 +1,31 @@
 /**
- * Pipeline policies for the Hardware Dev Center client, outermost first:
- * retry (429 / 5xx / timeouts) → bearer token (re-acquire once on 401) → request ids.
- * Retry sits outside auth so a token that expired during a long backoff is renewed.
+ * What the Hardware Dev Center client adds to the library's default pipeline
+ * (createPipelineFromOptions: proxy, user agent, logging, tracing, redirects, and the
+ * throttling + exponential retry policies with our bounds; bearerTokenAuthenticationPolicy for
+ * the token with its refresh-before-expiry). Ours, per attempt, inside the retry policy:
+ *   - MS-CorrelationId / a new MS-RequestId on every attempt;
+ *   - a per-attempt timeout reported as ETIMEDOUT, so the library's retry treats it like any
+ *     other transient transport failure (it would otherwise rethrow the AbortError at once);
+ *   - a create POST (product, submission) is never re-sent after an unknown outcome (5xx,
+ *     timeout, dropped connection): CreateOutcomeUnknownError stops the retry;
+ *   - Retry-After is capped at our longest wait, and a 429 without one gets our backoff;
+ *   - a 401 without a challenge is handed to the bearer policy as a bare challenge, whose
+ *     handler asks for a token with claims (so MSAL does not return the rejected cached token).
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import { isRestError, type PipelinePolicy, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
-import type { AccessToken, TokenCredential } from "@azure/identity";
+import {
+  isRestError,
+  RestError,
+  type AuthorizeRequestOnChallengeOptions,
+  type AuthorizeRequestOptions,
+  type ChallengeCallbacks,
+  type PipelinePolicy,
+  type PipelineRequest,
+  type PipelineResponse,
+} from "@azure/core-rest-pipeline";
 import { redactSecrets } from "../shared/redact";
-import { isRetryableStatus } from "./errors";
 
 type Log = (line: string) => void;
-
-// ------------------------------------------------------------------------------------------
-// Request ids
-
-/** MS-CorrelationId ties all calls of one client together; MS-RequestId is new for every attempt. */
-export function requestIdPolicy(correlationId: string): PipelinePolicy {
-  return {
-    name: "hdcRequestIdPolicy",
-    sendRequest(request, next) {
-      request.headers.set("MS-CorrelationId", correlationId);
-      request.headers.set("MS-RequestId", randomUUID());
-      if (!request.headers.has("Accept")) request.headers.set("Accept", "application/json");
-      return next(request);
-    },
-  };
-}
 
 // ------------------------------------------------------------------------------------------
 // Bearer token
@@ -36,54 +35,6 @@ export class TokenAcquisitionError extends Error {
   constructor(readonly cause: unknown) {
     super(`could not acquire a token: ${redactSecrets(cause instanceof Error ? cause.message : String(cause))}`);
     this.name = "TokenAcquisitionError";
-  }
-}
-
-/** Renew this long before expiry so a token does not lapse between check and use. */
-const REFRESH_MARGIN_MS = 2 * 60 * 1000;
-
-/**
- * Our own token cache, so that a 401 can really drop the token: a token can be revoked or
- * expire before its stated time, and then only asking the credential again helps.
- */
-class TokenCache {
-  private token?: AccessToken;
-  private pending?: Promise<AccessToken>;
-
-  constructor(
-    private readonly credential: TokenCredential,
-    private readonly scope: string,
-  ) {}
-
-  async get(): Promise<AccessToken> {
-    if (this.token && this.token.expiresOnTimestamp - Date.now() > REFRESH_MARGIN_MS) return this.token;
-    // Concurrent requests share one acquisition.
-    this.pending ??= this.acquire().finally(() => (this.pending = undefined));
-    return this.pending;
-  }
-
-  /**
-   * After a 401: a token the credential issues anew (unless a newer one already replaced the
-   * rejected one). Claims make MSAL skip its cache, which would otherwise hand back the revoked
-   * token until it expires.
-   */
-  async renew(rejected: AccessToken, claims: string): Promise<AccessToken> {
-    if (this.token && this.token.token !== rejected.token) return this.token;
-    this.token = undefined;
-    this.pending ??= this.acquire(claims).finally(() => (this.pending = undefined));
-    return this.pending;
-  }
-
-  private async acquire(claims?: string): Promise<AccessToken> {
-    let token: AccessToken | null;
-    try {
-      token = await this.credential.getToken(this.scope, claims ? { claims } : undefined);
-    } catch (error) {
-      throw new TokenAcquisitionError(error);
-    }
-    if (!token) throw new TokenAcquisitionError(new Error("the credential returned no token"));
-    this.token = token;
-    return token;
   }
 }
 
@@ -100,100 +51,125 @@ export function claimsAfterRejection(wwwAuthenticate: string | undefined, now = 
   return JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(now / 1000)) } } });
 }
 
-export function bearerTokenPolicy(options: { credential: TokenCredential; scope: string; log?: Log }): PipelinePolicy {
-  const cache = new TokenCache(options.credential, options.scope);
+/**
+ * Callbacks for bearerTokenAuthenticationPolicy: credential failures become TokenAcquisitionError
+ * (not retried by the pipeline), and a 401 gets one more try with a token issued anew (claims make
+ * the library's token cycler and MSAL skip their caches). A second 401 is returned as is.
+ */
+export function hdcChallengeCallbacks(log?: Log): ChallengeCallbacks {
+  const authorize = async (options: AuthorizeRequestOptions, claims?: string): Promise<void> => {
+    let token;
+    try {
+      token = await options.getAccessToken(options.scopes, { abortSignal: options.request.abortSignal, ...(claims ? { claims } : {}) });
+    } catch (error) {
+      throw new TokenAcquisitionError(error);
+    }
+    if (!token) throw new TokenAcquisitionError(new Error("the credential returned no token"));
+    options.request.headers.set("Authorization", `Bearer ${token.token}`);
+  };
   return {
-    name: "hdcBearerTokenPolicy",
-    async sendRequest(request, next) {
-      const token = await cache.get();
-      request.headers.set("Authorization", `Bearer ${token.token}`);
-      const response = await next(request);
-      if (response.status !== 401) return response;
-
-      // One more try with a token the credential hands out anew; a second 401 is final.
-      const fresh = await cache.renew(token, claimsAfterRejection(response.headers.get("WWW-Authenticate")));
-      options.log?.(`HDC ${request.method} answered 401; retrying once with a newly acquired token`);
-      request.headers.set("Authorization", `Bearer ${fresh.token}`);
-      return next(request);
+    authorizeRequest: (options) => authorize(options),
+    async authorizeRequestOnChallenge(options: AuthorizeRequestOnChallengeOptions): Promise<boolean> {
+      log?.(`HDC ${options.request.method} answered 401; retrying once with a newly acquired token`);
+      await authorize(options, claimsAfterRejection(options.response.headers.get("WWW-Authenticate")));
+      return true;
     },
   };
 }
 
 // ------------------------------------------------------------------------------------------
-// Retry
+// Per attempt
 
-/** Thrown when the transport kept failing (timeout, connection error) through every retry. */
-export class HdcTransportError extends Error {
+/** A create POST whose outcome is unknown: not re-sent (the product may exist). Not a RestError, so no retry. */
+export class CreateOutcomeUnknownError extends Error {
   constructor(
+    readonly response: PipelineResponse | undefined,
     readonly cause: unknown,
-    readonly attempts: number,
-    readonly isTimeout: boolean,
   ) {
-    super(describeTransportFailure(cause, isTimeout));
-    this.name = "HdcTransportError";
+    super(response ? `answered ${response.status}` : describeTransportFailure(cause));
+    this.name = "CreateOutcomeUnknownError";
   }
 }
 
-export interface RetryOptions {
+export interface AttemptOptions {
+  correlationId: string;
   maxRetries: number;
-  /** Base of the exponential backoff. */
   retryDelayMs: number;
   /** Cap of every single wait, including a server's Retry-After. */
   maxRetryDelayMs: number;
-  /**
-   * Requests that must not be repeated after an ambiguous failure (creating a product or a
-   * submission: a 5xx or a timeout may come after the service already created it). These are
-   * retried only when the service certainly did not act: 429, or a refused connection.
-   */
-  isCreateRequest?: (request: PipelineRequest) => boolean;
+  /** Requests that must not be repeated after an ambiguous failure (creating a product or a submission). */
+  isCreateRequest: (request: PipelineRequest) => boolean;
   log?: Log;
 }
 
-export function retryPolicy(options: RetryOptions): PipelinePolicy {
-  return {
-    name: "hdcRetryPolicy",
-    async sendRequest(request, next) {
-      for (let attempt = 0; ; attempt++) {
-        let response: PipelineResponse | undefined;
-        let failure: unknown;
-        try {
-          response = await next(request);
-        } catch (error) {
-          if (!isTransientTransportError(error)) throw error;
-          failure = error;
-        }
-        if (response && !isRetryableStatus(response.status)) return response;
+/** The per-request attempt counter the attempt policy keeps; read by the client for its messages. */
+export type AttemptCounter = WeakMap<PipelineRequest, number>;
 
-        const mayRepeat = !options.isCreateRequest?.(request) || certainlyNotProcessed(response, failure);
-        if (attempt >= options.maxRetries || !mayRepeat) {
-          if (response) return response;
-          throw new HdcTransportError(failure, attempt + 1, isTimeoutError(failure));
+export const TIMEOUT_CODE = "ETIMEDOUT";
+
+export function attemptPolicy(options: AttemptOptions, attempts: AttemptCounter): PipelinePolicy {
+  return {
+    name: "hdcAttemptPolicy",
+    async sendRequest(request, next) {
+      const attempt = (attempts.get(request) ?? 0) + 1;
+      attempts.set(request, attempt);
+      request.headers.set("MS-CorrelationId", options.correlationId);
+      request.headers.set("MS-RequestId", randomUUID());
+      if (!request.headers.has("Accept")) request.headers.set("Accept", "application/json");
+
+      let response: PipelineResponse;
+      try {
+        response = await next(request);
+      } catch (error) {
+        const failure = asTimeout(error, request);
+        if (options.isCreateRequest(request) && !certainlyNotSent(failure)) throw new CreateOutcomeUnknownError(undefined, failure);
+        if (isRestError(failure) && failure.code && attempt <= options.maxRetries) {
+          const reason = failure.code === TIMEOUT_CODE ? "timeout" : failure.code;
+          options.log?.(`HDC ${request.method} ${pathOf(request)} got ${reason}; retry ${attempt}/${options.maxRetries}`);
         }
-        const delayMs = response ? delayForResponse(response, attempt, options) : backoffDelay(attempt, options);
-        const reason = response ? `${response.status}` : isTimeoutError(failure) ? "timeout" : transportCode(failure);
-        options.log?.(
-          `HDC ${request.method} ${pathOf(request)} got ${reason}; retry ${attempt + 1}/${options.maxRetries} in ${delayMs} ms`,
-        );
-        await sleep(delayMs);
+        throw failure;
       }
+
+      const status = response.status;
+      if (options.isCreateRequest(request) && (status === 408 || status >= 500)) throw new CreateOutcomeUnknownError(response, undefined);
+      if (status === 401 && !response.headers.has("WWW-Authenticate")) response.headers.set("WWW-Authenticate", "Bearer");
+      if (status === 429 || status === 503) boundRetryAfter(response, attempt, options);
+      if ((status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505)) && attempt <= options.maxRetries) {
+        options.log?.(`HDC ${request.method} ${pathOf(request)} got ${status}; retry ${attempt}/${options.maxRetries}`);
+      }
+      return response;
     },
   };
 }
 
-function certainlyNotProcessed(response: PipelineResponse | undefined, failure: unknown): boolean {
-  if (response) return response.status === 429;
-  return isRestError(failure) && failure.code === "ECONNREFUSED";
+/**
+ * The library's throttling policy reads retry-after-ms before Retry-After: set it to the server's
+ * wait capped at maxRetryDelayMs, or (429 without one) to our backoff, so throttling is always
+ * retried and never waits longer than our bound.
+ */
+function boundRetryAfter(response: PipelineResponse, attempt: number, options: AttemptOptions): void {
+  const asked = parseRetryAfter(response.headers.get("Retry-After"));
+  if (asked === undefined && response.status !== 429) return; // a 503 without one: exponential backoff
+  const waitMs = asked === undefined ? backoffDelay(attempt - 1, options) : Math.min(asked, options.maxRetryDelayMs);
+  response.headers.set("retry-after-ms", String(waitMs));
 }
 
-/** Honours Retry-After (seconds or HTTP-date) when the server sends it, else exponential backoff. */
-export function delayForResponse(response: PipelineResponse, attempt: number, options: RetryOptions): number {
-  const retryAfterMs = parseRetryAfter(response.headers.get("Retry-After"));
-  if (retryAfterMs !== undefined) return Math.min(retryAfterMs, options.maxRetryDelayMs);
-  return backoffDelay(attempt, options);
+/** The Node HTTP client reports its per-request timeout as an AbortError; a caller's abort stays one. */
+function asTimeout(error: unknown, request: PipelineRequest): unknown {
+  if (error instanceof Error && error.name === "AbortError" && !request.abortSignal?.aborted) {
+    return new RestError("timed out", { code: TIMEOUT_CODE, request });
+  }
+  return error;
+}
+
+/** Only a refused connection proves a request never reached the service. */
+function certainlyNotSent(error: unknown): boolean {
+  if (error instanceof TokenAcquisitionError) return true;
+  return isRestError(error) && error.code === "ECONNREFUSED";
 }
 
 /** Exponential backoff with "equal jitter": half fixed, half random, never above the cap. */
-export function backoffDelay(attempt: number, options: Pick<RetryOptions, "retryDelayMs" | "maxRetryDelayMs">): number {
+export function backoffDelay(attempt: number, options: { retryDelayMs: number; maxRetryDelayMs: number }): number {
   const ceiling = Math.min(options.maxRetryDelayMs, options.retryDelayMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
@@ -207,28 +183,11 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   return Math.max(0, date - now);
 }
 
-/** The Node HTTP client reports a request.timeout expiry as an AbortError (we pass no abort signal). */
-function isTimeoutError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === "AbortError") return true;
-  const code = isRestError(error) ? error.code : undefined;
-  return code === "ETIMEDOUT" || code === "ESOCKETTIMEDOUT";
-}
-
-function isTransientTransportError(error: unknown): boolean {
-  if (isTimeoutError(error)) return true;
-  // Connection refused/reset, DNS hiccups, sockets closed mid-response: RestErrors with a code.
-  return isRestError(error) && error.statusCode === undefined && typeof error.code === "string";
-}
-
-function transportCode(error: unknown): string {
-  return isRestError(error) && error.code ? error.code : "network error";
-}
-
-function describeTransportFailure(error: unknown, isTimeout: boolean): string {
-  if (isTimeout) return "timed out";
+export function describeTransportFailure(error: unknown): string {
+  if (isRestError(error) && error.code === TIMEOUT_CODE) return "timed out";
+  const code = isRestError(error) && error.code ? error.code : "network error";
   const message = error instanceof Error ? error.message : String(error);
-  return redactSecrets(`${transportCode(error)}: ${message}`);
+  return redactSecrets(`${code}: ${message}`);
 }
 
 function pathOf(request: PipelineRequest): string {

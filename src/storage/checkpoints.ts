@@ -9,8 +9,15 @@
  * Claims make adoption safe: `claims/products/<id>` is created only if absent and holds the
  * instance id, so two instances creating same-named products never adopt each other's.
  *
+ * Creation locks make "at most once" hold for two attempts of the same instance running at the
+ * same time (a duplicate delivery): the attempt that creates holds a lease on
+ * `locks/<kind>/<instance id>`, renewed while it works. A second attempt waits up to one lease
+ * period (a crashed holder's lease lapses by then) and otherwise stops with
+ * CreationInProgressError instead of creating a second one.
+ *
  * Only ids and times live here: nothing secret.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import type { AppConfig } from "../config";
 import { ensureContainer } from "./blobService";
@@ -137,5 +144,65 @@ async function readText(blob: BlockBlobClient, operation: string): Promise<{ tex
   } catch (error) {
     if (storageStatusCode(error) === 404) return undefined;
     throw toStorageOperationError(operation, error);
+  }
+}
+
+/** Another attempt of the same instance holds the creation lock (and keeps renewing it). */
+export class CreationInProgressError extends Error {
+  constructor(readonly kind: ClaimKind, readonly instanceId: string) {
+    super(`another attempt of instance ${instanceId} holds the ${kind} creation lock`);
+    this.name = "CreationInProgressError";
+  }
+}
+
+export interface CreationLockTiming {
+  /** Lease length; a crashed holder's lock lapses after this. 15-60 s (storage's limits). */
+  leaseSeconds: number;
+  /** How long a second attempt waits for the lock before giving up. */
+  waitMs: number;
+  pollMs: number;
+}
+
+export const DEFAULT_CREATION_LOCK: CreationLockTiming = { leaseSeconds: 15, waitMs: 20_000, pollMs: 500 };
+
+export function creationLockBlobName(kind: ClaimKind, instanceId: string): string {
+  return `locks/${kind}/${instanceId}`;
+}
+
+/** Runs `work` while holding the instance's creation lock for `kind` (see the header). */
+export async function withCreationLock<T>(
+  service: BlobServiceClient,
+  config: AppConfig,
+  kind: ClaimKind,
+  instanceId: string,
+  work: () => Promise<T>,
+  timing: CreationLockTiming = DEFAULT_CREATION_LOCK,
+): Promise<T> {
+  const blob = await stateBlob(service, config, creationLockBlobName(kind, instanceId));
+  try {
+    await blob.upload("", 0, { conditions: { ifNoneMatch: "*" } });
+  } catch (error) {
+    const status = storageStatusCode(error);
+    if (status !== 409 && status !== 412) throw toStorageOperationError("Preparing the creation lock", error);
+  }
+  const lease = blob.getBlobLeaseClient();
+  const giveUpAt = Date.now() + timing.waitMs;
+  for (;;) {
+    try {
+      await lease.acquireLease(timing.leaseSeconds);
+      break;
+    } catch (error) {
+      if (storageStatusCode(error) !== 409) throw toStorageOperationError("Taking the creation lock", error);
+      if (Date.now() >= giveUpAt) throw new CreationInProgressError(kind, instanceId);
+      await sleep(timing.pollMs);
+    }
+  }
+  const renewal = setInterval(() => void lease.renewLease().catch(() => undefined), (timing.leaseSeconds * 1000) / 3);
+  renewal.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(renewal);
+    await lease.releaseLease().catch(() => undefined); // lapses on its own otherwise
   }
 }

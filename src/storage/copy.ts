@@ -1,10 +1,23 @@
 /**
  * Copies one blob to another without the bytes passing through the function when possible:
  * an async server-side Copy Blob (the destination's storage service reads the source URL), polled
- * to completion, then verified by length and Content-MD5. When the destination service cannot read
- * the source (firewalled account, copy-scope restrictions), the bytes are streamed through with
- * bounded buffers instead. Used by copyPackage (ours → Microsoft's upload SAS) and
- * downloadSignedPackage (Microsoft's signed package SAS → ours).
+ * to completion, then verified. When the destination service cannot read the source (firewalled
+ * account, copy-scope restrictions), the bytes are streamed through with bounded buffers instead.
+ * Used by copyPackage (ours → Microsoft's upload SAS) and downloadSignedPackage (Microsoft's
+ * signed package SAS → ours).
+ *
+ * What "verified" means (CopyOutcome.verified), the same on Azure and Azurite:
+ *   - "lengthAndMd5": the source has a Content-MD5 and the destination's Content-MD5 equals it
+ *     (a server-side copy carries it over; a streamed copy hashes the bytes it read, must match
+ *     it, and records it on the destination).
+ *   - "length": the source has no Content-MD5 (e.g. uploaded in blocks). Only the length is
+ *     compared: computing an MD5 would mean reading the whole source through the function, which
+ *     the server-side copy exists to avoid. A streamed copy still records the MD5 of what it read.
+ *
+ * The whole copy, streaming fallback included, runs under the activity's one deadline
+ * (settings.signal / deadlineMs): at the deadline the SDK calls are aborted, a pending server-side
+ * copy is aborted, a streamed upload never commits its block list (so no partial blob appears),
+ * and CopyDeadlineError says so. It is retryable: the next attempt has a fresh budget.
  *
  * Source and destination URLs may hold a SAS: nothing here logs a URL or rethrows a raw RestError.
  */
@@ -20,15 +33,36 @@ const MIB = 1024 * 1024;
 
 export interface CopySettings {
   pollMs: number;
-  timeoutMinutes: number;
   /** Streaming fallback: block size and blocks in flight; memory use is about their product. */
   blockMiB: number;
   concurrency: number;
+  /** The activity's deadline: aborts every storage call and wait of the copy. */
+  signal: AbortSignal;
+  deadlineMs: number;
+  budgetMinutes: number;
 }
 
-export function copySettingsFrom(config: AppConfig): CopySettings {
+export function copySettingsFrom(config: AppConfig, budget: { signal: AbortSignal; deadlineMs: number; minutes: number }): CopySettings {
   const s = config.settings;
-  return { pollMs: s.COPY_POLL_MS, timeoutMinutes: s.COPY_TIMEOUT_MINUTES, blockMiB: s.STREAM_BLOCK_MIB, concurrency: s.STREAM_CONCURRENCY };
+  return {
+    pollMs: s.COPY_POLL_MS,
+    blockMiB: s.STREAM_BLOCK_MIB,
+    concurrency: s.STREAM_CONCURRENCY,
+    signal: budget.signal,
+    deadlineMs: budget.deadlineMs,
+    budgetMinutes: budget.minutes,
+  };
+}
+
+/** The copy ran out of the activity's budget; nothing partial was committed at the destination. */
+export class CopyDeadlineError extends Error {
+  constructor(budgetMinutes: number, stage: string) {
+    super(
+      `The copy did not finish within the activity budget of ${budgetMinutes} minutes (ACTIVITY_DEADLINE_MINUTES) while ${stage}; ` +
+        "nothing partial was committed at the destination, and the next attempt starts over",
+    );
+    this.name = "CopyDeadlineError";
+  }
 }
 
 export type CopySide = "source" | "destination";
@@ -71,9 +105,14 @@ export interface CopyOutcome {
 }
 
 /** Properties of a blob, undefined when it does not exist; a 403 becomes BlobAuthorizationError. */
-export async function readBlobProperties(client: BlobClient, side: CopySide, what: string): Promise<BlobGetPropertiesResponse | undefined> {
+export async function readBlobProperties(
+  client: BlobClient,
+  side: CopySide,
+  what: string,
+  abortSignal?: AbortSignal,
+): Promise<BlobGetPropertiesResponse | undefined> {
   try {
-    return await client.getProperties();
+    return await client.getProperties({ abortSignal });
   } catch (error) {
     if (storageStatusCode(error) === 404) return undefined;
     throw classifiedError(side, `Reading the properties of ${what}`, error);
@@ -90,8 +129,8 @@ export function toSourceProperties(properties: BlobGetPropertiesResponse): Sourc
 }
 
 /**
- * Makes `destination` hold the source's bytes and proves it (length, and MD5 when the source has
- * one). Idempotent: a destination that already matches is left alone.
+ * Makes `destination` hold the source's bytes and proves it (see "verified" above). Idempotent: a
+ * destination that already holds this source's content is left alone.
  */
 export async function copyBlobVerified(
   source: BlobToCopy,
@@ -99,32 +138,46 @@ export async function copyBlobVerified(
   settings: CopySettings,
   log: (message: string) => void,
 ): Promise<CopyOutcome> {
-  const existing = await readBlobProperties(destination, "destination", "the copy destination");
-  if (existing && existing.copyStatus !== "pending" && matchesSource(existing, source.properties)) {
-    log(`Destination already holds the ${source.properties.contentLength} bytes; not copying again`);
-    return { ...verification(existing, source.properties), method: existing.copyStatus ? "serverSideCopy" : "streaming", alreadyPresent: true };
-  }
+  let stage = "checking the destination";
+  try {
+    const existing = await readBlobProperties(destination, "destination", "the copy destination", settings.signal);
+    if (existing && existing.copyStatus !== "pending" && alreadyHolds(existing, source)) {
+      log(`Destination already holds the ${source.properties.contentLength} bytes; not copying again`);
+      return { ...verification(existing, source.properties), method: existing.copyStatus ? "serverSideCopy" : "streaming", alreadyPresent: true };
+    }
 
-  let method: CopyOutcome["method"] = "serverSideCopy";
-  if (existing?.copyStatus === "pending") {
-    // An earlier attempt's copy is still running; starting another would fail with PendingCopyOperation.
-    log("A server-side copy from an earlier attempt is still pending; waiting for it");
-    const finished = await waitForServerSideCopy(destination, existing.copyId, settings);
-    if (!finished.succeeded) method = await fallBackToStreaming(source, destination, settings, log, finished.reason);
-  } else {
-    const copied = await tryServerSideCopy(source, destination, settings);
-    if (!copied.succeeded) method = await fallBackToStreaming(source, destination, settings, log, copied.reason);
-  }
+    let method: CopyOutcome["method"] = "serverSideCopy";
+    stage = "waiting for the server-side copy";
+    if (existing?.copyStatus === "pending") {
+      // An earlier attempt's copy is still running; starting another would fail with PendingCopyOperation.
+      log("A server-side copy from an earlier attempt is still pending; waiting for it");
+      const finished = await waitForServerSideCopy(destination, existing.copyId, settings);
+      if (!finished.succeeded) {
+        stage = "streaming";
+        method = await fallBackToStreaming(source, destination, settings, log, finished.reason);
+      }
+    } else {
+      const copied = await tryServerSideCopy(source, destination, settings);
+      if (!copied.succeeded) {
+        stage = "streaming";
+        method = await fallBackToStreaming(source, destination, settings, log, copied.reason);
+      }
+    }
 
-  const landed = await readBlobProperties(destination, "destination", "the copy destination");
-  if (!landed) throw new Error("The copy destination does not exist after the copy");
-  if (!matchesSource(landed, source.properties)) {
-    throw new Error(
-      `Copy verification failed: destination has ${landed.contentLength ?? "unknown"} bytes` +
-        `${source.properties.contentMd5 ? " or a different MD5" : ""}, source has ${source.properties.contentLength} bytes`,
-    );
+    stage = "verifying the copy";
+    const landed = await readBlobProperties(destination, "destination", "the copy destination", settings.signal);
+    if (!landed) throw new Error("The copy destination does not exist after the copy");
+    if (!matchesSource(landed, source.properties)) {
+      throw new Error(
+        `Copy verification failed: destination has ${landed.contentLength ?? "unknown"} bytes` +
+          `${source.properties.contentMd5 ? " or a different MD5" : ""}, source has ${source.properties.contentLength} bytes`,
+      );
+    }
+    return { ...verification(landed, source.properties), method, alreadyPresent: false };
+  } catch (error) {
+    if (settings.signal.aborted) throw new CopyDeadlineError(settings.budgetMinutes, stage);
+    throw error;
   }
-  return { ...verification(landed, source.properties), method, alreadyPresent: false };
 }
 
 type CopyAttempt = { succeeded: true } | { succeeded: false; reason: string };
@@ -133,12 +186,12 @@ async function tryServerSideCopy(source: BlobToCopy, destination: BlockBlobClien
   let copyId: string | undefined;
   try {
     // Starts the copy (one request); the waiting below is ours, to own the timeout and the outcome.
-    const poller = await destination.beginCopyFromURL(source.url, { intervalInMs: settings.pollMs });
+    const poller = await destination.beginCopyFromURL(source.url, { intervalInMs: settings.pollMs, abortSignal: settings.signal });
     const state = poller.getOperationState() as BlobBeginCopyFromUrlPollState;
     if (state.isCompleted && !state.error) return { succeeded: true };
     copyId = state.copyId;
   } catch (error) {
-    if (await serviceCannotReadSource(error, destination)) {
+    if (await serviceCannotReadSource(error, destination, settings)) {
       return { succeeded: false, reason: `the storage service could not read the source (${storageStatusCode(error)} ${storageErrorCode(error) ?? ""})`.trim() };
     }
     throw classifiedError("destination", "Starting the server-side copy", error);
@@ -148,9 +201,18 @@ async function tryServerSideCopy(source: BlobToCopy, destination: BlockBlobClien
 
 /** Polls the destination until the copy leaves `pending`; aborts it at the deadline. */
 async function waitForServerSideCopy(destination: BlockBlobClient, copyId: string | undefined, settings: CopySettings): Promise<CopyAttempt> {
-  const deadline = Date.now() + settings.timeoutMinutes * 60 * 1000;
   for (;;) {
-    const properties = await readBlobProperties(destination, "destination", "the copy destination");
+    let properties: BlobGetPropertiesResponse | undefined;
+    try {
+      properties = await readBlobProperties(destination, "destination", "the copy destination", settings.signal);
+      if (properties?.copyStatus === "pending") await sleep(settings.pollMs, undefined, { signal: settings.signal });
+    } catch (error) {
+      if (settings.signal.aborted && copyId) {
+        // Best effort, outside the spent budget; a retry starts over either way.
+        await destination.abortCopyFromURL(copyId, { abortSignal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      }
+      throw error;
+    }
     if (!properties) throw new Error("The copy destination disappeared while the server-side copy was running");
     switch (properties.copyStatus) {
       case "success":
@@ -162,11 +224,6 @@ async function waitForServerSideCopy(destination: BlockBlobClient, copyId: strin
       case "pending":
         break;
     }
-    if (Date.now() >= deadline) {
-      if (copyId) await destination.abortCopyFromURL(copyId).catch(() => undefined); // best effort; the retry starts over
-      throw new Error(`The server-side copy did not finish within ${settings.timeoutMinutes} minutes (progress ${properties.copyProgress ?? "unknown"})`);
-    }
-    await sleep(settings.pollMs);
   }
 }
 
@@ -175,12 +232,12 @@ async function waitForServerSideCopy(destination: BlockBlobClient, copyId: strin
  * streaming can work around. A 403 is ambiguous (expired destination SAS vs. unreadable source),
  * so it is settled by checking whether the destination itself still accepts us.
  */
-async function serviceCannotReadSource(error: unknown, destination: BlockBlobClient): Promise<boolean> {
+async function serviceCannotReadSource(error: unknown, destination: BlockBlobClient, settings: CopySettings): Promise<boolean> {
   const code = storageErrorCode(error) ?? "";
   if (/^CannotVerifyCopySource$|^CopySource/i.test(code)) return true;
   if (storageStatusCode(error) !== 403) return false;
   try {
-    await destination.getProperties();
+    await destination.getProperties({ abortSignal: settings.signal });
     return true;
   } catch (probeError) {
     const status = storageStatusCode(probeError);
@@ -204,7 +261,7 @@ async function fallBackToStreaming(
 async function streamCopy(source: BlobToCopy, destination: BlockBlobClient, settings: CopySettings): Promise<void> {
   let download;
   try {
-    download = await source.client.download();
+    download = await source.client.download(0, undefined, { abortSignal: settings.signal });
   } catch (error) {
     throw classifiedError("source", "Downloading the copy source", error);
   }
@@ -221,7 +278,9 @@ async function streamCopy(source: BlobToCopy, destination: BlockBlobClient, sett
   const body = download.readableStreamBody.pipe(hashing);
 
   try {
+    // The block list is committed only after every block arrived: an abort leaves no blob behind.
     await destination.uploadStream(body, settings.blockMiB * MIB, settings.concurrency, {
+      abortSignal: settings.signal,
       blobHTTPHeaders: { blobContentType: source.properties.contentType },
     });
   } catch (error) {
@@ -235,9 +294,30 @@ async function streamCopy(source: BlobToCopy, destination: BlockBlobClient, sett
   }
   // Record the MD5 of what was streamed, so the destination can be verified like a server-side copy.
   try {
-    await destination.setHTTPHeaders({ blobContentType: source.properties.contentType, blobContentMD5: streamedMd5 });
+    await destination.setHTTPHeaders({ blobContentType: source.properties.contentType, blobContentMD5: streamedMd5 }, { abortSignal: settings.signal });
   } catch (error) {
     throw classifiedError("destination", "Recording the streamed blob's MD5", error);
+  }
+}
+
+/**
+ * Whether an existing destination is this source's content. With the source's MD5 that is a real
+ * check; without it the length alone could match someone else's bytes, so only a finished
+ * server-side copy from this very source blob (same host and path; the SAS differs) counts.
+ */
+function alreadyHolds(destination: BlobGetPropertiesResponse, source: BlobToCopy): boolean {
+  if (!matchesSource(destination, source.properties)) return false;
+  if (source.properties.contentMd5) return true;
+  return destination.copyStatus === "success" && sameBlob(destination.copySource, source.url);
+}
+
+function sameBlob(a: string | undefined, b: string): boolean {
+  if (!a) return false;
+  try {
+    const [x, y] = [new URL(a), new URL(b)];
+    return x.host === y.host && decodeURIComponent(x.pathname) === decodeURIComponent(y.pathname);
+  } catch {
+    return false;
   }
 }
 

@@ -36,8 +36,8 @@ export async function createReadSasUrl(
   return blob.generateUserDelegationSasUrl({ permissions, startsOn, expiresOn, protocol }, delegationKey);
 }
 
-/** True when the SAS URL's `se` (signed expiry) is less than `minutes` away. A URL without `se` never expires here. */
-export function sasExpiresWithin(url: string, minutes: number, now: Date = new Date()): boolean {
+/** True when the SAS URL's `se` (signed expiry) comes before `moment`. A URL without a readable `se` never expires here. */
+export function sasExpiresBefore(url: string, moment: Date): boolean {
   let expiry: string | null;
   try {
     expiry = new URL(url).searchParams.get("se");
@@ -47,5 +47,5 @@ export function sasExpiresWithin(url: string, minutes: number, now: Date = new D
   if (!expiry) return false;
   const expiresAt = Date.parse(expiry);
   if (Number.isNaN(expiresAt)) return false;
-  return expiresAt - now.getTime() < minutes * 60 * 1000;
+  return expiresAt < moment.getTime();
 }

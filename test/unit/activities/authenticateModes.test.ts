@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { authenticate } from "../../../src/activities/authenticate";
-import type { ActivityDeps } from "../../../src/activities/deps";
+import { startActivityBudget, type ActivityDeps } from "../../../src/activities/deps";
 import { parseConfig } from "../../../src/config";
 import { createHdcCredential, resetCredentialCache } from "../../../src/credentials";
 import { createHdcClientFromConfig } from "../../../src/hdc";
@@ -20,9 +20,9 @@ const TENANT = "aaaaaaaa-1111-2222-3333-444444444444";
 const SECRET_APP = "bbbbbbbb-1111-2222-3333-444444444444";
 const CERT_APP = "cccccccc-1111-2222-3333-444444444444";
 const FEDERATED_APP = "dddddddd-1111-2222-3333-444444444444";
-const KEYVAULT_READER = "eeeeeeee-1111-2222-3333-444444444444";
+const ROTATING_APP = "ffffffff-1111-2222-3333-444444444444";
 const clientSecret = "authenticate-modes-secret-value";
-const keyVaultReaderSecret = "key-vault-reader-secret-value";
+const rotatingSecrets = ["rotating-secret-first-value", "rotating-secret-second-value"];
 const clientCertificate = issueClientCertificate(ensureLocalCa(TLS_DIR), "authenticate-modes-client");
 
 let fixture: EmulatorFixture;
@@ -37,9 +37,9 @@ beforeAll(async () => {
       { tenantId: TENANT, clientId: SECRET_APP, clientSecret },
       { tenantId: TENANT, clientId: CERT_APP, certificatePem: clientCertificate.certPem },
       { tenantId: TENANT, clientId: FEDERATED_APP },
-      { tenantId: TENANT, clientId: KEYVAULT_READER, clientSecret: keyVaultReaderSecret },
+      { tenantId: TENANT, clientId: ROTATING_APP, clientSecret: rotatingSecrets[0] },
     ],
-    secrets: { "hdc-client-secret": clientSecret },
+    secrets: { "hdc-client-secret": clientSecret, "rotating-secret": rotatingSecrets[0]! },
   });
   ({ azurite, emulators } = fixture);
   certificatePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hdc-cert-")), "client.pem");
@@ -73,8 +73,23 @@ async function runAuthenticate(env: Record<string, string>) {
     hdc: createHdcClientFromConfig(config, identity.credential),
     blobService: getBlobServiceClient(config),
     log: () => undefined,
+    budget: startActivityBudget(config.settings.ACTIVITY_DEADLINE_MINUTES),
   };
   return authenticate({ instanceId: "authenticate-modes" }, deps);
+}
+
+/** The Function's managed identity (App Service style endpoint of the Entra emulator). */
+function useManagedIdentityEndpoint(): void {
+  process.env.IDENTITY_ENDPOINT = emulators.managedIdentity.endpoint;
+  process.env.IDENTITY_HEADER = emulators.managedIdentity.header;
+}
+
+function secretReads(): number {
+  return emulators.requests().entries.filter((e) => e.service === "keyvault" && e.status === 200).length;
+}
+
+function invalidClientAnswers(): number {
+  return emulators.requests().entries.filter((e) => e.service === "entra" && e.status === 401).length;
 }
 
 /** Successful token answers from the Entra emulator (the log keeps no bodies, so no client id). */
@@ -97,12 +112,9 @@ describe("authenticate with each credential mode", () => {
     await attempt.catch((error: Error) => expect(error.message).not.toContain(wrong));
   });
 
-  it("keyVaultSecret: reads the client secret from Key Vault with the app's own identity, then authenticates", async () => {
-    // DefaultAzureCredential's environment credential is the app's identity for Key Vault here.
-    process.env.AZURE_TENANT_ID = TENANT;
-    process.env.AZURE_CLIENT_ID = KEYVAULT_READER;
-    process.env.AZURE_CLIENT_SECRET = keyVaultReaderSecret;
-    const before = emulators.requests().entries.filter((e) => e.service === "keyvault" && e.status === 200).length;
+  it("keyVaultSecret: reads the client secret from Key Vault with the app's managed identity, then authenticates", async () => {
+    useManagedIdentityEndpoint();
+    const before = secretReads();
     const out = await runAuthenticate(
       settings({
         HDC_CLIENT_ID: SECRET_APP,
@@ -112,8 +124,67 @@ describe("authenticate with each credential mode", () => {
       }),
     );
     expect(out).toMatchObject({ clientId: SECRET_APP, credentialKind: "keyVaultSecret", apiReachable: true });
-    const secretReads = emulators.requests().entries.filter((e) => e.service === "keyvault" && e.status === 200).length - before;
-    expect(secretReads).toBe(1);
+    expect(secretReads() - before).toBe(1);
+    // The vault was read with the managed identity (ManagedIdentityCredential, not DefaultAzureCredential).
+    expect(emulators.requests().entries.some((e) => e.kind === "managedIdentityToken" && e.status === 200)).toBe(true);
+  });
+
+  describe("keyVaultSecret: a secret rotated in Key Vault and Entra", () => {
+    const rotatingSettings = () =>
+      settings({
+        HDC_CLIENT_ID: ROTATING_APP,
+        HDC_AUTH_MODE: "keyVaultSecret",
+        HDC_KEYVAULT_URL: emulators.keyVaultUrl,
+        HDC_KEYVAULT_SECRET_NAME: "rotating-secret",
+      });
+
+    beforeEach(() => {
+      useManagedIdentityEndpoint();
+      // Tokens within MSAL's 5-minute renewal window are never served from its cache: every
+      // authenticate asks Entra, as it would once an hour-long token has run out.
+      emulators.configure({ tokenLifetimeSeconds: 60 });
+    });
+    afterEach(() => {
+      emulators.configure({ tokenLifetimeSeconds: 3600 });
+    });
+
+    it("is picked up by the next authenticate without a restart: invalid_client → one re-read → success", async () => {
+      const env = rotatingSettings();
+      const identity = await createHdcCredential(parseConfig(env));
+      expect((await runAuthenticate(env)).credentialKind).toBe("keyVaultSecret");
+
+      // Rotate in both places mid-run; the process keeps its credential (no restart, no cache reset).
+      emulators.setAppSecret(ROTATING_APP, rotatingSecrets[1]!);
+      emulators.setSecrets({ "rotating-secret": rotatingSecrets[1]! });
+      const readsBefore = secretReads();
+      const refusedBefore = invalidClientAnswers();
+
+      const out = await runAuthenticate(env);
+
+      expect(out).toMatchObject({ clientId: ROTATING_APP, credentialKind: "keyVaultSecret", apiReachable: true });
+      expect(await createHdcCredential(parseConfig(env))).toBe(identity);
+      expect(secretReads() - readsBefore).toBe(1);
+      expect(invalidClientAnswers() - refusedBefore).toBe(1);
+    });
+
+    it("a wrong secret in the vault stays a terminal error naming the mode, without the secret", async () => {
+      const wrong = "wrong-secret-in-the-vault-value";
+      emulators.setAppSecret(ROTATING_APP, rotatingSecrets[1]!);
+      emulators.setSecrets({ "rotating-secret": wrong });
+      const readsBefore = secretReads();
+
+      const failure: Error = await runAuthenticate(rotatingSettings()).then(
+        () => new Error("expected authenticate to fail"),
+        (error: unknown) => error as Error,
+      );
+
+      expect(failure.message).toMatch(/\[terminal\].*keyVaultSecret credential/);
+      expect(failure.message).toMatch(/AADSTS7000215/);
+      expect(failure.message).not.toContain(wrong);
+      expect(failure.message).not.toContain(rotatingSecrets[1]);
+      // Read at the start, and once more after Entra refused it; then no further retry.
+      expect(secretReads() - readsBefore).toBe(2);
+    });
   });
 
   it("certificate: a client assertion signed by the registered certificate", async () => {

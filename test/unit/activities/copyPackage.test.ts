@@ -4,6 +4,8 @@ import type { AzuriteHandle } from "../../../local/azurite";
 import type { CopyPackageInput } from "../../../src/activities/contract";
 import { copyPackage } from "../../../src/activities/copyPackage";
 import { isTerminalFailure } from "../../../src/activities/errors";
+import { CopyDeadlineError } from "../../../src/storage/copy";
+import { storageStatusCode } from "../../../src/storage/storageErrors";
 import { FakeHdc, expectNoSecrets, startStorage, testBytes, testConfig, testDeps } from "./support";
 
 /** Our account (packages) and a second, separate account playing Microsoft's ingestion storage. */
@@ -14,6 +16,8 @@ let microsoftService: BlobServiceClient;
 
 const PACKAGE = testBytes(5 * 1024 * 1024 + 123, 7);
 const PACKAGE_MD5 = createHash("md5").update(PACKAGE).digest("base64");
+/** Many 1 MiB blocks, so an abort can land in the middle of streaming. */
+const LARGE = testBytes(24 * 1024 * 1024, 11);
 
 beforeAll(async () => {
   [ours, microsoft] = await Promise.all([startStorage(), startStorage()]);
@@ -24,6 +28,15 @@ beforeAll(async () => {
   await microsoftService.getContainerClient("ingestion").createIfNotExists();
   // A single Put Blob, so the storage service records Content-MD5 as it does for a portal upload.
   await oursService.getContainerClient("driver-drops").getBlockBlobClient("contoso.cab").upload(PACKAGE, PACKAGE.length);
+  // Staged blocks and a block list: no Content-MD5 (as for any large upload by a tool).
+  const unhashed = oursService.getContainerClient("driver-drops").getBlockBlobClient("unhashed.cab");
+  const ids = [0, 1, 2].map((i) => Buffer.from(`block-${i}`).toString("base64"));
+  const third = Math.ceil(PACKAGE.length / 3);
+  for (const [i, id] of ids.entries()) {
+    const part = PACKAGE.subarray(i * third, (i + 1) * third);
+    await unhashed.stageBlock(id, part, part.length);
+  }
+  await unhashed.commitBlockList(ids);
 });
 afterAll(async () => {
   await Promise.all([ours?.stop(), microsoft?.stop()]);
@@ -114,6 +127,77 @@ describe("copyPackage", () => {
     expect(blocks.committedBlocks?.length).toBeGreaterThanOrEqual(5);
     expect(deps.logLines.some((line) => /CannotVerifyCopySource/.test(line))).toBe(true);
     expectNoSecrets(deps.logLines.join("\n"));
+  });
+
+  it("says 'length' when the source has no Content-MD5, for a server-side copy and for streaming", async () => {
+    expect((await oursService.getContainerClient("driver-drops").getBlobClient("unhashed.cab").getProperties()).contentMD5).toBeUndefined();
+    for (const ingestion of [oursService, microsoftService]) {
+      const hdc = new FakeHdc(ingestion);
+      const deps = testDeps(testConfig(ours.connectionString), hdc);
+      const { productId, submissionId, stored } = await submissionFor(hdc);
+
+      const result = await copyPackage(input(productId, submissionId, "unhashed.cab"), deps);
+
+      expect(result).toEqual({ bytesCopied: PACKAGE.length, method: ingestion === oursService ? "serverSideCopy" : "streaming", verified: "length" });
+      expect((await hdc.uploadBlobClient(stored).downloadToBuffer()).equals(PACKAGE)).toBe(true);
+    }
+  });
+
+  it("without a source MD5, a same-length blob already at the destination is not taken for the package", async () => {
+    const hdc = new FakeHdc(oursService);
+    const deps = testDeps(testConfig(ours.connectionString), hdc);
+    const { productId, submissionId, stored } = await submissionFor(hdc);
+    const impostor = Buffer.alloc(PACKAGE.length, 0x5a);
+    await hdc.uploadBlobClient(stored).upload(impostor, impostor.length);
+
+    const result = await copyPackage(input(productId, submissionId, "unhashed.cab"), deps);
+
+    expect(result.verified).toBe("length");
+    expect((await hdc.uploadBlobClient(stored).downloadToBuffer()).equals(PACKAGE)).toBe(true);
+    expect(deps.logLines.some((line) => line.includes("already holds"))).toBe(false);
+  });
+
+  it("the activity deadline aborts the streaming fallback: a retryable deadline error and no committed blob", async () => {
+    await oursService.getContainerClient("driver-drops").getBlockBlobClient("large.cab").upload(LARGE, LARGE.length);
+    const hdc = new FakeHdc(microsoftService);
+    const deps = testDeps(testConfig(ours.connectionString, { STREAM_CONCURRENCY: "1" }), hdc);
+    const { productId, submissionId, stored } = await submissionFor(hdc);
+    const upload = hdc.uploadBlobClient(stored);
+    // The deadline fires once streaming has put its first blocks at the destination (mid-copy).
+    const deadline = new AbortController();
+    deps.budget = { signal: deadline.signal, deadlineMs: Date.now() + 60_000, minutes: 0.5 };
+    let stagedWhenAborted = 0;
+    const watch = async () => {
+      while (!deadline.signal.aborted) {
+        const staged = (await upload.getBlockList("uncommitted").catch(() => undefined))?.uncommittedBlocks?.length ?? 0;
+        if (staged > 0) {
+          stagedWhenAborted = staged;
+          deadline.abort();
+        }
+      }
+    };
+    let watching: Promise<void> | undefined;
+    const log = deps.log;
+    deps.log = (line) => {
+      log(line);
+      if (line.includes("streaming")) watching = watch();
+    };
+
+    const error: Error = await copyPackage(input(productId, submissionId, "large.cab"), deps).then(
+      () => new Error("expected the copy to be aborted"),
+      (e: unknown) => e as Error,
+    );
+    await watching;
+
+    expect(error).toBeInstanceOf(CopyDeadlineError);
+    expect(isTerminalFailure(error)).toBe(false);
+    expect(error.message).toMatch(/did not finish within the activity budget of 0.5 minutes \(ACTIVITY_DEADLINE_MINUTES\) while streaming/);
+    expect(stagedWhenAborted).toBeGreaterThan(0);
+    expect(stagedWhenAborted).toBeLessThan(LARGE.length / (1024 * 1024));
+    // Nothing committed: the upload slot has no blob (its staged blocks are never committed).
+    const committed = await upload.getProperties().then(() => 200, (e: unknown) => storageStatusCode(e));
+    expect(committed).toBe(404);
+    expectNoSecrets(error.message);
   });
 
   it("rejects a zero-byte package terminally and a missing one too", async () => {

@@ -2,7 +2,7 @@ import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCre
 import { createHdcCredential, resetCredentialCache } from "../../../src/credentials";
 import { isLoopbackUrl } from "../../../src/shared/loopback";
 import { parseConfig } from "../../../src/config";
-import { sasExpiresWithin } from "../../../src/storage/sas";
+import { sasExpiresBefore } from "../../../src/storage/sas";
 
 // Only constructs credentials: token acquisition is tested against the Entra emulator elsewhere,
 // and nothing here may contact a non-loopback host.
@@ -50,10 +50,10 @@ describe("helpers", () => {
     expect(isLoopbackUrl("https://contoso.vault.azure.net/")).toBe(false);
   });
 
-  it("sasExpiresWithin reads se", () => {
-    const now = new Date("2025-01-01T00:00:00Z");
-    expect(sasExpiresWithin("https://a/b?sv=1&se=2025-01-01T00%3A04%3A00Z&sig=x", 5, now)).toBe(true);
-    expect(sasExpiresWithin("https://a/b?sv=1&se=2025-01-01T01%3A00%3A00Z&sig=x", 5, now)).toBe(false);
-    expect(sasExpiresWithin("https://a/b?sv=1&sig=x", 5, now)).toBe(false);
+  it("sasExpiresBefore compares se with a moment", () => {
+    const deadline = new Date("2025-01-01T00:25:00Z");
+    expect(sasExpiresBefore("https://a/b?sv=1&se=2025-01-01T00%3A24%3A00Z&sig=x", deadline)).toBe(true);
+    expect(sasExpiresBefore("https://a/b?sv=1&se=2025-01-01T00%3A26%3A00Z&sig=x", deadline)).toBe(false);
+    expect(sasExpiresBefore("https://a/b?sv=1&sig=x", deadline)).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import { BlobSASPermissions, BlobServiceClient } from "@azure/storage-blob";
 import type { AccessToken, TokenCredential } from "@azure/identity";
-import type { ActivityDeps } from "../../../src/activities/deps";
+import { startActivityBudget, type ActivityDeps } from "../../../src/activities/deps";
 import { parseConfig, type AppConfig } from "../../../src/config";
 import { HdcError } from "../../../src/hdc";
 import type { HdcApi, HdcProduct, HdcSubmission, NewProduct, NewSubmission } from "../../../src/hdc/types";
@@ -35,10 +35,12 @@ export function testConfig(connectionString: string, overrides: Record<string, s
     HDC_TENANT_ID: "11111111-2222-3333-4444-555555555555",
     HDC_CLIENT_ID: "66666666-7777-8888-9999-000000000000",
     HDC_CLIENT_SECRET: TEST_CLIENT_SECRET,
-    HDC_API_BASE_URL: "http://127.0.0.1:9/v2.0/my/",
+    HDC_API_BASE_URL: "https://127.0.0.1:9/v2.0/my/",
     HDC_AUTHORITY_HOST: "http://127.0.0.1:9",
     COPY_POLL_MS: "50",
-    COPY_TIMEOUT_MINUTES: "2",
+    ACTIVITY_DEADLINE_MINUTES: "2",
+    // FakeHdc hands out Azurite's http://127.0.0.1:<port> SAS URLs.
+    HDC_ALLOWED_URL_HOST_SUFFIXES: "127.0.0.1",
     STREAM_BLOCK_MIB: "1",
     STREAM_CONCURRENCY: "2",
     ERROR_REPORT_MAX_BYTES: "128",
@@ -68,6 +70,7 @@ export function testDeps(config: AppConfig, hdc: HdcApi, credential: TokenCreden
     blobService: BlobServiceClient.fromConnectionString(config.settings.AzureWebJobsStorage ?? ""),
     identity: { kind: "clientSecret", tenantId: config.settings.HDC_TENANT_ID, clientId: config.settings.HDC_CLIENT_ID, credential },
     log: (message) => logLines.push(message),
+    budget: startActivityBudget(config.settings.ACTIVITY_DEADLINE_MINUTES),
     logLines,
   };
 }

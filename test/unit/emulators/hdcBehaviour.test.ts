@@ -138,6 +138,20 @@ describe("traffic behaviour", () => {
     expect(retry.json.error.message).toBe("Only pending submissions can be committed.");
   });
 
+  it("hands out blob URLs on another origin when downloadUrlOrigin is set, and rejects a non-origin", async () => {
+    const product = await hdc("POST", "hardware/products", newProduct);
+    const submission = await hdc("POST", `hardware/products/${product.json.id}/submissions`, { name: "initial", type: "initial" });
+    const route = `hardware/products/${product.json.id}/submissions/${submission.json.id}`;
+    await control.configure({ downloadUrlOrigin: "https://evil.example.com:8443" });
+    const upload = (await hdc("GET", route)).json.downloads.items.find((item: { type: string }) => item.type === "initialPackage").url as string;
+    expect(new URL(upload).origin).toBe("https://evil.example.com:8443");
+    expect(new URL(upload).searchParams.get("sig")).toBeTruthy();
+    await expect(control.configure({ downloadUrlOrigin: "not a url" })).rejects.toThrow(/downloadUrlOrigin/);
+    await control.configure({ downloadUrlOrigin: null });
+    const again = (await hdc("GET", route)).json.downloads.items.find((item: { type: string }) => item.type === "initialPackage").url as string;
+    expect(new URL(again).hostname).toBe("127.0.0.1");
+  });
+
   it("holds a response for delayMs", async () => {
     await control.configure({ faults: [{ method: "GET", pathRegex: "/hardware/products$", delayMs: 400, times: 1 }] });
     const started = Date.now();

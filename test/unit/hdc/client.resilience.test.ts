@@ -56,6 +56,20 @@ describe("HdcClient retries", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
   });
 
+  it("retries a 429 without Retry-After after our backoff (the library alone would return it)", async () => {
+    script.push({ status: 429 }, { status: 200, body: productJson });
+    const product = await makeClient({ retryDelayMs: 50 }).getProduct(PRODUCT_ID);
+    expect(product.id).toBe(PRODUCT_ID);
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(20);
+  });
+
+  it("sends requests through the library's default pipeline (its User-Agent, our prefix first)", async () => {
+    script.push({ status: 200, body: productJson });
+    await makeClient().getProduct(PRODUCT_ID);
+    expect(requests[0]!.headers["user-agent"]).toMatch(/^driver-signing-functions .*core-rest-pipeline/);
+  });
+
   it("caps a long Retry-After at maxRetryDelayMs", async () => {
     script.push({ status: 429, headers: { "Retry-After": "3600" } }, { status: 200, body: productJson });
     const started = Date.now();
@@ -139,10 +153,21 @@ describe("HdcClient retries", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
   });
 
+  it("ends at the activity's deadline (withAbortSignal), before its own timeout and without further retries", async () => {
+    script.push("hang", "hang");
+    const started = Date.now();
+    const client = makeClient({ timeoutMs: 10_000, maxRetries: 3 }).withAbortSignal(AbortSignal.timeout(300));
+    const error = await failureOf(client.getProduct(PRODUCT_ID));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(requests).toHaveLength(1);
+    expect(error).toMatchObject({ retryable: true, isTimeout: true });
+    expect(error.message).toContain("aborted at the activity's deadline");
+  });
+
   it("retries a refused connection and reports it as a retryable transport failure", async () => {
     const port = await freePort(); // free: nothing listens there
     const lines: string[] = [];
-    const client = makeClient({ baseUrl: `http://127.0.0.1:${port}/v2.0/my/`, maxRetries: 2, log: (line) => lines.push(line) });
+    const client = makeClient({ baseUrl: `https://127.0.0.1:${port}/v2.0/my/`, maxRetries: 2, log: (line) => lines.push(line) });
     const error = await failureOf(client.getProduct(PRODUCT_ID));
     expect(error).toMatchObject({ retryable: true, isTimeout: false, statusCode: undefined });
     expect(error.message).toContain("ECONNREFUSED");

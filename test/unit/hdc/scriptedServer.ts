@@ -1,10 +1,17 @@
 /**
- * A scripted Hardware Dev Center stand-in on 127.0.0.1 for the client tests: each request takes the
- * next reply from `script` ("hang" never answers, so the client's timeout must fire) and is recorded.
+ * A scripted Hardware Dev Center stand-in on https://127.0.0.1 for the client tests (a bearer
+ * token only travels over TLS; the certificate comes from the local CA that `npm test` trusts
+ * through NODE_EXTRA_CA_CERTS): each request takes the next reply from `script` ("hang" never
+ * answers, so the client's timeout must fire) and is recorded.
  */
-import http from "node:http";
+import type http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { AccessToken, TokenCredential } from "@azure/identity";
+import { ensureLocalCa, issueServerCertificate } from "../../../local/tls";
+import { TLS_DIR } from "../../support/emulatorFixture";
+
+let certificate: { certPem: string; keyPem: string } | undefined;
 
 export type Reply =
   | {
@@ -27,7 +34,7 @@ export class ScriptedServer {
   /** Cleared in place by reset(), so tests may hold on to the arrays. */
   readonly script: Reply[] = [];
   readonly requests: Recorded[] = [];
-  private readonly server = http.createServer((req, res) => {
+  private readonly server = https.createServer(tlsOptions(), (req, res) => {
     let body = "";
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => (body += chunk));
@@ -43,7 +50,7 @@ export class ScriptedServer {
   /** Listens on a free port; returns the API base URL. */
   async start(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v2.0/my/`;
+    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}/v2.0/my/`;
   }
 
   reset(): void {
@@ -55,6 +62,12 @@ export class ScriptedServer {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
   }
+}
+
+/** One server certificate per test process (issuing one takes a moment). */
+function tlsOptions(): https.ServerOptions {
+  certificate ??= issueServerCertificate(ensureLocalCa(TLS_DIR));
+  return { cert: certificate.certPem, key: certificate.keyPem };
 }
 
 /** Hands out token-1, token-2, … and counts how often it was asked. */
