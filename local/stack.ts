@@ -110,7 +110,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => emulators.stop());
 
-    const port = options.port ?? (await freePort());
+    // A fixed port (0 = any: pick one now), so a restarted runtime answers at the same address.
+    const port = options.port || (await freePort());
     const user = options.userSettings ?? {};
     const composed = composeSettings({
       user,
