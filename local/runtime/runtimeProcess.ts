@@ -69,7 +69,10 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions): Promi
   let failuresInARow = 0;
   let stopped = false;
   let relaunching: Promise<void> | undefined;
+  /** Set while restart()/stop() take over from an automatic restart in progress. */
+  let cancelRelaunch = false;
   let backoffTimer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
 
   const adopt = (started: Started) => {
     current = started;
@@ -89,11 +92,14 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions): Promi
       }
       const delay = Math.min(10_000, 500 * 2 ** (failuresInARow - 1));
       note(`the runtime ${why}; restarting in ${delay} ms (restart ${failuresInARow}/${maxRestarts})`);
-      await new Promise<void>((resolve) => (backoffTimer = setTimeout(resolve, delay)));
-      if (stopped) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        backoffTimer = setTimeout(resolve, delay);
+      });
+      if (stopped || cancelRelaunch) return;
       try {
         const started = await launch(options);
-        if (stopped) {
+        if (stopped || cancelRelaunch) {
           started.intentional = true;
           await stopChild(started);
           return;
@@ -109,10 +115,14 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions): Promi
   };
 
   adopt(await launch(options));
+  /** Ends an automatic restart in progress (its backoff at once; a launch already under way is stopped). */
   const settle = async () => {
+    cancelRelaunch = true;
     if (backoffTimer) clearTimeout(backoffTimer);
+    wake?.();
     await relaunching;
     relaunching = undefined;
+    cancelRelaunch = false;
   };
   return {
     get pid() {
@@ -144,8 +154,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions): Promi
     },
     async stop() {
       stopped = true;
-      if (backoffTimer) clearTimeout(backoffTimer);
-      await relaunching;
+      await settle();
       current.intentional = true;
       await stopChild(current);
     },
