@@ -12,7 +12,7 @@ const WATCHER = [
   "});",
   "process.stdin.resume();",
   // Watching must not keep the child alive: Azurite stops by letting its event loop run dry.
-  "process.stdin.unref();",
+  "process.stdin.unref?.();",
 ].join("\n");
 
 /** Node arguments that must come before the child's entry script. */

@@ -48,11 +48,10 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   const instanceId = instanceIdForPackage(location.container, location.blobName, etag);
 
   const client = durableClientFor(context);
-  // No Durable management URLs in answers: they carry the durabletask_extension system key, which
-  // opens terminate/purge/raise on every instance of the hub to whoever holds a function key.
   const alreadyRunning = (runtimeStatus: string): HttpResponseInit => ({
     status: 409,
     jsonBody: {
+      ...client.createHttpManagementPayload(instanceId),
       error: "a submission for this package is already in progress",
       id: instanceId,
       runtimeStatus,
@@ -82,8 +81,17 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
   context.log(`startSubmission: started ${instanceId} for ${location.container}/${location.blobName}`);
 
-  const statusUrl = statusUrlFor(request, instanceId);
-  return { status: 202, headers: { Location: statusUrl, "Retry-After": "10" }, jsonBody: { id: instanceId, statusUrl } };
+  const accepted = client.createCheckStatusResponse(request, instanceId);
+  const managementUrls = (await accepted.json()) as Record<string, unknown>;
+  const headers: Record<string, string> = {};
+  accepted.headers.forEach((value, key) => {
+    headers[key] = value;
+  });
+  return {
+    status: 202,
+    headers,
+    jsonBody: { ...managementUrls, id: instanceId, statusUrl: statusUrlFor(request, instanceId) },
+  };
 }
 
 app.http("startSubmission", {
