@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { exitWithParentArgs, PARENT_LINK_STDIN } from "./parentLink";
 
 /** Azurite's published development account; a well-known public value, not a secret. */
 export const DEV_ACCOUNT = "devstoreaccount1";
@@ -14,6 +15,8 @@ export const DEV_ACCOUNT_KEY =
   "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 export interface AzuriteHandle {
+  /** The Azurite process (it exits by itself when this process dies). */
+  pid: number | undefined;
   blobEndpoint: string;
   tableEndpoint: string;
   connectionString: string;
@@ -76,6 +79,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const queuePort = options.queuePort ?? (await freePort());
   const azuriteMain = require.resolve("azurite/dist/src/azurite.js");
   const args = [
+    ...exitWithParentArgs(),
     azuriteMain,
     "--silent",
     "--skipApiVersionCheck",
@@ -87,7 +91,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   ];
   // Azurite refuses --location together with --inMemoryPersistence.
   args.push(...(options.inMemory ? ["--inMemoryPersistence"] : ["--location", dataDir]));
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: [PARENT_LINK_STDIN, "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk) => { stderr += String(chunk); });
   try {
@@ -100,6 +104,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const tableEndpoint = `http://127.0.0.1:${tablePort}/${DEV_ACCOUNT}`;
   const queueEndpoint = `http://127.0.0.1:${queuePort}/${DEV_ACCOUNT}`;
   return {
+    pid: child.pid,
     blobEndpoint,
     tableEndpoint,
     connectionString: connectionStringFor(blobEndpoint, tableEndpoint, queueEndpoint),

@@ -15,7 +15,7 @@ export interface BenchStack extends Stack {
 
 export async function startBenchStack(options: StackOptions = {}): Promise<BenchStack> {
   const stack = await startStack({ virtualClock: true, ...options });
-  return Object.assign(stack, { submissions: new SubmissionsClient(stack.apiUrl) });
+  return Object.assign(stack, { submissions: new SubmissionsClient(stack.apiUrl, stack.functionKey) });
 }
 
 export interface Drop {
@@ -74,7 +74,9 @@ export interface HistoryEvent {
 }
 
 export async function historyOf(stack: Stack, instanceId: string): Promise<HistoryEvent[]> {
-  const response = await fetch(`${stack.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}?showHistory=true`);
+  const response = await fetch(`${stack.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}?showHistory=true`, {
+    headers: { "x-functions-key": stack.keys.systemKeys.durabletask_extension },
+  });
   if (!response.ok) throw new Error(`history of ${instanceId}: HTTP ${response.status}`);
   const body = (await response.json()) as { history?: HistoryEvent[]; historyEvents?: HistoryEvent[] };
   return body.history ?? body.historyEvents ?? [];

@@ -70,7 +70,7 @@ async function runDemo(stack: Stack): Promise<boolean> {
   await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
   say(`Dropped ${pkg.fileName} (${pkg.bytes.length} bytes) into ${APP_CONTAINERS.drops}`);
 
-  const client = new SubmissionsClient(stack.apiUrl);
+  const client = new SubmissionsClient(stack.apiUrl, stack.functionKey);
   const id = await client.findByBlob(pkg.fileName, 20_000);
   say(`Submission ${id}`);
 
@@ -111,7 +111,7 @@ async function runDemo(stack: Stack): Promise<boolean> {
     if (custom.submissionId) say(`  submission:     ${custom.submissionId}`);
     if (signed) say(`  signed package: ${signed.container}/${signed.blobName}`);
     if (manifest) say(`  manifest:       ${manifest.container}/${manifest.blobName}`);
-    say(`  status:         ${client.statusUrl(id)} ${dim("(while the demo runs)")}`);
+    say(`  status:         ${client.statusUrl(id)} ${dim("(while the demo runs; send x-functions-key from " + stack.keysFile + ")")}`);
     // The demo's storage goes away when it stops; keep the results where the user can open them.
     for (const location of [signed, manifest]) {
       if (!location) continue;

@@ -9,6 +9,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { APP_CONTAINERS } from "../stack";
 
 const CONNECTION_FILE = path.resolve(".local-data/run/storage-connection-string.txt");
+const KEYS_FILE = path.resolve(".local-data/run/keys.json");
 
 async function main(): Promise<void> {
   const [packagePath, sidecarPath] = process.argv.slice(2);
@@ -22,7 +23,10 @@ async function main(): Promise<void> {
     console.log(`uploaded sidecar ${APP_CONTAINERS.drops}/${blobName}.json`);
   }
   await drops.getBlockBlobClient(blobName).uploadFile(packagePath);
-  console.log(`dropped ${APP_CONTAINERS.drops}/${blobName}; follow it with GET /api/submissions on the local runtime`);
+  console.log(
+    `dropped ${APP_CONTAINERS.drops}/${blobName}; follow it with GET /api/submissions on the local runtime ` +
+      `(x-functions-key: functionKeys.default of ${path.relative(process.cwd(), KEYS_FILE)})`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,78 +1,136 @@
 /**
- * `npm run local [-- --virtual-clock] [--port 7071] [--fresh]`: the whole app on this machine, offline.
- * Data (Azurite, runtime log) lives in .local-data/run; Ctrl-C stops everything.
+ * `npm run local [-- --virtual-clock] [--port 7071] [--fresh] [--settings local.settings.json] [--data-dir .local-data/run]`:
+ * the whole app on this machine, offline, like `func start`: the app's settings come from the
+ * environment and local.settings.json (Values apply only where the environment has no value;
+ * Host.LocalHttpPort is the port unless --port is given). Every setting the stack replaces is named
+ * on the terminal. Data (Azurite, emulator state, host keys, runtime log) lives in the data folder
+ * and is kept between runs unless --fresh; Ctrl-C stops everything.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { DEV_ACCOUNT } from "../azurite";
 import { LOCAL_DATA_DIR } from "../runtime/paths";
-import { APP_CONTAINERS, startStack } from "../stack";
+import { startStack } from "../stack";
+import { LOCAL_SETTINGS_FILE, mergeLikeFunc, readLocalSettings, type LocalSettings } from "./localSettings";
+
+const USAGE = `usage: npm run local [-- options]
+  --virtual-clock      timers fire at once (Microsoft's emulated review passes in seconds)
+  --port <n>           HTTP port (default: Host.LocalHttpPort of local.settings.json, else 7071)
+  --fresh              start from empty storage, emulator state and new host keys
+  --settings <file>    local.settings.json to read (default: ./${LOCAL_SETTINGS_FILE} when it exists)
+  --data-dir <dir>     where everything is kept (default: .local-data/run)
+`;
 
 interface CliOptions {
   virtualClock: boolean;
-  port: number;
+  port?: number;
   fresh: boolean;
+  settingsFile?: string;
+  dataDir: string;
 }
 
-function parseArgs(argv: string[]): CliOptions {
-  const options: CliOptions = { virtualClock: false, port: Number(process.env.LOCAL_PORT) || 7071, fresh: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--virtual-clock") options.virtualClock = true;
-    else if (arg === "--fresh") options.fresh = true;
-    else if (arg === "--port") options.port = Number(argv[++i]);
-    else if (arg === "--help" || arg === "-h") {
-      process.stdout.write("usage: npm run local [-- --virtual-clock] [--port <n>] [--fresh]\n");
-      process.exit(0);
-    } else {
-      process.stderr.write(`unknown option ${arg} (try --help)\n`);
-      process.exit(2);
-    }
+function fail(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function readOptions(argv: string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        "virtual-clock": { type: "boolean", default: false },
+        port: { type: "string" },
+        fresh: { type: "boolean", default: false },
+        settings: { type: "string" },
+        "data-dir": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    fail((error as Error).message);
   }
-  if (!Number.isInteger(options.port) || options.port < 0) {
-    process.stderr.write("--port needs a number\n");
-    process.exit(2);
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
   }
-  return options;
+  let port: number | undefined;
+  if (parsed.port !== undefined) {
+    port = Number(parsed.port);
+    if (!/^\d+$/.test(parsed.port) || port > 65535) fail(`--port: "${parsed.port}" is not a port number (0-65535)`);
+  }
+  return {
+    virtualClock: parsed["virtual-clock"] === true,
+    port,
+    fresh: parsed.fresh === true,
+    settingsFile: parsed.settings,
+    dataDir: path.resolve(parsed["data-dir"] ?? path.join(LOCAL_DATA_DIR, "run")),
+  };
+}
+
+/** The explicit --settings file (must exist), or ./local.settings.json if there is one. */
+function loadSettingsFile(options: CliOptions): LocalSettings | undefined {
+  if (options.settingsFile) return readLocalSettings(path.resolve(options.settingsFile));
+  const inCwd = path.resolve(LOCAL_SETTINGS_FILE);
+  return fs.existsSync(inCwd) ? readLocalSettings(inCwd) : undefined;
 }
 
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const dataDir = path.join(LOCAL_DATA_DIR, "run");
-  if (options.fresh) fs.rmSync(dataDir, { recursive: true, force: true });
-  process.stdout.write(`Starting the local stack (${options.virtualClock ? "virtual" : "real"} clock)...\n`);
+  const options = readOptions(process.argv.slice(2));
+  const say = (line: string) => process.stdout.write(line + "\n");
+  const localSettings = loadSettingsFile(options);
+  const { settings, skipped } = mergeLikeFunc(process.env, localSettings?.values ?? {});
+  if (localSettings) say(`Settings: ${path.relative(process.cwd(), localSettings.file) || localSettings.file} (Values applied where the environment has none)`);
+  for (const name of skipped) say(`  ${name}: skipping the value from local.settings.json, it is already set in the environment`);
+  const port = options.port ?? localSettings?.localHttpPort ?? 7071;
+
+  if (options.fresh) fs.rmSync(options.dataDir, { recursive: true, force: true });
+  say(`Starting the local stack (${options.virtualClock ? "virtual" : "real"} clock, data in ${path.relative(process.cwd(), options.dataDir) || options.dataDir})...`);
   const stack = await startStack({
-    dataDir,
+    dataDir: options.dataDir,
     virtualClock: options.virtualClock,
-    port: options.port,
+    port,
+    userSettings: settings,
     // On the real clock, Microsoft's emulated review takes about a minute instead of several.
     behaviour: options.virtualClock ? undefined : { workflow: { stepSeconds: 5, commitSeconds: 2 } },
     echoRuntimeLog: (line) => process.stderr.write(`  ${line}\n`),
   });
+  for (const notice of stack.notices) say(`  ${notice}`);
+
   // The connection string carries Azurite's published development key, not a secret; still keep it
   // off the terminal and in a file a storage tool can read.
-  const connectionFile = path.join(dataDir, "storage-connection-string.txt");
+  const connectionFile = path.join(options.dataDir, "storage-connection-string.txt");
   fs.writeFileSync(connectionFile, stack.azurite.connectionString + "\n", { mode: 0o600 });
+  const shown = (file: string) => path.relative(process.cwd(), file) || file;
+  const drops = stack.env.DROPS_CONTAINER;
   const lines = [
     "",
     "Local runtime ready.",
-    `  Submit:   POST ${stack.apiUrl}/submissions   {"package":"${APP_CONTAINERS.drops}/<file>.hlkx"}`,
+    `  Keys:     ${shown(stack.keysFile)} (host keys; the API needs functionKeys.default or the masterKey)`,
+    `            send it as the x-functions-key header or ?code=<key>; without a key the API answers 401`,
+    `  Submit:   POST ${stack.apiUrl}/submissions   {"package":"${drops}/<file>.hlkx"}`,
     `  Status:   GET  ${stack.apiUrl}/submissions/{id}`,
     `  List:     GET  ${stack.apiUrl}/submissions`,
-    `  Drops:    container "${APP_CONTAINERS.drops}" at ${stack.azurite.blobEndpoint} (account ${DEV_ACCOUNT})`,
-    `            connection string (Azurite development account) in ${path.relative(process.cwd(), connectionFile)}`,
-    `  Signed:   container "${APP_CONTAINERS.signed}"`,
-    `  Log:      ${path.relative(process.cwd(), stack.runtimeLogFile)}`,
-    "Press Ctrl-C to stop.",
+    `  Example:  curl -H "x-functions-key: $(node -p 'require("./${shown(stack.keysFile)}").functionKeys.default')" ${stack.apiUrl}/submissions`,
+    `  Drops:    container "${drops}" at ${stack.azurite.blobEndpoint} (account ${DEV_ACCOUNT}); npm run drop -- <file>`,
+    `            connection string (Azurite development account) in ${shown(connectionFile)}`,
+    `  Signed:   container "${stack.env.SIGNED_CONTAINER}"`,
+    `  HDC:      ${stack.hdcTarget === "user" ? `${stack.env.HDC_API_BASE_URL} (your settings)` : "the local emulator"}`,
+    `  Log:      ${shown(stack.runtimeLogFile)}`,
+    "Press Ctrl-C to stop (state is kept; --fresh starts empty).",
     "",
   ];
-  process.stdout.write(lines.join("\n") + "\n");
+  say(lines.join("\n"));
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping the local stack...\n`);
+    say(`\n${signal}: stopping the local stack...`);
     stack.stop().then(
       () => process.exit(0),
       (error: unknown) => {

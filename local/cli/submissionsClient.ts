@@ -2,6 +2,7 @@
  * A small client of the app's own HTTP API (/api/submissions...), shared by the demo and the e2e
  * tests. It reads the status body loosely (stage/runtimeStatus at the top level or under
  * customStatus) so a reshaped response breaks one function here, not every caller.
+ * The API is function-level: every call sends the host function key as `x-functions-key`.
  */
 import type { SubmissionCustomStatus } from "../../src/domain/types";
 
@@ -22,19 +23,27 @@ export function isTerminal(view: SubmissionView): boolean {
 }
 
 export class SubmissionsClient {
-  constructor(readonly apiUrl: string) {}
+  /** `functionKey`: the host's default function key (Stack.functionKey, or functionKeys.default of keys.json). */
+  constructor(
+    readonly apiUrl: string,
+    private readonly functionKey: string,
+  ) {}
+
+  private send(url: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), "x-functions-key": this.functionKey } });
+  }
 
   statusUrl(id: string): string {
     return `${this.apiUrl}/submissions/${encodeURIComponent(id)}`;
   }
 
   async get(id: string): Promise<SubmissionView> {
-    const response = await fetch(this.statusUrl(id));
+    const response = await this.send(this.statusUrl(id));
     return toView(response.status, await readJson(response));
   }
 
   async list(): Promise<SubmissionView[]> {
-    const response = await fetch(`${this.apiUrl}/submissions`);
+    const response = await this.send(`${this.apiUrl}/submissions`);
     if (!response.ok) throw new Error(`GET /api/submissions answered ${response.status}`);
     const body = await readJson(response);
     const items = Array.isArray(body) ? body : Array.isArray(body.items) ? body.items : Array.isArray(body.submissions) ? body.submissions : [];
@@ -42,7 +51,7 @@ export class SubmissionsClient {
   }
 
   async start(body: unknown): Promise<{ httpStatus: number; id?: string; raw: Record<string, unknown> }> {
-    const response = await fetch(`${this.apiUrl}/submissions`, {
+    const response = await this.send(`${this.apiUrl}/submissions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
@@ -52,7 +61,7 @@ export class SubmissionsClient {
   }
 
   async cancel(id: string): Promise<number> {
-    const response = await fetch(`${this.statusUrl(id)}/cancel`, { method: "POST" });
+    const response = await this.send(`${this.statusUrl(id)}/cancel`, { method: "POST" });
     await response.arrayBuffer();
     return response.status;
   }

@@ -39,8 +39,9 @@ class HttpAnswer extends Error {
   }
 }
 
-export function createDurableHttpHandler(engine: DurableEngine, options: { taskHub: string }): Handler {
-  const api = new DurableHttpApi(engine, options.taskHub);
+/** `systemKey`: the durabletask_extension key that every management URL carries, as in Azure. */
+export function createDurableHttpHandler(engine: DurableEngine, options: { taskHub: string; systemKey?: string }): Handler {
+  const api = new DurableHttpApi(engine, options.taskHub, options.systemKey);
   return async (req, res) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
     const prefix = url.pathname.startsWith(RPC_PATH) ? RPC_PATH : url.pathname.startsWith(`${WEBHOOK_PATH}/`) ? `${WEBHOOK_PATH}/` : undefined;
@@ -60,7 +61,11 @@ export function createDurableHttpHandler(engine: DurableEngine, options: { taskH
 }
 
 class DurableHttpApi {
-  constructor(private readonly engine: DurableEngine, private readonly taskHub: string) {}
+  constructor(
+    private readonly engine: DurableEngine,
+    private readonly taskHub: string,
+    private readonly systemKey?: string,
+  ) {}
 
   async route(ctx: RequestContext, segments: string[]): Promise<void> {
     const method = ctx.req.method ?? "GET";
@@ -164,7 +169,7 @@ class DurableHttpApi {
         await new Promise((resolve) => setTimeout(resolve, Math.min(left, Math.max(interval, 1))));
       }
     }
-    const links = managementPayload(ctx.url.origin, this.taskHub, instanceId);
+    const links = managementPayload(ctx.url.origin, this.taskHub, instanceId, this.systemKey);
     const body = {
       id: instanceId,
       statusQueryGetUri: links.statusQueryGetUri,

@@ -26,6 +26,8 @@ export interface HdcEmulatorOptions {
   blobs: HdcBlobs;
   behaviour: () => HdcBehaviour;
   faults: FaultInjector;
+  /** Keep products and submissions in this file across restarts (see HdcStore). */
+  stateFile?: string;
 }
 
 export interface SubmissionSummary {
@@ -77,7 +79,11 @@ interface Operation {
 
 export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
   const { clock, blobs, registry } = options;
-  const store = new HdcStore();
+  const store = new HdcStore(options.stateFile ? { file: options.stateFile, clock } : undefined);
+  const saveOwner = (submission: SubmissionRecord) => {
+    const product = store.product(submission.productId.toString());
+    if (product) store.save(product);
+  };
   const rateLimiter = new RateLimiter();
   const behaviour = options.behaviour;
 
@@ -128,6 +134,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
         .publishSigned(submission.uploadBlob, submission.id.toString(), upload, sasExpiry())
         .then((published) => {
           submission.published = published;
+          saveOwner(submission);
         })
         .finally(() => {
           submission.publishing = undefined;
@@ -140,6 +147,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
         submission.commit?.workflow.errorReportText ??
         [`Submission ${submission.id} failed at step ${step}.`, ...view.step.messages].join("\n");
       submission.errorReportBlob = await blobs.writeErrorReport(submission.id.toString(), text);
+      saveOwner(submission);
     }
   }
 
@@ -210,6 +218,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     const now = clock.iso();
     const product: ProductRecord = { ...store.nextProductIds(), fields: checked.fields, createdDateTime: now, updatedDateTime: now, isCommitted: false, submissions: [] };
     store.products.set(product.id.toString(), product);
+    store.save(product);
     return jsonResponse(201, "createProduct", productJson(product));
   }
 
@@ -220,6 +229,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     if (errors.length > 0) return hdcError(400, "updateProduct", "invalidInput", "The update is not valid.", errors);
     Object.assign(product.fields, body);
     product.updatedDateTime = clock.iso();
+    store.save(product);
     return empty(204, "updateProduct");
   }
 
@@ -249,6 +259,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
       uploadBlob: crypto.randomUUID(),
     };
     product.submissions.push(submission);
+    store.save(product);
     return jsonResponse(201, "createSubmission", await submissionJson(submission, true));
   }
 
@@ -260,6 +271,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
       return hdcError(400, "updateSubmission", "invalidInput", "Only the submission name can be updated.", extra.map((target) => ({ target, message: "Cannot be updated." })));
     }
     submission.name = body.name;
+    saveOwner(submission);
     return empty(204, "updateSubmission");
   }
 
@@ -276,6 +288,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     submission.upload = upload;
     submission.commit = { committedAtMs: clock.nowMs(), outcome: failureMessage ? "failed" : "complete", failureMessage, workflow: { ...current.workflow } };
     product.isCommitted = true;
+    store.save(product);
     return empty(202, "commit");
   }
 

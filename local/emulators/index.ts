@@ -39,6 +39,11 @@ export interface StartEmulatorsOptions {
   ports?: { hdc?: number; entra?: number; keyVault?: number };
   /** X-IDENTITY-HEADER value for the managed-identity endpoint; random when omitted. */
   managedIdentityHeader?: string;
+  /**
+   * Keep Hardware Dev Center's products, submissions, workflow progress, upload refs, id counters
+   * and the emulator clock in this file, so a restarted stack continues where it stopped.
+   */
+  stateFile?: string;
 }
 
 export interface EmulatorsHandle extends EmulatorControl {
@@ -119,7 +124,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
     const keyVaultServer = await started(startEmulatorServer({ service: "keyvault", tls, port: options.ports?.keyVault, log, clock, handler: keyVault.handler }));
     urls.keyVault = `https://127.0.0.1:${keyVaultServer.port}`;
 
-    const hdc = createHdcEmulator({ registry, clock, blobs, behaviour: () => behaviour, faults });
+    const hdc = createHdcEmulator({ registry, clock, blobs, behaviour: () => behaviour, faults, stateFile: options.stateFile });
 
     const controlTarget: EmulatorControl = {
       requests: () => log.snapshot(),

@@ -10,6 +10,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import type { FunctionInput, FunctionTrigger, HttpResponseInit, LogLevel } from "@azure/functions";
 import { getRegisteredFunctions, triggerOf } from "../functionsHost/installCoreStandIn";
 import type { CapturedBinding, CapturedFunction } from "../functionsHost/coreStandIn";
+import type { AuthLevel } from "./keys";
 
 /** Where `tsc` puts the app's entry relative to dist/local/runtime. */
 export const DEFAULT_APP_ENTRY = path.resolve(__dirname, "../../src/index.js");
@@ -20,6 +21,8 @@ export interface HttpTriggerInfo {
   route: string;
   /** Upper-case methods; empty means any method (as in Functions). */
   methods: string[];
+  /** The trigger's authLevel ("anonymous" when not set, as @azure/functions registers it). */
+  authLevel: AuthLevel;
 }
 
 export interface PlainHttpRequest {
@@ -83,7 +86,7 @@ export class AppHost {
       const trigger = triggerOf(this.get(name));
       const methods = Array.isArray(trigger.methods) ? (trigger.methods as string[]).map((m) => m.toUpperCase()) : [];
       const route = typeof trigger.route === "string" && trigger.route.length > 0 ? trigger.route : name;
-      return { functionName: name, route: route.replace(/^\/+|\/+$/g, ""), methods };
+      return { functionName: name, route: route.replace(/^\/+|\/+$/g, ""), methods, authLevel: authLevelOf(name, trigger.authLevel) };
     });
   }
 
@@ -140,6 +143,14 @@ export class AppHost {
     }
     return context;
   }
+}
+
+function authLevelOf(functionName: string, value: unknown): AuthLevel {
+  if (value === undefined || value === null || value === "") return "anonymous";
+  const level = String(value).toLowerCase();
+  if (level === "anonymous" || level === "function" || level === "admin") return level;
+  // The host refuses to index a function with an unknown level; so does the local runtime.
+  throw new Error(`Function "${functionName}" has authLevel "${String(value)}"; expected anonymous, function or admin`);
 }
 
 function asBinding<T extends { type: string; name: string }>(binding: CapturedBinding): T {

@@ -1,11 +1,13 @@
 /**
  * The runtime's single HTTP server: the app's HTTP triggers under /api/<route>, the Durable HTTP API
  * (/durabletask/*, /runtime/webhooks/durabletask/*), and local-only endpoints (/_local/*).
- * Function keys are not enforced locally. Binds 127.0.0.1 only.
+ * Function keys are enforced as the host does: a trigger's authLevel "function" needs a function
+ * key or the master key, "admin" the master key (401 with an empty body otherwise). Binds 127.0.0.1 only.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AppHost, HttpTriggerInfo } from "./appHost";
+import { authorizedFor, presentedKey, type HostKeys } from "./keys";
 import { pathSegmentsOf, RouteTemplate } from "./routes";
 
 /** Returns true when it handled the request; false lets the next handler try. */
@@ -17,6 +19,8 @@ export interface HttpFrontOptions {
   handlers?: RawHandler[];
   /** Matches host.json extensions.http.routePrefix; "api" by default. */
   routePrefix?: string;
+  /** The host keys that open non-anonymous triggers; without them only anonymous triggers answer. */
+  keys?: HostKeys;
   log?: (line: string) => void;
 }
 
@@ -34,7 +38,9 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
 
   return http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      log(`HTTP ${req.method} ${req.url} failed: ${(error as Error).stack ?? String(error)}`);
+      // A key sent as ?code= must not reach the log.
+      const shownUrl = (req.url ?? "").replace(/([?&]code=)[^&]*/gi, "$1REDACTED");
+      log(`HTTP ${req.method} ${shownUrl} failed: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) sendJson(res, 500, { error: "The local runtime failed to handle the request" });
       else res.destroy();
     });
@@ -64,6 +70,11 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
       return sendJson(res, 404, { error: `No function serves ${url.pathname}` });
     }
 
+    if (chosen.route.authLevel !== "anonymous") {
+      const presented = presentedKey(url, req.headers);
+      if (!options.keys || !authorizedFor(chosen.route.authLevel, presented, options.keys)) return sendUnauthorized(res);
+    }
+
     const body = await readBody(req);
     const response = await options.app.invokeHttp(chosen.route.functionName, {
       method,
@@ -85,6 +96,12 @@ export function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** The host's answer to a missing or wrong key: 401 with an empty body. */
+export function sendUnauthorized(res: http.ServerResponse): void {
+  res.writeHead(401, { "content-length": 0 });
+  res.end();
 }
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

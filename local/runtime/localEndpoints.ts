@@ -4,22 +4,31 @@
  *   POST /_local/eventgrid              → deliver an Event Grid event (or array) to the app's
  *                                          eventGrid-trigger functions, as Event Grid would (replay)
  *   GET  /_local/eventgrid/deliveries   → the watcher's delivery ledger (events included)
+ * The two Event Grid routes need the eventgrid_extension system key (or the master key), like the
+ * host's /runtime/webhooks/eventgrid: 401 with an empty body otherwise.
  */
 import type * as http from "node:http";
 import type { EventGridEvent, DeliveryRecord } from "./eventGridWatcher";
-import { readBody, sendJson, type RawHandler } from "./httpFront";
+import { readBody, sendJson, sendUnauthorized, type RawHandler } from "./httpFront";
 
 export interface LocalEndpointsOptions {
   functions: () => string[];
   deliverEvent: (event: EventGridEvent) => Promise<void>;
   deliveries: () => DeliveryRecord[];
+  /** Whether the request carries the eventgrid_extension system key (or the master key). */
+  eventGridAuthorized: (req: http.IncomingMessage, url: URL) => boolean;
 }
 
 export function createLocalEndpoints(options: LocalEndpointsOptions): RawHandler {
   return async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const pathname = new URL(req.url ?? "/", "http://127.0.0.1").pathname.replace(/\/+$/, "");
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const pathname = url.pathname.replace(/\/+$/, "");
     if (!pathname.startsWith("/_local/")) return false;
     const method = req.method ?? "GET";
+    if (pathname.startsWith("/_local/eventgrid") && !options.eventGridAuthorized(req, url)) {
+      sendUnauthorized(res);
+      return true;
+    }
 
     if (pathname === "/_local/health" && method === "GET") {
       sendJson(res, 200, { ready: true, functions: options.functions() });

@@ -8,7 +8,9 @@
  * Environment: the app's settings (src/config.ts) plus
  *   LOCAL_PORT (7071; 0 = any free port), LOCAL_HUB (host.json hubName), LOCAL_VIRTUAL_CLOCK=1,
  *   LOCAL_EMULATOR_CONTROL_URL (virtual clock pushes), LOCAL_ACTIVITY_CONCURRENCY,
- *   LOCAL_APP_ENTRY (defaults to dist/src/index.js), LOCAL_EVENTGRID_POLL_MS (100).
+ *   LOCAL_APP_ENTRY (defaults to dist/src/index.js), LOCAL_EVENTGRID_POLL_MS (100),
+ *   LOCAL_KEYS_FILE (host keys; created at first start, default .local-data/run/keys.json).
+ * Started by local/runtime/runtimeProcess.ts with a stdin pipe: it stops when its parent dies.
  */
 import "../functionsHost/installCoreStandIn";
 import { startRuntime } from "./runtime";
@@ -20,7 +22,7 @@ function fail(error: unknown): never {
 
 startRuntime(process.env)
   .then((runtime) => {
-    process.stdout.write(JSON.stringify({ ready: true, baseUrl: runtime.baseUrl, pid: process.pid }) + "\n");
+    process.stdout.write(JSON.stringify({ ready: true, baseUrl: runtime.baseUrl, pid: process.pid, keysFile: runtime.keysFile }) + "\n");
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;

@@ -3,19 +3,24 @@
  * Event Grid watcher. main.ts is the process around it. The caller must have imported
  * ../functionsHost/installCoreStandIn before anything imported @azure/functions.
  */
+import * as path from "node:path";
 import { DurableEngine } from "../durable/engine";
 import { createDurableHttpHandler } from "../durable/httpApi";
-import { durableClientBindingData } from "../durable/clientBinding";
+import { durableClientBindingData, WEBHOOK_PATH } from "../durable/clientBinding";
 import { EmulatorControlClient } from "../emulators/controlApi";
 import { AppHost, DEFAULT_APP_ENTRY } from "./appHost";
+import { createEventGridWebhook } from "./eventGridWebhook";
 import { EventGridWatcher, type EventGridEvent } from "./eventGridWatcher";
-import { closeServer, createHttpFront, listen } from "./httpFront";
+import { closeServer, createHttpFront, listen, sendUnauthorized, type RawHandler } from "./httpFront";
 import { readHostSettings } from "./hostJson";
+import { authorizedForSystem, loadOrCreateHostKeys, presentedKey, type HostKeys } from "./keys";
 import { createLocalEndpoints } from "./localEndpoints";
+import { LOCAL_DATA_DIR } from "./paths";
 
 export interface RunningRuntime {
   baseUrl: string;
   port: number;
+  keysFile: string;
   stop(): Promise<void>;
 }
 
@@ -29,10 +34,14 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   const requestedPort = env.LOCAL_PORT === undefined || env.LOCAL_PORT === "" ? 7071 : Number(env.LOCAL_PORT);
   const virtualClock = env.LOCAL_VIRTUAL_CLOCK === "1" || env.LOCAL_VIRTUAL_CLOCK === "true";
   const controlUrl = env.LOCAL_EMULATOR_CONTROL_URL;
+  const keysFile = path.resolve(env.LOCAL_KEYS_FILE || path.join(LOCAL_DATA_DIR, "run", "keys.json"));
+  const { keys, created } = loadOrCreateHostKeys(keysFile);
+  // Where the keys are, never what they are.
+  log(`local runtime: host keys ${created ? "created in" : "read from"} ${keysFile} (master, function "default", system durabletask_extension and eventgrid_extension)`);
 
   let baseUrl = "";
   const app = AppHost.load(env.LOCAL_APP_ENTRY || DEFAULT_APP_ENTRY, {
-    durableClientData: () => durableClientBindingData(baseUrl, hubName),
+    durableClientData: () => durableClientBindingData(baseUrl, hubName, keys.systemKeys.durabletask_extension),
     log,
   });
   log(`local runtime: loaded ${app.names().length} functions: ${app.names().join(", ")}`);
@@ -60,12 +69,21 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
     log,
   });
 
+  const eventGridAuthorized = (req: { headers: Record<string, string | string[] | undefined> }, url: URL) =>
+    authorizedForSystem("eventgrid_extension", presentedKey(url, req.headers), keys);
   const server = createHttpFront({
     app,
     routePrefix: host.routePrefix,
+    keys,
     handlers: [
-      createLocalEndpoints({ functions: () => app.names(), deliverEvent, deliveries: () => watcher.deliveries() }),
-      createDurableHttpHandler(engine, { taskHub: hubName }),
+      createLocalEndpoints({ functions: () => app.names(), deliverEvent, deliveries: () => watcher.deliveries(), eventGridAuthorized }),
+      createEventGridWebhook({
+        functions: () => eventGridFunctions,
+        deliverTo: async (name, event) => void (await app.invoke(name, event, {})),
+        authorized: eventGridAuthorized,
+        log,
+      }),
+      requireDurableSystemKey(keys, createDurableHttpHandler(engine, { taskHub: hubName, systemKey: keys.systemKeys.durabletask_extension })),
     ],
     log,
   });
@@ -81,11 +99,29 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   return {
     baseUrl,
     port,
+    keysFile,
     stop: async () => {
       await watcher.stop();
       await closeServer(server);
       await engine.stop();
     },
+  };
+}
+
+/**
+ * The Durable webhooks (/runtime/webhooks/durabletask/...) need the durabletask_extension system key
+ * or the master key, as in Azure. The RPC routes (/durabletask/...) are the worker's private channel
+ * (localhost-only in Azure): no key, and the whole front listens on 127.0.0.1 only.
+ */
+function requireDurableSystemKey(keys: HostKeys, durable: RawHandler): RawHandler {
+  return async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const webhook = url.pathname === WEBHOOK_PATH || url.pathname.startsWith(`${WEBHOOK_PATH}/`);
+    if (webhook && !authorizedForSystem("durabletask_extension", presentedKey(url, req.headers), keys)) {
+      sendUnauthorized(res);
+      return true;
+    }
+    return durable(req, res);
   };
 }
 

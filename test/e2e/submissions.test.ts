@@ -9,6 +9,7 @@ import {
   createProductCalls,
   dropPackage,
   emulatorCounts,
+  eventGridKeyHeaders,
   expectNothingSecret,
   startTestStack,
   waitForEnd,
@@ -75,12 +76,12 @@ describe("submissions end to end (virtual clock)", () => {
     const counts = emulatorCounts(stack);
     const productCalls = createProductCalls(stack);
 
-    const deliveries = (await (await fetch(`${stack.baseUrl}/_local/eventgrid/deliveries`)).json()) as DeliveryRecord[];
+    const deliveries = (await (await fetch(`${stack.baseUrl}/_local/eventgrid/deliveries`, { headers: eventGridKeyHeaders(stack) })).json()) as DeliveryRecord[];
     const delivery = deliveries.find((d) => d.blobName === blobName);
     expect(delivery?.state).toBe("delivered");
     const replay = await fetch(`${stack.baseUrl}/_local/eventgrid`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...eventGridKeyHeaders(stack) },
       body: JSON.stringify([delivery!.event, delivery!.event] satisfies EventGridEvent[]),
     });
     expect(replay.status).toBe(200);

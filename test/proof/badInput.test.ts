@@ -31,7 +31,7 @@ import { handlePackageDropped } from "../../src/functions/packageDropped";
 import { getRegisteredFunctions, triggerOf } from "../../local/functionsHost/coreStandIn";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
-import { createProductCalls, startTestStack, type TestStack } from "../support/stack";
+import { createProductCalls, eventGridKeyHeaders, startTestStack, type TestStack } from "../support/stack";
 import { badEvent, badSidecar, badSubmissionBody, blobCreatedEvent, type BadCase, type EventCase } from "./support/badInputCases";
 import { allManifests, blobNames, health, runPool, waitForManifests, type StoredManifest } from "./support/proofRunner";
 
@@ -99,7 +99,11 @@ describe("proof: bad input never starts anything", () => {
     const cases = fc.sample(badSubmissionBody, { numRuns: HTTP_CASES, seed: SEED });
     const failures: string[] = [];
     await runPool(cases, 12, async (c) => {
-      const response = await fetch(`${stack.apiUrl}/submissions`, { method: "POST", headers: { "content-type": "application/json" }, body: c.input });
+      const response = await fetch(`${stack.apiUrl}/submissions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-functions-key": stack.functionKey },
+        body: c.input,
+      });
       const text = await response.text();
       let body: FieldsBody = {};
       try {
@@ -185,7 +189,11 @@ describe("proof: bad input never starts anything", () => {
     const manifestsBefore = await allManifests(stack);
     const failures: string[] = [];
     await runPool(cases, 8, async (c) => {
-      const response = await fetch(`${stack.baseUrl}/_local/eventgrid`, { method: "POST", headers: { "content-type": "application/json" }, body: c.input });
+      const response = await fetch(`${stack.baseUrl}/_local/eventgrid`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...eventGridKeyHeaders(stack) },
+        body: c.input,
+      });
       const text = await response.text();
       if (c.expect === "envelope") {
         let body: FieldsBody = {};

@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import type { BlobCreatedData, DeliveryRecord, EventGridEvent } from "../../local/runtime/eventGridWatcher";
-import { startTestStack, waitForEnd, type SubmissionView, type TestStack } from "../support/stack";
+import { eventGridKeyHeaders, startTestStack, waitForEnd, type SubmissionView, type TestStack } from "../support/stack";
 import {
   defaultProductName,
   expectExactlyOnce,
@@ -74,7 +74,7 @@ describe("proof: duplicate and concurrent delivery", () => {
   async function deliver(events: EventGridEvent[]): Promise<number> {
     const response = await fetch(`${stack.baseUrl}/_local/eventgrid`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...eventGridKeyHeaders(stack) },
       body: JSON.stringify(events),
     });
     await response.arrayBuffer();
@@ -103,7 +103,7 @@ describe("proof: duplicate and concurrent delivery", () => {
 
     const final = await waitForEnd(stack, pkg.instanceId);
     expect({ runtimeStatus: final.runtimeStatus, stage: final.stage }).toEqual({ runtimeStatus: "Completed", stage: "succeeded" });
-    const ledger = (await (await fetch(`${stack.baseUrl}/_local/eventgrid/deliveries`)).json()) as DeliveryRecord[];
+    const ledger = (await (await fetch(`${stack.baseUrl}/_local/eventgrid/deliveries`, { headers: eventGridKeyHeaders(stack) })).json()) as DeliveryRecord[];
     expect(ledger.filter((d) => d.blobName === pkg.blobName).map((d) => d.state)).toEqual(["delivered"]);
 
     // Redelivery after completion (Event Grid retries for up to 24 hours) starts nothing either.

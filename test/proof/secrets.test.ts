@@ -1,7 +1,8 @@
 /**
  * Proof suite, item 5: after a full run through every Hardware Dev Center fault of the proof
  * suite (on one stack), nothing the app stored, logged or answered holds the client secret, a
- * bearer token the Entra emulator issued, or a SAS signature the HDC emulator issued.
+ * host key (master, function or system key: the runtime's keys.json), a bearer token the Entra
+ * emulator issued, or a SAS signature the HDC emulator issued.
  * Scanned: orchestration history (with inputs and outputs) and custom status of every instance,
  * the status API, every blob in signed-drivers and signing-state, every entity of every Azurite
  * table, and the runtime log. Exact values come from the emulators' test-only record of what they
@@ -9,6 +10,7 @@
  */
 import * as fs from "node:fs";
 import { TableClient, TableServiceClient } from "@azure/data-tables";
+import { allKeyValues } from "../../local/runtime/keys";
 import { APP_CONTAINERS } from "../../local/stack";
 import type { TestStack } from "../support/stack";
 import { FAULT_SCENARIOS, runBaseline, startFaultStack, type RunRecord } from "./support/hdcFaultScenarios";
@@ -50,8 +52,9 @@ function entityText(entity: Record<string, unknown>): string {
     .join("\n");
 }
 
-async function getText(url: string): Promise<string> {
-  const response = await fetch(url);
+/** Keys go in the header, so the URLs (and anything that echoes them) stay key-free. */
+async function getText(url: string, key: string): Promise<string> {
+  const response = await fetch(url, { headers: { "x-functions-key": key } });
   const text = await response.text();
   if (!response.ok && response.status !== 202) throw new Error(`GET ${url} answered ${response.status}`);
   return text;
@@ -81,17 +84,18 @@ describe("no secrets anywhere after every fault (proof)", () => {
 
     // Orchestration history (inputs, outputs, custom status) of every instance the runtime lists.
     const hub = `${stack.baseUrl}/runtime/webhooks/durabletask/instances`;
-    const listed = JSON.parse(await getText(hub)) as { instanceId: string }[];
+    const durableKey = stack.keys.systemKeys.durabletask_extension;
+    const listed = JSON.parse(await getText(hub, durableKey)) as { instanceId: string }[];
     sources.push({ name: "instance list", text: JSON.stringify(listed) });
     expect(listed.map((instance) => instance.instanceId)).toEqual(expect.arrayContaining(runs.map((run) => run.id)));
     for (const { instanceId } of listed) {
       const id = encodeURIComponent(instanceId);
-      const history = await getText(`${hub}/${id}?showHistory=true&showHistoryOutput=true&showInput=true`);
+      const history = await getText(`${hub}/${id}?showHistory=true&showHistoryOutput=true&showInput=true`, durableKey);
       expect(JSON.parse(history).historyEvents?.length).toBeGreaterThan(0); // the extension names the field historyEvents
       sources.push({ name: `history ${instanceId}`, text: history });
-      sources.push({ name: `status API ${instanceId}`, text: await getText(`${stack.apiUrl}/submissions/${id}`) });
+      sources.push({ name: `status API ${instanceId}`, text: await getText(`${stack.apiUrl}/submissions/${id}`, stack.functionKey) });
     }
-    sources.push({ name: "status API list", text: await getText(`${stack.apiUrl}/submissions`) });
+    sources.push({ name: "status API list", text: await getText(`${stack.apiUrl}/submissions`, stack.functionKey) });
     for (const run of runs) for (const text of run.readBack) sources.push({ name: `read back (${run.name})`, text });
 
     // Every blob of the result and checkpoint containers (manifests, signed packages, checkpoints).
@@ -127,12 +131,13 @@ describe("no secrets anywhere after every fault (proof)", () => {
     expect(issued.accessTokens.length).toBeGreaterThan(runs.length);
     expect(issued.sas.length).toBeGreaterThan(runs.length);
     const secrets: [string, string][] = [["client secret", stack.env.HDC_CLIENT_SECRET]];
+    for (const { name, value } of allKeyValues(stack.keys)) secrets.push([name, value]);
     for (const token of issued.accessTokens) secrets.push(["access token", token], ["access token signature", token.split(".")[2]]);
     for (const sas of issued.sas) secrets.push(["SAS sig", sas.signature], ["SAS sig (URL-encoded)", encodeURIComponent(sas.signature)]);
 
-    // The scan can see what it looks for (a canary holding one issued token and one signature).
-    const canary = `x Bearer ${issued.accessTokens[0]} y ?sv=1&sig=${encodeURIComponent(issued.sas[0].signature)}`;
-    expect(secrets.filter(([, value]) => occurrences(canary, value) > 0).length).toBeGreaterThanOrEqual(3);
+    // The scan can see what it looks for (a canary holding one issued token, one signature and the system key).
+    const canary = `x Bearer ${issued.accessTokens[0]} y ?sv=1&sig=${encodeURIComponent(issued.sas[0].signature)} ?code=${durableKey}`;
+    expect(secrets.filter(([, value]) => occurrences(canary, value) > 0).length).toBeGreaterThanOrEqual(4);
     expect(SHAPES.filter(([, shape]) => (canary.match(shape)?.length ?? 0) > 0)).toHaveLength(3);
 
     const findings: string[] = [];
@@ -150,7 +155,8 @@ describe("no secrets anywhere after every fault (proof)", () => {
     }
     console.log(
       `secrets found: ${findings.length} (${bytesScanned} bytes scanned in ${sources.length} sources: ${listed.length} instances, ` +
-        `${entities} table entities, ${manifests} manifests; looked for 1 client secret, ${issued.accessTokens.length} tokens, ${issued.sas.length} SAS signatures)`,
+        `${entities} table entities, ${manifests} manifests; looked for 1 client secret, ${allKeyValues(stack.keys).length} host keys, ` +
+        `${issued.accessTokens.length} tokens, ${issued.sas.length} SAS signatures)`,
     );
     expect(findings).toEqual([]);
   });

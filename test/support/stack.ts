@@ -5,6 +5,7 @@
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS, startStack, type Stack, type StackOptions } from "../../local/stack";
 import { isTerminal, SubmissionsClient, type SubmissionView } from "../../local/cli/submissionsClient";
+import { allKeyValues } from "../../local/runtime/keys";
 
 export { isTerminal, type SubmissionView };
 
@@ -14,7 +15,7 @@ export interface TestStack extends Stack {
 
 export async function startTestStack(options: StackOptions = {}): Promise<TestStack> {
   const stack = await startStack({ virtualClock: true, ...options });
-  return Object.assign(stack, { submissions: new SubmissionsClient(stack.apiUrl) });
+  return Object.assign(stack, { submissions: new SubmissionsClient(stack.apiUrl, stack.functionKey) });
 }
 
 /** Uploads a generated package named `<folder>-1.0.0.hlkx`; returns the blob name. */
@@ -34,9 +35,10 @@ export function createProductCalls(stack: Stack): number {
   return stack.emulators.requests().entries.filter((e) => e.kind === "createProduct" && e.status < 300).length;
 }
 
-/** Fails if `text` holds the client secret, a bearer token or a SAS signature. */
+/** Fails if `text` holds the client secret, a host key, a bearer token or a SAS signature. */
 export function expectNothingSecret(stack: Stack, text: string): void {
   expect(text).not.toContain(stack.env.HDC_CLIENT_SECRET);
+  for (const { name, value } of allKeyValues(stack.keys)) expect({ [name]: text.includes(value) }).toEqual({ [name]: false });
   expect(text).not.toMatch(/[?&]sig=/i);
   expect(text).not.toMatch(/bearer\s+[a-z0-9._-]{10,}/i);
   // JWT-shaped strings (header.payload.signature, base64url "eyJ" headers) would be access tokens.
@@ -47,4 +49,14 @@ export const SUCCESS_TIMEOUT_MS = 60_000;
 
 export function waitForEnd(stack: TestStack, id: string, timeoutMs = SUCCESS_TIMEOUT_MS): Promise<SubmissionView> {
   return stack.submissions.waitFor(id, isTerminal, { timeoutMs });
+}
+
+/** Headers that open the Event Grid endpoints (/_local/eventgrid, /runtime/webhooks/eventgrid). */
+export function eventGridKeyHeaders(stack: Stack): Record<string, string> {
+  return { "x-functions-key": stack.keys.systemKeys.eventgrid_extension };
+}
+
+/** Headers that open the Durable webhooks (/runtime/webhooks/durabletask/...). */
+export function durableKeyHeaders(stack: Stack): Record<string, string> {
+  return { "x-functions-key": stack.keys.systemKeys.durabletask_extension };
 }
