@@ -12,11 +12,10 @@ import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
 import type { ActivityRetryPolicy, BlobLocation, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 import { redactSecrets } from "../shared/redact";
-import { ActivityFailure, callActivity, describeActivityError } from "./activityCalls";
+import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
 import {
   MAX_ERROR_REPORT_IN_MESSAGE,
-  MAX_ERROR_REPORT_IN_STATUS,
   boundedMessages,
   StatusReporter,
   type StatusFacts,
@@ -317,10 +316,8 @@ function* recordFailure(
   const instanceId = context.df.instanceId;
   const known = status.known;
   const messages = failure.details.messages.map(redactSecrets);
-  const errorReportText =
-    failure.details.errorReportText !== undefined
-      ? truncate(redactSecrets(failure.details.errorReportText), MAX_ERROR_REPORT_IN_STATUS)
-      : undefined;
+  // The manifest gets the whole report; custom status a part of it (fitCustomStatus bounds it).
+  const errorReportText = failure.details.errorReportText !== undefined ? redactSecrets(failure.details.errorReportText) : undefined;
   const reason = redactSecrets(failure.reason);
 
   let manifestLocation: BlobLocation | undefined;
@@ -366,7 +363,7 @@ function* recordFailure(
 
 /** The exception text the orchestration fails with: stage, reason, Microsoft's messages, report excerpt. */
 export function failureMessage(failure: SubmissionFailure): string {
-  const parts = [`Driver submission failed at stage ${failure.stage}: ${redactSecrets(failure.reason)}.`];
+  const parts = [`Driver submission failed at stage ${failure.stage}: ${truncate(redactSecrets(failure.reason), MAX_FAILURE_TEXT)}.`];
   if (failure.details.messages.length > 0) {
     parts.push(`Microsoft's messages: ${truncate(failure.details.messages.map(redactSecrets).join(" | "), MAX_ERROR_REPORT_IN_MESSAGE)}.`);
   }

@@ -8,6 +8,7 @@ import type { SubmitDriverInput } from "../../../src/activities/contract";
 import type { NormalizedSubmissionStatus, ResultManifest, SubmissionCustomStatus } from "../../../src/domain/types";
 import { TerminalActivityError, toSafeActivityError } from "../../../src/activities/errors";
 import "../../../src/orchestrators/submitDriver";
+import { MAX_CUSTOM_STATUS_CHARS } from "../../../src/orchestrators/customStatus";
 import { type ActivityScript, type DriveResult, driveOrchestration, EventType } from "../../support/replayDriver";
 
 const PRODUCT_ID = "14461751976964156"; // > 2^53: must survive as a string
@@ -422,6 +423,30 @@ describe("submitDriver orchestration (real replay engine)", () => {
     expect(JSON.stringify(finalStatus).length).toBeLessThan(16_000);
     const manifestCall = result.activityCalls.find((call) => call.name === "writeResultManifest");
     expect(manifestCall?.input.manifest.messages).toHaveLength(120);
+  });
+
+  test("whatever Microsoft sends, every custom status stays under the host's 16 KB cap; the manifest keeps the full text", async () => {
+    const control = "\u0007".repeat(200); // six characters each once serialized
+    const longStep = `step-${"s".repeat(20_000)}`;
+    const hugeReport = `HLK report ${control}` + "r".repeat(1024 * 1024);
+    const messages = Array.from({ length: 400 }, (_, i) => `check ${i} failed ${control}${"😀".repeat(400)}`);
+    const processingLong: NormalizedSubmissionStatus = { ...processing(longStep), state: "s".repeat(10_000), messages };
+    const failing: NormalizedSubmissionStatus = { ...processingLong, progress: "failed", errorReportText: hugeReport };
+    const result = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario({ getSubmissionStatus: (_n, _i, _a, info) => (info.callNumber < 3 ? processingLong : failing) }),
+    });
+    expect(result.runtimeStatus).toBe("Failed");
+    // The extension's rule: floor(2 × JSON length / 1024) must not exceed 16 (KB of UTF-16).
+    for (const status of result.customStatuses) {
+      expect(JSON.stringify(status).length).toBeLessThanOrEqual(MAX_CUSTOM_STATUS_CHARS);
+      expect(Math.floor((2 * JSON.stringify(status).length) / 1024)).toBeLessThanOrEqual(16);
+    }
+    expect(result.finalCustomStatus).toMatchObject({ stage: "failed", productId: PRODUCT_ID, submissionId: SUBMISSION_ID });
+    const [manifest] = manifestsWritten(result);
+    expect(manifest.messages).toHaveLength(400);
+    expect(manifest.errorReportText).toBe(hugeReport);
+    expect((result.error as string).length).toBeLessThan(5000);
   });
 
   test("a reused submission that is already committed is not copied or committed again", async () => {
