@@ -78,7 +78,16 @@ function buildRoutes(engine: DurableEngine, taskHub: string): Route[] {
     const headers: Record<string, string> = running ? { Location: ctx.req.url ? `${ctx.origin}${ctx.req.url}` : "", "Retry-After": "10" } : {};
     send(ctx.res, running ? 202 : 200, found, headers);
   };
-  const list = async (ctx: RequestContext) => send(ctx.res, 200, await engine.list(filterFrom(ctx.query)));
+  const list = async (ctx: RequestContext) => {
+    const all = await engine.list(filterFrom(ctx.query));
+    // Paging as the extension does it: `top` per page, the next page's token in x-ms-continuation-token.
+    const top = Number(ctx.query.get("top") ?? "0");
+    if (!(top > 0)) return send(ctx.res, 200, all);
+    const after = String(ctx.req.headers["x-ms-continuation-token"] ?? "");
+    const rest = all.sort((a, b) => a.instanceId.localeCompare(b.instanceId)).filter((s) => !after || s.instanceId.localeCompare(after) > 0);
+    const page = rest.slice(0, top);
+    send(ctx.res, 200, page, rest.length > top ? { "x-ms-continuation-token": page[page.length - 1].instanceId } : {});
+  };
   const start = async (ctx: RequestContext) => {
     const input = ctx.body.trim() === "" ? undefined : JSON.parse(ctx.body);
     const id = await engine.startNew(ctx.params.name, input, ctx.params.id);

@@ -125,7 +125,12 @@ export interface SubmissionCustomStatus {
   deadline?: string;
   errorReportText?: string;
   error?: string;
+  /** On failure: who ended it. "microsoft" = commit rejected or workflow failed (a re-post creates a new submission). */
+  failureKind?: FailureKind;
   signedPackage?: BlobLocation;
   manifest?: BlobLocation;
   updatedAt: string;
 }
+
+/** microsoft: Microsoft rejected or failed the submission; deadline: Microsoft did not finish in time; activity: our side (retries exhausted, bad input, storage). */
+export type FailureKind = "microsoft" | "deadline" | "activity";

@@ -121,6 +121,7 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     submissionId: status.submissionId,
     manifest: shortBlob(status.manifest, 300),
     error: "the status was too large to show; see the result manifest",
+    failureKind: status.failureKind,
     updatedAt: status.updatedAt,
   };
   for (const key of Object.keys(minimal) as Array<keyof SubmissionCustomStatus>) if (minimal[key] === undefined) delete minimal[key];
