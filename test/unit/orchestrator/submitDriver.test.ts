@@ -449,6 +449,48 @@ describe("submitDriver orchestration (real replay engine)", () => {
     expect((result.error as string).length).toBeLessThan(5000);
   });
 
+  test("round 2 after Microsoft failed the submission: new checkpoints, a derived submission on the same product", async () => {
+    const input = baseInput({ round: 2, resume: { productId: PRODUCT_ID }, submissionType: "derived", requestedBy: "http" });
+    const result = await driveOrchestration({
+      input,
+      activities: scenario({ createSubmission: () => ({ submissionId: `${SUBMISSION_ID.slice(0, -1)}9`, commitStatus: "commitPending", reused: false }) }, 1),
+    });
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.callCounts.createProduct).toBeUndefined();
+    const createSubmission = result.activityCalls.find((call) => call.name === "createSubmission");
+    // A checkpoint key of its own: the failed round's checkpoint (key "test-instance") is not found again.
+    expect(createSubmission?.input).toEqual({ instanceId: "test-instance-r2", productId: PRODUCT_ID, name: "contoso-usb-2.3.1", type: "derived" });
+    expect(result.callCounts).toMatchObject({ copyPackage: 1, commitSubmission: 1 });
+    // Results still land under the instance id.
+    expect(result.activityCalls.find((call) => call.name === "downloadSignedPackage")?.input.instanceId).toBe("test-instance");
+  });
+
+  test("round 2 of an attestation package creates its product under the round's checkpoint key too", async () => {
+    const result = await driveOrchestration({ input: baseInput({ round: 2 }), activities: scenario({}, 1) });
+    expect(result.activityCalls.find((call) => call.name === "createProduct")?.input.instanceId).toBe("test-instance-r2");
+    expect(result.activityCalls.find((call) => call.name === "createSubmission")?.input.instanceId).toBe("test-instance-r2");
+  });
+
+  test("failure kinds in custom status: microsoft for a failed workflow, activity for exhausted retries, deadline", async () => {
+    const microsoft = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario({ getSubmissionStatus: () => ({ ...processing(), progress: "failed", state: "failed", currentStep: "validation" }) }),
+    });
+    const transient = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario({
+        copyPackage: () => {
+          throw new Error("503 Service Unavailable");
+        },
+      }),
+    });
+    const deadline = await driveOrchestration({
+      input: baseInput({ polling: { ...baseInput().polling, deadlineMinutes: 2 } }),
+      activities: scenario({ getSubmissionStatus: () => processing() }),
+    });
+    expect([microsoft, transient, deadline].map((run) => run.finalCustomStatus.failureKind)).toEqual(["microsoft", "activity", "deadline"]);
+  });
+
   test("a reused submission that is already committed is not copied or committed again", async () => {
     const result = await driveOrchestration({
       input: baseInput(),
