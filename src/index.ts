@@ -5,3 +5,4 @@ import "./functions/packageDropped";
 import "./functions/startSubmission";
 import "./functions/submissionStatus";
 import "./functions/cancelSubmission";
+import "./functions/retention";

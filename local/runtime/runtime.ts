@@ -12,6 +12,7 @@ import { EventGridWatcher, type EventGridEvent } from "./eventGridWatcher";
 import { closeServer, createHttpFront, listen } from "./httpFront";
 import { readHostSettings } from "./hostJson";
 import { createLocalEndpoints } from "./localEndpoints";
+import { registeredTimers, TimerTriggers } from "./timerTriggers";
 
 export interface RunningRuntime {
   baseUrl: string;
@@ -71,10 +72,12 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   });
 
   await engine.start();
+  const timers = new TimerTriggers({ timers: registeredTimers(app.names()), now: () => engine.now(), invoke: (name, info) => app.invoke(name, info), log });
   const port = await listen(server, requestedPort);
   baseUrl = `http://127.0.0.1:${port}`;
   // df.getClient() rewrites management URLs to this origin (it defaults to localhost:7071).
   process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
+  timers.start();
   if (eventGridFunctions.length > 0) await watcher.start();
   else log("local runtime: the app has no eventGrid trigger; not watching the drops container");
 
@@ -82,6 +85,7 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
     baseUrl,
     port,
     stop: async () => {
+      timers.stop();
       await watcher.stop();
       await closeServer(server);
       await engine.stop();

@@ -158,6 +158,7 @@ describe("registrations", () => {
         "getSubmissionStatus",
         "listSubmissions",
         "packageDropped",
+        "purgeFinishedSubmissions",
         "startSubmission",
         "submissionStatus",
         "submitDriver",
@@ -170,6 +171,7 @@ describe("registrations", () => {
     expect(triggerOf(functions.get("startSubmission")!)).toMatchObject({ route: "submissions", methods: ["POST"], authLevel: "function" });
     expect(triggerOf(functions.get("submissionStatus")!)).toMatchObject({ route: "submissions/{id}", methods: ["GET"] });
     expect(triggerOf(functions.get("cancelSubmission")!)).toMatchObject({ route: "submissions/{id}/cancel", methods: ["POST"] });
+    expect(triggerOf(functions.get("purgeFinishedSubmissions")!)).toMatchObject({ type: "timerTrigger", schedule: "0 30 3 * * *" });
   });
 });
 
