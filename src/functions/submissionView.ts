@@ -7,7 +7,7 @@ import { orchestrationFailureText } from "../activities/errors";
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
 type StatusFactsShown = Pick<
   SubmissionCustomStatus,
-  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "signedPackage" | "manifest" | "nextPollAt" | "deadline"
+  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "failureKind" | "signedPackage" | "manifest" | "nextPollAt" | "deadline"
 >;
 
 export interface SubmissionView extends StatusFactsShown {
@@ -58,6 +58,7 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
     messages: Array.isArray(custom.messages) ? custom.messages : [],
     errorReport: custom.errorReportText,
     error: custom.error ?? failureOutput ?? terminatedReason,
+    failureKind: runtimeStatus === "Failed" ? custom.failureKind : undefined,
     signedPackage: custom.signedPackage ?? summary?.signedPackage,
     manifest: custom.manifest ?? summary?.manifest,
     nextPollAt: runtimeStatus === "Running" ? custom.nextPollAt : undefined,

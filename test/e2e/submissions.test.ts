@@ -157,6 +157,32 @@ describe("submissions end to end (virtual clock)", () => {
     expect((await fetch(`${stack.apiUrl}/submissions?top=0`)).status).toBe(400);
   });
 
+  it("re-posting after Microsoft failed the submission creates a new (derived) submission on the same product", async () => {
+    stack.emulators.configure({ workflow: { failAtStep: "validation", failMessages: ["Test results missing for Device.Connectivity.UsbDevices"] } });
+    const pkg = samplePackage({ folder: "e2e-repost" });
+    await uploadOutsideDrops(pkg.fileName, pkg.bytes);
+    const body = { package: `${HTTP_CONTAINER}/${pkg.fileName}` };
+    const first = await stack.submissions.start(body);
+    expect(first.httpStatus).toBe(202);
+    const failed = await waitForEnd(stack, first.id!);
+    readBack.push(JSON.stringify(failed.raw));
+    expect(failed.runtimeStatus).toBe("Failed");
+    expect(failed.custom.failureKind).toBe("microsoft");
+    expect(failed.raw.error).not.toMatch(/Orchestrator function|Activity function|\$type|\n\s+at /);
+
+    stack.emulators.configure({ workflow: { failAtStep: undefined, failMessages: undefined } });
+    const again = await stack.submissions.start(body);
+    expect(again.httpStatus).toBe(202);
+    expect(again.raw).toMatchObject({ id: first.id, restarted: true, newSubmission: true });
+    const final = await waitForEnd(stack, first.id!);
+    readBack.push(JSON.stringify(final.raw));
+    expect(final.runtimeStatus).toBe("Completed");
+    expect(final.custom.productId).toBe(failed.custom.productId);
+    expect(final.custom.submissionId).not.toBe(failed.custom.submissionId);
+    const product = stack.emulators.state().products.find((p) => p.id === final.custom.productId)!;
+    expect(product.submissions.map((submission) => submission.type)).toEqual(["initial", "derived"]);
+  });
+
   it("answers 404 for an unknown submission id", async () => {
     const unknown = await stack.submissions.get("no-such-submission-0000");
     readBack.push(JSON.stringify(unknown.raw));

@@ -162,3 +162,25 @@ describe("bounds on product fields (HTTP body and sidecar)", () => {
     expect(Buffer.byteLength(serialized)).toBeLessThan(16 * 1024);
   });
 });
+
+describe("settings of the HTTP API and retention", () => {
+  const base = { AzureWebJobsStorage: "UseDevelopmentStorage=true", HDC_TENANT_ID: "t", HDC_CLIENT_ID: "c", HDC_CLIENT_SECRET: "s" };
+
+  test("defaults: submissions from the drops container only, 90 days, 03:30 UTC daily", () => {
+    const { settings } = parseConfig(base);
+    expect(settings.SUBMISSION_CONTAINERS).toBeUndefined(); // the trigger falls back to DROPS_CONTAINER
+    expect(settings.RETENTION_DAYS).toBe(90);
+    expect(settings.RETENTION_SCHEDULE).toBe("0 30 3 * * *");
+    expect(parseConfig({ ...base, SUBMISSION_CONTAINERS: " driver-drops , partner-uploads " }).settings.SUBMISSION_CONTAINERS).toEqual(["driver-drops", "partner-uploads"]);
+  });
+
+  test.each([
+    ["RETENTION_DAYS", "0"],
+    ["RETENTION_DAYS", "ninety"],
+    ["RETENTION_SCHEDULE", "0 30 3 * *"],
+    ["RETENTION_SCHEDULE", "daily"],
+    ["SUBMISSION_CONTAINERS", "signed-drivers"],
+  ])("%s=%s is refused, naming the setting", (name, value) => {
+    expect(() => parseConfig({ ...base, [name]: value })).toThrow(new RegExp(name));
+  });
+});
