@@ -73,6 +73,33 @@ describe("histories written by the deployed submitDriver (v1, 2407747)", () => {
     expect(savedSchedules).toBeGreaterThan(0);
   });
 
+  test("the retry fixture with its TaskFailed as Azure records it (friendly reason + JSON details) replays the same way", async () => {
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, "retry-pending.json"), "utf8")) as Fixture;
+    const message = "503 Service Unavailable";
+    const azureHistory = fixture.history.map((e) =>
+      e.EventType === EventType.TaskFailed
+        ? {
+            ...e,
+            Reason: `Activity function 'copyPackage' failed:  ${message}`,
+            Details: JSON.stringify({
+              $type: "System.Exception, System.Private.CoreLib",
+              Message: ` ${message}`,
+              InnerException: { RemoteMessage: message, Message: `Result: Failure\nException: ${message}\nStack: Error: ${message}\n    at copyPackage (/home/site/wwwroot/dist/src/activities/copyPackage.js:1:1)` },
+            }),
+          }
+        : e,
+    );
+    const result = await driveOrchestration({
+      orchestrator: fixture.orchestrator,
+      input: fixture.input,
+      resumeFrom: { input: fixture.input, history: azureHistory },
+      activities: afterDeployment,
+    });
+    expect(result.runtimeStatus).toBe("Completed");
+    // The retry timer in the saved history was honoured, then copyPackage ran again (attempt 2).
+    expect(result.activityCalls[0].name).toBe("copyPackage");
+  });
+
   test("a change to the yielded actions is caught (the check is real)", async () => {
     const fixture = JSON.parse(readFileSync(join(FIXTURES, "mid-poll.json"), "utf8")) as Fixture;
     // Simulate an incompatible deployment: the history says a different activity was scheduled first.
