@@ -10,7 +10,8 @@
  *    "submitDriver_v<n+1>", add that name to SUBMIT_DRIVER_NAMES, and start new instances under it.
  *    Remove a frozen version only when no instance of it can still be running (deadline + margin).
  *  - Changes that only add optional input fields read by new code paths, change custom status, or
- *    change texts keep the name.
+ *    change texts keep the name. (The extension matches replayed activities by name and order; our
+ *    replay driver also compares their inputs, so keep the inputs of existing paths unchanged too.)
  *  - Either way, test/unit/orchestrator/versioning.test.ts replays histories written by every
  *    deployed version (test/fixtures/submitDriver-v*) under the current code and must stay green.
  *
