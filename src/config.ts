@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { isLoopbackUrl } from "./shared/loopback";
-import { containerNameProblem } from "./shared/packageRules";
+import { containerNameProblem, isHostContainer } from "./shared/packageRules";
 import type { ActivityRetryPolicy, DeviceType, PollingPolicy, TestHarness } from "./domain/types";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -102,6 +102,25 @@ const schema = z
     STREAM_BLOCK_MIB: positiveInt(8),
     STREAM_CONCURRENCY: positiveInt(2),
     ERROR_REPORT_MAX_BYTES: positiveInt(16384),
+
+    // HTTP API and retention (helper C). SUBMISSION_CONTAINERS: containers POST /api/submissions may
+    // start packages from (default: DROPS_CONTAINER only); the host's own containers are refused anyway.
+    SUBMISSION_CONTAINERS: z
+      .string()
+      .transform((value) => value.split(",").map((s) => s.trim()).filter(Boolean))
+      .superRefine((names, ctx) => {
+        for (const name of names) {
+          const problem = containerNameProblem(name) ?? (isHostContainer(name) ? "is one of the Functions host's own containers" : undefined);
+          if (problem) ctx.addIssue({ code: "custom", message: `"${name.slice(0, 70)}" ${problem}` });
+        }
+      })
+      .optional(),
+    RETENTION_DAYS: positiveInt(90),
+    // NCRONTAB with seconds: "{second} {minute} {hour} {day} {month} {day-of-week}".
+    RETENTION_SCHEDULE: z
+      .string()
+      .regex(/^\S+( \S+){5}$/, "must be a 6-field NCRONTAB expression, e.g. \"0 30 3 * * *\"")
+      .default("0 30 3 * * *"),
   })
   .superRefine((env, ctx) => {
     const need = (key: keyof typeof env, why: string) => {
@@ -115,6 +134,11 @@ const schema = z
     }
     if (env.HDC_AUTH_MODE === "certificate") need("HDC_CERTIFICATE_PATH", "when HDC_AUTH_MODE=certificate");
     if (env.HDC_AUTH_MODE === "managedIdentity") need("HDC_MANAGED_IDENTITY_CLIENT_ID", "when HDC_AUTH_MODE=managedIdentity");
+    for (const reserved of [env.STATE_CONTAINER, env.SIGNED_CONTAINER]) {
+      if (env.SUBMISSION_CONTAINERS?.includes(reserved)) {
+        ctx.addIssue({ code: "custom", path: ["SUBMISSION_CONTAINERS"], message: `must not include ${reserved} (the app's own state or results)` });
+      }
+    }
     if (env.ACTIVITY_DEADLINE_MINUTES >= FUNCTION_TIMEOUT_MINUTES) {
       ctx.addIssue({
         code: "custom",

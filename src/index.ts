@@ -7,3 +7,4 @@ import "./functions/submissionStatus";
 import "./functions/cancelSubmission";
 import "./functions/uploads";
 import "./functions/submissionFiles";
+import "./functions/retention";

@@ -42,12 +42,30 @@ export class SubmissionsClient {
     return toView(response.status, await readJson(response));
   }
 
-  async list(): Promise<SubmissionView[]> {
-    const response = await this.send(`${this.apiUrl}/submissions`);
+  /** Every submission: follows the API's pages (`items` + `continuationToken`), at most `maxPages` of them. */
+  async list(query: Record<string, string> = {}, maxPages = 100): Promise<SubmissionView[]> {
+    const views: SubmissionView[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const body = await this.listPage({ ...query, ...(token ? { continuationToken: token } : {}) });
+      views.push(...body.items);
+      token = body.continuationToken;
+      if (!token) break;
+    }
+    return views;
+  }
+
+  /** One page of GET /api/submissions (top, continuationToken, status, createdFrom, createdTo, package). */
+  async listPage(query: Record<string, string> = {}): Promise<{ items: SubmissionView[]; continuationToken?: string }> {
+    const search = new URLSearchParams(query).toString();
+    const response = await this.send(`${this.apiUrl}/submissions${search ? `?${search}` : ""}`);
     if (!response.ok) throw new Error(`GET /api/submissions answered ${response.status}`);
     const body = await readJson(response);
-    const items = Array.isArray(body) ? body : Array.isArray(body.items) ? body.items : Array.isArray(body.submissions) ? body.submissions : [];
-    return (items as Record<string, unknown>[]).map((item) => toView(200, item));
+    const items = Array.isArray(body.items) ? body.items : Array.isArray(body.submissions) ? body.submissions : [];
+    return {
+      items: (items as Record<string, unknown>[]).map((item) => toView(200, item)),
+      continuationToken: typeof body.continuationToken === "string" ? body.continuationToken : undefined,
+    };
   }
 
   async start(body: unknown): Promise<{ httpStatus: number; id?: string; raw: Record<string, unknown> }> {

@@ -16,6 +16,7 @@ import { readHostSettings } from "./hostJson";
 import { authorizedForSystem, loadOrCreateHostKeys, presentedKey, type HostKeys } from "./keys";
 import { createLocalEndpoints } from "./localEndpoints";
 import { LOCAL_DATA_DIR } from "./paths";
+import { registeredTimers, TimerTriggers } from "./timerTriggers";
 
 export interface RunningRuntime {
   baseUrl: string;
@@ -89,10 +90,12 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   });
 
   await engine.start();
+  const timers = new TimerTriggers({ timers: registeredTimers(app.names()), now: () => engine.now(), invoke: (name, info) => app.invoke(name, info), log });
   const port = await listen(server, requestedPort);
   baseUrl = `http://127.0.0.1:${port}`;
   // df.getClient() rewrites management URLs to this origin (it defaults to localhost:7071).
   process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
+  timers.start();
   if (eventGridFunctions.length > 0) await watcher.start();
   else log("local runtime: the app has no eventGrid trigger; not watching the drops container");
 
@@ -101,6 +104,7 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
     port,
     keysFile,
     stop: async () => {
+      timers.stop();
       await watcher.stop();
       await closeServer(server);
       await engine.stop();

@@ -29,6 +29,12 @@ export interface SubmitDriverInput {
   polling: PollingPolicy;
   retry: ActivityRetryPolicy;
   requestedBy: "eventGrid" | "http";
+  /**
+   * Which attempt at a submission this run is (absent = 1). A re-post after Microsoft failed the
+   * submission starts round n + 1: its product/submission checkpoints are new, so a new submission is
+   * created instead of resuming the failed one (src/functions/restartPolicy.ts).
+   */
+  round?: number;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
 }

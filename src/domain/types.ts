@@ -131,9 +131,14 @@ export interface SubmissionCustomStatus {
   deadline?: string;
   errorReportText?: string;
   error?: string;
+  /** On failure: who ended it. "microsoft" = commit rejected or workflow failed (a re-post creates a new submission). */
+  failureKind?: FailureKind;
   signedPackage?: BlobLocation;
   manifest?: BlobLocation;
   /** Stage changes so far, oldest first (bounded; see StatusReporter). */
   stageHistory?: StageTransition[];
   updatedAt: string;
 }
+
+/** microsoft: Microsoft rejected or failed the submission; deadline: Microsoft did not finish in time; activity: our side (retries exhausted, bad input, storage). */
+export type FailureKind = "microsoft" | "deadline" | "activity";

@@ -2,11 +2,12 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 
-/** The client operations our triggers need. */
-export type SubmissionsClient = Pick<
-  df.DurableClient,
-  "startNew" | "getStatus" | "getStatusBy" | "getStatusAll" | "terminate" | "createCheckStatusResponse" | "createHttpManagementPayload"
->;
+/**
+ * The client operations our triggers need. createCheckStatusResponse / createHttpManagementPayload
+ * are deliberately absent: their URLs carry the extension's system key (see startSubmission.ts).
+ */
+export type SubmissionsClient = Pick<df.DurableClient, "startNew" | "getStatus" | "getStatusBy" | "terminate" | "purgeInstanceHistoryBy"> &
+  Partial<Pick<df.DurableClient, "taskHubName">>;
 
 /**
  * df.getClient(context), except when the durableClient binding's value already is a client object:

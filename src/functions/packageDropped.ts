@@ -7,7 +7,7 @@
 import { app, type EventGridEvent, type InvocationContext } from "@azure/functions";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import * as df from "durable-functions";
-import { ORCHESTRATOR_NAME } from "../activities/contract";
+import { CURRENT_SUBMIT_DRIVER } from "../orchestrators/versions";
 import type { PackageRef } from "../domain/types";
 import { type AppConfig, getConfig } from "../config";
 import { instanceIdForPackage } from "../shared/instanceId";
@@ -132,7 +132,7 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
 
   const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, requestedBy: "eventGrid" }, config);
   try {
-    await client.startNew(ORCHESTRATOR_NAME, { instanceId, input });
+    await client.startNew(CURRENT_SUBMIT_DRIVER, { instanceId, input });
   } catch (error) {
     // Two deliveries raced past getStatus: the other one started it.
     if (isConflictError(error)) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: "Running" });

@@ -5,33 +5,55 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { ORCHESTRATOR_NAME } from "../activities/contract";
-import { getConfig } from "../config";
+import { CURRENT_SUBMIT_DRIVER } from "../orchestrators/versions";
+import { type AppConfig, getConfig } from "../config";
+import { isHostContainer } from "../shared/packageRules";
 import { instanceIdForPackage } from "../shared/instanceId";
 import { getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, isConflictError, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
+import { readJsonBody } from "./requestBody";
+import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseStartSubmission } from "./validation/startSubmission";
 
-/** Our own status endpoint (function-key protected like this one, unlike the system-key webhook). */
+/**
+ * Our own status endpoint (function-key protected like this one). The Durable extension's management
+ * URLs (createCheckStatusResponse / createHttpManagementPayload) carry the extension's system key in
+ * Azure, which opens every instance of the hub to terminate/purge: they are never handed out here.
+ */
 export function statusUrlFor(request: HttpRequest, instanceId: string): string {
   return new URL(`/api/submissions/${encodeURIComponent(instanceId)}`, new URL(request.url).origin).href;
 }
 
-export async function handleStartSubmission(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  let body: unknown;
-  try {
-    body = await request.json();
-  } catch {
-    return invalidRequest([{ field: "body", reason: "must be a JSON object" }]);
+export function cancelUrlFor(request: HttpRequest, instanceId: string): string {
+  return `${statusUrlFor(request, instanceId)}/cancel`;
+}
+
+/** Containers POST /api/submissions may read packages from; the app's and the host's own are never among them. */
+export function submissionContainerProblem(container: string, config: AppConfig, taskHubName?: string): string | undefined {
+  const { DROPS_CONTAINER, SIGNED_CONTAINER, STATE_CONTAINER, SUBMISSION_CONTAINERS } = config.settings;
+  if (container === SIGNED_CONTAINER || container === STATE_CONTAINER || isHostContainer(container, taskHubName)) {
+    return `container ${container} belongs to the app or the Functions host; packages are not read from it`;
   }
-  const parsed = parseStartSubmission(body);
+  const allowed = SUBMISSION_CONTAINERS ?? [DROPS_CONTAINER];
+  return allowed.includes(container) ? undefined : `container ${container} is not one of the submission containers (${allowed.join(", ")})`;
+}
+
+export async function handleStartSubmission(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request);
+  if (!body.ok) return body.response;
+  const parsed = parseStartSubmission(body.value);
   if (!parsed.ok) return invalidRequest(parsed.problems);
   const { package: location, ...rest } = parsed.value;
 
   const config = getConfig();
+  const client = durableClientFor(context);
+  // Checked before storage is touched: nothing is read from a container the caller may not name.
+  const containerProblem = submissionContainerProblem(location.container, config, client.taskHubName);
+  if (containerProblem) return invalidRequest([{ field: "package", reason: containerProblem }]);
+
   let properties;
   try {
     properties = await getBlobServiceClient(config).getContainerClient(location.container).getBlobClient(location.blobName).getProperties();
@@ -46,51 +68,43 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   // Always derived from the blob version, never chosen by the caller: a drop and an HTTP start of
   // the same version, or two HTTP starts, land on one instance (and one set of checkpoints).
   const instanceId = instanceIdForPackage(location.container, location.blobName, etag);
+  const links = { statusUrl: statusUrlFor(request, instanceId), cancelUrl: cancelUrlFor(request, instanceId) };
 
-  const client = durableClientFor(context);
   const alreadyRunning = (runtimeStatus: string): HttpResponseInit => ({
     status: 409,
-    jsonBody: {
-      ...client.createHttpManagementPayload(instanceId),
-      error: "a submission for this package is already in progress",
-      id: instanceId,
-      runtimeStatus,
-      statusUrl: statusUrlFor(request, instanceId),
-    },
+    jsonBody: { error: "a submission for this package is already in progress", id: instanceId, runtimeStatus, ...links },
   });
   const existing = await findInstance(client, instanceId);
   if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
   if (existing?.runtimeStatus === "Completed") {
-    // This package version is already signed: answer with where it is, start nothing. A failed or
-    // terminated run may be started again; its checkpoints resume the same product and submission.
-    return {
-      status: 200,
-      jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, statusUrl: statusUrlFor(request, instanceId) },
-    };
+    // This package version is already signed: answer with where it is, start nothing.
+    return { status: 200, jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, statusUrl: links.statusUrl } };
   }
 
-  const input = buildSubmitDriverInput(
+  let input = buildSubmitDriverInput(
     { ...rest, package: { ...location, etag, contentLength: properties.contentLength }, requestedBy: "http" },
     config,
   );
+  let newSubmission = false;
+  if (existing) {
+    // Failed or terminated before: resume it, or (Microsoft failed the submission) start a new round.
+    const previous = await client.getStatus(instanceId, { showInput: true });
+    ({ input, newSubmission } = restartInput(input, previousRunOf(previous), rest.resume !== undefined));
+  }
   try {
-    await client.startNew(ORCHESTRATOR_NAME, { instanceId, input });
+    await client.startNew(CURRENT_SUBMIT_DRIVER, { instanceId, input });
   } catch (error) {
     if (isConflictError(error)) return alreadyRunning("Running");
     throw error;
   }
-  context.log(`startSubmission: started ${instanceId} for ${location.container}/${location.blobName}`);
-
-  const accepted = client.createCheckStatusResponse(request, instanceId);
-  const managementUrls = (await accepted.json()) as Record<string, unknown>;
-  const headers: Record<string, string> = {};
-  accepted.headers.forEach((value, key) => {
-    headers[key] = value;
-  });
+  context.log(
+    `startSubmission: started ${instanceId} for ${location.container}/${location.blobName}` +
+      (existing ? ` (restart after ${String(existing.runtimeStatus)}: ${newSubmission ? `new submission, round ${input.round}` : "resuming"})` : ""),
+  );
   return {
     status: 202,
-    headers,
-    jsonBody: { ...managementUrls, id: instanceId, statusUrl: statusUrlFor(request, instanceId) },
+    headers: { Location: links.statusUrl, "Retry-After": "10" },
+    jsonBody: { id: instanceId, runtimeStatus: "Pending", ...(existing ? { restarted: true, newSubmission } : {}), ...links },
   };
 }
 

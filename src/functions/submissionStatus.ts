@@ -1,34 +1,51 @@
-/** GET /api/submissions/{id} and GET /api/submissions?status=…: friendly views of orchestration status. */
+/** GET /api/submissions/{id} and GET /api/submissions (paged, filtered): friendly views of orchestration status. */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { ORCHESTRATOR_NAME } from "../activities/contract";
+import { isSubmitDriverName } from "../orchestrators/versions";
 import { isValidInstanceId } from "../shared/instanceId";
 import { durableClientFor, findInstance } from "./durableClient";
-import { toSubmissionView } from "./submissionView";
+import { instancePagerFor } from "./instancePages";
+import { type SubmissionView, toSubmissionView } from "./submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
-import { parseStatusFilter } from "./validation/listQuery";
+import { encodeContinuationToken, parseListQuery } from "./validation/listQuery";
 
 export async function handleSubmissionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
   const status = await findInstance(durableClientFor(context), id);
-  if (!status) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  if (!status || !isSubmitDriverName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
   return { status: 200, jsonBody: toSubmissionView(status) };
 }
 
+/**
+ * One page of submissions: at most `top` instances are read from the task hub per request; other
+ * orchestrations and (with `package`) other packages are dropped from the page, so a page may hold
+ * fewer than `top` items and still have a continuationToken.
+ */
 export async function handleListSubmissions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const filter = parseStatusFilter(request.query.get("status"));
-  if (!filter.ok) return invalidRequest(filter.problems);
-  const client = durableClientFor(context);
-  const statuses =
-    filter.value.length > 0
-      ? await client.getStatusBy({ runtimeStatus: filter.value as df.OrchestrationRuntimeStatus[] })
-      : await client.getStatusAll();
-  const views = statuses
-    .filter((status) => status.name === ORCHESTRATOR_NAME)
+  const parsed = parseListQuery(request.query);
+  if (!parsed.ok) return invalidRequest(parsed.problems);
+  const query = parsed.value;
+  const page = await instancePagerFor(context)({
+    top: query.top,
+    continuationToken: query.continuationToken,
+    createdTimeFrom: query.createdFrom,
+    createdTimeTo: query.createdTo,
+    runtimeStatus: query.status,
+  });
+  const items = page.instances
+    .filter((status) => isSubmitDriverName(status.name))
     .map(toSubmissionView)
+    .filter((view) => !query.package || matchesPackage(view, query.package))
     .sort((a, b) => (b.createdTime ?? "").localeCompare(a.createdTime ?? ""));
-  return { status: 200, jsonBody: views };
+  return {
+    status: 200,
+    jsonBody: { items, ...(page.continuationToken ? { continuationToken: encodeContinuationToken(page.continuationToken) } : {}) },
+  };
+}
+
+function matchesPackage(view: SubmissionView, wanted: { container: string; blobPrefix: string }): boolean {
+  return view.package?.container === wanted.container && view.package.blobName.startsWith(wanted.blobPrefix);
 }
 
 app.http("submissionStatus", {

@@ -3,11 +3,12 @@ import type { DurableOrchestrationStatus } from "durable-functions";
 import type { BlobLocation, PackageRef, Stage, StageTransition, SubmissionCustomStatus } from "../domain/types";
 import { hdcStepPosition, type HdcStepPosition } from "../domain/hdcSteps";
 import type { SubmitDriverSummary } from "../orchestrators/customStatus";
+import { orchestrationFailureText } from "../activities/errors";
 
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
 type StatusFactsShown = Pick<
   SubmissionCustomStatus,
-  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "signedPackage" | "manifest" | "nextPollAt" | "deadline"
+  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "failureKind" | "signedPackage" | "manifest" | "nextPollAt" | "deadline"
 >;
 
 export interface SubmissionView extends StatusFactsShown {
@@ -65,8 +66,9 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
   const custom = (status.customStatus && typeof status.customStatus === "object" ? status.customStatus : {}) as Partial<SubmissionCustomStatus>;
   const summary =
     runtimeStatus === "Completed" && status.output && typeof status.output === "object" ? (status.output as Partial<SubmitDriverSummary>) : undefined;
-  // A failed orchestration's output is its exception message (ours states the stage and Microsoft's messages).
-  const failureOutput = runtimeStatus === "Failed" && typeof status.output === "string" ? status.output : undefined;
+  // A failed orchestration's output is "Orchestrator function 'submitDriver' failed: <exception message>"
+  // (ours states the stage and Microsoft's messages); users get the message without the host's wrapping.
+  const failureOutput = runtimeStatus === "Failed" && typeof status.output === "string" ? orchestrationFailureText(status.output) : undefined;
   const terminatedReason = runtimeStatus === "Terminated" && typeof status.output === "string" ? `terminated: ${status.output}` : undefined;
 
   const stage = stageOf(runtimeStatus, custom);
@@ -85,6 +87,7 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
     messages: Array.isArray(custom.messages) ? custom.messages : [],
     errorReport: custom.errorReportText,
     error: custom.error ?? failureOutput ?? terminatedReason,
+    failureKind: runtimeStatus === "Failed" ? custom.failureKind : undefined,
     signedPackage: custom.signedPackage ?? summary?.signedPackage,
     manifest: custom.manifest ?? summary?.manifest,
     nextPollAt: runtimeStatus === "Running" ? custom.nextPollAt : undefined,

@@ -33,13 +33,12 @@ export class ActivityFailure extends Error {
 }
 
 /**
- * The activity's own message, without the host's prefix, the terminal marker or the stack trace the
- * engine appends after " \n " (Reason \n Details), secrets redacted and length bounded.
+ * The activity's own message, without the host's prefix, RpcException labels, the JSON details or
+ * stack the host appends after " \n " (Reason \n Details), and the terminal marker; secrets redacted
+ * and length bounded.
  */
 export function describeActivityError(error: unknown): string {
-  const text = failureText(error);
-  const reasonOnly = text.split(" \n ")[0].trim();
-  const redacted = redactSecrets(reasonOnly);
+  const redacted = redactSecrets(failureText(error));
   return redacted.length > MAX_FAILURE_TEXT ? `${redacted.slice(0, MAX_FAILURE_TEXT)}…` : redacted;
 }
 

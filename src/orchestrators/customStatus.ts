@@ -32,20 +32,103 @@ export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "up
 export const MAX_STAGE_HISTORY = 24;
 
 /**
- * Custom status is capped by the host (16 KB); a long HLK failure list must not push it over. The
- * result manifest keeps every message.
+ * Custom status is capped by the host: the extension refuses a status whose JSON, counted in UTF-16
+ * code units × 2 bytes, exceeds 16 KB (floor(2 × length / 1024) > 16 fails the instance; reference
+ * azure-deployment.md §6). JS string length already counts UTF-16 code units, so the measure is
+ * JSON.stringify(status).length; we keep it under MAX_CUSTOM_STATUS_CHARS (about 11.7 KB, a third
+ * below the cap) whatever Microsoft sends. The result manifest keeps every message and the report.
  */
+export const MAX_CUSTOM_STATUS_CHARS = 6000;
 export const MAX_MESSAGES_IN_STATUS = 20;
 export const MAX_MESSAGE_LENGTH_IN_STATUS = 500;
+/** Step, state and commit status are short words from Microsoft; anything longer is cut. */
+export const MAX_WORD_LENGTH_IN_STATUS = 200;
+export const MAX_ERROR_IN_STATUS = 2000;
 
+const moreMessagesNote = (count: number) => `(${count} more in the result manifest)`;
+const MORE_MESSAGES_NOTE = /^\((\d+) more in the result manifest\)$/;
+
+/** At most MAX_MESSAGES_IN_STATUS messages, each shortened, plus a count of the rest. Idempotent. */
 export function boundedMessages(messages: string[]): string[] {
-  const kept = messages.slice(0, MAX_MESSAGES_IN_STATUS).map((message) => truncate(message, MAX_MESSAGE_LENGTH_IN_STATUS));
-  const dropped = messages.length - kept.length;
-  return dropped > 0 ? [...kept, `(${dropped} more in the result manifest)`] : kept;
+  const last = messages[messages.length - 1];
+  const noted = last !== undefined ? MORE_MESSAGES_NOTE.exec(last) : null;
+  const real = noted ? messages.slice(0, -1) : messages;
+  const kept = real.slice(0, MAX_MESSAGES_IN_STATUS).map((message) => truncate(message, MAX_MESSAGE_LENGTH_IN_STATUS));
+  const dropped = real.length - kept.length + (noted ? Number(noted[1]) : 0);
+  return dropped > 0 ? [...kept, moreMessagesNote(dropped)] : kept;
 }
 
 export function truncate(text: string, maxLength: number): string {
   return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
+}
+
+export const serializedLength = (value: unknown): number => JSON.stringify(value).length;
+
+const truncateWord = (value: string | null | undefined) => (typeof value === "string" ? truncate(value, MAX_WORD_LENGTH_IN_STATUS) : value);
+const shortBlob = <T extends { blobName: string }>(location: T | undefined, max: number): T | undefined =>
+  location ? { ...location, blobName: truncate(location.blobName, max) } : undefined;
+
+/** Drops the last kept message (or the note) and counts it in the "(n more …)" note. */
+function dropOneMessage(messages: string[]): string[] {
+  const last = messages[messages.length - 1];
+  const noted = last !== undefined ? MORE_MESSAGES_NOTE.exec(last) : null;
+  const kept = noted ? messages.slice(0, -1) : messages;
+  if (kept.length === 0) return [];
+  const alreadyDropped = noted ? Number(noted[1]) : 0;
+  return [...kept.slice(0, -1), moreMessagesNote(alreadyDropped + 1)];
+}
+
+/**
+ * The status as published: per-field caps first, then, while the serialized size is over `limit`,
+ * the error report, Microsoft's messages and the error text give way in that order; as a last resort
+ * only the identifying facts remain. Measured on the serialized form, so escapes (a control character
+ * becomes six characters) and surrogate pairs count as the host counts them.
+ */
+export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUSTOM_STATUS_CHARS): SubmissionCustomStatus {
+  let fitted: SubmissionCustomStatus = {
+    ...status,
+    commitStatus: truncateWord(status.commitStatus),
+    currentStep: truncateWord(status.currentStep),
+    state: truncateWord(status.state),
+    messages: status.messages ? boundedMessages(status.messages) : undefined,
+    errorReportText: status.errorReportText !== undefined ? truncate(status.errorReportText, MAX_ERROR_REPORT_IN_STATUS) : undefined,
+    error: status.error !== undefined ? truncate(status.error, MAX_ERROR_IN_STATUS) : undefined,
+  };
+  for (const key of Object.keys(fitted) as Array<keyof SubmissionCustomStatus>) if (fitted[key] === undefined) delete fitted[key];
+
+  for (let guard = 0; serializedLength(fitted) > limit && guard < 200; guard++) {
+    const report = fitted.errorReportText;
+    const messages = fitted.messages ?? [];
+    const longestMessage = Math.max(0, ...messages.map((message) => message.length));
+    if (report !== undefined && report.length > 200) {
+      fitted = { ...fitted, errorReportText: truncate(report, Math.floor(report.length / 2)) };
+    } else if (report !== undefined) {
+      const { errorReportText: _dropped, ...rest } = fitted;
+      fitted = rest;
+    } else if (longestMessage > 100) {
+      fitted = { ...fitted, messages: messages.map((message) => (MORE_MESSAGES_NOTE.test(message) ? message : truncate(message, Math.floor(longestMessage / 2)))) };
+    } else if (messages.length > 0 && !(messages.length === 1 && MORE_MESSAGES_NOTE.test(messages[0]))) {
+      fitted = { ...fitted, messages: dropOneMessage(messages) };
+    } else if (fitted.error !== undefined && fitted.error.length > 200) {
+      fitted = { ...fitted, error: truncate(fitted.error, Math.floor(fitted.error.length / 2)) };
+    } else {
+      break;
+    }
+  }
+  if (serializedLength(fitted) <= limit) return fitted;
+  // Still too big (control characters in every field, say): keep what identifies the submission.
+  const minimal: SubmissionCustomStatus = {
+    stage: status.stage,
+    package: { container: status.package.container, blobName: truncate(status.package.blobName, 300) },
+    productId: status.productId,
+    submissionId: status.submissionId,
+    manifest: shortBlob(status.manifest, 300),
+    error: "the status was too large to show; see the result manifest",
+    failureKind: status.failureKind,
+    updatedAt: status.updatedAt,
+  };
+  for (const key of Object.keys(minimal) as Array<keyof SubmissionCustomStatus>) if (minimal[key] === undefined) delete minimal[key];
+  return minimal;
 }
 
 /**
@@ -93,7 +176,7 @@ export class StatusReporter {
       stageHistory: this.history,
       updatedAt: this.context.df.currentUtcDateTime.toISOString(),
     };
-    this.context.df.setCustomStatus(status);
+    this.context.df.setCustomStatus(fitCustomStatus(status));
   }
 
   /** One entry per change of stage; beyond the bound the oldest after the first are dropped. */

@@ -9,14 +9,13 @@
  */
 import * as df from "durable-functions";
 import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
-import type { ActivityRetryPolicy, BlobLocation, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
+import type { ActivityRetryPolicy, BlobLocation, FailureKind, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 import { redactSecrets } from "../shared/redact";
-import { ActivityFailure, callActivity, describeActivityError } from "./activityCalls";
+import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
 import {
   MAX_ERROR_REPORT_IN_MESSAGE,
-  MAX_ERROR_REPORT_IN_STATUS,
   boundedMessages,
   StatusReporter,
   type StatusFacts,
@@ -31,6 +30,7 @@ export class SubmissionFailure extends Error {
     readonly reason: string,
     readonly details: Pick<NormalizedSubmissionStatus, "messages"> &
       Partial<Pick<NormalizedSubmissionStatus, "commitStatus" | "currentStep" | "state" | "errorReportText">> = { messages: [] },
+    readonly kind: FailureKind = "activity",
   ) {
     super(reason);
     this.name = "SubmissionFailure";
@@ -60,7 +60,7 @@ function failureFromStatus(stage: Stage, status: NormalizedSubmissionStatus): Su
   const reason = isCommitFailed(status.commitStatus)
     ? `Microsoft rejected the commit (commitStatus ${status.commitStatus})`
     : `Microsoft's processing failed at step ${status.currentStep ?? "(unknown)"} (state ${status.state ?? "(unknown)"})`;
-  return new SubmissionFailure(stage, reason, status);
+  return new SubmissionFailure(stage, reason, status, "microsoft");
 }
 
 export function* submitDriverOrchestration(
@@ -124,6 +124,9 @@ function* prepareSubmission(
 ): Generator<df.Task, { ids: SubmissionIds; knownStatus?: NormalizedSubmissionStatus }, any> {
   const instanceId = context.df.instanceId;
   const retry = input.retry;
+  // Product and submission checkpoints are kept per round: a later round (a re-post after Microsoft
+  // failed the submission) must not find and resume the failed one. Round 1 keys stay as they were.
+  const checkpointKey = (input.round ?? 1) > 1 ? `${instanceId}-r${input.round}` : instanceId;
 
   status.report("authenticating");
   yield* callActivity(context, "authenticate", { instanceId }, retry);
@@ -133,7 +136,7 @@ function* prepareSubmission(
     productId = input.resume.productId;
   } else {
     status.report("creatingProduct");
-    const created = yield* callActivity(context, "createProduct", { instanceId, product: input.product }, retry);
+    const created = yield* callActivity(context, "createProduct", { instanceId: checkpointKey, product: input.product }, retry);
     productId = created.productId;
   }
 
@@ -152,7 +155,7 @@ function* prepareSubmission(
     const created = yield* callActivity(
       context,
       "createSubmission",
-      { instanceId, productId, name: input.submissionName, type: input.submissionType },
+      { instanceId: checkpointKey, productId, name: input.submissionName, type: input.submissionType },
       retry,
     );
     submissionId = created.submissionId;
@@ -239,7 +242,8 @@ function* waitForMicrosoft(
       ...carry,
       pollCount: carry.pollCount + 1,
       intervalSeconds: nextPollIntervalSeconds(carry.intervalSeconds, input.polling),
-      lastStatus: latest,
+      // The carry becomes the next generation's input: Microsoft's messages bounded, no report.
+      lastStatus: { ...latest, messages: boundedMessages(latest.messages), errorReportText: undefined },
     };
     status.report("waitingForMicrosoft", { ...statusFacts(latest), pollCount: carry.pollCount, nextPollAt: undefined });
 
@@ -252,6 +256,7 @@ function* waitForMicrosoft(
         `deadline ${carry.deadline} passed after ${carry.pollCount} polls; Microsoft was still at step ` +
           `${latest.currentStep ?? "(unknown)"} (state ${latest.state ?? "(unknown)"})`,
         latest,
+        "deadline",
       );
     }
     if (pollsThisGeneration >= input.polling.pollsPerGeneration) {
@@ -317,10 +322,8 @@ function* recordFailure(
   const instanceId = context.df.instanceId;
   const known = status.known;
   const messages = failure.details.messages.map(redactSecrets);
-  const errorReportText =
-    failure.details.errorReportText !== undefined
-      ? truncate(redactSecrets(failure.details.errorReportText), MAX_ERROR_REPORT_IN_STATUS)
-      : undefined;
+  // The manifest gets the whole report; custom status a part of it (fitCustomStatus bounds it).
+  const errorReportText = failure.details.errorReportText !== undefined ? redactSecrets(failure.details.errorReportText) : undefined;
   const reason = redactSecrets(failure.reason);
 
   let manifestLocation: BlobLocation | undefined;
@@ -359,6 +362,7 @@ function* recordFailure(
     messages: boundedMessages(messages),
     errorReportText,
     error: `${failure.stage}: ${reason}`,
+    failureKind: failure.kind,
     nextPollAt: undefined,
     manifest: manifestLocation,
   });
@@ -366,7 +370,7 @@ function* recordFailure(
 
 /** The exception text the orchestration fails with: stage, reason, Microsoft's messages, report excerpt. */
 export function failureMessage(failure: SubmissionFailure): string {
-  const parts = [`Driver submission failed at stage ${failure.stage}: ${redactSecrets(failure.reason)}.`];
+  const parts = [`Driver submission failed at stage ${failure.stage}: ${truncate(redactSecrets(failure.reason), MAX_FAILURE_TEXT)}.`];
   if (failure.details.messages.length > 0) {
     parts.push(`Microsoft's messages: ${truncate(failure.details.messages.map(redactSecrets).join(" | "), MAX_ERROR_REPORT_IN_MESSAGE)}.`);
   }

@@ -80,6 +80,17 @@ export function containerNameProblem(container: string): string | undefined {
     : "must be a valid storage container name (3-63 lowercase letters, digits and single dashes)";
 }
 
+/**
+ * Containers the Functions host and the Durable extension keep for themselves: azure-webjobs-hosts,
+ * azure-webjobs-secrets (function keys), and the task hub's "<hub>-leases" / "<hub>-largemessages".
+ * Packages are never read from them, whatever the settings say.
+ */
+export function isHostContainer(container: string, taskHubName?: string): boolean {
+  if (container.startsWith("azure-webjobs-")) return true;
+  if (/-(leases|largemessages|applease)$/.test(container)) return true;
+  return taskHubName !== undefined && taskHubName !== "" && container.startsWith(`${taskHubName.toLowerCase()}-`);
+}
+
 /** Why a blob cannot be a package (extension or size), or undefined when it can. */
 export function packageProblem(blobName: string, contentLength: number | undefined): string | undefined {
   if (!packageExtension(blobName)) return `must end in ${PACKAGE_EXTENSIONS.join(", ")}`;

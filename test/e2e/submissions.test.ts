@@ -29,7 +29,8 @@ describe("submissions end to end (virtual clock)", () => {
   const readBack: string[] = [];
 
   beforeAll(async () => {
-    stack = await startTestStack();
+    // HTTP-started packages come from their own container, which the app must be told about.
+    stack = await startTestStack({ appSettings: { SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}` } });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -99,10 +100,22 @@ describe("submissions end to end (virtual clock)", () => {
   it("starts from POST /api/submissions, reports status, and completes", async () => {
     const pkg = samplePackage({ folder: "e2e-http" });
     await uploadOutsideDrops(pkg.fileName, pkg.bytes);
-    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}` });
-    readBack.push(JSON.stringify(started.raw));
-    expect([200, 201, 202]).toContain(started.httpStatus);
-    const id = started.id!;
+    const response = await fetch(`${stack.apiUrl}/submissions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ package: `${HTTP_CONTAINER}/${pkg.fileName}` }),
+    });
+    const text = await response.text();
+    readBack.push(text);
+    expect(response.status).toBe(202);
+    // Only our own URLs: never the Durable webhook, never a key.
+    const sent = JSON.stringify([...response.headers]) + text;
+    expect(sent).not.toContain("/runtime/webhooks/");
+    expect(sent).not.toMatch(/code=/i);
+    const accepted = JSON.parse(text) as { id: string; statusUrl: string; cancelUrl: string };
+    expect(accepted.statusUrl).toBe(`${stack.apiUrl}/submissions/${accepted.id}`);
+    expect(response.headers.get("location")).toBe(accepted.statusUrl);
+    const id = accepted.id;
 
     const early = await stack.submissions.get(id);
     readBack.push(JSON.stringify(early.raw));
@@ -113,6 +126,62 @@ describe("submissions end to end (virtual clock)", () => {
     readBack.push(JSON.stringify(final.raw));
     expect(final.runtimeStatus).toBe("Completed");
     expect(final.stage).toBe("succeeded");
+  });
+
+  it("refuses the app's and the host's containers, and bodies over 64 KiB", async () => {
+    for (const container of [APP_CONTAINERS.signed, APP_CONTAINERS.state, "azure-webjobs-secrets", "not-configured"]) {
+      const refused = await stack.submissions.start({ package: `${container}/x.hlkx` });
+      expect(refused.httpStatus).toBe(400);
+      expect(JSON.stringify(refused.raw)).toContain('"field":"package"');
+    }
+    const big = await fetch(`${stack.apiUrl}/submissions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ package: `${APP_CONTAINERS.drops}/x.hlkx`, pad: "x".repeat(70 * 1024) }),
+    });
+    expect(big.status).toBe(413);
+  });
+
+  it("lists submissions in pages", async () => {
+    const all = await stack.submissions.list();
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    const paged: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const result = await stack.submissions.listPage({ top: "1", ...(token ? { continuationToken: token } : {}) });
+      expect(result.items.length).toBeLessThanOrEqual(1);
+      paged.push(...result.items.map((item) => item.id!));
+      token = result.continuationToken;
+      if (!token) break;
+    }
+    expect(paged.sort()).toEqual(all.map((view) => view.id!).sort());
+    expect((await fetch(`${stack.apiUrl}/submissions?top=0`)).status).toBe(400);
+  });
+
+  it("re-posting after Microsoft failed the submission creates a new (derived) submission on the same product", async () => {
+    stack.emulators.configure({ workflow: { failAtStep: "validation", failMessages: ["Test results missing for Device.Connectivity.UsbDevices"] } });
+    const pkg = samplePackage({ folder: "e2e-repost" });
+    await uploadOutsideDrops(pkg.fileName, pkg.bytes);
+    const body = { package: `${HTTP_CONTAINER}/${pkg.fileName}` };
+    const first = await stack.submissions.start(body);
+    expect(first.httpStatus).toBe(202);
+    const failed = await waitForEnd(stack, first.id!);
+    readBack.push(JSON.stringify(failed.raw));
+    expect(failed.runtimeStatus).toBe("Failed");
+    expect(failed.custom.failureKind).toBe("microsoft");
+    expect(failed.raw.error).not.toMatch(/Orchestrator function|Activity function|\$type|\n\s+at /);
+
+    stack.emulators.configure({ workflow: { failAtStep: undefined, failMessages: undefined } });
+    const again = await stack.submissions.start(body);
+    expect(again.httpStatus).toBe(202);
+    expect(again.raw).toMatchObject({ id: first.id, restarted: true, newSubmission: true });
+    const final = await waitForEnd(stack, first.id!);
+    readBack.push(JSON.stringify(final.raw));
+    expect(final.runtimeStatus).toBe("Completed");
+    expect(final.custom.productId).toBe(failed.custom.productId);
+    expect(final.custom.submissionId).not.toBe(failed.custom.submissionId);
+    const product = stack.emulators.state().products.find((p) => p.id === final.custom.productId)!;
+    expect(product.submissions.map((submission) => submission.type)).toEqual(["initial", "derived"]);
   });
 
   it("answers 404 for an unknown submission id", async () => {

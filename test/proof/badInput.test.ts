@@ -32,7 +32,7 @@ import { getRegisteredFunctions, triggerOf } from "../../local/functionsHost/cor
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { createProductCalls, eventGridKeyHeaders, startTestStack, type TestStack } from "../support/stack";
-import { badEvent, badSidecar, badSubmissionBody, blobCreatedEvent, type BadCase, type EventCase } from "./support/badInputCases";
+import { badEvent, badSidecar, badSubmissionBody, blobCreatedEvent, oversizedBody, type BadCase, type EventCase } from "./support/badInputCases";
 import { allManifests, blobNames, health, runPool, waitForManifests, type StoredManifest } from "./support/proofRunner";
 
 jest.setTimeout(240_000);
@@ -118,6 +118,33 @@ describe("proof: bad input never starts anything", () => {
     });
     tried["http"] = cases.length;
     expect(failures.slice(0, 10)).toEqual([]);
+    await expectHealthyAndIdle();
+  });
+
+  it("POST /api/submissions: every body over 64 KiB gets 413, with a Content-Length or chunked", async () => {
+    const cases = fc.sample(oversizedBody, { numRuns: 40, seed: SEED });
+    const failures: string[] = [];
+    await runPool(cases, 4, async (c) => {
+      const bytes = Buffer.from(c.text);
+      const body = c.chunked
+        ? new ReadableStream<Uint8Array>({
+            start(controller) {
+              for (let at = 0; at < bytes.length; at += 16 * 1024) controller.enqueue(bytes.subarray(at, at + 16 * 1024));
+              controller.close();
+            },
+          })
+        : bytes;
+      const response = await fetch(`${stack.apiUrl}/submissions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        duplex: "half",
+      } as RequestInit);
+      const text = await response.text();
+      if (response.status !== 413 || !text.includes('"field":"body"')) failures.push(`${c.size} bytes${c.chunked ? " chunked" : ""} → ${response.status} ${text.slice(0, 200)}`);
+    });
+    tried["http413"] = cases.length;
+    expect(failures).toEqual([]);
     await expectHealthyAndIdle();
   });
 

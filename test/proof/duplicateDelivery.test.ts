@@ -36,7 +36,8 @@ describe("proof: duplicate and concurrent delivery", () => {
   let stack: TestStack;
 
   beforeAll(async () => {
-    stack = await startTestStack();
+    // HTTP-started packages come from their own container, which the app must be told about.
+    stack = await startTestStack({ appSettings: { SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}` } });
   });
   afterAll(async () => {
     await stack?.stop();

@@ -57,6 +57,12 @@ export interface DriveOptions {
   activitySeconds?: number;
   /** Safety stop (default 5000 episodes). */
   maxEpisodes?: number;
+  /**
+   * Continue an execution from a saved history (e.g. one written by an earlier version of the code):
+   * every saved scheduling event must be produced again by the code under test, in order and with the
+   * same name, input and fire time; work left pending in it is then completed by `activities`.
+   */
+  resumeFrom?: { input: unknown; history: HistoryEvent[] };
 }
 
 export interface ActivityCallRecord {
@@ -204,6 +210,28 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
     inbox = [event({ EventType: EventType.ExecutionStarted, Name: functionName, Input: JSON.stringify(input), Version: "" })];
   };
   startExecution();
+  if (options.resumeFrom) {
+    input = JSON.parse(JSON.stringify(options.resumeFrom.input));
+    history = JSON.parse(JSON.stringify(options.resumeFrom.history)) as HistoryEvent[];
+    executions[0] = { input, history };
+    inbox = [];
+    const done = new Set(
+      history.filter((e) => [EventType.TaskCompleted, EventType.TaskFailed, EventType.TimerFired].includes(e.EventType as never))
+        .map((e) => (e.EventType === EventType.TimerFired ? e.TimerId : e.TaskScheduledId) as number),
+    );
+    for (const saved of history) {
+      if (saved.EventType === EventType.TaskScheduled) {
+        const savedInput = JSON.parse(saved.Input as string);
+        scheduled.push({ actionType: ActionType.CallActivity, functionName: saved.Name as string, input: savedInput });
+        if (!done.has(saved.EventId)) work.push({ kind: "activity", id: saved.EventId, name: saved.Name as string, input: savedInput });
+      } else if (saved.EventType === EventType.TimerCreated) {
+        scheduled.push({ actionType: ActionType.CreateTimer, fireAt: saved.FireAt as string });
+        if (!done.has(saved.EventId)) work.push({ kind: "timer", id: saved.EventId, fireAt: new Date(saved.FireAt as string) });
+      }
+    }
+    nextId = scheduled.length;
+    clock = new Date(history[history.length - 1]?.Timestamp ?? clock);
+  }
 
   let lastFailedCall: { name: string; inputJson: string; attempt: number } | undefined;
 

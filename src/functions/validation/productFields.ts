@@ -16,35 +16,86 @@ const text = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine(noControlCharacters, "must not contain control characters");
 
-export const productFieldsSchema = z.strictObject({
+/**
+ * Bounds on what a user may send (HTTP body or sidecar). The product fields travel in the orchestration
+ * input, in history and in the create-product call; with these bounds the largest valid request keeps
+ * the orchestration input well under 16 KB (test/unit/functions/validation.test.ts proves it).
+ */
+export const PRODUCT_LIMITS = {
+  /** requestedSignatures, marketingNames, deviceMetadataIds: items each. */
+  maxListItems: 64,
+  maxSignatureLength: 128,
+  maxMarketingNameLength: 256,
+  maxDeviceMetadataIdLength: 128,
+  maxSelectedProductTypes: 64,
+  maxAdditionalAttributes: 32,
+  maxAdditionalAttributesBytes: 4 * 1024,
+  /** All product fields together, serialized as JSON (UTF-8 bytes). */
+  maxProductBytes: 8 * 1024,
+} as const;
+
+const list = (item: z.ZodType<string>, what: string) =>
+  z
+    .array(item, { error: `must be an array of ${what}` })
+    .max(PRODUCT_LIMITS.maxListItems, `must have at most ${PRODUCT_LIMITS.maxListItems} items`);
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
+
+const productShape = {
   productName: text(256).optional(),
   testHarness: z.enum(["hlk", "hck", "attestation", "notset"], { error: "must be one of hlk, hck, attestation, notset" }).optional(),
   announcementDate: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2025-01-01T00:00:00Z" }).optional(),
-  deviceMetadataIds: z.array(text(128), { error: "must be an array of strings" }).optional(),
+  deviceMetadataIds: list(text(PRODUCT_LIMITS.maxDeviceMetadataIdLength), "strings").optional(),
   firmwareVersion: text(64).optional(),
   deviceType: z
     .enum(["internal", "external", "internalExternal", "notSet"], { error: "must be one of internal, external, internalExternal, notSet" })
     .optional(),
   isTestSign: z.boolean({ error: "must be true or false" }).optional(),
   isFlightSign: z.boolean({ error: "must be true or false" }).optional(),
-  marketingNames: z.array(text(256), { error: "must be an array of strings" }).optional(),
-  selectedProductTypes: z.record(text(128), text(256), { error: "must be an object of strings" }).optional(),
-  requestedSignatures: z
-    .array(text(128), { error: "must be an array of strings" })
+  marketingNames: list(text(PRODUCT_LIMITS.maxMarketingNameLength), "strings").optional(),
+  selectedProductTypes: z
+    .record(text(128), text(256), { error: "must be an object of strings" })
+    .refine((value) => Object.keys(value).length <= PRODUCT_LIMITS.maxSelectedProductTypes, {
+      message: `must have at most ${PRODUCT_LIMITS.maxSelectedProductTypes} entries`,
+    })
+    .optional(),
+  requestedSignatures: list(text(PRODUCT_LIMITS.maxSignatureLength), "strings")
     .min(1, "must name at least one signature")
     .optional(),
-  additionalAttributes: z.record(z.string(), z.unknown(), { error: "must be an object" }).optional(),
-});
+  additionalAttributes: z
+    .record(z.string().max(128, "keys must be at most 128 characters"), z.unknown(), { error: "must be an object" })
+    .refine((value) => Object.keys(value).length <= PRODUCT_LIMITS.maxAdditionalAttributes, {
+      message: `must have at most ${PRODUCT_LIMITS.maxAdditionalAttributes} keys`,
+    })
+    .refine((value) => jsonBytes(value) <= PRODUCT_LIMITS.maxAdditionalAttributesBytes, {
+      message: `must be at most ${PRODUCT_LIMITS.maxAdditionalAttributesBytes} bytes as JSON`,
+    })
+    .optional(),
+};
+
+/** Each field within its bounds can still add up: the product as a whole has a size limit too. */
+function productWithinTotal(fields: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const product = Object.fromEntries(Object.keys(productShape).filter((key) => key in fields).map((key) => [key, fields[key]]));
+  const bytes = jsonBytes(product);
+  if (bytes > PRODUCT_LIMITS.maxProductBytes) {
+    ctx.addIssue({ code: "custom", path: [], message: `product fields must be at most ${PRODUCT_LIMITS.maxProductBytes} bytes as JSON together (got ${bytes})` });
+  }
+}
+
+export const productFieldsSchema = z.strictObject(productShape).superRefine(productWithinTotal);
 export type ProductFieldOverrides = z.infer<typeof productFieldsSchema>;
 
 export const submissionNameSchema = text(256);
 export const submissionTypeSchema = z.enum(["initial", "derived"], { error: "must be initial or derived" });
 
 /** A sidecar is the product fields plus the submission's name and type, all at the top level. */
-export const sidecarSchema = productFieldsSchema.extend({
-  submissionName: submissionNameSchema.optional(),
-  submissionType: submissionTypeSchema.optional(),
-});
+export const sidecarSchema = z
+  .strictObject({
+    ...productShape,
+    submissionName: submissionNameSchema.optional(),
+    submissionType: submissionTypeSchema.optional(),
+  })
+  .superRefine(productWithinTotal);
 export type Sidecar = z.infer<typeof sidecarSchema>;
 
 export interface ProductDefaults {

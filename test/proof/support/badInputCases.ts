@@ -93,7 +93,9 @@ const productEntry = (huge: fc.Arbitrary<string>): fc.Arbitrary<[string, unknown
   fc.tuple(fc.constantFrom("selectedProductTypes", "additionalAttributes"), fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.array(fc.integer(), { maxLength: 2 }))),
   fc.tuple(fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !KNOWN_SIDECAR_FIELDS.has(k) && k !== "__proto__"), fc.jsonValue({ maxDepth: 1 })),
 );
-const badProductEntry = productEntry(hugeString);
+/** HTTP bodies stay under the 64 KiB body limit (≤ 8,000 UTF-16 units, ≤ 6 bytes each once JSON-escaped): the field, not the size, is what is bad. */
+const httpHugeString = hugeString.map((s) => s.slice(0, 8_000)).filter((s) => s.trim().length > 1_024);
+const badProductEntry = productEntry(httpHugeString);
 /** Sidecars over 64 KiB are refused whole; field-level cases stay well under that. */
 const badSidecarEntry = productEntry(hugeString.map((s) => s.slice(0, 4_000)).filter((s) => s.trim().length > 1_024));
 
@@ -163,7 +165,7 @@ export const badSubmissionBody: fc.Arbitrary<BadCase<string>> = fc.oneof(
     field: key,
   })),
   // Wrong types / huge strings for the scalar fields.
-  fc.tuple(fc.constantFrom("submissionName", "submissionType"), fc.oneof(notAString, hugeString, fc.constant("other")), SAFE_SEGMENT).map(([key, value, name]) => ({
+  fc.tuple(fc.constantFrom("submissionName", "submissionType"), fc.oneof(notAString, httpHugeString, fc.constant("other")), SAFE_SEGMENT).map(([key, value, name]) => ({
     kind: `bad ${key}`,
     input: JSON.stringify({ ...baseBody(name), [key]: key === "submissionName" && value === "other" ? "" : value }),
     field: key,
@@ -179,6 +181,23 @@ export const badSubmissionBody: fc.Arbitrary<BadCase<string>> = fc.oneof(
     kind: "bad product field",
     input: JSON.stringify({ ...baseBody(name), product: { [key]: value } }),
     field: fieldOf(key, "product"),
+  })),
+  // The app's and the host's containers, and containers not configured for submissions.
+  fc.tuple(fc.constantFrom("signed-drivers", "signing-state", "azure-webjobs-secrets", "azure-webjobs-hosts", "driversigninghub-leases", "driversigninghub-largemessages", "other-drops"), SAFE_SEGMENT, fc.boolean()).map(([container, name, asObject]) => ({
+    kind: "container not for submissions",
+    input: JSON.stringify({ package: asObject ? { container, blobName: `${name}.hlkx` } : `${container}/${name}.hlkx` }),
+    field: "package",
+  })),
+  // Lists and objects over their bounds.
+  fc.tuple(fc.constantFrom("requestedSignatures", "marketingNames", "deviceMetadataIds"), fc.integer({ min: 65, max: 400 }), SAFE_SEGMENT).map(([key, count, name]) => ({
+    kind: "too many items",
+    input: JSON.stringify({ ...baseBody(name), product: { [key]: Array.from({ length: count }, (_, i) => `item-${i}`) } }),
+    field: `product.${key}`,
+  })),
+  fc.tuple(fc.constantFrom("selectedProductTypes", "additionalAttributes"), fc.integer({ min: 65, max: 300 }), SAFE_SEGMENT).map(([key, count, name]) => ({
+    kind: "too many entries",
+    input: JSON.stringify({ ...baseBody(name), product: { [key]: Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, "Unclassified"])) } }),
+    field: `product.${key}`,
   })),
   fc.tuple(fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.array(fc.integer(), { maxLength: 2 }), fc.constant(null)), SAFE_SEGMENT).map(([product, name]) => ({
     kind: "product not an object",
@@ -312,3 +331,10 @@ export const badEvent: fc.Arbitrary<(n: number) => EventCase> = fc.oneof(
     return { kind: "wrong extension", input: JSON.stringify(blobCreatedEvent(`evt-ext-${n}`, blobName)), field: "blobName", expect: "rejected" as const, blobName };
   }),
 );
+
+/** Bodies over the 64 KiB limit: sizes from just over it to 2 MiB, sent with a Content-Length or chunked. */
+export const oversizedBody = fc.tuple(fc.integer({ min: 64 * 1024 + 1, max: 2 * 1024 * 1024 }), fc.boolean()).map(([size, chunked]) => ({
+  size,
+  chunked,
+  text: JSON.stringify({ package: "driver-drops/x.hlkx", submissionName: "x".repeat(size) }).slice(0, size),
+}));

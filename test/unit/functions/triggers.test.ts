@@ -5,6 +5,8 @@
 jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/coreStandIn"), { virtual: true });
 
 const blobs = new Map<string, { content: Buffer; etag: string }>();
+/** Blobs whose content was downloaded (container/name). */
+const downloads: string[] = [];
 const notFound = () => Object.assign(new Error("BlobNotFound"), { statusCode: 404 });
 const fakeService = {
   getContainerClient: (container: string) => ({
@@ -14,7 +16,10 @@ const fakeService = {
         if (!blob) throw notFound();
         return { contentLength: blob.content.length, etag: blob.etag };
       },
-      downloadToBuffer: async (offset: number, count: number) => blobs.get(`${container}/${name}`)!.content.subarray(offset, offset + count),
+      downloadToBuffer: async (offset: number, count: number) => {
+        downloads.push(`${container}/${name}`);
+        return blobs.get(`${container}/${name}`)!.content.subarray(offset, offset + count);
+      },
     }),
   }),
 };
@@ -28,7 +33,7 @@ jest.mock("../../../src/storage/manifests", () => ({
 
 import { type EventGridEvent, HttpRequest, InvocationContext } from "@azure/functions";
 import type { SubmitDriverInput } from "../../../src/activities/contract";
-import { resetConfigCache } from "../../../src/config";
+import { parseConfig, resetConfigCache } from "../../../src/config";
 import "../../../src/index";
 import { handleCancelSubmission } from "../../../src/functions/cancelSubmission";
 import { handlePackageDropped } from "../../../src/functions/packageDropped";
@@ -49,12 +54,19 @@ interface FakeInstance {
   lastUpdatedTime: string;
 }
 
+const webhookPayload = (id: string) => ({
+  id,
+  statusQueryGetUri: `http://localhost:7071/runtime/webhooks/durabletask/instances/${id}?taskHub=DriverSigningHub&connection=Storage&code=SYSTEMKEY`,
+  terminatePostUri: `http://localhost:7071/runtime/webhooks/durabletask/instances/${id}/terminate?reason={text}&taskHub=DriverSigningHub&connection=Storage&code=SYSTEMKEY`,
+});
+
 function fakeClient(existing: FakeInstance[] = [], startError?: Error) {
   const instances = new Map(existing.map((instance) => [instance.instanceId, instance]));
   const started: Array<{ name: string; instanceId: string; input: SubmitDriverInput }> = [];
   const terminated: string[] = [];
-  const payload = (id: string) => ({ id, statusQueryGetUri: `http://localhost:7071/runtime/webhooks/durabletask/instances/${id}` });
+  const pageQueries: Array<Record<string, unknown>> = [];
   const client = {
+    taskHubName: "DriverSigningHub",
     startNew: jest.fn(async (name: string, options: { instanceId: string; input: SubmitDriverInput }) => {
       if (startError) throw startError;
       started.push({ name, ...options });
@@ -65,18 +77,29 @@ function fakeClient(existing: FakeInstance[] = [], startError?: Error) {
       if (!instance) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. ${id}`);
       return instance;
     }),
-    getStatusAll: jest.fn(async () => [...instances.values()]),
     getStatusBy: jest.fn(async (filter: { runtimeStatus: string[] }) => [...instances.values()].filter((i) => filter.runtimeStatus.includes(i.runtimeStatus))),
     terminate: jest.fn(async (id: string) => {
       terminated.push(id);
     }),
-    createHttpManagementPayload: jest.fn(payload),
+    purgeInstanceHistoryBy: jest.fn(async () => ({ instancesDeleted: 0 })),
+    // What the real client offers (URLs with the extension's system key); the app must not use them.
+    createHttpManagementPayload: jest.fn((id: string) => webhookPayload(id)),
     createCheckStatusResponse: jest.fn((_request: unknown, id: string) => ({
-      json: async () => payload(id),
-      headers: new Headers({ Location: payload(id).statusQueryGetUri, "Retry-After": "10" }),
+      json: async () => webhookPayload(id),
+      headers: new Headers({ Location: webhookPayload(id).statusQueryGetUri, "Retry-After": "10" }),
     })),
+    /** The extension's paged instance query: `top` per page, the token is the last instance id (sorted by id). */
+    listInstancesPage: jest.fn(async (query: { top: number; continuationToken?: string; runtimeStatus?: string[] }) => {
+      pageQueries.push(query as unknown as Record<string, unknown>);
+      const matching = [...instances.values()]
+        .filter((i) => !query.runtimeStatus?.length || query.runtimeStatus.includes(i.runtimeStatus))
+        .sort((a, b) => a.instanceId.localeCompare(b.instanceId))
+        .filter((i) => !query.continuationToken || i.instanceId > query.continuationToken);
+      const page = matching.slice(0, query.top);
+      return { instances: page, continuationToken: matching.length > query.top ? page[page.length - 1].instanceId : undefined };
+    }),
   };
-  return { client, started, terminated };
+  return { client, started, terminated, pageQueries };
 }
 
 function contextFor(functionName: string, client: unknown): InvocationContext {
@@ -139,6 +162,7 @@ describe("registrations", () => {
         "manifestLink",
         "packageDropped",
         "signedPackageLink",
+        "purgeFinishedSubmissions",
         "startSubmission",
         "submissionStatus",
         "submitDriver",
@@ -155,6 +179,7 @@ describe("registrations", () => {
     expect(triggerOf(functions.get("signedPackageLink")!)).toMatchObject({ route: "submissions/{id}/signed-package", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("driverMetadataLink")!)).toMatchObject({ route: "submissions/{id}/driver-metadata", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("manifestLink")!)).toMatchObject({ route: "submissions/{id}/manifest", methods: ["GET"], authLevel: "function" });
+    expect(triggerOf(functions.get("purgeFinishedSubmissions")!)).toMatchObject({ type: "timerTrigger", schedule: "0 30 3 * * *" });
   });
 });
 
@@ -212,6 +237,7 @@ describe("packageDropped (Event Grid)", () => {
     const big = await handlePackageDropped(blobCreated("big.hlkx"), contextFor("packageDropped", client));
     const bad = await handlePackageDropped(blobCreated("bad.hlkx"), contextFor("packageDropped", client));
     expect(big).toMatchObject({ action: "rejected", reason: expect.stringMatching(/at most 65536/) });
+    expect(downloads).not.toContain("driver-drops/big.hlkx.json"); // refused on its size, never downloaded
     expect(bad).toMatchObject({ action: "rejected", reason: expect.stringMatching(/not valid JSON/) });
     expect(started).toHaveLength(0);
   });
@@ -281,7 +307,13 @@ describe("startSubmission (HTTP)", () => {
     const response = await handleStartSubmission(post({ package: "driver-drops/a.hlkx", product: { productName: "A" } }), contextFor("startSubmission", client));
     const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "0x8DC0FFEE");
     expect(response.status).toBe(202);
-    expect(response.jsonBody).toMatchObject({ id: instanceId, statusUrl: `http://localhost:7071/api/submissions/${instanceId}`, statusQueryGetUri: expect.any(String) });
+    expect(response.jsonBody).toEqual({
+      id: instanceId,
+      runtimeStatus: "Pending",
+      statusUrl: `http://localhost:7071/api/submissions/${instanceId}`,
+      cancelUrl: `http://localhost:7071/api/submissions/${instanceId}/cancel`,
+    });
+    expect(response.headers).toEqual({ Location: `http://localhost:7071/api/submissions/${instanceId}`, "Retry-After": "10" });
     expect(started[0].input).toMatchObject({ requestedBy: "http", product: { productName: "A", testHarness: "hlk" }, package: { contentLength: 10 } });
   });
 
@@ -385,17 +417,19 @@ describe("submissionStatus, listSubmissions, cancelSubmission", () => {
     expect((await handleSubmissionStatus(get("bad id!"), contextFor("submissionStatus", client))).status).toBe(400);
   });
 
+  const list = (query = "") => new HttpRequest({ method: "GET", url: `http://localhost/api/submissions${query}` });
+  const ids = (response: { jsonBody?: unknown }) => (response.jsonBody as { items: Array<{ id: string }> }).items.map((view) => view.id);
+
   test("list filters by status and keeps only submitDriver instances, newest first", async () => {
-    const { client } = fakeClient([running, failed, other]);
-    const all = await handleListSubmissions(new HttpRequest({ method: "GET", url: "http://localhost/api/submissions" }), contextFor("listSubmissions", client));
-    expect((all.jsonBody as Array<{ id: string }>).map((view) => view.id)).toEqual(["drv-2", "drv-1"]);
-    const onlyFailed = await handleListSubmissions(
-      new HttpRequest({ method: "GET", url: "http://localhost/api/submissions?status=failed" }),
-      contextFor("listSubmissions", client),
-    );
-    expect((onlyFailed.jsonBody as Array<{ id: string }>).map((view) => view.id)).toEqual(["drv-2"]);
-    expect(client.getStatusBy).toHaveBeenCalledWith({ runtimeStatus: ["Failed"] });
-    const bad = await handleListSubmissions(new HttpRequest({ method: "GET", url: "http://localhost/api/submissions?status=Done" }), contextFor("listSubmissions", client));
+    const { client, pageQueries } = fakeClient([running, failed, other]);
+    const all = await handleListSubmissions(list(), contextFor("listSubmissions", client));
+    expect(ids(all)).toEqual(["drv-2", "drv-1"]);
+    expect((all.jsonBody as { continuationToken?: string }).continuationToken).toBeUndefined();
+    expect(pageQueries[0]).toMatchObject({ top: 100 });
+    const onlyFailed = await handleListSubmissions(list("?status=failed"), contextFor("listSubmissions", client));
+    expect(ids(onlyFailed)).toEqual(["drv-2"]);
+    expect(pageQueries[1]).toMatchObject({ runtimeStatus: ["Failed"] });
+    const bad = await handleListSubmissions(list("?status=Done"), contextFor("listSubmissions", client));
     expect(bad.status).toBe(400);
   });
 
@@ -407,5 +441,242 @@ describe("submissionStatus, listSubmissions, cancelSubmission", () => {
     expect(terminated).toEqual(["drv-1"]);
     expect((await cancel("drv-2")).status).toBe(409);
     expect((await cancel("nope")).status).toBe(404);
+  });
+});
+
+/** Everything a caller receives (status, headers, body) as one string. */
+const everythingSent = (response: { status?: number; headers?: unknown; jsonBody?: unknown }) =>
+  JSON.stringify({ headers: response.headers ?? {}, body: response.jsonBody ?? null });
+
+describe("POST /api/submissions hands out no Durable system key", () => {
+  test("202 and 409 carry only our own statusUrl and cancelUrl: no webhook URL, no code=", async () => {
+    blobs.set("driver-drops/k.hlkx", { content: Buffer.alloc(10), etag: "e1" });
+    const fresh = fakeClient();
+    const accepted = await handleStartSubmission(post({ package: "driver-drops/k.hlkx" }), contextFor("startSubmission", fresh.client));
+    expect(accepted.status).toBe(202);
+    const instanceId = instanceIdForPackage("driver-drops", "k.hlkx", "e1");
+    const running = fakeClient([{ name: "submitDriver", instanceId, runtimeStatus: "Running", input: null, createdTime: "", lastUpdatedTime: "" }]);
+    const conflict = await handleStartSubmission(post({ package: "driver-drops/k.hlkx" }), contextFor("startSubmission", running.client));
+    expect(conflict.status).toBe(409);
+    for (const response of [accepted, conflict]) {
+      const sent = everythingSent(response);
+      expect(sent).not.toContain("/runtime/webhooks/");
+      expect(sent).not.toMatch(/code=/i);
+      expect(sent).not.toContain("SYSTEMKEY");
+      expect(response.jsonBody).toMatchObject({ statusUrl: expect.stringMatching(/\/api\/submissions\/drv-/), cancelUrl: expect.stringMatching(/\/cancel$/) });
+    }
+  });
+});
+
+describe("POST /api/submissions reads packages only from the submission containers", () => {
+  afterEach(() => {
+    delete process.env.SUBMISSION_CONTAINERS;
+    resetConfigCache();
+  });
+
+  test.each(["signed-drivers", "signing-state", "azure-webjobs-secrets", "azure-webjobs-hosts", "driversigninghub-leases", "driversigninghub-largemessages", "someone-elses"])(
+    "%s is refused with 400 naming package, before storage is read",
+    async (container) => {
+      blobs.set(`${container}/x.hlkx`, { content: Buffer.alloc(10), etag: "e" });
+      const { client, started } = fakeClient();
+      const response = await handleStartSubmission(post({ package: `${container}/x.hlkx` }), contextFor("startSubmission", client));
+      expect(response.status).toBe(400);
+      expect(response.jsonBody).toMatchObject({ fields: [{ field: "package", reason: expect.stringContaining(container) }] });
+      expect(started).toHaveLength(0);
+      expect(client.getStatus).not.toHaveBeenCalled();
+    },
+  );
+
+  test("SUBMISSION_CONTAINERS widens the list; the app's and the host's containers stay refused", async () => {
+    process.env.SUBMISSION_CONTAINERS = "driver-drops, partner-uploads";
+    resetConfigCache();
+    blobs.set("partner-uploads/x.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    const { client, started } = fakeClient();
+    expect((await handleStartSubmission(post({ package: "partner-uploads/x.hlkx" }), contextFor("startSubmission", client))).status).toBe(202);
+    expect(started).toHaveLength(1);
+    expect((await handleStartSubmission(post({ package: "signing-state/x.hlkx" }), contextFor("startSubmission", client))).status).toBe(400);
+  });
+
+  test("a setting that names the app's or the host's containers is refused at startup, naming the setting", () => {
+    for (const value of ["driver-drops,signing-state", "azure-webjobs-secrets", "Bad_Name"]) {
+      expect(() => parseConfig({ ...process.env, SUBMISSION_CONTAINERS: value })).toThrow(/SUBMISSION_CONTAINERS/);
+    }
+  });
+});
+
+describe("POST /api/submissions body limits", () => {
+  const streamOf = (chunks: number, chunkBytes: number, pulled: { bytes: number }) =>
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled.bytes >= chunks * chunkBytes) return controller.close();
+        pulled.bytes += chunkBytes;
+        controller.enqueue(new Uint8Array(chunkBytes).fill(0x20));
+      },
+    }, { highWaterMark: 0 }); // pulled only when someone reads
+
+  /** An HttpRequest over a streamed body, as the worker builds it for streamed HTTP requests. */
+  const streamingRequest = (body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+    new HttpRequest({
+      nativeRequest: new Request("http://localhost:7071/api/submissions", { method: "POST", body, headers, duplex: "half" } as RequestInit),
+    } as never);
+
+  test("a Content-Length over 64 KiB gets 413 without the body being read", async () => {
+    const pulled = { bytes: 0 };
+    const request = streamingRequest(streamOf(100, 1024, pulled), { "content-length": String(64 * 1024 + 1) });
+    const { client, started } = fakeClient();
+    const response = await handleStartSubmission(request, contextFor("startSubmission", client));
+    expect(response.status).toBe(413);
+    expect(response.jsonBody).toMatchObject({ fields: [{ field: "body", reason: "must be at most 65536 bytes" }] });
+    expect(pulled.bytes).toBe(0);
+    expect(started).toHaveLength(0);
+  });
+
+  test("a chunked body (no Content-Length) is read only up to the limit, then 413", async () => {
+    const pulled = { bytes: 0 };
+    const request = streamingRequest(streamOf(1024, 4096, pulled)); // 4 MiB offered, no Content-Length
+    const response = await handleStartSubmission(request, contextFor("startSubmission", fakeClient().client));
+    expect(response.status).toBe(413);
+    expect(pulled.bytes).toBeLessThanOrEqual(64 * 1024 + 2 * 4096);
+  });
+
+  test("a body just under the limit is parsed (and then judged on its fields)", async () => {
+    const body = JSON.stringify({ package: "driver-drops/a.hlkx", pad: "x".repeat(60 * 1024) });
+    const response = await handleStartSubmission(post(body), contextFor("startSubmission", fakeClient().client));
+    expect(response.status).toBe(400);
+    expect(response.jsonBody).toMatchObject({ fields: [{ field: "pad" }] });
+  });
+});
+
+describe("restart of a package version that ended without success", () => {
+  const hlkInstance = (customStatus: Record<string, unknown>, input: Record<string, unknown> = {}): FakeInstance => ({
+    name: "submitDriver",
+    instanceId: instanceIdForPackage("driver-drops", "r.hlkx", "e"),
+    runtimeStatus: "Failed",
+    input: { product: { productName: "r", testHarness: "hlk", requestedSignatures: ["X"] }, submissionType: "initial", ...input },
+    customStatus: { stage: "failed", package: { container: "driver-drops", blobName: "r.hlkx" }, productId: "111", submissionId: "222", ...customStatus },
+    output: "failed",
+    createdTime: "2025-01-01T00:00:00Z",
+    lastUpdatedTime: "2025-01-01T00:00:00Z",
+  });
+  const restart = async (instance: FakeInstance, blobName = "r.hlkx") => {
+    blobs.set(`driver-drops/${blobName}`, { content: Buffer.alloc(10), etag: "e" });
+    const { client, started } = fakeClient([instance]);
+    const response = await handleStartSubmission(post({ package: `driver-drops/${blobName}` }), contextFor("startSubmission", client));
+    expect(response.status).toBe(202);
+    return { response, input: started[0].input };
+  };
+
+  test("after Microsoft failed the workflow: a new round, a derived submission on the same HLK product", async () => {
+    const { response, input } = await restart(hlkInstance({ failureKind: "microsoft", state: "failed", currentStep: "validation" }));
+    expect(input).toMatchObject({ round: 2, resume: { productId: "111" }, submissionType: "derived" });
+    expect(input.resume?.submissionId).toBeUndefined();
+    expect(response.jsonBody).toMatchObject({ restarted: true, newSubmission: true });
+  });
+
+  test("after a commit rejected by Microsoft, recorded before failureKind existed (commitStatus only)", async () => {
+    const { input } = await restart(hlkInstance({ commitStatus: "CommitFailed" }));
+    expect(input).toMatchObject({ round: 2, resume: { productId: "111" }, submissionType: "derived" });
+  });
+
+  test("an attestation product takes no derived submission: the new round creates a new product", async () => {
+    const attestation = hlkInstance({ failureKind: "microsoft" }, { product: { productName: "r", testHarness: "attestation", requestedSignatures: ["X"] } });
+    attestation.instanceId = instanceIdForPackage("driver-drops", "r.cab", "e");
+    const { input } = await restart(attestation, "r.cab");
+    expect(input.round).toBe(2);
+    expect(input.resume).toBeUndefined();
+    expect(input.submissionType).toBe("initial");
+  });
+
+  test("after a transient failure (retries exhausted on a 503): the same round resumes the same product and submission", async () => {
+    const { response, input } = await restart(hlkInstance({ failureKind: "activity", error: "uploading: copyPackage failed after 5 attempts: 503" }));
+    expect(input.round).toBeUndefined();
+    expect(input.resume).toBeUndefined(); // the round's checkpoints find the product and submission
+    expect(response.jsonBody).toMatchObject({ restarted: true, newSubmission: false });
+  });
+
+  test("a transient failure in round 2 stays in round 2 with its product and submission type", async () => {
+    const { input } = await restart(
+      hlkInstance({ failureKind: "activity" }, { round: 2, resume: { productId: "111" }, submissionType: "derived" }),
+    );
+    expect(input).toMatchObject({ round: 2, resume: { productId: "111" }, submissionType: "derived" });
+  });
+
+  test("a second Microsoft failure moves on to round 3", async () => {
+    const { input } = await restart(hlkInstance({ failureKind: "microsoft" }, { round: 2, resume: { productId: "111" }, submissionType: "derived" }));
+    expect(input).toMatchObject({ round: 3, resume: { productId: "111" }, submissionType: "derived" });
+  });
+});
+
+describe("GET /api/submissions: paged and filtered", () => {
+  const instance = (n: number, overrides: Partial<FakeInstance> = {}): FakeInstance => ({
+    name: "submitDriver",
+    instanceId: `drv-${String(n).padStart(3, "0")}`,
+    runtimeStatus: n % 2 === 0 ? "Completed" : "Running",
+    input: null,
+    customStatus: { stage: "queued", package: { container: "driver-drops", blobName: n % 3 === 0 ? `team-a/p${n}.hlkx` : `team-b/p${n}.hlkx` }, updatedAt: "" },
+    output: null,
+    createdTime: new Date(Date.UTC(2025, 0, 1, 0, n)).toISOString(),
+    lastUpdatedTime: "",
+    ...overrides,
+  });
+  const list = (query: string) => new HttpRequest({ method: "GET", url: `http://localhost/api/submissions${query}` });
+  type Page = { items: Array<{ id: string; package?: { blobName: string } }>; continuationToken?: string };
+
+  test("top bounds each page read from the task hub; continuationToken walks every page once", async () => {
+    const { client, pageQueries } = fakeClient(Array.from({ length: 7 }, (_, i) => instance(i + 1)));
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const response = await handleListSubmissions(
+        list(`?top=3${token ? `&continuationToken=${encodeURIComponent(token)}` : ""}`),
+        contextFor("listSubmissions", client),
+      );
+      expect(response.status).toBe(200);
+      const page = response.jsonBody as Page;
+      expect(page.items.length).toBeLessThanOrEqual(3);
+      seen.push(...page.items.map((item) => item.id));
+      token = page.continuationToken;
+      pages++;
+    } while (token && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `drv-00${i + 1}`));
+    expect(pageQueries.map((query) => query.top)).toEqual([3, 3, 3]);
+    // The token users get is ours (opaque), not the extension's.
+    expect(pageQueries[1].continuationToken).toBe("drv-003");
+  });
+
+  test("status, createdFrom/createdTo and package filter the page", async () => {
+    const { client, pageQueries } = fakeClient(Array.from({ length: 6 }, (_, i) => instance(i + 1)));
+    const response = await handleListSubmissions(
+      list("?status=Completed&createdFrom=2025-01-01T00:00:00Z&createdTo=2025-01-02&package=driver-drops/team-a/"),
+      contextFor("listSubmissions", client),
+    );
+    expect(response.status).toBe(200);
+    expect((response.jsonBody as Page).items.map((item) => item.id)).toEqual(["drv-006"]);
+    expect(pageQueries[0]).toMatchObject({
+      runtimeStatus: ["Completed"],
+      createdTimeFrom: new Date("2025-01-01T00:00:00Z"),
+      createdTimeTo: new Date("2025-01-02T00:00:00Z"),
+    });
+  });
+
+  test.each([
+    ["?top=0", "top"],
+    ["?top=1001", "top"],
+    ["?top=ten", "top"],
+    ["?continuationToken=not-ours", "continuationToken"],
+    ["?createdFrom=yesterday", "createdFrom"],
+    ["?createdTo=2025-13-45T00:00:00Z", "createdTo"],
+    ["?createdFrom=2025-02-01&createdTo=2025-01-01", "createdFrom"],
+    ["?package=Bad_Container/x", "package"],
+    ["?status=Done", "status"],
+    ["?orderBy=name", "orderBy"],
+  ])("%s → 400 naming %s; nothing is read", async (query, field) => {
+    const { client, pageQueries } = fakeClient([instance(1)]);
+    const response = await handleListSubmissions(list(query), contextFor("listSubmissions", client));
+    expect(response.status).toBe(400);
+    expect(response.jsonBody).toMatchObject({ fields: [expect.objectContaining({ field })] });
+    expect(pageQueries).toHaveLength(0);
   });
 });

@@ -1,6 +1,8 @@
 /** The request and sidecar schemas: every bad field is named, with a reason. */
 import { parseStatusFilter } from "../../../src/functions/validation/listQuery";
-import { sidecarSchema } from "../../../src/functions/validation/productFields";
+import { PRODUCT_LIMITS, sidecarSchema } from "../../../src/functions/validation/productFields";
+import { buildSubmitDriverInput } from "../../../src/functions/submissionInput";
+import { parseConfig } from "../../../src/config";
 import { parseStartSubmission } from "../../../src/functions/validation/startSubmission";
 import { problemsFromZod } from "../../../src/functions/validation/fieldProblems";
 
@@ -94,5 +96,91 @@ describe("?status= filter", () => {
 
   test("unknown names are reported under status", () => {
     expect(parseStatusFilter("Running,Done")).toEqual({ ok: false, problems: [{ field: "status", reason: expect.stringMatching(/"Done" is not one of/) }] });
+  });
+});
+
+describe("bounds on product fields (HTTP body and sidecar)", () => {
+  const product = (fields: Record<string, unknown>) => fieldsOf({ package: "driver-drops/a.hlkx", product: fields });
+  const many = (n: number, length = 8) => Array.from({ length: n }, (_, i) => `${i}`.padStart(length, "x"));
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ["65 requested signatures", { requestedSignatures: many(65) }, "product.requestedSignatures"],
+    ["a 129-character signature", { requestedSignatures: ["s".repeat(129)] }, "product.requestedSignatures.0"],
+    ["65 marketing names", { marketingNames: many(65) }, "product.marketingNames"],
+    ["a 257-character marketing name", { marketingNames: ["m".repeat(257)] }, "product.marketingNames.0"],
+    ["65 device metadata ids", { deviceMetadataIds: many(65) }, "product.deviceMetadataIds"],
+    ["65 selected product types", { selectedProductTypes: Object.fromEntries(many(65).map((k) => [k, "Unclassified"])) }, "product.selectedProductTypes"],
+    ["33 additional attributes", { additionalAttributes: Object.fromEntries(many(33).map((k) => [k, 1])) }, "product.additionalAttributes"],
+    ["additional attributes over 4 KiB", { additionalAttributes: { blob: "a".repeat(4096) } }, "product.additionalAttributes"],
+    [
+      "every field within its bound but 8 KiB together",
+      { marketingNames: many(40, 250), requestedSignatures: many(40, 120) },
+      "product",
+    ],
+  ])("%s is refused naming %s", (_label, fields, field) => {
+    expect(product(fields)).toEqual([field]);
+  });
+
+  test("a sidecar gets the same bounds", () => {
+    const parsed = sidecarSchema.safeParse({ marketingNames: many(65) });
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    expect(problemsFromZod(parsed.error)).toEqual([expect.objectContaining({ field: "marketingNames" })]);
+  });
+
+  test("the largest valid request keeps the orchestration input under 16 KB", () => {
+    // Every field at (or near) its bound, the total just under the product limit, the longest blob name.
+    const blobName = `${"n".repeat(1019)}.hlkx`;
+    const body = {
+      package: { container: "driver-drops", blobName },
+      submissionName: "s".repeat(256),
+      product: {
+        productName: "p".repeat(256),
+        firmwareVersion: "f".repeat(64),
+        announcementDate: "2025-01-01T00:00:00Z",
+        deviceType: "internalExternal",
+        isTestSign: false,
+        isFlightSign: false,
+        testHarness: "hlk",
+        requestedSignatures: many(20, 120),
+        marketingNames: many(10, 250),
+        additionalAttributes: { note: "a".repeat(2100) },
+      },
+    };
+    const parsed = parseStartSubmission(body);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const totalProduct = Buffer.byteLength(JSON.stringify(parsed.value.product));
+    expect(totalProduct).toBeGreaterThan(PRODUCT_LIMITS.maxProductBytes - 600); // near the product limit
+    const config = parseConfig({ AzureWebJobsStorage: "UseDevelopmentStorage=true", HDC_TENANT_ID: "t", HDC_CLIENT_ID: "c", HDC_CLIENT_SECRET: "s" });
+    const input = buildSubmitDriverInput(
+      { ...parsed.value, package: { ...parsed.value.package, etag: '"0x8DC0FFEE00000000"', contentLength: 10 ** 9 }, requestedBy: "http" },
+      config,
+    );
+    const serialized = JSON.stringify(input);
+    expect(serialized.length).toBeLessThan(16 * 1024);
+    expect(Buffer.byteLength(serialized)).toBeLessThan(16 * 1024);
+  });
+});
+
+describe("settings of the HTTP API and retention", () => {
+  const base = { AzureWebJobsStorage: "UseDevelopmentStorage=true", HDC_TENANT_ID: "t", HDC_CLIENT_ID: "c", HDC_CLIENT_SECRET: "s" };
+
+  test("defaults: submissions from the drops container only, 90 days, 03:30 UTC daily", () => {
+    const { settings } = parseConfig(base);
+    expect(settings.SUBMISSION_CONTAINERS).toBeUndefined(); // the trigger falls back to DROPS_CONTAINER
+    expect(settings.RETENTION_DAYS).toBe(90);
+    expect(settings.RETENTION_SCHEDULE).toBe("0 30 3 * * *");
+    expect(parseConfig({ ...base, SUBMISSION_CONTAINERS: " driver-drops , partner-uploads " }).settings.SUBMISSION_CONTAINERS).toEqual(["driver-drops", "partner-uploads"]);
+  });
+
+  test.each([
+    ["RETENTION_DAYS", "0"],
+    ["RETENTION_DAYS", "ninety"],
+    ["RETENTION_SCHEDULE", "0 30 3 * *"],
+    ["RETENTION_SCHEDULE", "daily"],
+    ["SUBMISSION_CONTAINERS", "signed-drivers"],
+  ])("%s=%s is refused, naming the setting", (name, value) => {
+    expect(() => parseConfig({ ...base, [name]: value })).toThrow(new RegExp(name));
   });
 });

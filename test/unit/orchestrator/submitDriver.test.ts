@@ -8,6 +8,7 @@ import type { SubmitDriverInput } from "../../../src/activities/contract";
 import type { NormalizedSubmissionStatus, ResultManifest, SubmissionCustomStatus } from "../../../src/domain/types";
 import { TerminalActivityError, toSafeActivityError } from "../../../src/activities/errors";
 import "../../../src/orchestrators/submitDriver";
+import { MAX_CUSTOM_STATUS_CHARS } from "../../../src/orchestrators/customStatus";
 import { type ActivityScript, type DriveResult, driveOrchestration, EventType } from "../../support/replayDriver";
 
 const PRODUCT_ID = "14461751976964156"; // > 2^53: must survive as a string
@@ -422,6 +423,72 @@ describe("submitDriver orchestration (real replay engine)", () => {
     expect(JSON.stringify(finalStatus).length).toBeLessThan(16_000);
     const manifestCall = result.activityCalls.find((call) => call.name === "writeResultManifest");
     expect(manifestCall?.input.manifest.messages).toHaveLength(120);
+  });
+
+  test("whatever Microsoft sends, every custom status stays under the host's 16 KB cap; the manifest keeps the full text", async () => {
+    const control = "\u0007".repeat(200); // six characters each once serialized
+    const longStep = `step-${"s".repeat(20_000)}`;
+    const hugeReport = `HLK report ${control}` + "r".repeat(1024 * 1024);
+    const messages = Array.from({ length: 400 }, (_, i) => `check ${i} failed ${control}${"😀".repeat(400)}`);
+    const processingLong: NormalizedSubmissionStatus = { ...processing(longStep), state: "s".repeat(10_000), messages };
+    const failing: NormalizedSubmissionStatus = { ...processingLong, progress: "failed", errorReportText: hugeReport };
+    const result = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario({ getSubmissionStatus: (_n, _i, _a, info) => (info.callNumber < 3 ? processingLong : failing) }),
+    });
+    expect(result.runtimeStatus).toBe("Failed");
+    // The extension's rule: floor(2 × JSON length / 1024) must not exceed 16 (KB of UTF-16).
+    for (const status of result.customStatuses) {
+      expect(JSON.stringify(status).length).toBeLessThanOrEqual(MAX_CUSTOM_STATUS_CHARS);
+      expect(Math.floor((2 * JSON.stringify(status).length) / 1024)).toBeLessThanOrEqual(16);
+    }
+    expect(result.finalCustomStatus).toMatchObject({ stage: "failed", productId: PRODUCT_ID, submissionId: SUBMISSION_ID });
+    const [manifest] = manifestsWritten(result);
+    expect(manifest.messages).toHaveLength(400);
+    expect(manifest.errorReportText).toBe(hugeReport);
+    expect((result.error as string).length).toBeLessThan(5000);
+  });
+
+  test("round 2 after Microsoft failed the submission: new checkpoints, a derived submission on the same product", async () => {
+    const input = baseInput({ round: 2, resume: { productId: PRODUCT_ID }, submissionType: "derived", requestedBy: "http" });
+    const result = await driveOrchestration({
+      input,
+      activities: scenario({ createSubmission: () => ({ submissionId: `${SUBMISSION_ID.slice(0, -1)}9`, commitStatus: "commitPending", reused: false }) }, 1),
+    });
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.callCounts.createProduct).toBeUndefined();
+    const createSubmission = result.activityCalls.find((call) => call.name === "createSubmission");
+    // A checkpoint key of its own: the failed round's checkpoint (key "test-instance") is not found again.
+    expect(createSubmission?.input).toEqual({ instanceId: "test-instance-r2", productId: PRODUCT_ID, name: "contoso-usb-2.3.1", type: "derived" });
+    expect(result.callCounts).toMatchObject({ copyPackage: 1, commitSubmission: 1 });
+    // Results still land under the instance id.
+    expect(result.activityCalls.find((call) => call.name === "downloadSignedPackage")?.input.instanceId).toBe("test-instance");
+  });
+
+  test("round 2 of an attestation package creates its product under the round's checkpoint key too", async () => {
+    const result = await driveOrchestration({ input: baseInput({ round: 2 }), activities: scenario({}, 1) });
+    expect(result.activityCalls.find((call) => call.name === "createProduct")?.input.instanceId).toBe("test-instance-r2");
+    expect(result.activityCalls.find((call) => call.name === "createSubmission")?.input.instanceId).toBe("test-instance-r2");
+  });
+
+  test("failure kinds in custom status: microsoft for a failed workflow, activity for exhausted retries, deadline", async () => {
+    const microsoft = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario({ getSubmissionStatus: () => ({ ...processing(), progress: "failed", state: "failed", currentStep: "validation" }) }),
+    });
+    const transient = await driveOrchestration({
+      input: baseInput(),
+      activities: scenario({
+        copyPackage: () => {
+          throw new Error("503 Service Unavailable");
+        },
+      }),
+    });
+    const deadline = await driveOrchestration({
+      input: baseInput({ polling: { ...baseInput().polling, deadlineMinutes: 2 } }),
+      activities: scenario({ getSubmissionStatus: () => processing() }),
+    });
+    expect([microsoft, transient, deadline].map((run) => run.finalCustomStatus.failureKind)).toEqual(["microsoft", "activity", "deadline"]);
   });
 
   test("a reused submission that is already committed is not copied or committed again", async () => {

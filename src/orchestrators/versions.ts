@@ -1,0 +1,30 @@
+/**
+ * Orchestration versioning: HLK reviews keep a submitDriver instance alive for up to 7 days, and a
+ * deployment replays the instances in flight with the new code. Replay must produce the same
+ * actions (activity names and order, timers, continueAsNew) as the history recorded.
+ *
+ * THE RULE for every change to submitDriver or the helpers it yields through:
+ *  - Changing what the orchestrator yields for an existing history (another activity, a call moved
+ *    or removed, a timer added, a different fire time) needs a NEW NAME: copy the current generator
+ *    into a frozen module registered under its current name, register the new code as
+ *    "submitDriver_v<n+1>", add that name to SUBMIT_DRIVER_NAMES, and start new instances under it.
+ *    Remove a frozen version only when no instance of it can still be running (deadline + margin).
+ *  - Changes that only add optional input fields read by new code paths, change custom status, or
+ *    change texts keep the name. (The extension matches replayed activities by name and order; our
+ *    replay driver also compares their inputs, so keep the inputs of existing paths unchanged too.)
+ *  - Either way, test/unit/orchestrator/versioning.test.ts replays histories written by every
+ *    deployed version (test/fixtures/submitDriver-v*) under the current code and must stay green.
+ *
+ * Current versions: "submitDriver" only (the changes since 2407747 keep the yielded actions of
+ * existing histories: new rounds and bounded status are new input fields and status texts).
+ */
+import { ORCHESTRATOR_NAME } from "../activities/contract";
+
+/** Every orchestrator name a submission may run under, oldest first; the last one starts new instances. */
+export const SUBMIT_DRIVER_NAMES: readonly string[] = [ORCHESTRATOR_NAME];
+
+export const CURRENT_SUBMIT_DRIVER = SUBMIT_DRIVER_NAMES[SUBMIT_DRIVER_NAMES.length - 1];
+
+export function isSubmitDriverName(name: string | undefined): boolean {
+  return name !== undefined && SUBMIT_DRIVER_NAMES.includes(name);
+}

@@ -1,0 +1,111 @@
+/**
+ * Instances in flight survive a deployment: histories written by the deployed orchestrator
+ * (test/fixtures/submitDriver-v1, generated at 2407747) replay under the current code through the
+ * real durable-functions engine without a different action, and then run to completion.
+ * The rule for future changes is in src/orchestrators/versions.ts.
+ */
+jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/coreStandIn"), { virtual: true });
+
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import "../../../src/orchestrators/submitDriver";
+import { SUBMIT_DRIVER_NAMES } from "../../../src/orchestrators/versions";
+import { type ActivityScript, driveOrchestration, EventType, type HistoryEvent } from "../../support/replayDriver";
+
+const FIXTURES = join(__dirname, "../../fixtures/submitDriver-v1");
+const fixtureNames = readdirSync(FIXTURES).filter((name) => name.endsWith(".json"));
+
+interface Fixture {
+  orchestrator: string;
+  input: { package: { blobName: string } };
+  history: HistoryEvent[];
+}
+
+const processing = { progress: "processing", commitStatus: "commitComplete", currentStep: "scanning", state: "started", messages: [], hasSignedPackage: false, hasDriverMetadata: false };
+const signed = { ...processing, progress: "succeeded", currentStep: "finalizeIngestion", state: "completed", hasSignedPackage: true, hasDriverMetadata: true };
+
+/** Activities as they answer after the deployment: Microsoft signs after two more polls. */
+const afterDeployment: ActivityScript = (name, input, _attempt, info) => {
+  switch (name) {
+    case "copyPackage":
+      return { bytesCopied: 4096, method: "serverSideCopy", verified: "length" };
+    case "commitSubmission":
+      return { commitStatus: "commitReceived", alreadyCommitted: false };
+    case "getSubmissionStatus":
+      return info.callNumber >= 2 ? signed : processing;
+    case "downloadSignedPackage":
+      return { signedPackage: { container: "signed-drivers", blobName: `${input.package.blobName}/signed.zip`, contentLength: 5000 } };
+    case "writeResultManifest":
+      return { container: "signed-drivers", blobName: "contoso/manifest.json" };
+    default:
+      throw new Error(`unexpected activity ${name} after the deployment`);
+  }
+};
+
+describe("histories written by the deployed submitDriver (v1, 2407747)", () => {
+  test("the fixtures are there: retry pending, mid-poll, after continueAsNew", () => {
+    expect(fixtureNames.sort()).toEqual(["after-continue-as-new.json", "mid-poll.json", "retry-pending.json"]);
+  });
+
+  test.each(fixtureNames)("%s replays without non-determinism and completes", async (fileName) => {
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, fileName), "utf8")) as Fixture;
+    expect(SUBMIT_DRIVER_NAMES).toContain(fixture.orchestrator);
+    const savedSchedules = fixture.history.filter((e) => e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated).length;
+
+    // A NonDeterminismError (a saved action produced differently, or not at all) rejects here.
+    const result = await driveOrchestration({
+      orchestrator: fixture.orchestrator,
+      instanceId: "test-instance", // the id the fixtures were written under
+      input: fixture.input,
+      resumeFrom: { input: fixture.input, history: fixture.history },
+      activities: afterDeployment,
+    });
+
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.output).toMatchObject({ outcome: "succeeded", productId: "14461751976964156", submissionId: "1152921505699924012" });
+    // The saved part was replayed, not redone: nothing before the cut is scheduled again.
+    const firstExecution = result.executions[0].history;
+    expect(firstExecution.slice(0, fixture.history.length).map((e) => [e.EventType, e.EventId])).toEqual(
+      fixture.history.map((e) => [e.EventType, e.EventId]),
+    );
+    expect(result.activityCalls.map((call) => call.name)).not.toContain("createProduct");
+    expect(result.activityCalls.map((call) => call.name)).not.toContain("createSubmission");
+    expect(savedSchedules).toBeGreaterThan(0);
+  });
+
+  test("the retry fixture with its TaskFailed as Azure records it (friendly reason + JSON details) replays the same way", async () => {
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, "retry-pending.json"), "utf8")) as Fixture;
+    const message = "503 Service Unavailable";
+    const azureHistory = fixture.history.map((e) =>
+      e.EventType === EventType.TaskFailed
+        ? {
+            ...e,
+            Reason: `Activity function 'copyPackage' failed:  ${message}`,
+            Details: JSON.stringify({
+              $type: "System.Exception, System.Private.CoreLib",
+              Message: ` ${message}`,
+              InnerException: { RemoteMessage: message, Message: `Result: Failure\nException: ${message}\nStack: Error: ${message}\n    at copyPackage (/home/site/wwwroot/dist/src/activities/copyPackage.js:1:1)` },
+            }),
+          }
+        : e,
+    );
+    const result = await driveOrchestration({
+      orchestrator: fixture.orchestrator,
+      input: fixture.input,
+      resumeFrom: { input: fixture.input, history: azureHistory },
+      activities: afterDeployment,
+    });
+    expect(result.runtimeStatus).toBe("Completed");
+    // The retry timer in the saved history was honoured, then copyPackage ran again (attempt 2).
+    expect(result.activityCalls[0].name).toBe("copyPackage");
+  });
+
+  test("a change to the yielded actions is caught (the check is real)", async () => {
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, "mid-poll.json"), "utf8")) as Fixture;
+    // Simulate an incompatible deployment: the history says a different activity was scheduled first.
+    const tampered = fixture.history.map((e) => (e.EventType === EventType.TaskScheduled && e.EventId === 0 ? { ...e, Name: "authenticateV2" } : e));
+    await expect(
+      driveOrchestration({ orchestrator: fixture.orchestrator, input: fixture.input, resumeFrom: { input: fixture.input, history: tampered }, activities: afterDeployment }),
+    ).rejects.toThrow(/Non-deterministic orchestration: action #0/);
+  });
+});
