@@ -27,11 +27,6 @@ export function isNotFoundError(error: unknown): boolean {
   return /HTTP 404\b|status code: 404\b/.test(message);
 }
 
-/** startNew on an id whose instance is still running is refused by the host (409 / "already exists"). */
-export function isConflictError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /status code: 409\b|already exists/i.test(message);
-}
 
 export const TERMINAL_RUNTIME_STATUSES: ReadonlySet<string> = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 
@@ -41,6 +36,30 @@ export async function findInstance(client: SubmissionsClient, instanceId: string
     return await client.getStatus(instanceId, { showInput: false });
   } catch (error) {
     if (isNotFoundError(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Starts `name` under `instanceId`; when the start is refused because another caller started the
+ * same instance first, says so with that instance's status. The extension answers a duplicate start
+ * with a 500 ("Something went wrong…", from its InvalidOperationException), not a 409, so the
+ * answer comes from reading the instance, not from the error text.
+ */
+export async function startOrFindRunning(
+  client: SubmissionsClient,
+  name: string,
+  instanceId: string,
+  input: unknown,
+): Promise<{ started: true } | { started: false; runtimeStatus: string }> {
+  try {
+    await client.startNew(name, { instanceId, input });
+    return { started: true };
+  } catch (error) {
+    const existing = await findInstance(client, instanceId).catch(() => undefined);
+    if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) {
+      return { started: false, runtimeStatus: String(existing.runtimeStatus) };
+    }
     throw error;
   }
 }

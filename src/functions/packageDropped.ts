@@ -23,7 +23,7 @@ import { redactSecrets } from "../shared/redact";
 import { getBlobServiceClient } from "../storage/blobService";
 import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
-import { durableClientFor, findInstance, isConflictError } from "./durableClient";
+import { durableClientFor, findInstance, startOrFindRunning } from "./durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { problemsFromZod } from "./validation/fieldProblems";
 import { type Sidecar, sidecarSchema } from "./validation/productFields";
@@ -131,13 +131,9 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   const { submissionName, submissionType, ...product } = fields;
 
   const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, requestedBy: "eventGrid" }, config);
-  try {
-    await client.startNew(CURRENT_SUBMIT_DRIVER, { instanceId, input });
-  } catch (error) {
-    // Two deliveries raced past getStatus: the other one started it.
-    if (isConflictError(error)) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: "Running" });
-    throw error;
-  }
+  // Two deliveries may race past getStatus: then the other one started it.
+  const start = await startOrFindRunning(client, CURRENT_SUBMIT_DRIVER, instanceId, input);
+  if (!start.started) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: start.runtimeStatus });
   return decide({ action: "started", instanceId });
 }
 

@@ -11,7 +11,7 @@ import { isHostContainer } from "../shared/packageRules";
 import { instanceIdForPackage } from "../shared/instanceId";
 import { getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
-import { durableClientFor, findInstance, isConflictError, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
+import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { readJsonBody } from "./requestBody";
 import { previousRunOf, restartInput } from "./restartPolicy";
@@ -91,12 +91,8 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     const previous = await client.getStatus(instanceId, { showInput: true });
     ({ input, newSubmission } = restartInput(input, previousRunOf(previous), rest.resume !== undefined));
   }
-  try {
-    await client.startNew(CURRENT_SUBMIT_DRIVER, { instanceId, input });
-  } catch (error) {
-    if (isConflictError(error)) return alreadyRunning("Running");
-    throw error;
-  }
+  const start = await startOrFindRunning(client, CURRENT_SUBMIT_DRIVER, instanceId, input);
+  if (!start.started) return alreadyRunning(start.runtimeStatus);
   context.log(
     `startSubmission: started ${instanceId} for ${location.container}/${location.blobName}` +
       (existing ? ` (restart after ${String(existing.runtimeStatus)}: ${newSubmission ? `new submission, round ${input.round}` : "resuming"})` : ""),

@@ -252,10 +252,21 @@ describe("packageDropped (Event Grid)", () => {
     expect(started).toHaveLength(0);
   });
 
-  test("a start that loses a race (409 from the host) counts as already started", async () => {
-    const { client } = fakeClient([], new Error("The operation failed with an unexpected status code: 409. Details: {}"));
-    const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
-    expect(decision).toMatchObject({ action: "alreadyStarted" });
+  test("a start that loses a race counts as already started: the host's 500 is read back from the instance", async () => {
+    // The extension refuses a duplicate start with a 500 and a generic message, never a 409.
+    const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", "0x8DC0FFEE");
+    const raced = fakeClient([], new Error("DurableClient error: Durable Functions extension replied with HTTP 500 response."));
+    raced.client.startNew.mockImplementationOnce(async () => {
+      raced.client.getStatus.mockImplementation(async (id: string) => ({ instanceId: id, runtimeStatus: "Running" }) as never);
+      throw new Error("DurableClient error: Durable Functions extension replied with HTTP 500 response.");
+    });
+    const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", raced.client));
+    expect(decision).toEqual({ action: "alreadyStarted", instanceId, runtimeStatus: "Running" });
+  });
+
+  test("a start that fails for another reason is not taken for a race", async () => {
+    const { client } = fakeClient([], new Error("DurableClient error: Durable Functions extension replied with HTTP 500 response."));
+    await expect(handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client))).rejects.toThrow(/HTTP 500/);
   });
 
   test("a new ETag (the package was replaced) starts a new instance", async () => {
