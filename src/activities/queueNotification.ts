@@ -11,7 +11,9 @@ import type { QueueNotificationInput } from "../orchestrators/notify";
 export async function queueNotification(input: QueueNotificationInput, client: SubmissionsClient, config: AppConfig): Promise<string[]> {
   const status = await findInstance(client, input.instanceId);
   if (!status) throw new Error(`no instance ${input.instanceId} to notify about`);
-  const view = toSubmissionView(status);
+  // Queued as the orchestrator's last action, so the instance still says Running: show it as it ends.
+  const endsAs = input.event === "failed" ? "Failed" : input.event === "succeeded" || input.event === "rejected" ? "Completed" : undefined;
+  const view = toSubmissionView(endsAs ? ({ ...status, runtimeStatus: endsAs } as typeof status) : status);
   // The time the terminal stage was reached (orchestration time), so a re-run builds the same event.
   const time = view.stageHistory[view.stageHistory.length - 1]?.at ?? view.lastUpdatedTime ?? new Date().toISOString();
   return queueNotifications(client, config, view, input.event, time);
