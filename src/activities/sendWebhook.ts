@@ -16,6 +16,7 @@ export async function sendWebhook(input: SendWebhookInput, config: AppConfig): P
   if (!secret) throw new Error("NOTIFY_WEBHOOK_SECRET is not set");
   const host = new URL(url).host;
   const body = JSON.stringify(input.event);
+  const deadline = AbortSignal.timeout(config.settings.NOTIFY_TIMEOUT_SECONDS * 1000);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -27,14 +28,12 @@ export async function sendWebhook(input: SendWebhookInput, config: AppConfig): P
         [SIGNATURE_HEADER]: signatureOf(body, secret),
         "user-agent": "driver-signing-notifications/1",
       },
-      signal: AbortSignal.timeout(config.settings.NOTIFY_TIMEOUT_SECONDS * 1000),
+      signal: deadline,
     });
   } catch (error) {
-    const name = error instanceof Error ? error.name : "";
-    const reason =
-      name === "TimeoutError" || name === "AbortError"
-        ? `no answer within ${config.settings.NOTIFY_TIMEOUT_SECONDS} s`
-        : ((error as { cause?: { code?: string } }).cause?.code ?? "network error");
+    const reason = deadline.aborted
+      ? `no answer within ${config.settings.NOTIFY_TIMEOUT_SECONDS} s`
+      : ((error as { cause?: { code?: string } }).cause?.code ?? "network error");
     throw new Error(`webhook ${input.urlIndex + 1} (${host}): ${reason}`);
   }
   await response.body?.cancel().catch(() => undefined);

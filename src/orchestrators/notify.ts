@@ -3,10 +3,13 @@
  * (src/functions/notifications.ts starts a separate deliverNotification orchestration per URL) and
  * returns. It never fails the caller: a notification problem must not change a submission's outcome.
  */
-import * as df from "durable-functions";
+import type * as df from "durable-functions";
+import { addSeconds } from "./backoff";
 import type { NotificationEvent } from "../notifications/cloudEvent";
 
 export const QUEUE_NOTIFICATION = "queueNotification";
+/** Queueing only starts orchestrations; a storage hiccup gets two more tries, 5 and 10 s later. */
+const QUEUE_ATTEMPTS = 3;
 
 export interface QueueNotificationInput {
   instanceId: string;
@@ -21,9 +24,13 @@ export function* queueNotificationBestEffort(
 ): Generator<df.Task, void, any> {
   if (!input.notify) return;
   const payload: QueueNotificationInput = { instanceId: context.df.instanceId, event };
-  try {
-    yield context.df.callActivityWithRetry(QUEUE_NOTIFICATION, new df.RetryOptions(5000, 3), payload);
-  } catch {
-    // Logged by the activity; the submission's own outcome stands.
+  for (let attempt = 1; attempt <= QUEUE_ATTEMPTS; attempt++) {
+    try {
+      yield context.df.callActivity(QUEUE_NOTIFICATION, payload);
+      return;
+    } catch {
+      // Logged by the activity; the submission's own outcome stands whatever happens here.
+      if (attempt < QUEUE_ATTEMPTS) yield context.df.createTimer(addSeconds(context.df.currentUtcDateTime, 5 * attempt));
+    }
   }
 }
