@@ -15,7 +15,8 @@ export interface SubmissionView extends StatusFactsShown {
   id: string;
   runtimeStatus: string;
   stage: Stage | "terminated" | "rejected" | "unknown";
-  /** A rejected drop: why the package was refused (nothing was submitted). */
+  /** A rejected drop: `outcome: "rejected"` and why the package was refused (nothing was submitted). */
+  outcome?: "rejected";
   reason?: string;
   /** Number of status polls of Microsoft so far. */
   pollCount?: number;
@@ -86,7 +87,7 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
     id: status.instanceId,
     runtimeStatus,
     stage,
-    ...(typeof custom.reason === "string" ? { reason: custom.reason } : {}),
+    ...(stage === "rejected" ? { outcome: "rejected" as const, reason: typeof custom.reason === "string" ? custom.reason : undefined } : {}),
     package: custom.package ?? summary?.package,
     productId: custom.productId ?? summary?.productId,
     submissionId: custom.submissionId ?? summary?.submissionId,

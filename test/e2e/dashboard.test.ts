@@ -73,7 +73,7 @@ describe("operators' dashboard and rejected drops", () => {
 
   it("lists a rejected drop and shows it by id with its reason and manifest", async () => {
     const view = await json(`/submissions/${ids.rejected}`);
-    expect(view).toMatchObject({ id: ids.rejected, stage: "rejected", runtimeStatus: "Completed", progress: "failed" });
+    expect(view).toMatchObject({ id: ids.rejected, stage: "rejected", outcome: "rejected", runtimeStatus: "Completed", progress: "failed" });
     expect(view.package).toMatchObject({ container: APP_CONTAINERS.drops, blobName: rejectedBlob });
     expect(view.reason).toMatch(/blobName.*(\.hlkx|extension)/i);
     expect(view.manifest).toMatchObject({ container: APP_CONTAINERS.signed, blobName: expect.stringContaining(ids.rejected) });
@@ -89,6 +89,21 @@ describe("operators' dashboard and rejected drops", () => {
     expect(noPackage.status).toBe(409);
     // A redelivered event or a second drop of the same version does not start a second record.
     expect(stack.emulators.state().products.some((p) => JSON.stringify(p).includes("dash-rejected"))).toBe(false);
+  });
+
+  it("serves the page only with a function key, under a CSP that allows nothing from elsewhere, without echoing the key", async () => {
+    expect((await fetch(`${stack.apiUrl}/dashboard`)).status).toBe(401);
+    const response = await fetch(`${stack.apiUrl}/dashboard?code=${encodeURIComponent(stack.functionKey)}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    const csp = response.headers.get("content-security-policy") ?? "";
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toMatch(/connect-src 'self'/);
+    expect(csp).not.toMatch(/https?:|unsafe-inline|\*/);
+    const html = await response.text();
+    expectNothingSecret(stack, html);
+    // No external asset: no src/href pointing at another origin.
+    expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//i);
   });
 
   it("npm run drop prints the instance id, the status URL and where the key is (never the key)", async () => {
