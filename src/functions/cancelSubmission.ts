@@ -1,7 +1,7 @@
 /** POST /api/submissions/{id}/cancel: terminate a submission that is still running. */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { isSubmitDriverName } from "../orchestrators/versions";
+import { isListedSubmissionName } from "../orchestrators/versions";
 import { isValidInstanceId } from "../shared/instanceId";
 import { durableClientFor, findInstance, type SubmissionsClient, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
 import type { DurableOrchestrationStatus } from "durable-functions";
@@ -19,7 +19,7 @@ export async function handleCancelSubmission(request: HttpRequest, context: Invo
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
   const client = durableClientFor(context);
   const status = await findInstance(client, id);
-  if (!status || !isSubmitDriverName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  if (!status || !isListedSubmissionName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
   const runtimeStatus = String(status.runtimeStatus);
   if (TERMINAL_RUNTIME_STATUSES.has(runtimeStatus)) {
     return { status: 409, jsonBody: { error: `submission ${id} has already finished`, runtimeStatus } };

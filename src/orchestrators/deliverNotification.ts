@@ -26,6 +26,7 @@ export interface DeliveryStatus {
   lastError?: string;
   nextAttemptAt?: string;
   delivered: boolean;
+  httpStatus?: number;
 }
 
 export function* deliverNotificationOrchestration(context: df.OrchestrationContext): Generator<df.Task, DeliveryStatus, any> {
@@ -37,9 +38,8 @@ export function* deliverNotificationOrchestration(context: df.OrchestrationConte
     context.df.setCustomStatus({ ...status });
     try {
       const sent: SendWebhookOutput = yield context.df.callActivity(SEND_WEBHOOK, { event: input.event, urlIndex: input.urlIndex } satisfies SendWebhookInput);
-      const done: DeliveryStatus = { ...status, delivered: true, lastError: undefined, nextAttemptAt: undefined };
+      const done: DeliveryStatus = { eventId: status.eventId, subject: status.subject, type: status.type, attempts: attempt, delivered: true, httpStatus: sent.httpStatus };
       context.df.setCustomStatus(done);
-      void sent;
       return done;
     } catch (error) {
       status.lastError = describeActivityError(error);

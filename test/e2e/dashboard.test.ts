@@ -87,6 +87,8 @@ describe("operators' dashboard and rejected drops", () => {
     expect(link.status).toBe(302);
     const noPackage = await fetch(`${stack.apiUrl}/submissions/${ids.rejected}/signed-package`, { headers: { "x-functions-key": stack.functionKey }, redirect: "manual" });
     expect(noPackage.status).toBe(409);
+    // It has finished: cancelling it is refused like any finished run's.
+    expect(await stack.submissions.cancel(ids.rejected)).toBe(409);
     // A redelivered event or a second drop of the same version does not start a second record.
     expect(stack.emulators.state().products.some((p) => JSON.stringify(p).includes("dash-rejected"))).toBe(false);
   });
