@@ -149,7 +149,8 @@ export const DASHBOARD_SCRIPT = String.raw`
   function act(label, question, run) {
     return el("button", { type: "button", class: "action", "data-action": label.toLowerCase(), text: label, onclick: function () {
       if (!window.confirm(question)) return;
-      run().then(function (message) { say(message); showRoute(); }, function (error) { say(error.message, true); });
+      // Cancel and retry take effect asynchronously: look again now and shortly after.
+      run().then(function (message) { say(message); showRoute(); setTimeout(showRoute, 1500); }, function (error) { say(error.message, true); });
     } });
   }
   function renderLabel(label) {

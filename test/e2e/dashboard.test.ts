@@ -161,12 +161,13 @@ describe("operators' dashboard and rejected drops", () => {
       // Hold the create-submission call so this run is certainly still running while the page looks at
       // it (and until the next test cancels it); the local runtime runs one activity at a time, so the
       // hold comes last, after every other run has finished.
-      stack.emulators.configure({ faults: [{ pathRegex: "/products/\\d+/submissions$", delayMs: 30_000, times: 1 }] });
+      stack.emulators.configure({ faults: [{ pathRegex: "/products/\\d+/submissions$", delayMs: 20_000, times: 1 }] });
       ids.running = await stack.submissions.findByBlob(await dropPackage(stack, "dash-running"), 20_000);
       await stack.submissions.waitFor(ids.running, (v) => v.runtimeStatus === "Running" && v.stage === "creatingSubmission", { timeoutMs: 20_000, intervalMs: 100 });
       await page.goto(`${stack.apiUrl}/dashboard?code=${encodeURIComponent(stack.functionKey)}`);
       await page.locator(`tr[data-id="${ids.running}"]`).waitFor();
       const count = (name: string) => page.locator(`[data-count="${name}"] b`).textContent();
+      await page.locator('[data-count="running"] b').filter({ hasText: "1" }).waitFor();
       // The drop-cli test's run is signed too.
       expect({ running: await count("running"), succeeded: await count("succeeded"), failed: await count("failed"), rejected: await count("rejected"), cancelled: await count("cancelled") }).toEqual({
         running: "1",
@@ -239,6 +240,27 @@ describe("operators' dashboard and rejected drops", () => {
       expect(await page.locator('[data-section="messages"]').textContent()).toContain("Device.Connectivity.UsbDevices");
       expect(await page.locator('[data-action="retry"]').count()).toBe(1);
       await screenshot("failed");
+    });
+
+    browserIt("retries a failed run from the page: the same product gets a new submission, no second product", async () => {
+      const before = await json(`/submissions/${ids.failed}`);
+      const productsBefore = stack.emulators.state().products.length;
+      await page.goto(`${stack.apiUrl}/dashboard?id=${ids.failed}&code=${encodeURIComponent(stack.functionKey)}`);
+      const retry = page.locator('[data-action="retry"]');
+      await retry.waitFor();
+      const dialogs: string[] = [];
+      page.once("dialog", (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.accept();
+      });
+      await retry.click();
+      expect(dialogs).toEqual([expect.stringContaining("no second product")]);
+      await page.locator("#notice").filter({ hasText: `Retry started for ${ids.failed}` }).waitFor();
+      // The running run's held call ends first (an activity in flight holds the virtual clock).
+      const final = await stack.submissions.waitFor(ids.failed, (v) => v.runtimeStatus === "Completed", { timeoutMs: 90_000 });
+      expect(final.custom.productId).toBe(before.productId);
+      expect(final.custom.submissionId).not.toBe(before.submissionId);
+      expect(stack.emulators.state().products.length).toBe(productsBefore);
     });
 
     browserIt("made no request to another origin, and a download goes to storage without the key", async () => {
