@@ -116,6 +116,14 @@ const schema = z
       })
       .optional(),
     RETENTION_DAYS: positiveInt(90),
+    // Notifications (src/notifications): CloudEvents POSTed to these URLs at a terminal state, signed
+    // with NOTIFY_WEBHOOK_SECRET; retried on durable timers, never blocking a submission.
+    NOTIFY_WEBHOOK_URLS: csv.pipe(z.array(httpsOrLoopbackUrl).max(10, "must name at most 10 URLs")).default([]),
+    NOTIFY_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters (it is the HMAC-SHA256 key)").optional(),
+    NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+    NOTIFY_RETRY_FIRST_SECONDS: positiveNumber(30),
+    NOTIFY_RETRY_MAX_SECONDS: positiveNumber(3600),
+    NOTIFY_TIMEOUT_SECONDS: positiveNumber(10),
     // NCRONTAB with seconds: "{second} {minute} {hour} {day} {month} {day-of-week}".
     RETENTION_SCHEDULE: z
       .string()
@@ -139,6 +147,7 @@ const schema = z
         ctx.addIssue({ code: "custom", path: ["SUBMISSION_CONTAINERS"], message: `must not include ${reserved} (the app's own state or results)` });
       }
     }
+    if (env.NOTIFY_WEBHOOK_URLS.length > 0) need("NOTIFY_WEBHOOK_SECRET", "when NOTIFY_WEBHOOK_URLS is set (every notification is signed)");
     if (env.ACTIVITY_DEADLINE_MINUTES >= FUNCTION_TIMEOUT_MINUTES) {
       ctx.addIssue({
         code: "custom",

@@ -8,3 +8,5 @@ import "./functions/cancelSubmission";
 import "./functions/uploads";
 import "./functions/submissionFiles";
 import "./functions/retention";
+import "./functions/notifications";
+import "./functions/dashboard";

@@ -7,9 +7,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { APP_CONTAINERS } from "../stack";
+import { instanceIdForPackage } from "../../src/shared/instanceId";
 
 const CONNECTION_FILE = path.resolve(".local-data/run/storage-connection-string.txt");
 const KEYS_FILE = path.resolve(".local-data/run/keys.json");
+const API_URL_FILE = path.resolve(".local-data/run/api-url.txt");
 
 async function main(): Promise<void> {
   const [packagePath, sidecarPath] = process.argv.slice(2);
@@ -22,11 +24,17 @@ async function main(): Promise<void> {
     await drops.getBlockBlobClient(`${blobName}.json`).uploadFile(sidecarPath, { blobHTTPHeaders: { blobContentType: "application/json" } });
     console.log(`uploaded sidecar ${APP_CONTAINERS.drops}/${blobName}.json`);
   }
-  await drops.getBlockBlobClient(blobName).uploadFile(packagePath);
-  console.log(
-    `dropped ${APP_CONTAINERS.drops}/${blobName}; follow it with GET /api/submissions on the local runtime ` +
-      `(x-functions-key: functionKeys.default of ${path.relative(process.cwd(), KEYS_FILE)})`,
-  );
+  const uploaded = await drops.getBlockBlobClient(blobName).uploadFile(packagePath);
+  if (!uploaded.etag) throw new Error(`storage answered the upload of ${blobName} without an ETag`);
+  // The same id the trigger derives from this blob version (src/shared/instanceId.ts).
+  const id = instanceIdForPackage(APP_CONTAINERS.drops, blobName, uploaded.etag);
+  const apiUrl = fs.existsSync(API_URL_FILE) ? fs.readFileSync(API_URL_FILE, "utf8").trim() : "http://127.0.0.1:7071/api";
+  const keys = path.relative(process.cwd(), KEYS_FILE);
+  console.log(`dropped ${APP_CONTAINERS.drops}/${blobName}`);
+  console.log(`  id:        ${id}`);
+  console.log(`  status:    ${apiUrl}/submissions/${id}`);
+  console.log(`  dashboard: ${apiUrl}/dashboard?id=${id}&code=<key>`);
+  console.log(`  key:       functionKeys.default in ${keys} (send it as the x-functions-key header, or ?code= for the page)`);
 }
 
 main().catch((error: unknown) => {

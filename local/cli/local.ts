@@ -105,6 +105,8 @@ async function main(): Promise<void> {
   // off the terminal and in a file a storage tool can read.
   const connectionFile = path.join(options.dataDir, "storage-connection-string.txt");
   fs.writeFileSync(connectionFile, stack.azurite.connectionString + "\n", { mode: 0o600 });
+  // Where `npm run drop` says to follow a drop (the API's base URL; not a secret).
+  fs.writeFileSync(path.join(options.dataDir, "api-url.txt"), stack.apiUrl + "\n");
   const shown = (file: string) => path.relative(process.cwd(), file) || file;
   const drops = stack.env.DROPS_CONTAINER;
   const lines = [
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
     `  Submit:   POST ${stack.apiUrl}/submissions   {"package":"${drops}/<file>.hlkx"}`,
     `  Status:   GET  ${stack.apiUrl}/submissions/{id}`,
     `  List:     GET  ${stack.apiUrl}/submissions`,
+    `  Page:     ${stack.apiUrl}/dashboard?code=<functionKeys.default>   (the key leaves the address bar at once)`,
     `  Example:  curl -H "x-functions-key: $(node -p 'require("./${shown(stack.keysFile)}").functionKeys.default')" ${stack.apiUrl}/submissions`,
     `  Drops:    container "${drops}" at ${stack.azurite.blobEndpoint} (account ${DEV_ACCOUNT}); npm run drop -- <file>`,
     `            connection string (Azurite development account) in ${shown(connectionFile)}`,

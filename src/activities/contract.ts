@@ -16,6 +16,7 @@ import type {
   ProductFields,
   ResultManifest,
   StageTransition,
+  StepTransition,
 } from "../domain/types";
 
 /** Input of the submitDriver orchestration. */
@@ -37,6 +38,8 @@ export interface SubmitDriverInput {
   round?: number;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
+  /** Webhooks are configured: at the end, queue a notification (src/notifications). Absent = none. */
+  notify?: boolean;
 }
 
 /** What a new generation (continueAsNew) needs to go on polling where the last stopped. */
@@ -52,6 +55,8 @@ export interface PollingCarry {
   lastStatus?: NormalizedSubmissionStatus;
   /** Stage changes of earlier generations, so the status keeps them across continueAsNew. */
   stageHistory?: StageTransition[];
+  /** Microsoft's step changes of earlier generations. */
+  stepHistory?: StepTransition[];
 }
 
 // ---------------------------------------------------------------------------------------------

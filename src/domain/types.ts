@@ -117,6 +117,13 @@ export interface StageTransition {
   at: string;
 }
 
+/** One change of Microsoft's workflow step or state, first seen at this orchestration time (replay-safe). */
+export interface StepTransition {
+  step: string | null;
+  state: string | null;
+  at: string;
+}
+
 export interface SubmissionCustomStatus {
   stage: Stage;
   package: PackageRef;
@@ -137,6 +144,20 @@ export interface SubmissionCustomStatus {
   manifest?: BlobLocation;
   /** Stage changes so far, oldest first (bounded; see StatusReporter). */
   stageHistory?: StageTransition[];
+  /** Microsoft's step/state changes as first seen by a poll, oldest first (bounded; see StatusReporter). */
+  stepHistory?: StepTransition[];
+  updatedAt: string;
+}
+
+/**
+ * Custom status of a `recordRejectedDrop` instance: a dropped package refused before anything was
+ * submitted (wrong extension, empty, invalid sidecar), listed beside the submissions.
+ */
+export interface RejectedDropStatus {
+  stage: "rejected";
+  package: PackageRef;
+  reason: string;
+  manifest?: BlobLocation;
   updatedAt: string;
 }
 

@@ -1,9 +1,14 @@
 /** POST /api/submissions/{id}/cancel: terminate a submission that is still running. */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { isSubmitDriverName } from "../orchestrators/versions";
+import { isListedSubmissionName } from "../orchestrators/versions";
 import { isValidInstanceId } from "../shared/instanceId";
-import { durableClientFor, findInstance, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
+import { durableClientFor, findInstance, type SubmissionsClient, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
+import type { DurableOrchestrationStatus } from "durable-functions";
+import { getConfig } from "../config";
+import { queueNotifications } from "../notifications/queue";
+import { redactSecrets } from "../shared/redact";
+import { toSubmissionView } from "./submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 
 /** Fixed text: it is stored as the instance's output and shown to users. */
@@ -14,7 +19,7 @@ export async function handleCancelSubmission(request: HttpRequest, context: Invo
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
   const client = durableClientFor(context);
   const status = await findInstance(client, id);
-  if (!status || !isSubmitDriverName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  if (!status || !isListedSubmissionName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
   const runtimeStatus = String(status.runtimeStatus);
   if (TERMINAL_RUNTIME_STATUSES.has(runtimeStatus)) {
     return { status: 409, jsonBody: { error: `submission ${id} has already finished`, runtimeStatus } };
@@ -22,7 +27,18 @@ export async function handleCancelSubmission(request: HttpRequest, context: Invo
   // Microsoft keeps processing a committed submission; terminating only stops our waiting for it.
   await client.terminate(id, CANCEL_REASON);
   context.log(`cancelSubmission: terminating ${id} (was ${runtimeStatus})`);
+  await notifyCancelled(client, status, context);
   return { status: 202, jsonBody: { id, runtimeStatus: "Terminating", previousRuntimeStatus: runtimeStatus } };
+}
+
+/** Terminate runs no orchestrator code, so the "cancelled" notification is queued here (best effort). */
+async function notifyCancelled(client: SubmissionsClient, status: DurableOrchestrationStatus, context: InvocationContext): Promise<void> {
+  try {
+    const view = { ...toSubmissionView(status), stage: "terminated" as const, runtimeStatus: "Terminated" };
+    await queueNotifications(client, getConfig(), view, "cancelled", new Date().toISOString());
+  } catch (error) {
+    context.warn(`cancelSubmission: could not queue the cancel notification of ${status.instanceId}: ${redactSecrets(String(error))}`);
+  }
 }
 
 app.http("cancelSubmission", {

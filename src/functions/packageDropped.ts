@@ -25,6 +25,8 @@ import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning } from "./durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
+import { notificationsConfigured } from "../notifications/queue";
+import { RECORD_REJECTED_DROP, type RecordRejectedDropInput } from "../orchestrators/recordRejectedDrop";
 import { problemsFromZod } from "./validation/fieldProblems";
 import { type Sidecar, sidecarSchema } from "./validation/productFields";
 
@@ -75,7 +77,7 @@ async function reject(
   reason: string,
 ): Promise<DropDecision> {
   context.warn(`packageDropped: rejected ${pkg.container}/${pkg.blobName}: ${redactSecrets(reason)}`);
-  await recordRejection(getBlobServiceClient(config), config, {
+  const manifest = await recordRejection(getBlobServiceClient(config), config, {
     outcome: "rejected",
     instanceId,
     package: pkg,
@@ -83,7 +85,22 @@ async function reject(
     reason,
     finishedAt: new Date().toISOString(),
   });
+  await listRejection(config, context, instanceId, { package: pkg, reason, manifest, ...(notificationsConfigured(config) ? { notify: true } : {}) });
   return { action: "rejected", instanceId, reason };
+}
+
+/**
+ * Makes the rejection visible in GET /api/submissions(/{id}): a recordRejectedDrop instance under the
+ * same id. Best effort (the manifest is the record): a redelivered event finds it and starts nothing.
+ */
+async function listRejection(config: AppConfig, context: InvocationContext, instanceId: string, input: RecordRejectedDropInput): Promise<void> {
+  try {
+    const client = durableClientFor(context);
+    if (await findInstance(client, instanceId)) return;
+    await startOrFindRunning(client, RECORD_REJECTED_DROP, instanceId, input);
+  } catch (error) {
+    context.warn(`packageDropped: could not list the rejection of ${instanceId}: ${redactSecrets(error instanceof Error ? error.message : String(error))}`);
+  }
 }
 
 export async function handlePackageDropped(event: EventGridEvent, context: InvocationContext): Promise<DropDecision> {

@@ -13,6 +13,7 @@ import { getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
+import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { readJsonBody } from "./requestBody";
 import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
@@ -74,7 +75,9 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     status: 409,
     jsonBody: { error: "a submission for this package is already in progress", id: instanceId, runtimeStatus, ...links },
   });
-  const existing = await findInstance(client, instanceId);
+  const found = await findInstance(client, instanceId);
+  // A drop of this version that the trigger rejected (e.g. an invalid sidecar) is only a record: start afresh.
+  const existing = found?.name === RECORD_REJECTED_DROP ? undefined : found;
   if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
   if (existing?.runtimeStatus === "Completed") {
     // This package version is already signed: answer with where it is, start nothing.

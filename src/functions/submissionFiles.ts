@@ -33,6 +33,11 @@ export type ResultFileRoute = keyof typeof RESULT_FILES;
 export async function handleResultFile(route: ResultFileRoute, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
+  // `?as=json`: the dashboard's download button. A browser fetch cannot read a 302's Location, and
+  // following it would carry the x-functions-key header to storage; so it gets the link as JSON and
+  // navigates to it (an attachment download straight from storage, never shown in the page).
+  const as = request.query.get("as");
+  if (as !== null && as !== "json") return invalidRequest([{ field: "as", reason: "must be json (or absent for a 302)" }]);
   const status = await findInstance(durableClientFor(context), id);
   if (!status) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
 
@@ -44,7 +49,7 @@ export async function handleResultFile(route: ResultFileRoute, request: HttpRequ
     kind === "signedPackage" ? view.signedPackage : kind === "manifest" ? view.manifest : summary?.driverMetadata;
 
   if (!location) {
-    const finished = view.stage === "succeeded" || view.stage === "failed" || view.stage === "terminated";
+    const finished = view.stage === "succeeded" || view.stage === "failed" || view.stage === "terminated" || view.stage === "rejected";
     if (kind === "driverMetadata" && view.stage === "succeeded") {
       return { status: 404, jsonBody: { error: `submission ${id} is signed but Microsoft offered no driver metadata`, stage: view.stage } };
     }
@@ -55,9 +60,15 @@ export async function handleResultFile(route: ResultFileRoute, request: HttpRequ
   }
 
   const service = getBlobServiceClient(getConfig());
+  const fileName = location.blobName.split("/").pop() || kind;
+  const disposition = as === "json" ? `attachment; filename="${fileName.replace(/["\\\r\n]/g, "_")}"` : undefined;
   const sas = await withStorageErrors(`Signing a download URL for ${location.container}/${location.blobName}`, () =>
-    createDownloadSasUrl(service, location.container, location.blobName),
+    createDownloadSasUrl(service, location.container, location.blobName, disposition),
   );
+  if (as === "json") {
+    context.log(`submissionFiles: link to ${kind} of ${id} (${location.container}/${location.blobName}) as JSON`);
+    return { status: 200, headers: { "cache-control": "no-store" }, jsonBody: { url: sas.url, expiresOn: sas.expiresOn.toISOString(), fileName } };
+  }
   context.log(`submissionFiles: redirecting to ${kind} of ${id} (${location.container}/${location.blobName})`);
   return { status: 302, headers: { location: sas.url, "cache-control": "no-store" } };
 }

@@ -2,6 +2,7 @@
 import type { SubmitDriverInput } from "../activities/contract";
 import type { PackageRef } from "../domain/types";
 import type { AppConfig } from "../config";
+import { notificationsConfigured } from "../notifications/queue";
 import { harnessForExtension, packageBaseName, packageExtension } from "../shared/packageRules";
 import { completeProductFields, type ProductFieldOverrides } from "./validation/productFields";
 
@@ -31,5 +32,6 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     polling: config.polling(product.testHarness),
     retry: config.retry,
     requestedBy: request.requestedBy,
+    ...(notificationsConfigured(config) ? { notify: true } : {}),
   };
 }

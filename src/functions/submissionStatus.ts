@@ -1,7 +1,7 @@
 /** GET /api/submissions/{id} and GET /api/submissions (paged, filtered): friendly views of orchestration status. */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { isSubmitDriverName } from "../orchestrators/versions";
+import { isListedSubmissionName } from "../orchestrators/versions";
 import { isValidInstanceId } from "../shared/instanceId";
 import { durableClientFor, findInstance } from "./durableClient";
 import { instancePagerFor } from "./instancePages";
@@ -13,7 +13,7 @@ export async function handleSubmissionStatus(request: HttpRequest, context: Invo
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
   const status = await findInstance(durableClientFor(context), id);
-  if (!status || !isSubmitDriverName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  if (!status || !isListedSubmissionName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
   return { status: 200, jsonBody: toSubmissionView(status) };
 }
 
@@ -34,7 +34,7 @@ export async function handleListSubmissions(request: HttpRequest, context: Invoc
     runtimeStatus: query.status,
   });
   const items = page.instances
-    .filter((status) => isSubmitDriverName(status.name))
+    .filter((status) => isListedSubmissionName(status.name))
     .map(toSubmissionView)
     .filter((view) => !query.package || matchesPackage(view, query.package))
     .sort((a, b) => (b.createdTime ?? "").localeCompare(a.createdTime ?? ""));

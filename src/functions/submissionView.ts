@@ -1,6 +1,6 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { BlobLocation, PackageRef, Stage, StageTransition, SubmissionCustomStatus } from "../domain/types";
+import type { PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
 import { hdcStepPosition, type HdcStepPosition } from "../domain/hdcSteps";
 import type { SubmitDriverSummary } from "../orchestrators/customStatus";
 import { orchestrationFailureText } from "../activities/errors";
@@ -14,7 +14,12 @@ type StatusFactsShown = Pick<
 export interface SubmissionView extends StatusFactsShown {
   id: string;
   runtimeStatus: string;
-  stage: Stage | "terminated" | "unknown";
+  stage: Stage | "terminated" | "rejected" | "unknown";
+  /** A rejected drop: `outcome: "rejected"` and why the package was refused (nothing was submitted). */
+  outcome?: "rejected";
+  reason?: string;
+  /** Number of status polls of Microsoft so far. */
+  pollCount?: number;
   package?: PackageRef;
   messages: string[];
   errorReport?: string;
@@ -23,6 +28,8 @@ export interface SubmissionView extends StatusFactsShown {
   /** Seconds from creation to now (running) or to the last update (finished). */
   elapsedSeconds?: number;
   stageHistory: StageTransition[];
+  /** Microsoft's step/state changes with the time a poll first saw each (`[{step, state, at}]`). */
+  stepHistory: StepTransition[];
   /** Microsoft's current step as "k of n" (index null for an undocumented step). */
   step?: HdcStepPosition;
   /** The state in nefarius/SDCM's terms, beside our stage. */
@@ -36,7 +43,7 @@ const CREATED_STAGES: ReadonlySet<string> = new Set(["queued", "authenticating",
 
 export function progressOf(stage: SubmissionView["stage"]): SubmissionProgressName {
   if (stage === "succeeded") return "completed";
-  if (stage === "failed" || stage === "terminated") return "failed";
+  if (stage === "failed" || stage === "terminated" || stage === "rejected") return "failed";
   return CREATED_STAGES.has(stage) || stage === "unknown" ? "created" : "processing";
 }
 
@@ -53,17 +60,19 @@ const isoOrUndefined = (value: unknown): string | undefined => {
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 };
 
-function stageOf(runtimeStatus: string, custom: Partial<SubmissionCustomStatus>): SubmissionView["stage"] {
+function stageOf(runtimeStatus: string, custom: { stage?: string }): SubmissionView["stage"] {
+  if (custom.stage === "rejected") return "rejected";
   if (runtimeStatus === "Terminated" || runtimeStatus === "Canceled") return "terminated";
   if (runtimeStatus === "Failed" && custom.stage !== "failed") return "failed";
   if (runtimeStatus === "Completed" && custom.stage === undefined) return "succeeded";
   if (runtimeStatus === "Pending" && custom.stage === undefined) return "queued";
-  return custom.stage ?? "unknown";
+  return (custom.stage as Stage | undefined) ?? "unknown";
 }
 
 export function toSubmissionView(status: DurableOrchestrationStatus): SubmissionView {
   const runtimeStatus = String(status.runtimeStatus);
-  const custom = (status.customStatus && typeof status.customStatus === "object" ? status.customStatus : {}) as Partial<SubmissionCustomStatus>;
+  const custom = (status.customStatus && typeof status.customStatus === "object" ? status.customStatus : {}) as Partial<SubmissionCustomStatus> &
+    Partial<Pick<RejectedDropStatus, "reason">>;
   const summary =
     runtimeStatus === "Completed" && status.output && typeof status.output === "object" ? (status.output as Partial<SubmitDriverSummary>) : undefined;
   // A failed orchestration's output is "Orchestrator function 'submitDriver' failed: <exception message>"
@@ -78,6 +87,7 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
     id: status.instanceId,
     runtimeStatus,
     stage,
+    ...(stage === "rejected" ? { outcome: "rejected" as const, reason: typeof custom.reason === "string" ? custom.reason : undefined } : {}),
     package: custom.package ?? summary?.package,
     productId: custom.productId ?? summary?.productId,
     submissionId: custom.submissionId ?? summary?.submissionId,
@@ -95,7 +105,9 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
     createdTime,
     lastUpdatedTime,
     elapsedSeconds: elapsedSecondsOf(runtimeStatus, createdTime, lastUpdatedTime),
+    pollCount: typeof custom.pollCount === "number" ? custom.pollCount : summary?.pollCount,
     stageHistory: Array.isArray(custom.stageHistory) ? custom.stageHistory : [],
+    stepHistory: Array.isArray(custom.stepHistory) ? custom.stepHistory : [],
     step: hdcStepPosition(custom.currentStep),
     progress: progressOf(stage),
   };

@@ -3,7 +3,7 @@
  * Both are read by GET /api/submissions/{id}, so they hold only non-secret facts.
  */
 import type * as df from "durable-functions";
-import type { BlobLocation, PackageRef, Stage, StageTransition, SubmissionCustomStatus } from "../domain/types";
+import type { BlobLocation, PackageRef, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
 
 /** Microsoft's error report can be long; status and exception messages keep a bounded prefix. */
 export const MAX_ERROR_REPORT_IN_STATUS = 4000;
@@ -26,10 +26,12 @@ export interface SubmitDriverSummary {
   finishedAt: string;
 }
 
-export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "updatedAt" | "stageHistory">;
+export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "updatedAt" | "stageHistory" | "stepHistory">;
 
 /** Stage changes kept in custom status: the first (when it started) and the latest ones. */
 export const MAX_STAGE_HISTORY = 24;
+/** Microsoft step/state changes kept in custom status (the documented workflow has 6 steps × a few states). */
+export const MAX_STEP_HISTORY = 24;
 
 /**
  * Custom status is capped by the host: the extension refuses a status whose JSON, counted in UTF-16
@@ -139,14 +141,22 @@ export class StatusReporter {
   private facts: StatusFacts = {};
   private current: Stage = "queued";
   private readonly transitions: StageTransition[];
+  private readonly steps: StepTransition[];
 
-  /** `earlierHistory`: the stage changes of earlier generations (carried through continueAsNew). */
+  /** `earlierHistory` / `earlierSteps`: the stage and step changes of earlier generations (carried through continueAsNew). */
   constructor(
     private readonly context: df.OrchestrationContext,
     private readonly packageRef: PackageRef,
     earlierHistory: readonly StageTransition[] = [],
+    earlierSteps: readonly StepTransition[] = [],
   ) {
     this.transitions = [...earlierHistory];
+    this.steps = [...earlierSteps];
+  }
+
+  /** Microsoft's step/state changes so far, as first seen (orchestration time: a replay rebuilds the same list). */
+  get stepHistory(): StepTransition[] {
+    return [...this.steps];
   }
 
   /** Stage changes so far; `at` is orchestration time, so a replay rebuilds the same list. */
@@ -169,11 +179,13 @@ export class StatusReporter {
     const merged: Record<string, unknown> = { ...this.facts, ...facts };
     for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
     this.facts = merged as StatusFacts;
+    this.recordStep(this.facts.currentStep, this.facts.state);
     const status: SubmissionCustomStatus = {
       stage,
       package: this.packageRef,
       ...this.facts,
       stageHistory: this.history,
+      ...(this.steps.length > 0 ? { stepHistory: this.stepHistory } : {}),
       updatedAt: this.context.df.currentUtcDateTime.toISOString(),
     };
     this.context.df.setCustomStatus(fitCustomStatus(status));
@@ -184,5 +196,16 @@ export class StatusReporter {
     if (this.transitions[this.transitions.length - 1]?.stage === stage) return;
     this.transitions.push({ stage, at: this.context.df.currentUtcDateTime.toISOString() });
     if (this.transitions.length > MAX_STAGE_HISTORY) this.transitions.splice(1, this.transitions.length - MAX_STAGE_HISTORY);
+  }
+
+  /** One entry per change of Microsoft's (step, state) pair once a step is known; bounded like stages. */
+  private recordStep(step: string | null | undefined, state: string | null | undefined): void {
+    if (step === undefined || step === null) return;
+    const shortStep = truncate(step, MAX_WORD_LENGTH_IN_STATUS);
+    const shortState = typeof state === "string" ? truncate(state, MAX_WORD_LENGTH_IN_STATUS) : null;
+    const last = this.steps[this.steps.length - 1];
+    if (last && last.step === shortStep && last.state === shortState) return;
+    this.steps.push({ step: shortStep, state: shortState, at: this.context.df.currentUtcDateTime.toISOString() });
+    if (this.steps.length > MAX_STEP_HISTORY) this.steps.splice(1, this.steps.length - MAX_STEP_HISTORY);
   }
 }

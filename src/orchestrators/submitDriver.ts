@@ -12,6 +12,7 @@ import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
 import type { ActivityRetryPolicy, BlobLocation, FailureKind, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 import { redactSecrets } from "../shared/redact";
+import { queueNotificationBestEffort } from "./notify";
 import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
 import {
@@ -67,7 +68,7 @@ export function* submitDriverOrchestration(
   context: df.OrchestrationContext,
 ): Generator<df.Task, SubmitDriverSummary | undefined, any> {
   const input = context.df.getInput<SubmitDriverInput>();
-  const status = new StatusReporter(context, input.package, input.carry?.stageHistory);
+  const status = new StatusReporter(context, input.package, input.carry?.stageHistory, input.carry?.stepHistory);
   const startedAt = input.carry?.startedAt ?? context.df.currentUtcDateTime.toISOString();
 
   try {
@@ -101,7 +102,9 @@ export function* submitDriverOrchestration(
     const polled = yield* waitForMicrosoft(context, input, carry, status, knownStatus);
     if (polled.kind === "continuedAsNew") return undefined;
 
-    return yield* collectSignedPackage(context, input, polled.carry, polled.status, status);
+    const summary = yield* collectSignedPackage(context, input, polled.carry, polled.status, status);
+    yield* queueNotificationBestEffort(context, input, "succeeded");
+    return summary;
   } catch (error) {
     const failure =
       error instanceof SubmissionFailure
@@ -112,6 +115,7 @@ export function* submitDriverOrchestration(
             { messages: status.known.messages ?? [] },
           );
     yield* recordFailure(context, input, status, failure, startedAt);
+    yield* queueNotificationBestEffort(context, input, "failed");
     throw new Error(failureMessage(failure));
   }
 }
@@ -260,7 +264,7 @@ function* waitForMicrosoft(
       );
     }
     if (pollsThisGeneration >= input.polling.pollsPerGeneration) {
-      const next: SubmitDriverInput = { ...input, carry: { ...carry, generation: carry.generation + 1, stageHistory: status.history } };
+      const next: SubmitDriverInput = { ...input, carry: { ...carry, generation: carry.generation + 1, stageHistory: status.history, stepHistory: status.stepHistory } };
       context.df.continueAsNew(next);
       return { kind: "continuedAsNew" };
     }

@@ -28,3 +28,10 @@ export const CURRENT_SUBMIT_DRIVER = SUBMIT_DRIVER_NAMES[SUBMIT_DRIVER_NAMES.len
 export function isSubmitDriverName(name: string | undefined): boolean {
   return name !== undefined && SUBMIT_DRIVER_NAMES.includes(name);
 }
+
+/** Orchestrations the submissions API lists and shows: every submitDriver version and rejected drops. */
+export const REJECTED_DROP_NAME = "recordRejectedDrop";
+
+export function isListedSubmissionName(name: string | undefined): boolean {
+  return isSubmitDriverName(name) || name === REJECTED_DROP_NAME;
+}

@@ -24,6 +24,7 @@ async function signedBlobUrl(
   blobName: string,
   permissions: BlobSASPermissions,
   minutes: number,
+  contentDisposition?: string,
 ): Promise<IssuedSas> {
   const blob = service.getContainerClient(container).getBlobClient(blobName);
   const now = Date.now();
@@ -32,10 +33,10 @@ async function signedBlobUrl(
   // https-only in Azure; the loopback emulator only speaks http.
   const protocol = blob.url.startsWith("https://") ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
   if (service.credential instanceof StorageSharedKeyCredential) {
-    return { url: await blob.generateSasUrl({ permissions, startsOn, expiresOn, protocol }), expiresOn };
+    return { url: await blob.generateSasUrl({ permissions, startsOn, expiresOn, protocol, contentDisposition }), expiresOn };
   }
   const delegationKey = await service.getUserDelegationKey(startsOn, expiresOn);
-  return { url: await blob.generateUserDelegationSasUrl({ permissions, startsOn, expiresOn, protocol }, delegationKey), expiresOn };
+  return { url: await blob.generateUserDelegationSasUrl({ permissions, startsOn, expiresOn, protocol, contentDisposition }, delegationKey), expiresOn };
 }
 
 /** Create + write on exactly one blob (no read, list or delete), for UPLOAD_SAS_MINUTES. */
@@ -44,6 +45,6 @@ export function createUploadSasUrl(service: BlobServiceClient, container: string
 }
 
 /** Read-only on one blob, for DOWNLOAD_SAS_MINUTES. */
-export function createDownloadSasUrl(service: BlobServiceClient, container: string, blobName: string): Promise<IssuedSas> {
-  return signedBlobUrl(service, container, blobName, BlobSASPermissions.parse("r"), DOWNLOAD_SAS_MINUTES);
+export function createDownloadSasUrl(service: BlobServiceClient, container: string, blobName: string, contentDisposition?: string): Promise<IssuedSas> {
+  return signedBlobUrl(service, container, blobName, BlobSASPermissions.parse("r"), DOWNLOAD_SAS_MINUTES, contentDisposition);
 }

@@ -144,7 +144,7 @@ beforeEach(() => {
 });
 
 describe("registrations", () => {
-  test("every trigger, the orchestration and the eight activities are registered with their bindings", () => {
+  test("every trigger, the orchestrations and the activities are registered with their bindings", () => {
     const functions = getRegisteredFunctions();
     expect([...functions.keys()].sort()).toEqual(
       [
@@ -155,6 +155,8 @@ describe("registrations", () => {
         "createProduct",
         "createUpload",
         "createSubmission",
+        "dashboard",
+        "deliverNotification",
         "downloadSignedPackage",
         "driverMetadataLink",
         "getSubmissionStatus",
@@ -163,6 +165,9 @@ describe("registrations", () => {
         "packageDropped",
         "signedPackageLink",
         "purgeFinishedSubmissions",
+        "queueNotification",
+        "recordRejectedDrop",
+        "sendWebhook",
         "startSubmission",
         "submissionStatus",
         "submitDriver",
@@ -221,12 +226,13 @@ describe("packageDropped (Event Grid)", () => {
     });
   });
 
-  test("an invalid sidecar is rejected naming the field; nothing starts", async () => {
+  test("an invalid sidecar is rejected naming the field; no submission starts, only the rejection record", async () => {
     blobs.set("driver-drops/x.hlkx.json", { content: Buffer.from(JSON.stringify({ deviceType: "usb" })), etag: "1" });
     const { client, started } = fakeClient();
     const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
     expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(/sidecar x\.hlkx\.json: deviceType must be one of/) });
-    expect(started).toHaveLength(0);
+    expect(started.map((s) => s.name)).toEqual(["recordRejectedDrop"]);
+    expect(started[0]).toMatchObject({ instanceId: (decision as { instanceId: string }).instanceId, input: { reason: (decision as { reason: string }).reason } });
     expect(jest.mocked(recordRejection).mock.calls[0][2]).toMatchObject({ outcome: "rejected", package: { blobName: "x.hlkx" } });
   });
 
@@ -239,7 +245,7 @@ describe("packageDropped (Event Grid)", () => {
     expect(big).toMatchObject({ action: "rejected", reason: expect.stringMatching(/at most 65536/) });
     expect(downloads).not.toContain("driver-drops/big.hlkx.json"); // refused on its size, never downloaded
     expect(bad).toMatchObject({ action: "rejected", reason: expect.stringMatching(/not valid JSON/) });
-    expect(started).toHaveLength(0);
+    expect(started.map((s) => s.name)).toEqual(["recordRejectedDrop", "recordRejectedDrop"]);
   });
 
   test("redelivery of the same blob version starts nothing new", async () => {
@@ -283,9 +289,10 @@ describe("packageDropped (Event Grid)", () => {
     const { client, started } = fakeClient();
     const decision = await handlePackageDropped(blobCreated(name, {}, data), contextFor("packageDropped", client));
     expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(reason) });
-    expect(started).toHaveLength(0);
+    // No submission: only the record that lists the rejection (GET /api/submissions), under the same id.
+    expect(started.map((s) => [s.name, s.instanceId])).toEqual([["recordRejectedDrop", (decision as { instanceId: string }).instanceId]]);
     expect(recordRejection).toHaveBeenCalledTimes(1);
-    expect(client.getStatus).not.toHaveBeenCalled();
+    expect(client.getStatus.mock.calls.map((call) => call[0])).toEqual([(decision as { instanceId: string }).instanceId]);
   });
 
   test.each<[string, EventGridEvent]>([

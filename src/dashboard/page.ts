@@ -1,0 +1,82 @@
+/**
+ * The dashboard's HTML: a static shell (filters, counts, table, run view) with an inline style and
+ * the inline script, both allowed by a per-response CSP nonce. No data, no key, no SAS in the HTML:
+ * the script fills it from the JSON API (the same view model as GET /api/submissions/{id}).
+ */
+import { DASHBOARD_SCRIPT } from "./script";
+
+const STYLE = `
+:root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f8fa; }
+body { margin: 0 auto; max-width: 1200px; padding: 16px 24px; }
+h1 { font-size: 1.4rem; margin: 0 0 12px; }
+form#filters { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: end; background: #fff; padding: 12px; border: 1px solid #d0d7de; border-radius: 6px; }
+label { display: flex; flex-direction: column; font-size: .8rem; color: #57606a; gap: 2px; }
+input, select, button { font: inherit; padding: 4px 6px; }
+button { cursor: pointer; border: 1px solid #8c959f; border-radius: 6px; background: #fff; }
+button.action { border-color: #cf222e; color: #cf222e; }
+button.download { border-color: #0969da; color: #0969da; }
+#counts { display: flex; gap: 10px; margin: 12px 0; flex-wrap: wrap; }
+.count { background: #fff; border: 1px solid #d0d7de; border-radius: 12px; padding: 2px 10px; }
+table { border-collapse: collapse; width: 100%; background: #fff; }
+th, td { border-bottom: 1px solid #d0d7de; padding: 5px 8px; text-align: left; font-size: .9rem; vertical-align: top; }
+td.empty { color: #57606a; font-style: italic; }
+.badge { border-radius: 10px; padding: 1px 8px; font-size: .8rem; background: #ddf4ff; }
+.badge.succeeded { background: #dafbe1; } .badge.failed { background: #ffebe9; } .badge.rejected { background: #fff1e5; } .badge.cancelled { background: #eaeef2; }
+.notice { min-height: 1.2em; font-size: .85rem; color: #57606a; margin: 8px 0; } .notice.error { color: #cf222e; }
+dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 6px 16px; background: #fff; padding: 12px; border: 1px solid #d0d7de; border-radius: 6px; }
+.fact dt { font-size: .75rem; color: #57606a; } .fact dd { margin: 0; word-break: break-all; }
+.actions { display: flex; gap: 8px; margin: 12px 0; flex-wrap: wrap; }
+td.gantt, th.gantt { width: 45%; } .bar { height: 10px; background: #0969da; border-radius: 3px; }
+pre { background: #fff; border: 1px solid #d0d7de; padding: 8px; white-space: pre-wrap; max-height: 320px; overflow: auto; }
+`;
+
+export function dashboardHtml(nonce: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Driver signing runs</title>
+<link rel="icon" href="data:,">
+<style nonce="${nonce}">${STYLE}</style>
+</head>
+<body>
+<h1>Driver signing runs</h1>
+<div id="notice" class="notice" role="status"></div>
+<section id="list-view">
+<form id="filters">
+  <label>Status<select id="f-status">
+    <option value="">all</option><option value="Running,Pending">running</option><option value="Completed">completed (signed or rejected)</option>
+    <option value="Failed">failed</option><option value="Terminated">cancelled</option></select></label>
+  <label>Package (container or container/prefix)<input id="f-package" placeholder="driver-drops/contoso-"></label>
+  <label>Created from<input id="f-from" type="datetime-local"></label>
+  <label>Created to<input id="f-to" type="datetime-local"></label>
+  <label>Id prefix<input id="f-id" placeholder="drv-"></label>
+  <label><span>Auto-refresh (10 s)</span><input id="f-auto" type="checkbox" checked></label>
+  <button type="submit">Apply</button>
+</form>
+<div id="counts"></div>
+<table><thead><tr><th>Id</th><th>Package</th><th>Stage</th><th>Runtime status</th><th>Microsoft step</th><th>Created</th><th>Elapsed</th></tr></thead>
+<tbody id="runs"></tbody></table>
+</section>
+<section id="run-view" hidden><div id="run"></div></section>
+<script nonce="${nonce}">${DASHBOARD_SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+/** Nothing may load from anywhere but this origin; scripts and styles only with this response's nonce. */
+export function dashboardHeaders(nonce: string): Record<string, string> {
+  return {
+    "content-type": "text/html; charset=utf-8",
+    "content-security-policy":
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; ` +
+      "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * The dashboard's one script, served inline under a CSP nonce (no build step, no external asset).
+ * Plain browser JavaScript kept in a string: it reads the function key from `?code=` once, keeps it
+ * in sessionStorage, removes it from the address bar, and calls the same JSON API as the CLI with
+ * the `x-functions-key` header. Everything is rendered with textContent (no HTML from data), and
+ * nothing secret (key, SAS) is ever written into the DOM.
+ */
+export const DASHBOARD_SCRIPT = String.raw`
+"use strict";
+(function () {
+  var KEY_SLOT = "driverSigningKey";
+  var params = new URLSearchParams(location.search);
+  var key = params.get("code");
+  if (key) sessionStorage.setItem(KEY_SLOT, key); else key = sessionStorage.getItem(KEY_SLOT);
+  // The key leaves the address bar (history, bookmarks, screenshots) at once.
+  var initialId = params.get("id");
+  history.replaceState(null, "", location.pathname + (initialId ? "#run=" + encodeURIComponent(initialId) : location.hash));
+
+  var api = location.pathname.replace(/\/dashboard\/?$/, "");
+  var refreshTimer = null;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) for (var name in attrs) {
+      if (attrs[name] === undefined || attrs[name] === null || attrs[name] === false) continue;
+      if (name === "text") node.textContent = String(attrs[name]);
+      else if (name === "onclick") node.addEventListener("click", attrs[name]);
+      else node.setAttribute(name, attrs[name] === true ? "" : String(attrs[name]));
+    }
+    (children || []).forEach(function (child) { if (child !== null && child !== undefined) node.appendChild(typeof child === "string" ? document.createTextNode(child) : child); });
+    return node;
+  }
+  function $(id) { return document.getElementById(id); }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+  function say(text, isError) { var bar = $("notice"); bar.textContent = text || ""; bar.className = isError ? "notice error" : "notice"; }
+
+  function call(method, path, body) {
+    if (!key) return Promise.reject(new Error("no function key: open this page with ?code=<function key>"));
+    var init = { method: method, headers: { "x-functions-key": key }, cache: "no-store" };
+    if (body !== undefined) { init.body = JSON.stringify(body); init.headers["content-type"] = "application/json"; }
+    return fetch(api + path, init).then(function (response) {
+      return response.text().then(function (text) {
+        var json = null;
+        try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
+        if (!response.ok) throw new Error(method + " " + path.split("?")[0] + ": HTTP " + response.status + (json && json.error ? " — " + json.error : ""));
+        return json;
+      });
+    });
+  }
+
+  function when(iso) { return iso ? new Date(iso).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "–"; }
+  function seconds(value) {
+    if (value === undefined || value === null) return "–";
+    var s = Math.max(0, Math.round(value)); var h = Math.floor(s / 3600); var m = Math.floor((s % 3600) / 60);
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + (s % 60) + "s";
+  }
+  function category(view) {
+    if (view.stage === "rejected") return "rejected";
+    if (view.stage === "terminated") return "cancelled";
+    if (view.stage === "succeeded" && view.runtimeStatus === "Completed") return "succeeded";
+    if (view.stage === "failed" || view.runtimeStatus === "Failed") return "failed";
+    return "running";
+  }
+  function packageName(view) { return view.package ? view.package.container + "/" + view.package.blobName : "–"; }
+  function portalUrl(productId, submissionId) {
+    return "https://partner.microsoft.com/en-us/dashboard/hardware/driver/" + encodeURIComponent(productId) + "/submission/" + encodeURIComponent(submissionId);
+  }
+
+  // ---------------------------------------------------------------- list
+  var listed = [];
+  var moreAvailable = false;
+  function listQuery() {
+    var q = new URLSearchParams({ top: "100" });
+    if ($("f-status").value) q.set("status", $("f-status").value);
+    if ($("f-package").value.trim()) q.set("package", $("f-package").value.trim());
+    if ($("f-from").value) q.set("createdFrom", new Date($("f-from").value).toISOString());
+    if ($("f-to").value) q.set("createdTo", new Date($("f-to").value).toISOString());
+    return q;
+  }
+  function loadList() {
+    var q = listQuery(); var items = []; var pages = 0;
+    function page(token) {
+      if (token) q.set("continuationToken", token); else q.delete("continuationToken");
+      return call("GET", "/submissions?" + q.toString()).then(function (result) {
+        items = items.concat(result.items || []); pages++;
+        if (result.continuationToken && pages < 10) return page(result.continuationToken);
+        moreAvailable = Boolean(result.continuationToken);
+      });
+    }
+    return page(undefined).then(function () { listed = items; renderList(); say("Updated " + when(new Date().toISOString())); }, function (error) { say(error.message, true); });
+  }
+  function renderList() {
+    var prefix = $("f-id").value.trim();
+    var shown = listed.filter(function (view) { return !prefix || view.id.indexOf(prefix) === 0; });
+    var counts = { running: 0, succeeded: 0, failed: 0, rejected: 0, cancelled: 0 };
+    shown.forEach(function (view) { counts[category(view)]++; });
+    var countBox = clear($("counts"));
+    Object.keys(counts).forEach(function (name) {
+      countBox.appendChild(el("span", { class: "count " + name, "data-count": name }, [el("b", { text: counts[name] }), " " + name]));
+    });
+    countBox.appendChild(el("span", { class: "count total", "data-count": "total" }, [el("b", { text: shown.length }), " total" + (moreAvailable ? " (more: narrow the filters)" : "")]));
+    var body = clear($("runs"));
+    shown.forEach(function (view) {
+      body.appendChild(el("tr", { "data-id": view.id, class: "run " + category(view) }, [
+        el("td", {}, [el("a", { href: "#run=" + encodeURIComponent(view.id), text: view.id })]),
+        el("td", { text: packageName(view) }),
+        el("td", {}, [el("span", { class: "badge " + category(view), text: view.stage })]),
+        el("td", { text: view.runtimeStatus }),
+        el("td", { text: view.step ? (view.step.name + (view.step.index !== null ? " (" + view.step.index + "/" + view.step.count + ")" : "")) : "–" }),
+        el("td", { text: when(view.createdTime) }),
+        el("td", { text: seconds(view.elapsedSeconds) }),
+      ]));
+    });
+    if (shown.length === 0) body.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "empty", text: "No runs match these filters." })]));
+  }
+
+  // ---------------------------------------------------------------- one run
+  function spans(entries, endIso, label) {
+    // Each entry lasts until the next one (the last until the run ended, or now).
+    return entries.map(function (entry, index) {
+      var start = Date.parse(entry.at);
+      var next = entries[index + 1];
+      var end = next ? Date.parse(next.at) : Date.parse(endIso);
+      return { label: label(entry), at: entry.at, start: start, seconds: Math.max(0, (end - start) / 1000), last: !next };
+    });
+  }
+  function timeline(title, testid, rows, running) {
+    var table = el("table", { class: "timeline", "data-timeline": testid }, [el("thead", {}, [el("tr", {}, [el("th", { text: title }), el("th", { text: "first seen" }), el("th", { text: "duration" }), el("th", { class: "gantt", text: "" })])])]);
+    var body = el("tbody"); table.appendChild(body);
+    if (rows.length === 0) { body.appendChild(el("tr", {}, [el("td", { colspan: "4", class: "empty", text: "none yet" })])); return table; }
+    var from = rows[0].start; var to = Math.max.apply(null, rows.map(function (r) { return r.start + r.seconds * 1000; }).concat([from + 1000]));
+    rows.forEach(function (row) {
+      var bar = el("div", { class: "bar" });
+      bar.style.marginLeft = (100 * (row.start - from) / (to - from)).toFixed(2) + "%";
+      bar.style.width = Math.max(0.5, 100 * row.seconds * 1000 / (to - from)).toFixed(2) + "%";
+      body.appendChild(el("tr", { "data-entry": row.label }, [el("td", { text: row.label }), el("td", { text: when(row.at) }), el("td", { text: seconds(row.seconds) + (row.last && running ? " …" : "") }), el("td", { class: "gantt" }, [bar])]));
+    });
+    return table;
+  }
+  function fact(name, value, node) { return el("div", { class: "fact" }, [el("dt", { text: name }), el("dd", { "data-fact": name }, [node || String(value === undefined || value === null ? "–" : value)])]); }
+
+  function download(id, route, label) {
+    return el("button", { type: "button", class: "download", "data-download": route, text: label, onclick: function () {
+      // The API answers with a short read-only link to the blob; the download itself then goes
+      // straight to storage (a navigation: the key header is not sent there, the link is never in the DOM).
+      call("GET", "/submissions/" + encodeURIComponent(id) + "/" + route + "?as=json").then(function (link) { location.assign(link.url); }, function (error) { say(error.message, true); });
+    } });
+  }
+  function act(label, question, run) {
+    return el("button", { type: "button", class: "action", "data-action": label.toLowerCase(), text: label, onclick: function () {
+      if (!window.confirm(question)) return;
+      // Cancel and retry take effect asynchronously: look again now and shortly after.
+      run().then(function (message) { say(message); showRoute(); setTimeout(showRoute, 1500); }, function (error) { say(error.message, true); });
+    } });
+  }
+  function renderLabel(label) {
+    var box = el("section", { class: "label", "data-section": "label" }, [el("h3", { text: "Shipping label" })]);
+    var list = el("dl");
+    Object.keys(label).forEach(function (name) {
+      var value = label[name];
+      if (Array.isArray(value) && value.length && typeof value[0] === "object") {
+        list.appendChild(fact(name, "", el("ol", {}, value.map(function (entry) { return el("li", { text: Object.keys(entry).map(function (k) { return k + ": " + (typeof entry[k] === "object" ? JSON.stringify(entry[k]) : entry[k]); }).join(", ") }); }))));
+      } else list.appendChild(fact(name, typeof value === "object" && value !== null ? JSON.stringify(value) : value));
+    });
+    box.appendChild(list);
+    return box;
+  }
+  function renderRun(view) {
+    var main = clear($("run"));
+    var finished = ["Completed", "Failed", "Terminated", "Canceled"].indexOf(view.runtimeStatus) >= 0;
+    var end = finished ? (view.lastUpdatedTime || new Date().toISOString()) : new Date().toISOString();
+    main.appendChild(el("p", {}, [el("a", { href: "#", text: "← all runs" })]));
+    main.appendChild(el("h2", {}, ["Run ", el("code", { "data-fact": "id", text: view.id }), " ", el("span", { class: "badge " + category(view), "data-fact": "stage", text: view.stage })]));
+    var facts = el("dl", { class: "facts" }, [
+      fact("package", packageName(view)),
+      fact("runtimeStatus", view.runtimeStatus),
+      fact("progress", view.progress),
+      fact("productId", view.productId),
+      fact("submissionId", view.submissionId),
+      fact("Microsoft step", view.step ? view.step.name + (view.step.index !== null ? " (" + view.step.index + " of " + view.step.count + ")" : "") + (view.state ? ", " + view.state : "") : "–"),
+      fact("polls", view.pollCount),
+      fact("elapsed", seconds(view.elapsedSeconds)),
+      fact("created", when(view.createdTime)),
+      fact("updated", when(view.lastUpdatedTime)),
+    ]);
+    if (view.productId && view.submissionId) facts.appendChild(fact("Partner Center", "", el("a", { href: portalUrl(view.productId, view.submissionId), target: "_blank", rel: "noopener noreferrer", "data-link": "partner-center", text: "submission " + view.submissionId + " of product " + view.productId })));
+    if (view.reason) facts.appendChild(fact("reason", view.reason));
+    if (view.error) facts.appendChild(fact("error", view.error));
+    if (view.failureKind) facts.appendChild(fact("failureKind", view.failureKind));
+    if (view.manifest) facts.appendChild(fact("manifest", view.manifest.container + "/" + view.manifest.blobName));
+    main.appendChild(facts);
+
+    var actions = el("div", { class: "actions" });
+    if (view.signedPackage) actions.appendChild(download(view.id, "signed-package", "Download signed package"));
+    if (view.stage === "succeeded") actions.appendChild(download(view.id, "driver-metadata", "Download driver metadata"));
+    if (view.manifest) actions.appendChild(download(view.id, "manifest", "Download manifest"));
+    if (!finished) actions.appendChild(act("Cancel", "Cancel run " + view.id + "? Microsoft keeps processing a committed submission; only our waiting stops.", function () {
+      return call("POST", "/submissions/" + encodeURIComponent(view.id) + "/cancel").then(function () { return "Cancel requested for " + view.id; });
+    }));
+    if (view.runtimeStatus === "Failed" || view.runtimeStatus === "Terminated") {
+      if (view.package) actions.appendChild(act("Retry", "Retry " + packageName(view) + "? The same product is resumed (or gets a new submission if Microsoft failed it); no second product is created.", function () {
+        return call("POST", "/submissions", { package: packageName(view) }).then(function (answer) { return "Retry started for " + answer.id; });
+      }));
+    }
+    main.appendChild(actions);
+
+    main.appendChild(el("h3", { text: "Our stages" }));
+    main.appendChild(timeline("stage", "stages", spans(view.stageHistory || [], end, function (e) { return e.stage; }), !finished));
+    main.appendChild(el("h3", { text: "Microsoft's steps" }));
+    main.appendChild(timeline("step", "steps", spans(view.stepHistory || [], end, function (e) { return e.step + (e.state ? " (" + e.state + ")" : ""); }), !finished));
+    if (view.messages && view.messages.length) {
+      main.appendChild(el("h3", { text: "Microsoft's messages" }));
+      main.appendChild(el("ul", { "data-section": "messages" }, view.messages.map(function (m) { return el("li", { text: m }); })));
+    }
+    if (view.errorReport) {
+      main.appendChild(el("h3", { text: "Error report" }));
+      main.appendChild(el("pre", { "data-section": "error-report", text: view.errorReport }));
+    }
+    if (view.label) main.appendChild(renderLabel(view.label));
+  }
+
+  // ---------------------------------------------------------------- routing and refresh
+  function currentRunId() { var m = /^#run=(.+)$/.exec(location.hash); return m ? decodeURIComponent(m[1]) : null; }
+  function showRoute() {
+    var id = currentRunId();
+    $("list-view").hidden = Boolean(id);
+    $("run-view").hidden = !id;
+    if (!id) return loadList();
+    return call("GET", "/submissions/" + encodeURIComponent(id)).then(function (view) { renderRun(view); say("Updated " + when(new Date().toISOString())); }, function (error) { clear($("run")).appendChild(el("p", {}, [el("a", { href: "#", text: "← all runs" })])); say(error.message, true); });
+  }
+  function schedule() {
+    if (refreshTimer) clearInterval(refreshTimer);
+    refreshTimer = $("f-auto").checked ? setInterval(showRoute, 10000) : null;
+  }
+  window.addEventListener("hashchange", showRoute);
+  $("filters").addEventListener("submit", function (event) { event.preventDefault(); loadList(); });
+  $("f-id").addEventListener("input", renderList);
+  $("f-auto").addEventListener("change", schedule);
+  if (!key) say("No function key: open this page as /api/dashboard?code=<function key>.", true);
+  schedule();
+  showRoute();
+})();
+`;

@@ -1,0 +1,33 @@
+/** Registers the two notification activities; the orchestrations live in src/orchestrators. */
+import type { InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { getConfig } from "../config";
+import { queueNotification } from "../activities/queueNotification";
+import { sendWebhook } from "../activities/sendWebhook";
+import { QUEUE_NOTIFICATION, type QueueNotificationInput } from "../orchestrators/notify";
+import { SEND_WEBHOOK, type SendWebhookInput } from "../orchestrators/deliverNotification";
+import { redactSecrets } from "../shared/redact";
+import { durableClientFor } from "./durableClient";
+import "../orchestrators/deliverNotification";
+import "../orchestrators/recordRejectedDrop";
+
+df.app.activity(QUEUE_NOTIFICATION, {
+  extraInputs: [df.input.durableClient()],
+  handler: async (input: unknown, context: InvocationContext) => {
+    const started = await queueNotification(input as QueueNotificationInput, durableClientFor(context), getConfig());
+    context.log(`queueNotification: ${started.length} delivery orchestration(s) started`);
+    return started;
+  },
+});
+
+df.app.activity(SEND_WEBHOOK, {
+  handler: async (input: unknown, context: InvocationContext) => {
+    try {
+      return await sendWebhook(input as SendWebhookInput, getConfig());
+    } catch (error) {
+      const message = redactSecrets(error instanceof Error ? error.message : String(error));
+      context.warn(`sendWebhook: ${message}`);
+      throw new Error(message);
+    }
+  },
+});

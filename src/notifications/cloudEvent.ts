@@ -1,0 +1,117 @@
+/**
+ * The notification a webhook receives: a CloudEvents 1.0 JSON document (structured mode) about one
+ * submission reaching a terminal state, signed with HMAC-SHA256 of the exact body bytes.
+ * Built from the same view model as GET /api/submissions/{id}; never holds a key, token or SAS.
+ */
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import type { SubmissionView } from "../functions/submissionView";
+
+export const NOTIFICATION_EVENTS = ["succeeded", "failed", "rejected", "cancelled"] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+export const CLOUD_EVENT_TYPE_PREFIX = "com.contoso.driversigning.submission.";
+export const CLOUD_EVENT_SOURCE = "/driver-signing/submissions";
+/** The header that carries `sha256=<hex of HMAC-SHA256(secret, body)>`. */
+export const SIGNATURE_HEADER = "x-signature-256";
+
+/** Partner Center's page of a driver submission (ids are decimal strings). */
+export function partnerCenterUrl(productId: string, submissionId: string): string {
+  return `https://partner.microsoft.com/en-us/dashboard/hardware/driver/${encodeURIComponent(productId)}/submission/${encodeURIComponent(submissionId)}`;
+}
+
+export interface NotificationData {
+  id: string;
+  event: NotificationEvent;
+  package?: SubmissionView["package"];
+  productId?: string;
+  submissionId?: string;
+  step?: SubmissionView["step"];
+  messages: string[];
+  error?: string;
+  failureKind?: SubmissionView["failureKind"];
+  reason?: string;
+  manifest?: SubmissionView["manifest"];
+  signedPackage?: SubmissionView["signedPackage"];
+  elapsedSeconds?: number;
+  partnerCenterUrl?: string;
+  /** One line for a Teams/Slack incoming webhook (their `text` field). */
+  text: string;
+}
+
+export interface SubmissionCloudEvent {
+  specversion: "1.0";
+  type: string;
+  source: string;
+  id: string;
+  time: string;
+  subject: string;
+  datacontenttype: "application/json";
+  data: NotificationData;
+}
+
+const MAX_MESSAGES = 5;
+
+/**
+ * `id` is a hash of instance id, event and the run's creation time: the same event of the same run
+ * always has the same id (receivers dedupe on it), while a re-posted run's new outcome gets a new one.
+ */
+export function notificationEventId(instanceId: string, event: NotificationEvent, createdTime: string | undefined): string {
+  return createHash("sha256").update(JSON.stringify([instanceId, event, createdTime ?? ""])).digest("hex").slice(0, 32);
+}
+
+export function buildCloudEvent(view: SubmissionView, event: NotificationEvent, time: string): SubmissionCloudEvent {
+  const pkg = view.package ? `${view.package.container}/${view.package.blobName}` : view.id;
+  const portal = view.productId && view.submissionId ? partnerCenterUrl(view.productId, view.submissionId) : undefined;
+  const detail =
+    event === "succeeded"
+      ? `signed (product ${view.productId}, submission ${view.submissionId})`
+      : event === "cancelled"
+        ? "cancelled"
+        : (view.reason ?? view.error ?? event);
+  const data: NotificationData = {
+    id: view.id,
+    event,
+    package: view.package,
+    productId: view.productId,
+    submissionId: view.submissionId,
+    step: view.step,
+    messages: view.messages.slice(0, MAX_MESSAGES),
+    error: view.error,
+    failureKind: view.failureKind,
+    reason: view.reason,
+    manifest: view.manifest,
+    signedPackage: view.signedPackage,
+    elapsedSeconds: view.elapsedSeconds,
+    partnerCenterUrl: portal,
+    text: `Driver signing ${event}: ${pkg} — ${detail}`.slice(0, 1000),
+  };
+  for (const key of Object.keys(data) as Array<keyof NotificationData>) if (data[key] === undefined) delete data[key];
+  return {
+    specversion: "1.0",
+    type: `${CLOUD_EVENT_TYPE_PREFIX}${event}`,
+    source: CLOUD_EVENT_SOURCE,
+    id: notificationEventId(view.id, event, view.createdTime),
+    time,
+    subject: view.id,
+    datacontenttype: "application/json",
+    data,
+  };
+}
+
+/** `sha256=<hex>`: HMAC-SHA256 of the exact body with the shared secret (GitHub's webhook convention). */
+export function signatureOf(body: string, secret: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body, "utf8").digest("hex")}`;
+}
+
+/** What a receiver does: recompute and compare in constant time. */
+export function verifySignature(body: string, secret: string, header: string | undefined): boolean {
+  if (!header) return false;
+  const expected = Buffer.from(signatureOf(body, secret));
+  const given = Buffer.from(header);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+/** The delivery orchestration of one event to one configured URL (by index: URLs never enter history). */
+export function deliveryInstanceId(eventId: string, urlIndex: number): string {
+  return `ntf-${eventId}-${urlIndex}`;
+}

@@ -1,0 +1,52 @@
+/**
+ * Queues the delivery of one event to every configured webhook: one deliverNotification
+ * orchestration per URL, under an id derived from the event id and the URL's index, so a queueing
+ * that runs twice (activity retry, replay, a cancel clicked twice) starts each delivery once.
+ */
+import type { AppConfig } from "../config";
+import { findInstance, startOrFindRunning, type SubmissionsClient } from "../functions/durableClient";
+import type { SubmissionView } from "../functions/submissionView";
+import { buildCloudEvent, deliveryInstanceId, type NotificationEvent, type SubmissionCloudEvent } from "./cloudEvent";
+import type { ActivityRetryPolicy } from "../domain/types";
+
+export const DELIVER_NOTIFICATION = "deliverNotification";
+
+export interface DeliverNotificationInput {
+  event: SubmissionCloudEvent;
+  /** Index into NOTIFY_WEBHOOK_URLS: the URL itself (it may carry a token) never enters history. */
+  urlIndex: number;
+  retry: ActivityRetryPolicy;
+}
+
+export function notificationRetryPolicy(config: AppConfig): ActivityRetryPolicy {
+  const s = config.settings;
+  return {
+    maxAttempts: s.NOTIFY_MAX_ATTEMPTS,
+    firstRetryIntervalSeconds: s.NOTIFY_RETRY_FIRST_SECONDS,
+    backoffCoefficient: 2,
+    maxRetryIntervalSeconds: s.NOTIFY_RETRY_MAX_SECONDS,
+  };
+}
+
+export const notificationsConfigured = (config: AppConfig): boolean => config.settings.NOTIFY_WEBHOOK_URLS.length > 0;
+
+/** Returns the delivery instance ids started now (empty when none is configured or all already exist). */
+export async function queueNotifications(
+  client: SubmissionsClient,
+  config: AppConfig,
+  view: SubmissionView,
+  event: NotificationEvent,
+  time: string,
+): Promise<string[]> {
+  if (!notificationsConfigured(config)) return [];
+  const cloudEvent = buildCloudEvent(view, event, time);
+  const started: string[] = [];
+  for (let urlIndex = 0; urlIndex < config.settings.NOTIFY_WEBHOOK_URLS.length; urlIndex++) {
+    const id = deliveryInstanceId(cloudEvent.id, urlIndex);
+    if (await findInstance(client, id)) continue;
+    const input: DeliverNotificationInput = { event: cloudEvent, urlIndex, retry: notificationRetryPolicy(config) };
+    const result = await startOrFindRunning(client, DELIVER_NOTIFICATION, id, input);
+    if (result.started) started.push(id);
+  }
+  return started;
+}
