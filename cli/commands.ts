@@ -34,6 +34,10 @@ function microsoftMessage(doc: SubmissionDocument): string {
 export function classify(doc: SubmissionDocument): Pick<ResultDocument, "exitCode" | "outcome" | "message"> {
   switch (doc.runtimeStatus) {
     case "Completed":
+      // A drop the service refused (bad package or sidecar) is recorded as a completed "rejected" run.
+      if (doc.stage === "rejected") {
+        return { exitCode: ExitCode.InvalidState, outcome: "rejected", message: `Package of ${doc.id} was rejected before anything was submitted: ${doc.error ?? "no reason given"}` };
+      }
       return { exitCode: ExitCode.Signed, outcome: "signed", message: `Submission ${doc.id} is signed` };
     case "Failed":
       return rejectedByMicrosoft(doc)
@@ -207,8 +211,8 @@ export function wait(api: ApiClient, id: string, options: WaitOptions, out: stri
 export async function download(api: ApiClient, id: string, out: string, progress: ProgressLine): Promise<ResultDocument> {
   const doc = toSubmissionDocument(await api.status(id));
   const result = { ...emptyResult("download"), id, submission: doc };
-  if (doc.runtimeStatus !== "Completed") {
-    const verdict = classify(doc);
+  const verdict = classify(doc);
+  if (verdict.outcome !== "signed") {
     // Nothing to download from a rejected or running submission; say why with the state's exit code.
     if (verdict.outcome === "running") return withExit(result, ExitCode.InvalidState, "running", `Submission ${id} is not signed yet (stage ${doc.stage})`);
     return { ...result, ...verdict };

@@ -114,7 +114,7 @@ export function toSubmissionDocument(view: Record<string, unknown>): SubmissionD
     hasSignedPackage: Boolean(view.signedPackage),
     messages: Array.isArray(view.messages) ? view.messages.map(String) : [],
     errorReportContent: text(view.errorReport),
-    error: text(view.error),
+    error: text(view.error) ?? text(view.reason),
     elapsedSeconds: typeof view.elapsedSeconds === "number" ? view.elapsedSeconds : null,
     stageHistory: history.map((entry) => ({ stage: String(entry.stage), at: String(entry.at) })),
     createdTime: text(view.createdTime),

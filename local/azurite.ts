@@ -74,9 +74,23 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "azurite-"));
   fs.mkdirSync(dataDir, { recursive: true });
-  const blobPort = options.blobPort ?? (await freePort());
-  const tablePort = options.tablePort ?? (await freePort());
-  const queuePort = options.queuePort ?? (await freePort());
+  // A free port can be taken by another process between freePort() and Azurite's listen (parallel
+  // test workers): then Azurite exits with EADDRINUSE and we try again on new ports.
+  const fixedPorts = options.blobPort !== undefined || options.tablePort !== undefined || options.queuePort !== undefined;
+  for (let attempt = 1; ; attempt++) {
+    const blobPort = options.blobPort ?? (await freePort());
+    const tablePort = options.tablePort ?? (await freePort());
+    const queuePort = options.queuePort ?? (await freePort());
+    try {
+      const child = await spawnAzurite(options, dataDir, blobPort, tablePort, queuePort);
+      return handleFor(child, dataDir, blobPort, tablePort, queuePort);
+    } catch (error) {
+      if (fixedPorts || attempt >= 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function spawnAzurite(options: AzuriteOptions, dataDir: string, blobPort: number, tablePort: number, queuePort: number): Promise<ChildProcess> {
   const azuriteMain = require.resolve("azurite/dist/src/azurite.js");
   const args = [
     ...exitWithParentArgs(),
@@ -93,13 +107,25 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   args.push(...(options.inMemory ? ["--inMemoryPersistence"] : ["--location", dataDir]));
   const child: ChildProcess = spawn(process.execPath, args, { stdio: [PARENT_LINK_STDIN, "ignore", "pipe"] });
   let stderr = "";
-  child.stderr?.on("data", (chunk) => { stderr += String(chunk); });
+  const exited = new Promise<never>((_, reject) => {
+    child.once("exit", (code) => reject(new Error(`Azurite exited (code ${code}) before it opened its ports`)));
+    // Azurite reports a taken port and may linger instead of exiting: give up on these ports at once.
+    child.stderr?.on("data", (chunk) => {
+      stderr += String(chunk);
+      if (stderr.includes("EADDRINUSE")) reject(new Error("Azurite could not listen: EADDRINUSE"));
+    });
+  });
   try {
-    await Promise.all([waitForPort(blobPort, 30000), waitForPort(tablePort, 30000)]);
+    await Promise.race([Promise.all([waitForPort(blobPort, 30000), waitForPort(tablePort, 30000)]), exited]);
   } catch (error) {
     child.kill("SIGKILL");
     throw new Error(`${(error as Error).message}\n${stderr}`);
   }
+  exited.catch(() => undefined); // a later exit (stop) is not an error
+  return child;
+}
+
+function handleFor(child: ChildProcess, dataDir: string, blobPort: number, tablePort: number, queuePort: number): AzuriteHandle {
   const blobEndpoint = `http://127.0.0.1:${blobPort}/${DEV_ACCOUNT}`;
   const tableEndpoint = `http://127.0.0.1:${tablePort}/${DEV_ACCOUNT}`;
   const queueEndpoint = `http://127.0.0.1:${queuePort}/${DEV_ACCOUNT}`;

@@ -97,6 +97,31 @@ describe("exit codes from the service's HTTP answers", () => {
   });
 });
 
+describe("a drop the service rejected", () => {
+  test("is exit 5 with the reason, never 0 (it is recorded as a Completed run with stage rejected)", async () => {
+    const view = {
+      id: "drv-rejected",
+      runtimeStatus: "Completed",
+      stage: "rejected",
+      outcome: "rejected",
+      reason: "sidecar: productName must be a non-empty string",
+      package: { container: "driver-drops", blobName: "x.zip" },
+    };
+    const server = await serve((_req, res) => json(res, 200, view));
+    try {
+      for (const command of ["status", "wait"]) {
+        const result = await cli([command, "drv-rejected", "--url", `${server.url}/api`, "--key", KEY, "--json"]);
+        expect(result.code).toBe(5);
+        expect(result.doc).toMatchObject({ exitCode: 5, outcome: "rejected" });
+        expect(result.doc!.message).toContain("productName must be a non-empty string");
+      }
+      expect((await cli(["download", "drv-rejected", "--out", os.tmpdir(), "--url", `${server.url}/api`, "--key", KEY])).code).toBe(5);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("download: redirects and verification", () => {
   const manifestBody = Buffer.from(JSON.stringify({ outcome: "succeeded", signedPackage: { container: "c", blobName: "x/Signed_42.zip", contentLength: 11 } }));
   const signedBody = Buffer.from("signed-zip!");
