@@ -1,6 +1,7 @@
 /** Builds the orchestration input from a package, the user's overrides and configuration (read here, never in the orchestrator). */
 import type { SubmitDriverInput } from "../activities/contract";
 import type { PackageRef } from "../domain/types";
+import type { PublishPolicy } from "../domain/publishing";
 import type { AppConfig } from "../config";
 import { harnessForExtension, packageBaseName, packageExtension } from "../shared/packageRules";
 import { completeProductFields, type ProductFieldOverrides } from "./validation/productFields";
@@ -11,6 +12,8 @@ export interface SubmissionRequest {
   submissionName?: string;
   submissionType?: "initial" | "derived";
   resume?: { productId: string; submissionId?: string };
+  /** Already validated with parsePublishPolicy. */
+  publish?: PublishPolicy;
   requestedBy: SubmitDriverInput["requestedBy"];
 }
 
@@ -31,5 +34,6 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     polling: config.polling(product.testHarness),
     retry: config.retry,
     requestedBy: request.requestedBy,
+    ...(request.publish ? { publish: { policy: request.publish, polling: config.labelPolling } } : {}),
   };
 }
