@@ -11,6 +11,7 @@ import * as df from "durable-functions";
 import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
 import type { ActivityRetryPolicy, BlobLocation, FailureKind, LabelReport, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
 import { ORCHESTRATOR_NAME, PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput } from "../activities/contract";
+import { labelInstanceId } from "../shared/instanceId";
 import { redactSecrets } from "../shared/redact";
 import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
@@ -315,11 +316,6 @@ function* collectSignedPackage(
   manifestLocation = yield* callActivity(context, "writeResultManifest", { instanceId, manifest: { ...manifest, label } }, input.retry);
   status.report("succeeded", { manifest: manifestLocation, label });
   return { ...result, manifest: manifestLocation, pollCount: carry.pollCount, generation: carry.generation, label };
-}
-
-/** Instance id of the n-th publishLabel run of a submission (1 = the one started after signing). */
-export function labelInstanceId(submissionInstanceId: string, n: number): string {
-  return `${submissionInstanceId}-label-${n}`;
 }
 
 /** Runs publishLabel as a sub-orchestration; whatever happens to it, the outcome is a label report. */
