@@ -12,8 +12,8 @@ rm -rf "$out"
 mkdir -p "$out/dist"
 cp -R dist/src "$out/dist/src"
 cp host.json package.json package-lock.json "$out/"
-# From the lock file, without install scripts; the npm cache left by `npm ci` makes this offline-fast.
-(cd "$out" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error)
+# The production dependency tree, copied from what `npm ci` installed (offline, no registry).
+node scripts/copy-production-deps.js "$out"
 # azd runs `npm run build --if-present` in the deployable, where there is no compiler: the staged
 # package.json keeps its dependencies and main, not our scripts, dev dependencies or the CLI's bin.
 npm pkg delete scripts devDependencies bin --prefix "$out"

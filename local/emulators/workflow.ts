@@ -4,18 +4,11 @@
  * (reference/hdc-api.md a.7), each notStarted → started → completed, until finalizeIngestion
  * completes. Evaluated on every GET, so pushing the clock forward advances the submission.
  */
+import { HDC_SUBMISSION_STEPS } from "../../src/domain/hdcSteps";
 import type { WorkflowBehaviour } from "./hdcBehaviour";
 
-export const SUBMISSION_STEPS = [
-  "packageInfoValidation",
-  "preparation",
-  "scanning",
-  "validation",
-  "catalogCreation",
-  "manualReview",
-  "signing",
-  "finalizeIngestion",
-] as const;
+/** The emulator walks the same documented steps the app counts "k of n" against. */
+export const SUBMISSION_STEPS = HDC_SUBMISSION_STEPS;
 
 export type CommitStatus = "commitPending" | "commitReceived" | "commitComplete" | "commitFailed";
 export type StepState = "notStarted" | "started" | "completed" | "failed";

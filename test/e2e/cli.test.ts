@@ -18,13 +18,6 @@ import { expectNothingSecret, startTestStack, type TestStack } from "../support/
 jest.setTimeout(180_000);
 
 const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
-/** Set once key enforcement (local runtime) lands; the runtime ignores keys before that. */
-const KEYS_ENFORCED = fs.readFileSync(path.resolve(__dirname, "../../local/stack.ts"), "utf8").includes("functionKey");
-
-/** The function key of the stack (helper B adds it to Stack); before that the runtime takes any. */
-function functionKeyOf(stack: TestStack): string {
-  return (stack as { functionKey?: string }).functionKey ?? "no-key-yet";
-}
 
 interface CliRun {
   code: number | null;
@@ -83,7 +76,7 @@ describe("driver-sign CLI against the local stack", () => {
   beforeAll(async () => {
     stack = await startTestStack();
     work = fs.mkdtempSync(path.join(os.tmpdir(), "driver-sign-e2e-"));
-    common = ["--url", stack.apiUrl, "--key", functionKeyOf(stack)];
+    common = ["--url", stack.apiUrl, "--key", stack.functionKey];
   });
   afterAll(async () => {
     await stack?.stop();
@@ -137,7 +130,7 @@ describe("driver-sign CLI against the local stack", () => {
     expect(fs.readdirSync(out).filter((name) => name.endsWith(".partial"))).toEqual([]);
 
     // The result link is a redirect to a short read-only SAS on that blob.
-    const link = await fetch(`${stack.apiUrl}/submissions/${doc.id}/signed-package`, { redirect: "manual", headers: { "x-functions-key": functionKeyOf(stack) } });
+    const link = await fetch(`${stack.apiUrl}/submissions/${doc.id}/signed-package`, { redirect: "manual", headers: { "x-functions-key": stack.functionKey } });
     expect(link.status).toBe(302);
     const location = new URL(link.headers.get("location")!);
     expect(location.pathname.endsWith(`/${manifest.signedPackage.container}/${manifest.signedPackage.blobName}`)).toBe(true);
@@ -211,7 +204,7 @@ describe("driver-sign CLI against the local stack", () => {
       firstId = doc.id!;
 
       // While it runs, the result links say why there is nothing yet (409 naming the stage).
-      const key = functionKeyOf(stack);
+      const key = stack.functionKey;
       const link = await fetch(`${stack.apiUrl}/submissions/${firstId}/signed-package`, { redirect: "manual", headers: { "x-functions-key": key } });
       expect(link.status).toBe(409);
       expect(((await link.json()) as { stage: string }).stage).toEqual(expect.any(String));
@@ -227,7 +220,7 @@ describe("driver-sign CLI against the local stack", () => {
   });
 
   it("POST /api/uploads: a write-only SAS for one hash-named blob, the sidecar first, 'exists' only for the same hash and size", async () => {
-    const key = functionKeyOf(stack);
+    const key = stack.functionKey;
     const pkg = samplePackage({ folder: "cli-uploads-api" });
     const sha256 = sha256Of(pkg.bytes);
     const ask = async (body: unknown) => {
@@ -279,7 +272,7 @@ describe("driver-sign CLI against the local stack", () => {
     expect((await cli("wait", "no-such-submission", "--timeout", "5s")).code).toBe(4);
     expect((await cli("download", "no-such-submission", "--out", path.join(work, "none"))).code).toBe(4);
     expect((await cli("cancel", "no-such-submission")).code).toBe(4);
-    const link = await fetch(`${stack.apiUrl}/submissions/no-such-submission/manifest`, { redirect: "manual", headers: { "x-functions-key": functionKeyOf(stack) } });
+    const link = await fetch(`${stack.apiUrl}/submissions/no-such-submission/manifest`, { redirect: "manual", headers: { "x-functions-key": stack.functionKey } });
     expect(link.status).toBe(404);
   });
 
@@ -313,7 +306,7 @@ describe("driver-sign CLI against the local stack", () => {
     expect((await cli("submit", path.join(work, "missing.hlkx"))).code).toBe(8);
   });
 
-  (KEYS_ENFORCED ? it : it.skip)("exits 2 for a wrong or missing key", async () => {
+  it("exits 2 for a wrong or missing key", async () => {
     const wrong = await runCli(["status", "anything", "--url", stack.apiUrl, "--key", "wrong-key-123", "--json"]);
     printed.push(wrong.stdout, wrong.stderr);
     expect(wrong.code).toBe(2);
@@ -323,10 +316,10 @@ describe("driver-sign CLI against the local stack", () => {
   });
 
   it("never printed the key or a SAS URL, and the service never logged one", () => {
-    const key = functionKeyOf(stack);
+    const key = stack.functionKey;
     for (const text of printed) {
       expectNothingSecret(stack, text);
-      if (KEYS_ENFORCED) expect(text).not.toContain(key);
+      expect(text).not.toContain(key);
     }
     expect(fs.readFileSync(stack.runtimeLogFile, "utf8")).not.toMatch(/[?&]sig=/i);
   });

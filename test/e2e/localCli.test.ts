@@ -95,6 +95,8 @@ describe("npm run local with local.settings.json", () => {
         AzureWebJobsStorage__blobServiceUri: "",
         HDC_API_BASE_URL: other.emulators.hdcBaseUrl,
         HDC_AUTHORITY_HOST: other.emulators.authorityHost,
+        // That Hardware Dev Center (an emulator too) hands out Azurite's loopback URLs.
+        HDC_ALLOWED_URL_HOST_SUFFIXES: "127.0.0.1",
         HDC_TENANT_ID: registration.tenantId,
         HDC_CLIENT_ID: registration.clientId,
         HDC_CLIENT_SECRET: registration.clientSecret,

@@ -102,7 +102,7 @@ describe("submissions end to end (virtual clock)", () => {
     await uploadOutsideDrops(pkg.fileName, pkg.bytes);
     const response = await fetch(`${stack.apiUrl}/submissions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "x-functions-key": stack.functionKey },
       body: JSON.stringify({ package: `${HTTP_CONTAINER}/${pkg.fileName}` }),
     });
     const text = await response.text();
@@ -136,7 +136,7 @@ describe("submissions end to end (virtual clock)", () => {
     }
     const big = await fetch(`${stack.apiUrl}/submissions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "x-functions-key": stack.functionKey },
       body: JSON.stringify({ package: `${APP_CONTAINERS.drops}/x.hlkx`, pad: "x".repeat(70 * 1024) }),
     });
     expect(big.status).toBe(413);
@@ -155,7 +155,7 @@ describe("submissions end to end (virtual clock)", () => {
       if (!token) break;
     }
     expect(paged.sort()).toEqual(all.map((view) => view.id!).sort());
-    expect((await fetch(`${stack.apiUrl}/submissions?top=0`)).status).toBe(400);
+    expect((await fetch(`${stack.apiUrl}/submissions?top=0`, { headers: { "x-functions-key": stack.functionKey } })).status).toBe(400);
   });
 
   it("re-posting after Microsoft failed the submission creates a new (derived) submission on the same product", async () => {

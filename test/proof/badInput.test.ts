@@ -136,7 +136,7 @@ describe("proof: bad input never starts anything", () => {
         : bytes;
       const response = await fetch(`${stack.apiUrl}/submissions`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", "x-functions-key": stack.functionKey },
         body,
         duplex: "half",
       } as RequestInit);
