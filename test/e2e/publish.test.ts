@@ -107,9 +107,15 @@ describe("publish after signing (local runtime, virtual clock)", () => {
   });
 
   it("shares with a partner (the smallest policy, as written) to shared", async () => {
-    const id = await submit("pub-partner", { destination: "anotherPartner", receiverPublisherId: "27691110" });
+    const packagePath = await upload("pub-partner");
+    const started = await post("/submissions", { package: packagePath, publish: { destination: "anotherPartner", receiverPublisherId: "27691110" } });
+    expect(started.status).toBe(202);
+    const id = started.json.id as string;
     const { label, view } = await finished(id);
     expect(label).toMatchObject({ phase: "shared", destination: "anotherPartner" });
+    // The same version again with a policy: nothing new starts, and the answer says where publishing goes.
+    const again = await post("/submissions", { package: packagePath, publish: { destination: "anotherPartner", receiverPublisherId: "27691110" } });
+    expect(again).toMatchObject({ status: 200, json: { alreadySigned: true, publish: expect.stringMatching(/\/labels with the policy$/) } });
     const remote = await getShippingLabel(hdc, view.productId, view.submissionId, label.labelId!);
     expect(remote.recipientSpecifications).toMatchObject({ receiverPublisherId: "27691110" });
   });
