@@ -6,7 +6,6 @@
  */
 import type { HttpMethods } from "@azure/core-rest-pipeline";
 import type { Audience, LabelTargetingUpdate, NewShippingLabel, NormalizedLabelStatus } from "../domain/publishing";
-import type { HdcClient } from "./client";
 import { HdcError, isRecord } from "./errors";
 import { type NormalizeLabelOptions, normalizeLabelStatus } from "./normalizeLabelStatus";
 import type { HdcLink } from "./types";
@@ -17,11 +16,6 @@ export interface HdcRequester {
   requestJson(method: HttpMethods, path: string, expected: number[], body?: unknown, options?: { creates?: boolean }): Promise<unknown>;
   /** Sends and ignores the (empty) body. */
   request(method: HttpMethods, path: string, expected: number[], body?: unknown): Promise<void>;
-}
-
-/** Kept for callers written against the old adapter: an HdcClient is already a requester. */
-export function requesterFor(client: HdcClient | HdcRequester): HdcRequester {
-  return client;
 }
 
 export interface ShippingLabel {
@@ -127,7 +121,7 @@ export async function cancelShippingLabel(client: HdcRequester, productId: strin
 }
 
 /** GET /hardware/audiences */
-export async function listAudiences(client: HdcClient | HdcRequester): Promise<Audience[]> {
+export async function listAudiences(client: HdcRequester): Promise<Audience[]> {
   const path = "hardware/audiences";
   const body = await client.requestJson("GET", path, [200]);
   if (!isRecord(body) || !Array.isArray(body.value)) throw invalid("GET", path, "expected {value: [audiences]}");
