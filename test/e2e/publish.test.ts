@@ -320,6 +320,35 @@ describe("publish after signing (local runtime, virtual clock)", () => {
     });
   });
 
+  it("a label POST answered 503 after it took effect: the retry adopts that label, no second POST", async () => {
+    stack.emulators.configure({ faults: [{ method: "POST", pathRegex: "/shippingLabels$", status: 503, afterApplying: true, times: 1 }] });
+    const mark = logMark(stack);
+    try {
+      const id = await submit("pub-lost-answer", { destination: "anotherPartner", receiverPublisherId: "27691110" });
+      const { label, view } = await finished(id);
+      expect(label.phase).toBe("shared");
+      expect((await listShippingLabels(hdc, view.productId, view.submissionId)).map((l) => l.id)).toEqual([label.labelId]);
+      expect(hdcEntries(stack, mark).filter((e) => e.method === "POST" && /shippingLabels$/.test(e.path))).toHaveLength(1);
+    } finally {
+      stack.emulators.configure({ faults: [] });
+    }
+  });
+
+  it("a label POST answered 503 that did not take effect is not sent again: the label run fails and says so", async () => {
+    stack.emulators.configure({ faults: [{ method: "POST", pathRegex: "/shippingLabels$", status: 503, times: 1 }] });
+    const mark = logMark(stack);
+    try {
+      const id = await submit("pub-unknown", { destination: "anotherPartner", receiverPublisherId: "27691110" });
+      const { label, view } = await finished(id);
+      expect(label.phase).toBe("failed");
+      expect(label.error).toMatch(/no definite answer .* not sent again/);
+      expect(await listShippingLabels(hdc, view.productId, view.submissionId)).toEqual([]);
+      expect(hdcEntries(stack, mark).filter((e) => e.method === "POST" && /shippingLabels$/.test(e.path))).toHaveLength(1);
+    } finally {
+      stack.emulators.configure({ faults: [] });
+    }
+  });
+
   it("kill -9 between the label POST and its checkpoint: exactly one label, adopted by name", async () => {
     labels({ approvalSeconds: 86_400 });
     // Every label POST is held 2 s at the emulator, then applied: the runtime dies while it is in flight.
