@@ -7,6 +7,7 @@
  * storage): no token, client secret or SAS URL. Hardware Dev Center ids are 64-bit and always
  * travel as decimal strings.
  */
+import type { LabelPhase, PublishDestination } from "./publishing";
 
 /** A driver package in our own storage. */
 export interface PackageRef {
@@ -167,7 +168,7 @@ export interface LabelPollingPolicy {
  * dryRun (expanded, written, nothing created), rejected (the policy does not fit the driver
  * metadata or the submission; nothing created).
  */
-export type LabelReportPhase = import("./publishing").LabelPhase | "waitingForMetadata" | "dryRun" | "rejected";
+export type LabelReportPhase = LabelPhase | "waitingForMetadata" | "dryRun" | "rejected";
 
 export interface LabelReport {
   phase: LabelReportPhase;
@@ -175,7 +176,7 @@ export interface LabelReport {
   instanceId?: string;
   labelId?: string;
   name?: string;
-  destination?: import("./publishing").PublishDestination;
+  destination?: PublishDestination;
   hardwareIdCount?: number;
   /** A few of the hardware ids, "inf | os | pnp". */
   hardwareIdSample?: string[];

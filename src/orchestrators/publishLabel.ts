@@ -14,7 +14,7 @@
  * currentUtcDateTime, no configuration (the schedule arrives in the input).
  */
 import * as df from "durable-functions";
-import { PUBLISH_LABEL_ORCHESTRATOR, type LabelCarry, type PublishLabelInput } from "../activities/contract";
+import { PUBLISH_LABEL_ORCHESTRATOR, type LabelCarry, type PrepareShippingLabelOutput, type PublishLabelInput } from "../activities/contract";
 import type { LabelReport } from "../domain/types";
 import { labelPortalUrl } from "../hdc/shippingLabels";
 import { redactSecrets } from "../shared/redact";
@@ -91,7 +91,7 @@ export function* publishLabelOrchestration(context: df.OrchestrationContext): Ge
 
 type Prepared =
   | { kind: "done"; report: LabelReport }
-  | { kind: "ready"; summary: Extract<import("../activities/contract").PrepareShippingLabelOutput, { ok: true }> };
+  | { kind: "ready"; summary: Extract<PrepareShippingLabelOutput, { ok: true }> };
 
 /** Waits (bounded) for the driver metadata and expands the policy; a dry run or a rejected policy ends here. */
 function* prepare(
