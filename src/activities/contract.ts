@@ -205,6 +205,8 @@ export type PrepareShippingLabelOutput =
       request: BlobLocation;
       /** Dry run: the body as the user reads it, next to the manifest. */
       dryRunRequest?: BlobLocation;
+      /** Dry run only: why Microsoft would refuse this label (a real run stops as rejected instead). */
+      problems?: string[];
     };
 
 export interface CreateShippingLabelInput {

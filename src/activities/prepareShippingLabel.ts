@@ -53,10 +53,11 @@ export async function prepareShippingLabel(input: PrepareShippingLabelInput, dep
     }
   }
   const expanded = expandPolicy({ policy: input.policy, metadata, submission: input.product, audiences });
-  if (!expanded.ok) {
-    return { ready: true, ok: false, problems: expanded.problems.map((p) => `${p.field}: ${p.reason}`) };
-  }
-  const { label, summary } = expanded.value;
+  const problems = expanded.ok ? [] : expanded.problems.map((p) => `${p.field}: ${p.reason}`);
+  // A dry run shows the label the policy describes even when Microsoft would refuse it, with the reasons.
+  const shown = expanded.ok ? expanded.value : input.policy.dryRun ? expanded.draft : undefined;
+  if (!shown) return { ready: true, ok: false, problems };
+  const { label, summary } = shown;
   const request = await writeStateJson(blobService, config, labelRequestBlobName(input.instanceId), label);
   let dryRunRequest: { container: string; blobName: string } | undefined;
   if (input.policy.dryRun) {
@@ -81,6 +82,7 @@ export async function prepareShippingLabel(input: PrepareShippingLabelInput, dep
     audiences: label.targeting.restrictedToAudiences,
     request,
     ...(dryRunRequest ? { dryRunRequest } : {}),
+    ...(problems.length > 0 ? { problems } : {}),
   };
 }
 

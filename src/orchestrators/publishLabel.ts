@@ -136,6 +136,7 @@ function* prepare(
             chidCount: prepared.chidCount,
             audiences: prepared.audiences,
             request: prepared.dryRunRequest ?? prepared.request,
+            ...(prepared.problems ? { problems: prepared.problems } : {}),
           },
         };
       }

@@ -136,9 +136,25 @@ describe("publish after signing (local runtime, virtual clock)", () => {
     expect(body.publishingSpecifications.manualAcquisition).toBe(true);
   });
 
-  it("dry run of the bare policy: the extension INF rule is reported, nothing created", async () => {
+  it("dry run of the bare policy, as written: shows the label with every hardware id and what Microsoft would refuse, creates nothing", async () => {
     const mark = logMark(stack);
     const id = await submit("pub-dry-bare", { destination: "windowsUpdate", dryRun: true });
+    const { label } = await finished(id);
+    expect(label.phase).toBe("dryRun");
+    expect(label.hardwareIdCount).toBeGreaterThan(0);
+    expect(label.hardwareIdSample!.length).toBeGreaterThan(0);
+    // The emulated driver has an extension INF: a manual Windows Update label would be refused for it.
+    expect(label.problems!.join("\n")).toMatch(/^publish\.hardwareIds: selects extension INF\(s\) contoso_ext\.inf/m);
+    const body = JSON.parse((await stack.blobService.getContainerClient(label.request!.container).getBlobClient(label.request!.blobName).downloadToBuffer()).toString("utf8"));
+    expect(body.targeting.hardwareIds).toHaveLength(label.hardwareIdCount!);
+    expect(body.targeting.hardwareIds.some((h: { infId: string }) => h.infId === "contoso_ext.inf")).toBe(true);
+    expect(label.labelId).toBeUndefined();
+    expect(createCalls(mark)).toBe(0);
+  });
+
+  it("a real run of a policy Microsoft would refuse stops as rejected before anything is sent", async () => {
+    const mark = logMark(stack);
+    const id = await submit("pub-bare-real", { destination: "windowsUpdate" });
     const { label } = await finished(id);
     expect(label.phase).toBe("rejected");
     expect(label.problems!.join("\n")).toMatch(/^publish\.hardwareIds: selects extension INF\(s\) contoso_ext\.inf/m);
