@@ -170,7 +170,10 @@ export async function submit(api: ApiClient, packagePath: string, options: Submi
     throw new CliError(ExitCode.Io, `Reading ${packagePath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   if (!stat.isFile()) throw new CliError(ExitCode.Io, `${packagePath} is not a file`);
-  const product = options.productFile ? readProduct(options.productFile) : undefined;
+  // A `publish` section in the product file (issue 11) travels as the request's own `publish` field;
+  // the server validates it (400 naming publish.<field>) before anything starts.
+  const { publish, ...productFields } = (options.productFile ? readProduct(options.productFile) : {}) as Record<string, unknown>;
+  const product = Object.keys(productFields).length > 0 ? productFields : undefined;
 
   progress.note(`Hashing ${fileName} (${stat.size} bytes)`);
   const { sha256, size } = await hashFile(packagePath);
@@ -185,7 +188,7 @@ export async function submit(api: ApiClient, packagePath: string, options: Submi
     });
     progress.clear();
   }
-  const started = await api.startSubmission({ package: ticket.package, ...(product ? { product } : {}) });
+  const started = await api.startSubmission({ package: ticket.package, ...(product ? { product } : {}), ...(publish !== undefined ? { publish } : {}) });
   progress.note(
     started.how === "started"
       ? `Started submission ${started.id}`

@@ -66,7 +66,7 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
     .command("submit")
     .description("upload a package (once per content), start or find its submission, optionally wait and download the results")
     .argument("<package>", "the .hlkx, .hckx or .cab file")
-    .option("--product <file>", "JSON file of product fields (productName, requestedSignatures, ...)")
+    .option("--product <file>", "JSON file of product fields (productName, requestedSignatures, ...); a `publish` section publishes after signing")
     .option("--wait", "wait for the submission to end")
     .option("--timeout <duration>", "how long to wait (the submission goes on after it)", DEFAULT_TIMEOUT)
     .option("--poll <duration>", "time between status checks", DEFAULT_POLL)

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { isLoopbackUrl } from "./shared/loopback";
 import { containerNameProblem, isHostContainer } from "./shared/packageRules";
-import type { ActivityRetryPolicy, DeviceType, PollingPolicy, TestHarness } from "./domain/types";
+import type { ActivityRetryPolicy, DeviceType, LabelPollingPolicy, PollingPolicy, TestHarness } from "./domain/types";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);
@@ -82,6 +82,12 @@ const schema = z
     POLL_MAX_SECONDS: positiveInt(900),
     POLL_BACKOFF_FACTOR: positiveNumber(1.5),
     POLLS_PER_GENERATION: positiveInt(20),
+    // Shipping labels (issue 11): how long a created label is followed, its poll schedule, and how
+    // long to wait for the submission's driverMetadata before giving up on creating one.
+    LABEL_DEADLINE_DAYS: positiveInt(30),
+    LABEL_POLL_INITIAL_SECONDS: positiveInt(300),
+    LABEL_POLL_MAX_SECONDS: positiveInt(6 * 3600),
+    LABEL_METADATA_WAIT_MINUTES: positiveInt(240),
     DEADLINE_ATTESTATION_MINUTES: positiveInt(6 * 60),
     DEADLINE_HLK_MINUTES: positiveInt(7 * 24 * 60),
     ACTIVITY_RETRY_FIRST_SECONDS: positiveInt(5),
@@ -207,6 +213,7 @@ export type Settings = z.infer<typeof schema>;
 export interface AppConfig {
   settings: Settings;
   polling(testHarness: TestHarness): PollingPolicy;
+  labelPolling: LabelPollingPolicy;
   retry: ActivityRetryPolicy;
   productDefaults: {
     requestedSignatures: string[];
@@ -244,6 +251,14 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
           : settings.DEADLINE_HLK_MINUTES,
       pollsPerGeneration: settings.POLLS_PER_GENERATION,
     }),
+    labelPolling: {
+      initialIntervalSeconds: settings.LABEL_POLL_INITIAL_SECONDS,
+      maxIntervalSeconds: settings.LABEL_POLL_MAX_SECONDS,
+      backoffFactor: settings.POLL_BACKOFF_FACTOR,
+      deadlineDays: settings.LABEL_DEADLINE_DAYS,
+      metadataWaitMinutes: settings.LABEL_METADATA_WAIT_MINUTES,
+      pollsPerGeneration: settings.POLLS_PER_GENERATION,
+    },
     retry: {
       firstRetryIntervalSeconds: settings.ACTIVITY_RETRY_FIRST_SECONDS,
       maxAttempts: settings.ACTIVITY_RETRY_MAX_ATTEMPTS,

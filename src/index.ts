@@ -1,5 +1,6 @@
 /** The app's entry (package.json "main"): importing each module registers its functions with the host. */
 import "./orchestrators/submitDriver";
+import "./orchestrators/publishLabel";
 import "./functions/activities";
 import "./functions/packageDropped";
 import "./functions/startSubmission";
@@ -10,3 +11,4 @@ import "./functions/submissionFiles";
 import "./functions/retention";
 import "./functions/notifications";
 import "./functions/dashboard";
+import "./functions/labels";

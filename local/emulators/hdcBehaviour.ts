@@ -4,6 +4,7 @@
  * (enum casing, numeric currentStep, missing workflowStatus). Set at start and changed live
  * through the control API with a partial JSON merge.
  */
+import type { LabelBehaviour } from "./shippingLabels";
 import type { TokenExpiryClock } from "./tokenRegistry";
 
 export type FaultStatus = 401 | 429 | 500 | 502 | 503;
@@ -60,6 +61,8 @@ export interface HdcBehaviour {
   tokenLifetimeSeconds: number;
   /** Which clock expires tokens (see TokenExpiryClock); "real" keeps cached SDK tokens usable across clock pushes. */
   tokenExpiryClock: TokenExpiryClock;
+  /** Shipping labels (shippingLabels.ts): dwell times, scripted failure, metadata delay; merged field by field. */
+  labels?: Partial<LabelBehaviour>;
 }
 
 /** A partial behaviour; `workflow` merges field by field, `faults` replaces the list. */
@@ -128,6 +131,7 @@ export function mergeBehaviour(base: HdcBehaviour, patch: HdcBehaviourPatch = {}
     ...base,
     ...patch,
     workflow: { ...base.workflow, ...(patch.workflow ?? {}) },
+    ...(base.labels || patch.labels ? { labels: { ...base.labels, ...patch.labels } } : {}),
     faults: (patch.faults ?? base.faults).map((fault) => ({ ...fault })),
   };
   assertValid(merged);

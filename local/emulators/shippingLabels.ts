@@ -56,7 +56,7 @@ export const DEFAULT_LABEL_BEHAVIOUR: LabelBehaviour = {
 /** Validates a label configuration and wraps it for EmulatorControl.configure / POST /_emulator/behaviour. */
 export function labelBehaviourPatch(patch: Partial<LabelBehaviour>): HdcBehaviourPatch {
   resolveLabelBehaviour(patch);
-  return { labels: patch } as unknown as HdcBehaviourPatch;
+  return { labels: patch };
 }
 
 function resolveLabelBehaviour(patch: unknown): LabelBehaviour {
@@ -285,7 +285,7 @@ function parseBody(body: Buffer): Record<string, unknown> | undefined {
 
 export function createShippingLabelRoutes(options: ShippingLabelRoutesOptions): ShippingLabelRoutes {
   const { store, clock, blobs } = options;
-  const labelBehaviour = () => resolveLabelBehaviour((options.behaviour() as unknown as { labels?: unknown }).labels);
+  const labelBehaviour = () => resolveLabelBehaviour(options.behaviour().labels);
   const labels = new Map<string, LabelRecord>();
   /** Per submission: signed-package GETs seen, whether the metadata item has been shown, the rich metadata write. */
   const metadataState = new Map<string, { polls: number; revealed: boolean; written?: Promise<void> }>();

@@ -14,10 +14,14 @@ import type {
   PackageRef,
   PollingPolicy,
   ProductFields,
+  LabelPollingPolicy,
+  LabelReport,
   ResultManifest,
   StageTransition,
   StepTransition,
+  TestHarness,
 } from "../domain/types";
+import type { LabelPhase, LabelTargetingUpdate, NormalizedLabelStatus, PublishDestination, PublishPolicy } from "../domain/publishing";
 
 /** Input of the submitDriver orchestration. */
 export interface SubmitDriverInput {
@@ -36,10 +40,42 @@ export interface SubmitDriverInput {
    * created instead of resuming the failed one (src/functions/restartPolicy.ts).
    */
   round?: number;
+  /**
+   * Publish after signing (issue 11): the validated policy and the label polling schedule. Absent in
+   * every history written before publishing existed; only then does the run start publishLabel.
+   */
+  publish?: PublishRequest;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
   /** Webhooks are configured: at the end, queue a notification (src/notifications). Absent = none. */
   notify?: boolean;
+}
+
+export interface PublishRequest {
+  policy: PublishPolicy;
+  polling: LabelPollingPolicy;
+}
+
+/** Input of the publishLabel orchestration (a sub-orchestration of submitDriver, or started by POST .../labels). */
+export interface PublishLabelInput {
+  /** The submitDriver instance whose signed submission is published (result folder, status view). */
+  parentInstanceId: string;
+  package: PackageRef;
+  productId: string;
+  submissionId: string;
+  product: { productName: string; testHarness: TestHarness };
+  policy: PublishPolicy;
+  polling: LabelPollingPolicy;
+  retry: ActivityRetryPolicy;
+  /** Carried through continueAsNew once the label exists. */
+  carry?: LabelCarry;
+}
+
+export interface LabelCarry {
+  report: LabelReport & { labelId: string; deadline: string };
+  pollCount: number;
+  generation: number;
+  intervalSeconds: number;
 }
 
 /** What a new generation (continueAsNew) needs to go on polling where the last stopped. */
@@ -148,6 +184,75 @@ export interface WriteResultManifestInput {
 }
 export type WriteResultManifestOutput = BlobLocation;
 
+export interface PrepareShippingLabelInput {
+  /** The publishLabel instance: key of the stored request body. */
+  instanceId: string;
+  parentInstanceId: string;
+  package: PackageRef;
+  productId: string;
+  submissionId: string;
+  product: { productName: string; testHarness: TestHarness };
+  policy: PublishPolicy;
+}
+export type PrepareShippingLabelOutput =
+  | { ready: false }
+  | { ready: true; ok: false; problems: string[] }
+  | {
+      ready: true;
+      ok: true;
+      name: string;
+      destination: PublishDestination;
+      hardwareIdCount: number;
+      hardwareIdSample: string[];
+      chidCount: number;
+      audiences: string[];
+      /** The full NewShippingLabel body, in STATE_CONTAINER. */
+      request: BlobLocation;
+      /** Dry run: the body as the user reads it, next to the manifest. */
+      dryRunRequest?: BlobLocation;
+      /** Dry run only: why Microsoft would refuse this label (a real run stops as rejected instead). */
+      problems?: string[];
+    };
+
+export interface CreateShippingLabelInput {
+  /** The publishLabel instance: checkpoint and creation-lock key. */
+  instanceId: string;
+  productId: string;
+  submissionId: string;
+  name: string;
+  request: BlobLocation;
+}
+export interface CreateShippingLabelOutput {
+  labelId: string;
+  /** Found by checkpoint or adopted by name after a lost answer. */
+  reused: boolean;
+}
+
+export interface LabelRef {
+  productId: string;
+  submissionId: string;
+  labelId: string;
+}
+export interface GetShippingLabelStatusInput extends LabelRef {
+  previousPhase?: LabelPhase;
+}
+export type GetShippingLabelStatusOutput = NormalizedLabelStatus & { cancelRequested: boolean; errorReportText?: string };
+
+export interface UpdateShippingLabelInput extends LabelRef {
+  targeting: LabelTargetingUpdate;
+}
+export interface UpdateShippingLabelOutput {
+  hardwareIdChanges: number;
+  chidChanges: number;
+  audiencesSet: boolean;
+}
+export type CancelShippingLabelInput = LabelRef;
+export interface CancelShippingLabelOutput {
+  cancelRequested: true;
+  /** The cancel had been sent before (idempotent). */
+  alreadyRequested: boolean;
+}
+
 /** Activity name → input/output types. The orchestrator calls activities only through this map. */
 export interface ActivityContract {
   authenticate: { input: AuthenticateInput; output: AuthenticateOutput };
@@ -158,8 +263,14 @@ export interface ActivityContract {
   getSubmissionStatus: { input: GetSubmissionStatusInput; output: NormalizedSubmissionStatus };
   downloadSignedPackage: { input: DownloadSignedPackageInput; output: DownloadSignedPackageOutput };
   writeResultManifest: { input: WriteResultManifestInput; output: WriteResultManifestOutput };
+  prepareShippingLabel: { input: PrepareShippingLabelInput; output: PrepareShippingLabelOutput };
+  createShippingLabel: { input: CreateShippingLabelInput; output: CreateShippingLabelOutput };
+  getShippingLabelStatus: { input: GetShippingLabelStatusInput; output: GetShippingLabelStatusOutput };
+  updateShippingLabel: { input: UpdateShippingLabelInput; output: UpdateShippingLabelOutput };
+  cancelShippingLabel: { input: CancelShippingLabelInput; output: CancelShippingLabelOutput };
 }
 export type ActivityName = keyof ActivityContract;
 
 export const ORCHESTRATOR_NAME = "submitDriver";
+export const PUBLISH_LABEL_ORCHESTRATOR = "publishLabel";
 

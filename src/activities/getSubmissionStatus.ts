@@ -28,7 +28,7 @@ export async function getSubmissionStatus(input: GetSubmissionStatusInput, deps:
  * The first ERROR_REPORT_MAX_BYTES of the report, redacted. A report that cannot be read is
  * logged and skipped: the failure itself is already known from the status.
  */
-async function readErrorReport(url: string, deps: ActivityDeps): Promise<string | undefined> {
+export async function readErrorReport(url: string, deps: ActivityDeps): Promise<string | undefined> {
   const maxBytes = deps.config.settings.ERROR_REPORT_MAX_BYTES;
   try {
     const download = await new BlobClient(url).download(0, maxBytes, { abortSignal: deps.budget.signal });

@@ -7,6 +7,7 @@
  * storage): no token, client secret or SAS URL. Hardware Dev Center ids are 64-bit and always
  * travel as decimal strings.
  */
+import type { LabelPhase, PublishDestination } from "./publishing";
 
 /** A driver package in our own storage. */
 export interface PackageRef {
@@ -95,6 +96,8 @@ export interface ResultManifest {
   driverMetadata?: BlobLocation;
   startedAt?: string;
   finishedAt: string;
+  /** The shipping label published after signing (issue 11), when a `publish` policy was given. */
+  label?: LabelReport;
 }
 
 // Custom status: what GET /api/submissions/{id} shows while the orchestration runs.
@@ -146,6 +149,8 @@ export interface SubmissionCustomStatus {
   stageHistory?: StageTransition[];
   /** Microsoft's step/state changes as first seen by a poll, oldest first (bounded; see StatusReporter). */
   stepHistory?: StepTransition[];
+  /** The shipping label after signing (bounded: see fitLabelReport). */
+  label?: LabelReport;
   updatedAt: string;
 }
 
@@ -163,3 +168,55 @@ export interface RejectedDropStatus {
 
 /** microsoft: Microsoft rejected or failed the submission; deadline: Microsoft did not finish in time; activity: our side (retries exhausted, bad input, storage). */
 export type FailureKind = "microsoft" | "deadline" | "activity";
+
+// Publishing after signing (issue 11). The policy and wire types live in domain/publishing.ts.
+
+/** Label polling, computed by the trigger from LABEL_* settings (the orchestrator reads no config). */
+export interface LabelPollingPolicy {
+  initialIntervalSeconds: number;
+  maxIntervalSeconds: number;
+  backoffFactor: number;
+  /** How long a created label is followed (LABEL_DEADLINE_DAYS). */
+  deadlineDays: number;
+  /** How long to wait for the submission's driverMetadata item before giving up. */
+  metadataWaitMinutes: number;
+  pollsPerGeneration: number;
+}
+
+/**
+ * What we say about a label, in custom status (bounded), the result manifest and the publishLabel
+ * output. Phases beyond LabelPhase: waitingForMetadata (the driverMetadata item is not there yet),
+ * dryRun (expanded, written, nothing created), rejected (the policy does not fit the driver
+ * metadata or the submission; nothing created).
+ */
+export type LabelReportPhase = LabelPhase | "waitingForMetadata" | "dryRun" | "rejected";
+
+export interface LabelReport {
+  phase: LabelReportPhase;
+  /** The publishLabel instance following this label. */
+  instanceId?: string;
+  labelId?: string;
+  name?: string;
+  destination?: PublishDestination;
+  hardwareIdCount?: number;
+  /** A few of the hardware ids, "inf | os | pnp". */
+  hardwareIdSample?: string[];
+  chidCount?: number;
+  audiences?: string[];
+  currentStep?: string | null;
+  state?: string | null;
+  /** Microsoft's messages (bounded in status). */
+  messages?: string[];
+  errorReportText?: string;
+  /** Our own reason (rejected policy fields, deadline, activity failure). */
+  error?: string;
+  /** Fields of the policy that do not fit, "publish.<field>: reason". */
+  problems?: string[];
+  cancelRequested?: boolean;
+  /** Where the expanded request body is (dry run: next to the manifest). */
+  request?: BlobLocation;
+  portalUrl?: string;
+  deadline?: string;
+  pollCount?: number;
+  updatedAt?: string;
+}

@@ -1,4 +1,4 @@
-/** Registers the eight activities; each handler gets the shared dependencies with this invocation's logger. */
+/** Registers the activities of the contract; each handler gets the shared dependencies with this invocation's logger. */
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { authenticate } from "../activities/authenticate";
@@ -11,6 +11,11 @@ import { type ActivityDeps, getActivityDeps } from "../activities/deps";
 import { downloadSignedPackage } from "../activities/downloadSignedPackage";
 import { getSubmissionStatus } from "../activities/getSubmissionStatus";
 import { writeResultManifest } from "../activities/writeResultManifest";
+import { prepareShippingLabel } from "../activities/prepareShippingLabel";
+import { createShippingLabel } from "../activities/createShippingLabel";
+import { getShippingLabelStatus } from "../activities/getShippingLabelStatus";
+import { updateShippingLabel } from "../activities/updateShippingLabel";
+import { cancelShippingLabel } from "../activities/cancelShippingLabel";
 import { toSafeActivityError } from "../activities/errors";
 
 type Implementations = {
@@ -27,6 +32,11 @@ export const activityImplementations: Implementations = {
   getSubmissionStatus,
   downloadSignedPackage,
   writeResultManifest,
+  prepareShippingLabel,
+  createShippingLabel,
+  getShippingLabelStatus,
+  updateShippingLabel,
+  cancelShippingLabel,
 };
 
 function register<N extends ActivityName>(name: N): void {

@@ -29,6 +29,8 @@ import { notificationsConfigured } from "../notifications/queue";
 import { RECORD_REJECTED_DROP, type RecordRejectedDropInput } from "../orchestrators/recordRejectedDrop";
 import { problemsFromZod } from "./validation/fieldProblems";
 import { type Sidecar, sidecarSchema } from "./validation/productFields";
+import { parsePublishPolicy } from "../publishing/policySchema";
+import type { PublishPolicy } from "../domain/publishing";
 
 export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
 
@@ -39,7 +41,7 @@ export type DropDecision =
   | { action: "alreadyStarted"; instanceId: string; runtimeStatus: string }
   | { action: "started"; instanceId: string };
 
-type SidecarResult = { found: false } | { found: true; sidecar: Sidecar } | { found: true; problem: string };
+type SidecarResult = { found: false } | { found: true; sidecar: Omit<Sidecar, "publish">; publish?: PublishPolicy } | { found: true; problem: string };
 
 
 /** The optional `<package>.json`: at most 64 KiB of JSON matching sidecarSchema. */
@@ -66,7 +68,12 @@ async function readSidecar(service: BlobServiceClient, container: string, packag
     const fields = problemsFromZod(parsed.error).map((p) => `${p.field} ${p.reason}`);
     return { found: true, problem: `sidecar ${name}: ${fields.join("; ")}` };
   }
-  return { found: true, sidecar: parsed.data };
+  const { publish: rawPublish, ...fields } = parsed.data;
+  if (rawPublish === undefined) return { found: true, sidecar: fields };
+  // Validated before anything starts: a bad policy rejects the drop (manifest names publish.<field>).
+  const publish = parsePublishPolicy(rawPublish);
+  if (!publish.ok) return { found: true, problem: `sidecar ${name}: ${publish.problems.map((p) => `${p.field} ${p.reason}`).join("; ")}` };
+  return { found: true, sidecar: fields, publish: publish.value };
 }
 
 async function reject(
@@ -144,10 +151,11 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
 
   const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
   if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem));
-  const fields: Sidecar = sidecar.found ? sidecar.sidecar : {};
+  const fields: Omit<Sidecar, "publish"> = sidecar.found ? sidecar.sidecar : {};
+  const publish = sidecar.found && "publish" in sidecar ? sidecar.publish : undefined;
   const { submissionName, submissionType, ...product } = fields;
 
-  const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, requestedBy: "eventGrid" }, config);
+  const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, publish, requestedBy: "eventGrid" }, config);
   // Two deliveries may race past getStatus: then the other one started it.
   const start = await startOrFindRunning(client, CURRENT_SUBMIT_DRIVER, instanceId, input);
   if (!start.started) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: start.runtimeStatus });

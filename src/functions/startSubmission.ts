@@ -81,7 +81,9 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
   if (existing?.runtimeStatus === "Completed") {
     // This package version is already signed: answer with where it is, start nothing.
-    return { status: 200, jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, statusUrl: links.statusUrl } };
+    // A `publish` here would be silently dropped: say where publishing a signed submission goes.
+    const publishHint = rest.publish ? { publish: `not started: this version is already signed; POST ${links.statusUrl}/labels with the policy` } : {};
+    return { status: 200, jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, statusUrl: links.statusUrl, ...publishHint } };
   }
 
   let input = buildSubmitDriverInput(

@@ -1,6 +1,7 @@
 /** Builds the orchestration input from a package, the user's overrides and configuration (read here, never in the orchestrator). */
 import type { SubmitDriverInput } from "../activities/contract";
 import type { PackageRef } from "../domain/types";
+import type { PublishPolicy } from "../domain/publishing";
 import type { AppConfig } from "../config";
 import { notificationsConfigured } from "../notifications/queue";
 import { harnessForExtension, packageBaseName, packageExtension } from "../shared/packageRules";
@@ -12,6 +13,8 @@ export interface SubmissionRequest {
   submissionName?: string;
   submissionType?: "initial" | "derived";
   resume?: { productId: string; submissionId?: string };
+  /** Already validated with parsePublishPolicy. */
+  publish?: PublishPolicy;
   requestedBy: SubmitDriverInput["requestedBy"];
 }
 
@@ -33,5 +36,6 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     retry: config.retry,
     requestedBy: request.requestedBy,
     ...(notificationsConfigured(config) ? { notify: true } : {}),
+    ...(request.publish ? { publish: { policy: request.publish, polling: config.labelPolling } } : {}),
   };
 }

@@ -5,6 +5,7 @@ import { isListedSubmissionName } from "../orchestrators/versions";
 import { isValidInstanceId } from "../shared/instanceId";
 import { durableClientFor, findInstance } from "./durableClient";
 import { instancePagerFor } from "./instancePages";
+import { labelRuns } from "./labels";
 import { type SubmissionView, toSubmissionView } from "./submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 import { encodeContinuationToken, parseListQuery } from "./validation/listQuery";
@@ -12,9 +13,13 @@ import { encodeContinuationToken, parseListQuery } from "./validation/listQuery"
 export async function handleSubmissionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
-  const status = await findInstance(durableClientFor(context), id);
+  const client = durableClientFor(context);
+  const status = await findInstance(client, id);
   if (!status || !isListedSubmissionName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
-  return { status: 200, jsonBody: toSubmissionView(status) };
+  const view = toSubmissionView(status);
+  // The label's live state is in its own publishLabel instance (the submission may be finished).
+  const latest = (await labelRuns(client, id)).at(-1)?.label;
+  return { status: 200, jsonBody: latest ? { ...view, label: latest } : view };
 }
 
 /**

@@ -1,6 +1,6 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
+import type { BlobLocation, LabelReport, PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
 import { hdcStepPosition, type HdcStepPosition } from "../domain/hdcSteps";
 import type { SubmitDriverSummary } from "../orchestrators/customStatus";
 import { orchestrationFailureText } from "../activities/errors";
@@ -34,6 +34,12 @@ export interface SubmissionView extends StatusFactsShown {
   step?: HdcStepPosition;
   /** The state in nefarius/SDCM's terms, beside our stage. */
   progress: SubmissionProgressName;
+  /**
+   * The shipping label (issue 11): the latest publishLabel run's block when there is one (GET of one
+   * submission reads it live), else what the submission recorded. A failed label leaves the
+   * signing `succeeded`: look at label.phase.
+   */
+  label?: LabelReport;
 }
 
 /** nefarius/SDCM's `progress`: created (not committed yet), processing (Microsoft has it), completed, failed. */
@@ -110,5 +116,6 @@ export function toSubmissionView(status: DurableOrchestrationStatus): Submission
     stepHistory: Array.isArray(custom.stepHistory) ? custom.stepHistory : [],
     step: hdcStepPosition(custom.currentStep),
     progress: progressOf(stage),
+    ...(custom.label ?? summary?.label ? { label: custom.label ?? summary?.label } : {}),
   };
 }

@@ -207,6 +207,20 @@ export class HdcClient implements HdcApi {
     return `${url.pathname.slice(start + 1)}${url.search}`;
   }
 
+  /**
+   * A request outside the typed operations above (shipping labels, audiences: src/hdc/shippingLabels.ts):
+   * same pipeline, token, retries and HdcError rules. `creates` marks a POST that is never re-sent
+   * after a 5xx or a timeout. Returns the JSON body parsed losslessly.
+   */
+  async requestJson(method: HttpMethods, path: string, expected: number[], body?: unknown, options?: SendOptions): Promise<unknown> {
+    return this.sendJson(method, path, expected, body, options);
+  }
+
+  /** As requestJson, for answers without a body (204). */
+  async request(method: HttpMethods, path: string, expected: number[], body?: unknown): Promise<void> {
+    await this.send(method, path, expected, body);
+  }
+
   private async sendJson(method: HttpMethods, path: string, expected: number[], body?: unknown, options?: SendOptions): Promise<unknown> {
     const response = await this.send(method, path, expected, body, options);
     try {

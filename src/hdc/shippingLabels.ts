@@ -6,41 +6,16 @@
  */
 import type { HttpMethods } from "@azure/core-rest-pipeline";
 import type { Audience, LabelTargetingUpdate, NewShippingLabel, NormalizedLabelStatus } from "../domain/publishing";
-import type { HdcClient } from "./client";
 import { HdcError, isRecord } from "./errors";
 import { type NormalizeLabelOptions, normalizeLabelStatus } from "./normalizeLabelStatus";
 import type { HdcLink } from "./types";
 
-/** The two requests the label operations need; see requesterFor. */
+/** The two requests the label operations need; HdcClient has both (requestJson, request). */
 export interface HdcRequester {
   /** Sends and parses the JSON answer losslessly; throws HdcError unless the status is expected. */
   requestJson(method: HttpMethods, path: string, expected: number[], body?: unknown, options?: { creates?: boolean }): Promise<unknown>;
   /** Sends and ignores the (empty) body. */
   request(method: HttpMethods, path: string, expected: number[], body?: unknown): Promise<void>;
-}
-
-type PrivateSend = {
-  sendJson(method: HttpMethods, path: string, expected: number[], body?: unknown, options?: { creates?: boolean }): Promise<unknown>;
-  send(method: HttpMethods, path: string, expected: number[], body?: unknown): Promise<unknown>;
-};
-
-/**
- * Adapter until HdcClient exposes a public request method: reuses the client's own private
- * send/sendJson (same pipeline, retry and error rules) instead of building a second pipeline.
- * Replace with the public method when client.ts gains one.
- */
-export function requesterFor(client: HdcClient | HdcRequester): HdcRequester {
-  if ("requestJson" in client && typeof client.requestJson === "function") return client as HdcRequester;
-  const inner = client as unknown as PrivateSend;
-  if (typeof inner.sendJson !== "function" || typeof inner.send !== "function") {
-    throw new TypeError("HdcClient has no send/sendJson: shippingLabels.ts needs a public request method on HdcClient");
-  }
-  return {
-    requestJson: (method, path, expected, body, options) => inner.sendJson.call(client, method, path, expected, body, options),
-    request: async (method, path, expected, body) => {
-      await inner.send.call(client, method, path, expected, body);
-    },
-  };
 }
 
 export interface ShippingLabel {
@@ -90,23 +65,23 @@ function asLabel(value: unknown, method: string, path: string, productId: string
 }
 
 /** POST .../shippingLabels. The status code is undocumented: 200 and 201 are success. */
-export async function createShippingLabel(client: HdcClient | HdcRequester, productId: string, submissionId: string, label: NewShippingLabel): Promise<ShippingLabel> {
+export async function createShippingLabel(client: HdcRequester, productId: string, submissionId: string, label: NewShippingLabel): Promise<ShippingLabel> {
   const path = labelsPath(productId, submissionId);
-  const body = await requesterFor(client).requestJson("POST", path, [200, 201], label, { creates: true });
+  const body = await client.requestJson("POST", path, [200, 201], label, { creates: true });
   return asLabel(body, "POST", path, productId, submissionId);
 }
 
 /** GET .../shippingLabels/{id}?includeTargetingInfo=true */
-export async function getShippingLabel(client: HdcClient | HdcRequester, productId: string, submissionId: string, labelId: string): Promise<ShippingLabel> {
+export async function getShippingLabel(client: HdcRequester, productId: string, submissionId: string, labelId: string): Promise<ShippingLabel> {
   const path = `${labelPath(productId, submissionId, labelId)}?includeTargetingInfo=true`;
-  const body = await requesterFor(client).requestJson("GET", path, [200]);
+  const body = await client.requestJson("GET", path, [200]);
   return asLabel(body, "GET", path, productId, submissionId, labelId);
 }
 
 /** GET .../shippingLabels (first page; a submission carries few labels). */
-export async function listShippingLabels(client: HdcClient | HdcRequester, productId: string, submissionId: string): Promise<ShippingLabel[]> {
+export async function listShippingLabels(client: HdcRequester, productId: string, submissionId: string): Promise<ShippingLabel[]> {
   const path = `${labelsPath(productId, submissionId)}?includeTargetingInfo=true`;
-  const body = await requesterFor(client).requestJson("GET", path, [200]);
+  const body = await client.requestJson("GET", path, [200]);
   if (!isRecord(body)) throw invalid("GET", path, "expected a JSON object");
   const items = Array.isArray(body.value) ? body.value : Array.isArray(body.items) ? body.items : [];
   return items.map((item) => asLabel(item, "GET", path, productId, submissionId));
@@ -117,7 +92,7 @@ export async function listShippingLabels(client: HdcClient | HdcRequester, produ
  * trimmed), the newest id when several exist.
  */
 export async function findShippingLabelByName(
-  client: HdcClient | HdcRequester,
+  client: HdcRequester,
   productId: string,
   submissionId: string,
   name: string,
@@ -129,7 +104,7 @@ export async function findShippingLabelByName(
 
 /** PATCH .../shippingLabels/{id} with the `targeting` key; 204. Each hardware id / CHID carries action add|remove. */
 export async function updateShippingLabelTargeting(
-  client: HdcClient | HdcRequester,
+  client: HdcRequester,
   productId: string,
   submissionId: string,
   labelId: string,
@@ -137,18 +112,18 @@ export async function updateShippingLabelTargeting(
 ): Promise<void> {
   const hasChange = targeting.hardwareIds?.length || targeting.chids?.length || targeting.restrictedToAudiences !== undefined;
   if (!hasChange) throw new TypeError("a targeting update needs hardwareIds, chids or restrictedToAudiences");
-  await requesterFor(client).request("PATCH", labelPath(productId, submissionId, labelId), [200, 204], { targeting });
+  await client.request("PATCH", labelPath(productId, submissionId, labelId), [200, 204], { targeting });
 }
 
 /** PUT .../shippingLabels/{id}/cancel; 204. Only in Microsoft Approval or gradual rollout. */
-export async function cancelShippingLabel(client: HdcClient | HdcRequester, productId: string, submissionId: string, labelId: string): Promise<void> {
-  await requesterFor(client).request("PUT", `${labelPath(productId, submissionId, labelId)}/cancel`, [200, 202, 204]);
+export async function cancelShippingLabel(client: HdcRequester, productId: string, submissionId: string, labelId: string): Promise<void> {
+  await client.request("PUT", `${labelPath(productId, submissionId, labelId)}/cancel`, [200, 202, 204]);
 }
 
 /** GET /hardware/audiences */
-export async function listAudiences(client: HdcClient | HdcRequester): Promise<Audience[]> {
+export async function listAudiences(client: HdcRequester): Promise<Audience[]> {
   const path = "hardware/audiences";
-  const body = await requesterFor(client).requestJson("GET", path, [200]);
+  const body = await client.requestJson("GET", path, [200]);
   if (!isRecord(body) || !Array.isArray(body.value)) throw invalid("GET", path, "expected {value: [audiences]}");
   return body.value.filter(isRecord).flatMap((item) => {
     const audienceId = idText(item.id);

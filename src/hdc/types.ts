@@ -3,6 +3,7 @@
  * Ids are decimal strings: the client parses responses losslessly so 64-bit ids survive.
  * Enum-like fields are plain strings because the service mixes camelCase and PascalCase.
  */
+import type { HttpMethods } from "@azure/core-rest-pipeline";
 import type { ProductFields } from "../domain/types";
 
 export interface HdcLink {
@@ -74,4 +75,7 @@ export interface HdcApi {
   createSubmission(productId: string, submission: NewSubmission): Promise<HdcSubmission>;
   /** POST .../commit; resolves on 202. */
   commitSubmission(productId: string, submissionId: string): Promise<void>;
+  /** Any other HDC request (shipping labels, audiences: shippingLabels.ts), same pipeline and error rules. */
+  requestJson(method: HttpMethods, path: string, expected: number[], body?: unknown, options?: { creates?: boolean }): Promise<unknown>;
+  request(method: HttpMethods, path: string, expected: number[], body?: unknown): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * Both are read by GET /api/submissions/{id}, so they hold only non-secret facts.
  */
 import type * as df from "durable-functions";
-import type { BlobLocation, PackageRef, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
+import type { BlobLocation, LabelReport, PackageRef, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
 
 /** Microsoft's error report can be long; status and exception messages keep a bounded prefix. */
 export const MAX_ERROR_REPORT_IN_STATUS = 4000;
@@ -24,6 +24,8 @@ export interface SubmitDriverSummary {
   generation: number;
   startedAt: string;
   finishedAt: string;
+  /** The shipping label published after signing, when the input asked for one. */
+  label?: LabelReport;
 }
 
 export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "updatedAt" | "stageHistory" | "stepHistory">;
@@ -80,6 +82,43 @@ function dropOneMessage(messages: string[]): string[] {
   return [...kept.slice(0, -1), moreMessagesNote(alreadyDropped + 1)];
 }
 
+/** Bounds of the `label` block of custom status (the manifest keeps everything). */
+export const MAX_LABEL_MESSAGES_IN_STATUS = 5;
+export const MAX_LABEL_TEXT_IN_STATUS = 300;
+export const MAX_LABEL_REPORT_IN_STATUS = 1000;
+
+const boundedList = (values: string[] | undefined, count: number): string[] | undefined => {
+  if (values === undefined) return undefined;
+  const kept = values.slice(0, count).map((value) => truncate(value, MAX_LABEL_TEXT_IN_STATUS));
+  return values.length > count ? [...kept, moreMessagesNote(values.length - count)] : kept;
+};
+
+/** The label block as custom status shows it: few, short messages and problems; a report excerpt. */
+export function fitLabelReport(report: LabelReport): LabelReport {
+  const fitted: LabelReport = {
+    ...report,
+    name: report.name !== undefined ? truncate(report.name, MAX_LABEL_TEXT_IN_STATUS) : undefined,
+    currentStep: truncateWord(report.currentStep),
+    state: truncateWord(report.state),
+    messages: boundedList(report.messages, MAX_LABEL_MESSAGES_IN_STATUS),
+    problems: boundedList(report.problems, MAX_LABEL_MESSAGES_IN_STATUS),
+    hardwareIdSample: boundedList(report.hardwareIdSample, MAX_LABEL_MESSAGES_IN_STATUS),
+    audiences: boundedList(report.audiences, MAX_LABEL_MESSAGES_IN_STATUS),
+    errorReportText: report.errorReportText !== undefined ? truncate(report.errorReportText, MAX_LABEL_REPORT_IN_STATUS) : undefined,
+    error: report.error !== undefined ? truncate(report.error, MAX_LABEL_REPORT_IN_STATUS) : undefined,
+  };
+  for (const key of Object.keys(fitted) as Array<keyof LabelReport>) if (fitted[key] === undefined) delete fitted[key];
+  return fitted;
+}
+
+/** What identifies a label when nothing else fits. */
+function minimalLabel(report: LabelReport): LabelReport {
+  const { phase, labelId, instanceId, destination, hardwareIdCount } = report;
+  const minimal: LabelReport = { phase, labelId, instanceId, destination, hardwareIdCount };
+  for (const key of Object.keys(minimal) as Array<keyof LabelReport>) if (minimal[key] === undefined) delete minimal[key];
+  return minimal;
+}
+
 /**
  * The status as published: per-field caps first, then, while the serialized size is over `limit`,
  * the error report, Microsoft's messages and the error text give way in that order; as a last resort
@@ -95,6 +134,7 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     messages: status.messages ? boundedMessages(status.messages) : undefined,
     errorReportText: status.errorReportText !== undefined ? truncate(status.errorReportText, MAX_ERROR_REPORT_IN_STATUS) : undefined,
     error: status.error !== undefined ? truncate(status.error, MAX_ERROR_IN_STATUS) : undefined,
+    label: status.label !== undefined ? fitLabelReport(status.label) : undefined,
   };
   for (const key of Object.keys(fitted) as Array<keyof SubmissionCustomStatus>) if (fitted[key] === undefined) delete fitted[key];
 
@@ -111,6 +151,8 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
       fitted = { ...fitted, messages: messages.map((message) => (MORE_MESSAGES_NOTE.test(message) ? message : truncate(message, Math.floor(longestMessage / 2)))) };
     } else if (messages.length > 0 && !(messages.length === 1 && MORE_MESSAGES_NOTE.test(messages[0]))) {
       fitted = { ...fitted, messages: dropOneMessage(messages) };
+    } else if (fitted.label !== undefined && serializedLength(fitted.label) > serializedLength(minimalLabel(fitted.label))) {
+      fitted = { ...fitted, label: minimalLabel(fitted.label) };
     } else if (fitted.error !== undefined && fitted.error.length > 200) {
       fitted = { ...fitted, error: truncate(fitted.error, Math.floor(fitted.error.length / 2)) };
     } else {
@@ -127,6 +169,7 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     manifest: shortBlob(status.manifest, 300),
     error: "the status was too large to show; see the result manifest",
     failureKind: status.failureKind,
+    label: status.label !== undefined ? minimalLabel(status.label) : undefined,
     updatedAt: status.updatedAt,
   };
   for (const key of Object.keys(minimal) as Array<keyof SubmissionCustomStatus>) if (minimal[key] === undefined) delete minimal[key];

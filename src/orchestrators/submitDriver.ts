@@ -9,8 +9,9 @@
  */
 import * as df from "durable-functions";
 import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
-import type { ActivityRetryPolicy, BlobLocation, FailureKind, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
-import { ORCHESTRATOR_NAME } from "../activities/contract";
+import type { ActivityRetryPolicy, BlobLocation, FailureKind, LabelReport, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
+import { ORCHESTRATOR_NAME, PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput } from "../activities/contract";
+import { labelInstanceId } from "../shared/instanceId";
 import { redactSecrets } from "../shared/redact";
 import { queueNotificationBestEffort } from "./notify";
 import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
@@ -309,10 +310,43 @@ function* collectSignedPackage(
     state: finalStatus.state,
     messages: finalStatus.messages.map(redactSecrets),
   };
-  const manifestLocation: BlobLocation = yield* callActivity(context, "writeResultManifest", { instanceId, manifest }, input.retry);
+  let manifestLocation: BlobLocation = yield* callActivity(context, "writeResultManifest", { instanceId, manifest }, input.retry);
   status.report("succeeded", { manifest: manifestLocation });
+  if (!input.publish) return { ...result, manifest: manifestLocation, pollCount: carry.pollCount, generation: carry.generation };
 
-  return { ...result, manifest: manifestLocation, pollCount: carry.pollCount, generation: carry.generation };
+  // Publishing (issue 11). Histories written before it existed have no `publish` input and ended
+  // above, so replay is unchanged for them (versions.ts). Signing has succeeded and stays so.
+  const label = yield* publishAfterSigning(context, input, { productId, submissionId }, status);
+  manifestLocation = yield* callActivity(context, "writeResultManifest", { instanceId, manifest: { ...manifest, label } }, input.retry);
+  status.report("succeeded", { manifest: manifestLocation, label });
+  return { ...result, manifest: manifestLocation, pollCount: carry.pollCount, generation: carry.generation, label };
+}
+
+/** Runs publishLabel as a sub-orchestration; whatever happens to it, the outcome is a label report. */
+function* publishAfterSigning(
+  context: df.OrchestrationContext,
+  input: SubmitDriverInput,
+  ids: SubmissionIds,
+  status: StatusReporter,
+): Generator<df.Task, LabelReport, any> {
+  const publish = input.publish!;
+  const childId = labelInstanceId(context.df.instanceId, 1);
+  status.report("succeeded", { label: { phase: "waitingForMetadata", instanceId: childId, destination: publish.policy.destination } });
+  const childInput: PublishLabelInput = {
+    parentInstanceId: context.df.instanceId,
+    package: input.package,
+    ...ids,
+    product: { productName: input.product.productName, testHarness: input.product.testHarness },
+    policy: publish.policy,
+    polling: publish.polling,
+    retry: input.retry,
+  };
+  try {
+    const report: LabelReport | undefined = yield context.df.callSubOrchestrator(PUBLISH_LABEL_ORCHESTRATOR, childInput, childId);
+    return report ?? { phase: "failed", instanceId: childId, error: "publishLabel returned no result" };
+  } catch (error) {
+    return { phase: "failed", instanceId: childId, destination: publish.policy.destination, error: describeActivityError(error) };
+  }
 }
 
 /** Writes the "failed" manifest (best effort) and publishes the failure in custom status. */

@@ -16,7 +16,10 @@
  *    deployed version (test/fixtures/submitDriver-v*) under the current code and must stay green.
  *
  * Current versions: "submitDriver" only (the changes since 2407747 keep the yielded actions of
- * existing histories: new rounds and bounded status are new input fields and status texts).
+ * existing histories: new rounds and bounded status are new input fields and status texts;
+ * publishing (issue 11) adds the publishLabel sub-orchestration and a second manifest write only
+ * after the point every older history ended at, and only when the new input field `publish` is
+ * present, which no older history has).
  */
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 

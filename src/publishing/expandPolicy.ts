@@ -126,7 +126,13 @@ function defaultName(facts: SubmissionFacts, selected: Candidate[]): string {
   return `${facts.productName.trim().slice(0, POLICY_LIMITS.name - suffix.length)}${suffix}`;
 }
 
-export function expandPolicy(input: ExpandInput): Parsed<ExpandedLabel> {
+/**
+ * A failed expansion still carries the label the policy describes (`draft`) when the metadata could
+ * be read, so a dry run can show what it would send next to what Microsoft would refuse.
+ */
+export type Expansion = Parsed<ExpandedLabel> & { draft?: ExpandedLabel };
+
+export function expandPolicy(input: ExpandInput): Expansion {
   const { policy, submission } = input;
   const problems: FieldProblem[] = [];
   const add = (field: string, reason: string) => problems.push({ field: `publish.${field}`, reason });
@@ -197,8 +203,6 @@ export function expandPolicy(input: ExpandInput): Parsed<ExpandedLabel> {
     }
   }
 
-  if (problems.length > 0) return { ok: false, problems };
-
   const hardwareIds: LabelHardwareId[] = selected.map(({ bundleId, infId, operatingSystemCode, pnpString }) => ({ bundleId, infId, operatingSystemCode, pnpString }));
   const label: NewShippingLabel = {
     name: policy.name ?? defaultName(submission, selected),
@@ -248,17 +252,15 @@ export function expandPolicy(input: ExpandInput): Parsed<ExpandedLabel> {
   } else {
     label.recipientSpecifications = { receiverPublisherId: policy.receiverPublisherId ?? "", enforceChidTargeting: policy.enforceChidTargeting ?? false };
   }
-  return {
-    ok: true,
-    value: {
-      label,
-      summary: {
-        hardwareIds: hardwareIds.length,
-        chids: chids.length,
-        infs: [...new Set(hardwareIds.map((id) => id.infId))].sort(),
-        operatingSystemCodes: [...new Set(hardwareIds.map((id) => id.operatingSystemCode))].sort(),
-        extensionInfs,
-      },
+  const expanded: ExpandedLabel = {
+    label,
+    summary: {
+      hardwareIds: hardwareIds.length,
+      chids: chids.length,
+      infs: [...new Set(hardwareIds.map((id) => id.infId))].sort(),
+      operatingSystemCodes: [...new Set(hardwareIds.map((id) => id.operatingSystemCode))].sort(),
+      extensionInfs,
     },
   };
+  return problems.length > 0 ? { ok: false, problems, draft: expanded } : { ok: true, value: expanded };
 }

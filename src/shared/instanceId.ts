@@ -26,3 +26,8 @@ export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 export function isValidInstanceId(id: string): boolean {
   return INSTANCE_ID_PATTERN.test(id);
 }
+
+/** Instance id of the n-th publishLabel run of a submission (1 = the one submitDriver starts after signing). */
+export function labelInstanceId(submissionInstanceId: string, n: number): string {
+  return `${submissionInstanceId}-label-${n}`;
+}

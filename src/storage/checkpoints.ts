@@ -38,12 +38,25 @@ export interface SubmissionCheckpoint {
   commitStatus?: string;
 }
 
+/** A shipping label of a publishLabel instance (keyed by that instance's id). */
+export interface LabelCheckpoint {
+  productId: string;
+  submissionId: string;
+  name: string;
+  /** Set just before POST .../shippingLabels. */
+  requestedAt?: string;
+  /** The POST failed with a gateway error or timeout: it may have created the label. Never re-sent. */
+  outcomeUnknown?: boolean;
+  labelId?: string;
+}
+
 export interface InstanceCheckpoint {
   product?: ProductCheckpoint;
   submission?: SubmissionCheckpoint;
+  label?: LabelCheckpoint;
 }
 
-export type ClaimKind = "products" | "submissions";
+export type ClaimKind = "products" | "submissions" | "labels";
 
 const MAX_UPDATE_ATTEMPTS = 5;
 
@@ -53,6 +66,48 @@ export function checkpointBlobName(instanceId: string): string {
 
 export function claimBlobName(kind: ClaimKind, id: string): string {
   return `claims/${kind}/${id}`;
+}
+
+/** Marks that we sent PUT .../cancel for a label, so a later `failed` state reads as cancelled. */
+export function cancelMarkerBlobName(labelId: string): string {
+  return `labels/${labelId}/cancel-requested`;
+}
+
+export async function recordCancelRequested(service: BlobServiceClient, config: AppConfig, labelId: string, at: string): Promise<boolean> {
+  const blob = await stateBlob(service, config, cancelMarkerBlobName(labelId));
+  try {
+    await blob.upload(at, Buffer.byteLength(at), { conditions: { ifNoneMatch: "*" } });
+    return true;
+  } catch (error) {
+    const status = storageStatusCode(error);
+    if (status === 409 || status === 412) return false;
+    throw toStorageOperationError("Recording the label cancel", error);
+  }
+}
+
+/** Removes the marker after a definite refusal of the cancel. */
+export async function clearCancelRequested(service: BlobServiceClient, config: AppConfig, labelId: string): Promise<void> {
+  const blob = await stateBlob(service, config, cancelMarkerBlobName(labelId));
+  await withStorageErrors("Clearing the label cancel marker", () => blob.deleteIfExists());
+}
+
+export async function isCancelRequested(service: BlobServiceClient, config: AppConfig, labelId: string): Promise<boolean> {
+  const blob = await stateBlob(service, config, cancelMarkerBlobName(labelId));
+  return (await readText(blob, "Reading the label cancel marker")) !== undefined;
+}
+
+/** A stored JSON document in STATE_CONTAINER (label request bodies): written whole, read whole. */
+export async function writeStateJson(service: BlobServiceClient, config: AppConfig, blobName: string, value: unknown): Promise<{ container: string; blobName: string }> {
+  const blob = await stateBlob(service, config, blobName);
+  const body = JSON.stringify(value);
+  await withStorageErrors("Writing a state document", () => blob.upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } }));
+  return { container: config.settings.STATE_CONTAINER, blobName };
+}
+
+export async function readStateJson<T>(service: BlobServiceClient, config: AppConfig, blobName: string): Promise<T | undefined> {
+  const blob = await stateBlob(service, config, blobName);
+  const read = await readText(blob, "Reading a state document");
+  return read ? (JSON.parse(read.text) as T) : undefined;
 }
 
 async function stateBlob(service: BlobServiceClient, config: AppConfig, blobName: string): Promise<BlockBlobClient> {

@@ -94,6 +94,8 @@ export const sidecarSchema = z
     ...productShape,
     submissionName: submissionNameSchema.optional(),
     submissionType: submissionTypeSchema.optional(),
+    /** Publish after signing; checked by parsePublishPolicy in packageDropped (publish.<field> problems). */
+    publish: z.unknown().optional(),
   })
   .superRefine(productWithinTotal);
 export type Sidecar = z.infer<typeof sidecarSchema>;

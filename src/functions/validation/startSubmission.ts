@@ -1,6 +1,8 @@
 /** The body of POST /api/submissions: a package to sign (new product), or ids to resume. */
 import { z } from "zod";
 import { blobNameProblem, containerNameProblem, packageExtension, PACKAGE_EXTENSIONS } from "../../shared/packageRules";
+import type { PublishPolicy } from "../../domain/publishing";
+import { parsePublishPolicy } from "../../publishing/policySchema";
 import { type FieldProblem, type Parsed, problemsFromZod } from "./fieldProblems";
 import { type ProductFieldOverrides, productFieldsSchema, submissionNameSchema, submissionTypeSchema } from "./productFields";
 
@@ -22,6 +24,8 @@ const bodySchema = z.strictObject({
   submissionType: submissionTypeSchema.optional(),
   productId: decimalId.optional(),
   submissionId: decimalId.optional(),
+  /** Checked by parsePublishPolicy (shape and cross-field rules), problems named publish.<field>. */
+  publish: z.unknown().optional(),
 });
 
 export interface StartSubmissionRequest {
@@ -30,6 +34,7 @@ export interface StartSubmissionRequest {
   submissionName?: string;
   submissionType?: "initial" | "derived";
   resume?: { productId: string; submissionId?: string };
+  publish?: PublishPolicy;
 }
 
 /** Checks the package reference's container and blob name; problems are named after the field the user wrote. */
@@ -65,13 +70,16 @@ export function parseStartSubmission(body: unknown): Parsed<StartSubmissionReque
       : { problems: [] };
   problems.push(...packageCheck.problems);
   const data = result.success ? result.data : undefined;
+  const rawPublish = (body as Record<string, unknown>).publish;
+  const publish = rawPublish === undefined ? undefined : parsePublishPolicy(rawPublish);
+  if (publish && !publish.ok) problems.push(...publish.problems);
   if (data?.submissionId !== undefined && data.productId === undefined) {
     problems.push({ field: "submissionId", reason: "requires productId (the product the submission belongs to)" });
   }
   if (data?.product !== undefined && data.productId !== undefined) {
     problems.push({ field: "product", reason: "cannot be combined with productId: a resumed product already exists" });
   }
-  if (problems.length > 0 || !data || !packageCheck.value) return { ok: false, problems };
+  if (problems.length > 0 || !data || !packageCheck.value || (publish && !publish.ok)) return { ok: false, problems };
 
   return {
     ok: true,
@@ -81,6 +89,7 @@ export function parseStartSubmission(body: unknown): Parsed<StartSubmissionReque
       submissionName: data.submissionName,
       submissionType: data.submissionType,
       resume: data.productId !== undefined ? { productId: data.productId, submissionId: data.submissionId } : undefined,
+      ...(publish?.ok ? { publish: publish.value } : {}),
     },
   };
 }

@@ -128,3 +128,21 @@ describe("HDC_ALLOWED_URL_HOST_SUFFIXES", () => {
     expect(problems({ AzureWebJobsStorage: "UseDevelopmentStorage=true", HDC_ALLOWED_URL_HOST_SUFFIXES: "https://x/" }).join("; ")).toMatch(/HDC_ALLOWED_URL_HOST_SUFFIXES/);
   });
 });
+
+describe("LABEL_* settings (publishing after signing)", () => {
+  it("defaults to a 30-day label deadline and reaches the orchestration as labelPolling", () => {
+    const config = parseConfig({ ...base, AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+    expect(config.labelPolling).toEqual({
+      initialIntervalSeconds: 300,
+      maxIntervalSeconds: 21600,
+      backoffFactor: config.settings.POLL_BACKOFF_FACTOR,
+      deadlineDays: 30,
+      metadataWaitMinutes: 240,
+      pollsPerGeneration: config.settings.POLLS_PER_GENERATION,
+    });
+  });
+  it.each(["LABEL_DEADLINE_DAYS", "LABEL_POLL_INITIAL_SECONDS", "LABEL_POLL_MAX_SECONDS", "LABEL_METADATA_WAIT_MINUTES"])("%s must be a positive integer; the error names it", (name) => {
+    expect(problems({ AzureWebJobsStorage: "UseDevelopmentStorage=true", [name]: "0" }).join("; ")).toMatch(new RegExp(`^${name} `, "m"));
+    expect(problems({ AzureWebJobsStorage: "UseDevelopmentStorage=true", [name]: "soon" }).join("; ")).toMatch(new RegExp(name));
+  });
+});

@@ -86,7 +86,7 @@ export function testBytes(size: number, seed = 1): Buffer {
   return bytes;
 }
 
-type HdcMethod = keyof HdcApi;
+type HdcMethod = Exclude<keyof HdcApi, "request" | "requestJson">;
 
 let lastIdOffset = BigInt(Date.now()) * 1000n;
 
@@ -124,6 +124,14 @@ export class FakeHdc implements HdcApi {
     const queue = this.failures.get(method) ?? [];
     queue.push({ error, afterEffect });
     this.failures.set(method, queue);
+  }
+
+  /** Shipping labels are proven against the emulator (test/e2e/publish.test.ts), not modelled here. */
+  async requestJson(method: string, path: string): Promise<unknown> {
+    throw new Error(`FakeHdc does not model ${method} ${path}`);
+  }
+  async request(method: string, path: string): Promise<void> {
+    throw new Error(`FakeHdc does not model ${method} ${path}`);
   }
 
   async listProducts(options?: { top?: number }): Promise<HdcProduct[]> {

@@ -178,3 +178,36 @@ describe("download: redirects and verification", () => {
     });
   });
 });
+
+describe("submit --product with a publish section", () => {
+  test("sends `publish` as the request's own field, product fields without it", async () => {
+    const bodies: Record<string, unknown> = {};
+    const server = await serve((req, res) => {
+      let text = "";
+      req.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      req.on("end", () => {
+        const route = `${req.method} ${req.url?.split("?")[0]}`;
+        if (text) bodies[route] = JSON.parse(text);
+        if (route === "POST /api/uploads") return json(res, 200, { exists: true, package: "driver-drops/ci/0123456789abcdef/contoso-1.0.0.hlkx" });
+        if (route === "POST /api/submissions") return json(res, 202, { id: "drv-0123", runtimeStatus: "Pending" });
+        return json(res, 200, { id: "drv-0123", runtimeStatus: "Running", stage: "queued", messages: [], stageHistory: [] });
+      });
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-publish-"));
+    try {
+      const pkg = path.join(dir, "contoso-1.0.0.hlkx");
+      fs.writeFileSync(pkg, "package bytes");
+      const productFile = path.join(dir, "product.json");
+      const publish = { destination: "anotherPartner", receiverPublisherId: "27691110" };
+      fs.writeFileSync(productFile, JSON.stringify({ productName: "Contoso USB", publish }));
+      const result = await cli(["submit", pkg, "--product", productFile, "--url", `${server.url}/api`, "--key", KEY, "--json"]);
+      expect(result.code).toBe(0);
+      expect(bodies["POST /api/uploads"]).toMatchObject({ product: { productName: "Contoso USB" } });
+      expect((bodies["POST /api/uploads"] as { product: object }).product).not.toHaveProperty("publish");
+      expect(bodies["POST /api/submissions"]).toEqual({ package: "driver-drops/ci/0123456789abcdef/contoso-1.0.0.hlkx", product: { productName: "Contoso USB" }, publish });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await server.close();
+    }
+  });
+});

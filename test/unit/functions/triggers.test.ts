@@ -172,12 +172,26 @@ describe("registrations", () => {
         "submissionStatus",
         "submitDriver",
         "writeResultManifest",
+        // Publishing after signing (issue 11).
+        "publishLabel",
+        "prepareShippingLabel",
+        "createShippingLabel",
+        "getShippingLabelStatus",
+        "updateShippingLabel",
+        "cancelShippingLabel",
+        "startLabel",
+        "listLabels",
+        "updateLabel",
+        "cancelLabel",
       ].sort(),
     );
     expect(triggerOf(functions.get("packageDropped")!).type).toBe("eventGridTrigger");
     expect(triggerOf(functions.get("submitDriver")!).type).toBe("orchestrationTrigger");
     expect(triggerOf(functions.get("copyPackage")!).type).toBe("activityTrigger");
     expect(triggerOf(functions.get("startSubmission")!)).toMatchObject({ route: "submissions", methods: ["POST"], authLevel: "function" });
+    expect(triggerOf(functions.get("publishLabel")!).type).toBe("orchestrationTrigger");
+    expect(triggerOf(functions.get("updateLabel")!)).toMatchObject({ route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], authLevel: "function" });
+    expect(triggerOf(functions.get("cancelLabel")!)).toMatchObject({ route: "submissions/{id}/labels/{labelId}/cancel", methods: ["POST"], authLevel: "function" });
     expect(triggerOf(functions.get("submissionStatus")!)).toMatchObject({ route: "submissions/{id}", methods: ["GET"] });
     expect(triggerOf(functions.get("cancelSubmission")!)).toMatchObject({ route: "submissions/{id}/cancel", methods: ["POST"] });
     expect(triggerOf(functions.get("createUpload")!)).toMatchObject({ route: "uploads", methods: ["POST"], authLevel: "function" });

@@ -22,7 +22,6 @@ import {
   labelStatus,
   listAudiences,
   listShippingLabels,
-  requesterFor,
   type ShippingLabel,
   updateShippingLabelTargeting,
 } from "../../../src/hdc/shippingLabels";
@@ -249,7 +248,7 @@ describe("shipping labels on the HDC emulator", () => {
     expect(win81.validationErrors).toEqual([{ target: "targeting.chids", message: "CHIDs are allowed only when HardwareIds are for operating systems Windows 10 and later." }]);
     // The documented pitfall: `targetingInfo` is not the body key.
     const wrongKey = await hdcFailure(
-      requesterFor(client).request("PATCH", `hardware/products/${signed.productId}/submissions/${signed.submissionId}/shippingLabels/${label.id}`, [204], {
+      client.request("PATCH", `hardware/products/${signed.productId}/submissions/${signed.submissionId}/shippingLabels/${label.id}`, [204], {
         targetingInfo: { restrictedToAudiences: [] },
       }),
     );
