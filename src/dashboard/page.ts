@@ -44,6 +44,7 @@ export function dashboardHtml(nonce: string): string {
 <body>
 <h1>Driver signing runs</h1>
 <div id="notice" class="notice" role="status"></div>
+<div id="action-result" class="notice" role="status"></div>
 <section id="list-view">
 <form id="filters">
   <label>Status<select id="f-status">

@@ -32,7 +32,11 @@ export const DASHBOARD_SCRIPT = String.raw`
   }
   function $(id) { return document.getElementById(id); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
-  function say(text, isError) { var bar = $("notice"); bar.textContent = text || ""; bar.className = isError ? "notice error" : "notice"; }
+  function show(id, text, isError) { var bar = $(id); bar.textContent = text || ""; bar.className = isError ? "notice error" : "notice"; }
+  // Refresh results ("Updated …") and what an action did are kept apart, so a refresh right after an
+  // action does not wipe its answer.
+  function say(text, isError) { show("notice", text, isError); }
+  function tell(text, isError) { show("action-result", text, isError); }
 
   function call(method, path, body) {
     if (!key) return Promise.reject(new Error("no function key: open this page with ?code=<function key>"));
@@ -150,7 +154,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     return el("button", { type: "button", class: "action", "data-action": label.toLowerCase(), text: label, onclick: function () {
       if (!window.confirm(question)) return;
       // Cancel and retry take effect asynchronously: look again now and shortly after.
-      run().then(function (message) { say(message); showRoute(); setTimeout(showRoute, 1500); }, function (error) { say(error.message, true); });
+      run().then(function (message) { tell(message); showRoute(); setTimeout(showRoute, 1500); }, function (error) { tell(error.message, true); });
     } });
   }
   function renderLabel(label) {

@@ -103,9 +103,7 @@ export function* submitDriverOrchestration(
     const polled = yield* waitForMicrosoft(context, input, carry, status, knownStatus);
     if (polled.kind === "continuedAsNew") return undefined;
 
-    const summary = yield* collectSignedPackage(context, input, polled.carry, polled.status, status);
-    yield* queueNotificationBestEffort(context, input, "succeeded");
-    return summary;
+    return yield* collectSignedPackage(context, input, polled.carry, polled.status, status);
   } catch (error) {
     const failure =
       error instanceof SubmissionFailure
@@ -312,6 +310,8 @@ function* collectSignedPackage(
   };
   let manifestLocation: BlobLocation = yield* callActivity(context, "writeResultManifest", { instanceId, manifest }, input.retry);
   status.report("succeeded", { manifest: manifestLocation });
+  // Told as soon as the driver is signed: publishing (below) can take days.
+  yield* queueNotificationBestEffort(context, input, "succeeded");
   if (!input.publish) return { ...result, manifest: manifestLocation, pollCount: carry.pollCount, generation: carry.generation };
 
   // Publishing (issue 11). Histories written before it existed have no `publish` input and ended

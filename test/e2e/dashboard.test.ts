@@ -255,7 +255,7 @@ describe("operators' dashboard and rejected drops", () => {
       });
       await retry.click();
       expect(dialogs).toEqual([expect.stringContaining("no second product")]);
-      await page.locator("#notice").filter({ hasText: `Retry started for ${ids.failed}` }).waitFor();
+      await page.locator("#action-result").filter({ hasText: `Retry started for ${ids.failed}` }).waitFor();
       // The running run's held call ends first (an activity in flight holds the virtual clock).
       const final = await stack.submissions.waitFor(ids.failed, (v) => v.runtimeStatus === "Completed", { timeoutMs: 90_000 });
       expect(final.custom.productId).toBe(before.productId);

@@ -117,3 +117,20 @@ test("a queueing that keeps failing does not change the outcome", async () => {
   expect(result.callCounts.queueNotification).toBe(3);
   expect((result.finalCustomStatus as SubmissionCustomStatus).stage).toBe("succeeded");
 });
+
+test("with publish, the signed driver is announced before publishing starts (a label can take days)", async () => {
+  const queued: unknown[] = [];
+  const publish = {
+    policy: { destination: "anotherPartner" as const, receiverPublisherId: "27691110" },
+    polling: { initialIntervalSeconds: 300, maxIntervalSeconds: 21600, backoffFactor: 2, deadlineDays: 30, metadataWaitMinutes: 240, pollsPerGeneration: 20 },
+  };
+  const result = await driveOrchestration({
+    input: { ...input, notify: true, publish },
+    activities: script(queued),
+    instanceId: "drv-notify-publish",
+  }).catch((error: Error) => error);
+  // The replay driver does not run sub-orchestrations, so the run stops at publishLabel; what
+  // matters is that the notification was queued before it was reached.
+  expect(queued).toEqual([{ instanceId: "drv-notify-publish", event: "succeeded" }]);
+  expect(result).toBeTruthy();
+});
