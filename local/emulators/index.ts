@@ -9,7 +9,7 @@ import { ensureLocalCa, issueServerCertificate } from "../tls";
 import { EmulatorClock } from "./clock";
 import { CONTROL_PATH, EmulatorControl, EmulatorsState, createControlHandler } from "./controlApi";
 import { RegisteredApp, createEntraHandler } from "./entraEmulator";
-import { DEFAULT_BEHAVIOUR, HdcBehaviour, HdcBehaviourPatch, mergeBehaviour } from "./hdcBehaviour";
+import { DEFAULT_BEHAVIOUR, HdcBehaviourPatch, mergeBehaviour } from "./hdcBehaviour";
 import { HdcBlobs, type IssuedSas } from "./hdcBlobs";
 import { HDC_BASE_PATH, createHdcEmulator } from "./hdcEmulator";
 import { EmulatorServer, startEmulatorServer } from "./httpServer";

@@ -1,6 +1,6 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { BlobLocation, LabelReport, PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
+import type { LabelReport, PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
 import { hdcStepPosition, type HdcStepPosition } from "../domain/hdcSteps";
 import type { SubmitDriverSummary } from "../orchestrators/customStatus";
 import { orchestrationFailureText } from "../activities/errors";

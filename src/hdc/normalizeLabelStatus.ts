@@ -8,7 +8,7 @@
  * counts as publishing and stays cancellable.
  */
 import { type LabelPhase, type NormalizedLabelStatus, TERMINAL_LABEL_PHASES } from "../domain/publishing";
-import { redactSecrets } from "../shared/redact";
+import { messageTexts } from "./normalizeStatus";
 
 export interface LabelWorkflowStatus {
   currentStep?: unknown;
@@ -69,10 +69,3 @@ function textOf(value: unknown): string | null {
   return null;
 }
 
-function messageTexts(messages: unknown): string[] {
-  if (!Array.isArray(messages)) return [];
-  return messages
-    .map((message) => (typeof message === "string" ? message : message == null ? "" : JSON.stringify(message)))
-    .filter((message) => message !== "")
-    .map(redactSecrets);
-}

@@ -57,7 +57,8 @@ function textOf(value: unknown): string | null {
   return null;
 }
 
-function messageTexts(messages: unknown): string[] {
+/** Microsoft's messages as redacted strings (non-strings serialised), for any workflowStatus. */
+export function messageTexts(messages: unknown): string[] {
   if (!Array.isArray(messages)) return [];
   return messages
     .map((message) => (typeof message === "string" ? message : message == null ? "" : JSON.stringify(message)))

@@ -177,7 +177,7 @@ describe("proof: crash recovery at every step boundary", () => {
 
         const final = await waitForEnd(stack, pkg.instanceId, 90_000);
         expect({ runtimeStatus: final.runtimeStatus, stage: final.stage }).toEqual({ runtimeStatus: "Completed", stage: "succeeded" });
-        const facts = await expectExactlyOnce(stack, pkg, pkg.instanceId);
+        await expectExactlyOnce(stack, pkg, pkg.instanceId);
         const recovery = runtimeLog
           .slice(logAtKill)
           .filter((line) => /earlier attempt|already|adopted|reusing/i.test(line))

@@ -4,7 +4,6 @@
  * and a real Azurite behind the SAS URLs.
  */
 import * as crypto from "node:crypto";
-import * as path from "node:path";
 import { ClientSecretCredential } from "@azure/identity";
 import { BlobClient, BlockBlobClient } from "@azure/storage-blob";
 import { parse as parseLossless, isLosslessNumber } from "lossless-json";
