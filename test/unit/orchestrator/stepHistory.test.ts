@@ -10,16 +10,11 @@ import type { SubmitDriverInput } from "../../../src/activities/contract";
 import type { NormalizedSubmissionStatus, SubmissionCustomStatus } from "../../../src/domain/types";
 import "../../../src/orchestrators/submitDriver";
 import { type ActivityScript, driveOrchestration } from "../../support/replayDriver";
+import { signingRun, submitDriverInput } from "../../support/submitDriverScript";
 
-const input: SubmitDriverInput = {
-  package: { container: "driver-drops", blobName: "contoso.hlkx", etag: "0x1", contentLength: 10 },
-  product: { productName: "contoso", testHarness: "hlk", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"] },
-  submissionName: "contoso",
-  submissionType: "initial",
+const input = submitDriverInput({
   polling: { initialIntervalSeconds: 60, maxIntervalSeconds: 60, backoffFactor: 1, deadlineMinutes: 360, pollsPerGeneration: 2 },
-  retry: { firstRetryIntervalSeconds: 5, maxAttempts: 3, backoffCoefficient: 2, maxRetryIntervalSeconds: 300 },
-  requestedBy: "http",
-};
+});
 
 /** Poll n sees this (step, state): two polls per step, so some polls repeat the last one. */
 const POLLS: Array<[string, string]> = [
@@ -38,33 +33,12 @@ const status = (poll: number): NormalizedSubmissionStatus => {
   return { progress: done ? "succeeded" : "processing", commitStatus: "commitComplete", currentStep, state, messages: [], hasSignedPackage: done, hasDriverMetadata: false };
 };
 
-const script =
-  (queued: unknown[]): ActivityScript =>
-  (name, activityInput, _attempt, info) => {
-    switch (name) {
-      case "authenticate":
-        return { tenantId: "t", clientId: "c", credentialKind: "clientSecret", expiresOn: "2030-01-01T00:00:00Z", apiReachable: true };
-      case "createProduct":
-        return { productId: "14461751976964156", reused: false };
-      case "createSubmission":
-        return { submissionId: "1152921505699924012", commitStatus: "commitPending", reused: false };
-      case "copyPackage":
-        return { bytesCopied: 10, method: "serverSideCopy", verified: "length" };
-      case "commitSubmission":
-        return { commitStatus: "commitReceived", alreadyCommitted: false };
-      case "getSubmissionStatus":
-        return status(info.callNumber);
-      case "downloadSignedPackage":
-        return { signedPackage: { container: "signed-drivers", blobName: `${activityInput.package.blobName}/signed.zip`, contentLength: 5 } };
-      case "writeResultManifest":
-        return { container: "signed-drivers", blobName: "contoso/manifest.json" };
-      case "queueNotification":
-        queued.push(activityInput);
-        return ["ntf-x-0"];
-      default:
-        throw new Error(`unexpected activity ${name}`);
-    }
-  };
+const script = (queued: unknown[]): ActivityScript =>
+  signingRun(status, (name, activityInput) => {
+    if (name !== "queueNotification") throw new Error(`unexpected activity ${name}`);
+    queued.push(activityInput);
+    return ["ntf-x-0"];
+  });
 
 test("stepHistory has one entry per step/state change, at the polls' times, across continueAsNew", async () => {
   const startTime = new Date("2026-01-01T00:00:00Z");

@@ -8,17 +8,10 @@ jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/c
 import type { SubmitDriverInput } from "../../../src/activities/contract";
 import type { NormalizedSubmissionStatus, SubmissionCustomStatus } from "../../../src/domain/types";
 import "../../../src/orchestrators/submitDriver";
-import { type ActivityScript, driveOrchestration } from "../../support/replayDriver";
+import { driveOrchestration } from "../../support/replayDriver";
+import { signingRun, submitDriverInput } from "../../support/submitDriverScript";
 
-const input: SubmitDriverInput = {
-  package: { container: "driver-drops", blobName: "contoso.hlkx", etag: "0x1", contentLength: 10 },
-  product: { productName: "contoso", testHarness: "hlk", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"] },
-  submissionName: "contoso",
-  submissionType: "initial",
-  polling: { initialIntervalSeconds: 60, maxIntervalSeconds: 300, backoffFactor: 1.5, deadlineMinutes: 360, pollsPerGeneration: 3 },
-  retry: { firstRetryIntervalSeconds: 5, maxAttempts: 3, backoffCoefficient: 2, maxRetryIntervalSeconds: 300 },
-  requestedBy: "http",
-};
+const input = submitDriverInput();
 
 const status = (progress: NormalizedSubmissionStatus["progress"], hasSignedPackage: boolean): NormalizedSubmissionStatus => ({
   progress,
@@ -30,28 +23,7 @@ const status = (progress: NormalizedSubmissionStatus["progress"], hasSignedPacka
   hasDriverMetadata: false,
 });
 
-const activities: ActivityScript = (name, activityInput, _attempt, info) => {
-  switch (name) {
-    case "authenticate":
-      return { tenantId: "t", clientId: "c", credentialKind: "clientSecret", expiresOn: "2030-01-01T00:00:00Z", apiReachable: true };
-    case "createProduct":
-      return { productId: "14461751976964156", reused: false };
-    case "createSubmission":
-      return { submissionId: "1152921505699924012", commitStatus: "commitPending", reused: false };
-    case "copyPackage":
-      return { bytesCopied: 10, method: "serverSideCopy", verified: "length" };
-    case "commitSubmission":
-      return { commitStatus: "commitReceived", alreadyCommitted: false };
-    case "getSubmissionStatus":
-      return info.callNumber >= 8 ? status("succeeded", true) : status("processing", false);
-    case "downloadSignedPackage":
-      return { signedPackage: { container: "signed-drivers", blobName: `${activityInput.package.blobName}/signed.zip`, contentLength: 5 } };
-    case "writeResultManifest":
-      return { container: "signed-drivers", blobName: "contoso/manifest.json" };
-    default:
-      throw new Error(`unexpected activity ${name}`);
-  }
-};
+const activities = signingRun((poll) => (poll >= 8 ? status("succeeded", true) : status("processing", false)));
 
 test("stageHistory survives continueAsNew, in order, with virtual-clock times", async () => {
   const startTime = new Date("2026-01-01T00:00:00Z");
