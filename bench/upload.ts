@@ -93,5 +93,6 @@ if (require.main === module) {
   const arg = process.argv[2] ? Number(process.argv[2]) : undefined;
   runUploadBench(arg).catch((error: unknown) => {
     console.error(error);
+    process.exitCode = 1;
   });
 }

@@ -7,6 +7,9 @@
  */
 import { getRegisteredFunctions, triggerOf } from "../functionsHost/coreStandIn";
 
+/** How often the runtime's clock is looked at for due timers. */
+const CHECK_EVERY_MS = 1000;
+
 export interface CronSchedule {
   seconds: number[];
   minutes: number[];
@@ -73,8 +76,6 @@ export interface TimerTriggerOptions {
   timers: Array<{ name: string; schedule: string }>;
   now: () => Date;
   invoke: (name: string, timerInfo: unknown) => Promise<unknown>;
-  /** How often the clock is looked at (default 1000 ms). */
-  checkEveryMs?: number;
   log: (line: string) => void;
 }
 
@@ -93,7 +94,7 @@ export class TimerTriggers {
 
   start(): void {
     for (const entry of this.entries) this.options.log(`local runtime: timer ${entry.name} next fires at ${entry.next.toISOString()}`);
-    this.handle = setInterval(() => this.check(), this.options.checkEveryMs ?? 1000);
+    this.handle = setInterval(() => this.check(), CHECK_EVERY_MS);
     this.handle.unref();
   }
 

@@ -56,8 +56,8 @@ export interface PublishRequest {
   polling: LabelPollingPolicy;
 }
 
-/** Input of the publishLabel orchestration (a sub-orchestration of submitDriver, or started by POST .../labels). */
-export interface PublishLabelInput {
+/** What a label is made for: a signed submission of a package, and the user's policy. */
+export interface LabelTarget {
   /** The submitDriver instance whose signed submission is published (result folder, status view). */
   parentInstanceId: string;
   package: PackageRef;
@@ -65,6 +65,10 @@ export interface PublishLabelInput {
   submissionId: string;
   product: { productName: string; testHarness: TestHarness };
   policy: PublishPolicy;
+}
+
+/** Input of the publishLabel orchestration (a sub-orchestration of submitDriver, or started by POST .../labels). */
+export interface PublishLabelInput extends LabelTarget {
   polling: LabelPollingPolicy;
   retry: ActivityRetryPolicy;
   /** Carried through continueAsNew once the label exists. */
@@ -184,15 +188,9 @@ export interface WriteResultManifestInput {
 }
 export type WriteResultManifestOutput = BlobLocation;
 
-export interface PrepareShippingLabelInput {
+export interface PrepareShippingLabelInput extends LabelTarget {
   /** The publishLabel instance: key of the stored request body. */
   instanceId: string;
-  parentInstanceId: string;
-  package: PackageRef;
-  productId: string;
-  submissionId: string;
-  product: { productName: string; testHarness: TestHarness };
-  policy: PublishPolicy;
 }
 export type PrepareShippingLabelOutput =
   | { ready: false }

@@ -23,7 +23,7 @@ export async function createProduct(input: CreateProductInput, deps: ActivityDep
   }
   try {
     // One attempt at a time per instance: a duplicate delivery must not POST a second product.
-    return await withCreationLock(blobService, config, "products", instanceId, () => createProductLocked(input, deps));
+    return await withCreationLock(blobService, config, "products", instanceId, () => createProductLocked(input, deps), deps.log);
   } catch (error) {
     if (!(error instanceof CreationInProgressError)) throw error;
     throw new TerminalActivityError(

@@ -25,7 +25,7 @@ export async function createShippingLabel(input: CreateShippingLabelInput, deps:
     return { labelId: recorded.labelId, reused: true };
   }
   try {
-    return await withCreationLock(deps.blobService, deps.config, "labels", input.instanceId, () => createLocked(input, deps));
+    return await withCreationLock(deps.blobService, deps.config, "labels", input.instanceId, () => createLocked(input, deps), deps.log);
   } catch (error) {
     if (!(error instanceof CreationInProgressError)) throw error;
     throw new TerminalActivityError(`Another attempt is creating shipping label '${input.name}' (instance ${input.instanceId}); this attempt stops so that only one label is created`);

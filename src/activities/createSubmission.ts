@@ -23,7 +23,7 @@ export async function createSubmission(input: CreateSubmissionInput, deps: Activ
   }
   try {
     // One attempt at a time per instance: a duplicate delivery must not POST a second submission.
-    return await withCreationLock(blobService, config, "submissions", instanceId, () => createSubmissionLocked(input, deps));
+    return await withCreationLock(blobService, config, "submissions", instanceId, () => createSubmissionLocked(input, deps), deps.log);
   } catch (error) {
     if (!(error instanceof CreationInProgressError)) throw error;
     throw new TerminalActivityError(

@@ -6,6 +6,7 @@ import { queueNotification } from "../activities/queueNotification";
 import { sendWebhook } from "../activities/sendWebhook";
 import { QUEUE_NOTIFICATION, type QueueNotificationInput } from "../orchestrators/notify";
 import { SEND_WEBHOOK, type SendWebhookInput } from "../orchestrators/deliverNotification";
+import { toSafeActivityError } from "../activities/errors";
 import { redactSecrets } from "../shared/redact";
 import { durableClientFor } from "./durableClient";
 import "../orchestrators/deliverNotification";
@@ -14,9 +15,16 @@ import "../orchestrators/recordRejectedDrop";
 df.app.activity(QUEUE_NOTIFICATION, {
   extraInputs: [df.input.durableClient()],
   handler: async (input: unknown, context: InvocationContext) => {
-    const started = await queueNotification(input as QueueNotificationInput, durableClientFor(context), getConfig());
-    context.log(`queueNotification: ${started.length} delivery orchestration(s) started`);
-    return started;
+    try {
+      const started = await queueNotification(input as QueueNotificationInput, durableClientFor(context), getConfig());
+      context.log(`queueNotification: ${started.length} delivery orchestration(s) started`);
+      return started;
+    } catch (error) {
+      // Redacted like every activity's failure: the text lands in history (the orchestrator's retries log nothing).
+      const safe = toSafeActivityError(error);
+      context.warn(`queueNotification: ${safe.message}`);
+      throw safe;
+    }
   },
 });
 

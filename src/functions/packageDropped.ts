@@ -92,7 +92,7 @@ async function reject(
     reason,
     finishedAt: new Date().toISOString(),
   });
-  await listRejection(config, context, instanceId, { package: pkg, reason, manifest, ...(notificationsConfigured(config) ? { notify: true } : {}) });
+  await listRejection(context, instanceId, { package: pkg, reason, manifest, ...(notificationsConfigured(config) ? { notify: true } : {}) });
   return { action: "rejected", instanceId, reason };
 }
 
@@ -100,7 +100,7 @@ async function reject(
  * Makes the rejection visible in GET /api/submissions(/{id}): a recordRejectedDrop instance under the
  * same id. Best effort (the manifest is the record): a redelivered event finds it and starts nothing.
  */
-async function listRejection(config: AppConfig, context: InvocationContext, instanceId: string, input: RecordRejectedDropInput): Promise<void> {
+async function listRejection(context: InvocationContext, instanceId: string, input: RecordRejectedDropInput): Promise<void> {
   try {
     const client = durableClientFor(context);
     if (await findInstance(client, instanceId)) return;

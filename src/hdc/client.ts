@@ -182,28 +182,31 @@ export class HdcClient implements HdcApi {
     const body = await this.sendJson("GET", path, [200]);
     if (!isRecord(body)) throw invalidResponse(this.context("GET", path), "expected a JSON object");
     const list = Array.isArray(body.value) ? body.value : Array.isArray(body.items) ? body.items : [];
-    return { items: list, nextPath: this.nextPagePath(body) };
+    return { items: list, nextPath: this.nextPagePath(body, path) };
   }
 
   /**
    * Link hosts and versions are inconsistent (a.1), so only the part from "hardware/" on is
    * taken and appended to our own base URL.
    */
-  private nextPagePath(body: Record<string, unknown>): string | undefined {
+  private nextPagePath(body: Record<string, unknown>, path: string): string | undefined {
     const links = Array.isArray(body.links) ? (body.links as HdcLink[]) : [];
     const href =
       links.find((link) => isRecord(link) && typeof link.rel === "string" && /^next_?link$/i.test(link.rel))?.href ??
       (typeof body.nextLink === "string" ? body.nextLink : undefined) ??
       (typeof body["@odata.nextLink"] === "string" ? body["@odata.nextLink"] : undefined);
     if (typeof href !== "string" || href.trim() === "") return undefined;
+    // A next link we cannot follow is an error, not the end of the list: reconciling by name (products,
+    // labels) must never conclude "not there" from a list cut short.
+    const unusable = () => invalidResponse(this.context("GET", path), "the next-page link is not a Hardware Dev Center path");
     let url: URL;
     try {
       url = new URL(href.replace(/\s+/g, ""), this.baseUrl);
     } catch {
-      return undefined;
+      throw unusable();
     }
     const start = url.pathname.toLowerCase().indexOf("/hardware/");
-    if (start < 0) return undefined;
+    if (start < 0) throw unusable();
     return `${url.pathname.slice(start + 1)}${url.search}`;
   }
 

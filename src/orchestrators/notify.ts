@@ -29,7 +29,7 @@ export function* queueNotificationBestEffort(
       yield context.df.callActivity(QUEUE_NOTIFICATION, payload);
       return;
     } catch {
-      // Logged by the activity; the submission's own outcome stands whatever happens here.
+      // The activity logged it (a warning); the submission's own outcome stands whatever happens here.
       if (attempt < QUEUE_ATTEMPTS) yield context.df.createTimer(addSeconds(context.df.currentUtcDateTime, 5 * attempt));
     }
   }

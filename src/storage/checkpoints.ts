@@ -231,6 +231,7 @@ export async function withCreationLock<T>(
   kind: ClaimKind,
   instanceId: string,
   work: () => Promise<T>,
+  log: (line: string) => void,
   timing: CreationLockTiming = DEFAULT_CREATION_LOCK,
 ): Promise<T> {
   const blob = await stateBlob(service, config, creationLockBlobName(kind, instanceId));
@@ -252,7 +253,15 @@ export async function withCreationLock<T>(
       await sleep(timing.pollMs);
     }
   }
-  const renewal = setInterval(() => void lease.renewLease().catch(() => undefined), (timing.leaseSeconds * 1000) / 3);
+  // A failed renewal is not fatal by itself (the next one may succeed before the lease lapses), but
+  // it is said: the claim check after the create is then what stops a second resource.
+  const renewal = setInterval(
+    () =>
+      void lease.renewLease().catch((error: unknown) => {
+        log(`creation lock ${kind}/${instanceId}: lease renewal failed (${storageStatusCode(error) ?? "no status"})`);
+      }),
+    (timing.leaseSeconds * 1000) / 3,
+  );
   renewal.unref();
   try {
     return await work();

@@ -129,6 +129,12 @@ describe("HdcClient operations", () => {
     expect(requests.map((r) => r.url)).toEqual(["/v2.0/my/hardware/products?top=1"]);
   });
 
+  it("a next link it cannot follow is an error, not the end of the list (reconciling by name must not miss a page)", async () => {
+    script.push({ status: 200, body: `{"value":[${productJson}],"links":[{"rel":"next_link","href":"https://elsewhere.example/v1/things?page=2"}]}` });
+    await expect(makeClient().listProducts()).rejects.toMatchObject({ code: "invalidResponse" });
+    expect(requests).toHaveLength(1);
+  });
+
   it("listSubmissions stops when a next link repeats itself", async () => {
     const page = `{"value":[{"id":${SUBMISSION_ID},"productId":${PRODUCT_ID}}],"nextLink":"hardware/products/${PRODUCT_ID}/submissions?page=2"}`;
     script.push({ status: 200, body: page }, { status: 200, body: page });
