@@ -14,7 +14,7 @@ import { assertValidInstanceId, DurableStore, episodeRowKey, InstanceRecord, new
 import { historyView } from "./statusView";
 import { EpisodePlan, deliverEvents, newExecutionGuid, planEpisode } from "./transitions";
 import {
-  ActivityWork, EngineOptions, HistoryEvent, InboxItem, InstanceExistsError, InstanceStatus, isTerminal,
+  ActivityWork, DurableArgumentError, EngineOptions, HistoryEvent, InboxItem, InstanceExistsError, InstanceStatus, isTerminal,
   StatusFilter, StatusPage, SubOrchestrationWork, WorkItem,
 } from "./types";
 
@@ -110,6 +110,10 @@ export class DurableEngine {
   // ---------------------------------------------------------------- client operations
 
   async startNew(name: string, input: unknown, instanceId: string = randomUUID().replace(/-/g, "")): Promise<string> {
+    // StartNewAsync checks that the function exists and is an orchestrator before creating anything.
+    if (this.options.isOrchestrator && !this.options.isOrchestrator(name)) {
+      throw new DurableArgumentError(`The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`);
+    }
     await this.createInstance(name, input, instanceId);
     return instanceId;
   }

@@ -14,6 +14,8 @@ export interface EngineOptions {
   activityConcurrency?: number;
   /** Called before timers fire after a virtual jump. */
   onClockAdvance?: (now: Date) => Promise<void> | void;
+  /** When given, a client start of anything else is refused as the extension refuses it (400). */
+  isOrchestrator?: (name: string) => boolean;
   log?: (line: string) => void;
 }
 

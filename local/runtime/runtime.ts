@@ -53,6 +53,7 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
     invokeOrchestrator: (name: string, payload: unknown) => app.invoke(name, payload),
     invokeActivity: (name: string, input: unknown) => app.invoke(name, input),
     virtualClock,
+    isOrchestrator: (name: string) => app.has(name) && app.triggerType(name) === "orchestrationTrigger",
     activityConcurrency: Number(env.LOCAL_ACTIVITY_CONCURRENCY) || host.maxConcurrentActivityFunctions,
     onClockAdvance: virtualClock && controlUrl ? clockPusher(controlUrl) : undefined,
     log,

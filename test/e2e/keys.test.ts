@@ -96,8 +96,13 @@ describe("host keys on the local runtime", () => {
 
   it("the webhook's own 202 for a new instance links its management URLs with the system key", async () => {
     const systemKey = stack.keys.systemKeys.durabletask_extension;
-    const started = await call(`${stack.baseUrl}/runtime/webhooks/durabletask/orchestrators/no-such-orchestrator?code=${systemKey}`, {
+    // As in Azure, only a registered orchestrator starts (400 otherwise); recordRejectedDrop is a harmless one.
+    const unknown = await call(`${stack.baseUrl}/runtime/webhooks/durabletask/orchestrators/no-such-orchestrator?code=${systemKey}`, { method: "POST" });
+    expect(unknown.status).toBe(400);
+    const started = await call(`${stack.baseUrl}/runtime/webhooks/durabletask/orchestrators/recordRejectedDrop/keys-test-start?code=${systemKey}`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ package: { container: "driver-drops", blobName: "keys-test.zip" }, reason: "test" }),
     });
     expect(started.status).toBe(202);
     const links = JSON.parse(started.body) as Record<string, string>;
