@@ -12,7 +12,7 @@ import { samplePackage } from "../local/samplePackage";
 import { APP_CONTAINERS } from "../local/stack";
 import type { RequestLogEntry } from "../local/emulators";
 import { parseConfig } from "../src/config";
-import { createHdcCredential, resetCredentialCache } from "../src/credentials";
+import { createHdcCredential, resetCredentialCache } from "../src/hdc/credentials";
 import { createHdcClientFromConfig } from "../src/hdc";
 import { completeProductFields } from "../src/functions/validation/productFields";
 import { createReadSasUrl } from "../src/storage/sas";

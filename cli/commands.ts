@@ -1,7 +1,7 @@
 /** The driver-sign commands. Each returns its one result document; driverSign.ts prints it and exits with its code. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PACKAGE_EXTENSIONS } from "../src/shared/packageRules";
+import { PACKAGE_EXTENSIONS } from "../src/domain/packageRules";
 import { ApiClient } from "./api";
 import { CliError, ExitCode } from "./exitCodes";
 import { downloadVerified, hashFile, uploadPackageFile } from "./files";

@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { freePort, startAzurite, type AzuriteHandle } from "./azurite";
-import type { UserSetting } from "./cli/localSettings";
+import type { UserSetting } from "./localSettings";
 import { startEmulators } from "./emulators";
 import { readHostSettings } from "./runtime/hostJson";
 import { loadOrCreateHostKeys, type HostKeys } from "./runtime/keys";

@@ -5,7 +5,7 @@
  * secrets), except HDC_API_BASE_URL. Hardware Dev Center is the local emulator unless the user set
  * HDC_API_BASE_URL: then the user's HDC_* settings are used as they are and the emulators are unused.
  */
-import type { UserSetting } from "./cli/localSettings";
+import type { UserSetting } from "./localSettings";
 
 export interface ForcedSetting {
   value: string;

@@ -3,8 +3,8 @@
  * a message naming it. Every setting here has a line in local.settings.sample.json and the README.
  */
 import { z } from "zod";
-import { isLoopbackUrl } from "./shared/loopback";
-import { containerNameProblem, isHostContainer } from "./shared/packageRules";
+import { isLoopbackUrl } from "./domain/loopback";
+import { containerNameProblem, isHostContainer } from "./domain/packageRules";
 import type { ActivityRetryPolicy, DeviceType, LabelPollingPolicy, PollingPolicy, TestHarness } from "./domain/types";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { APP_CONTAINERS } from "../stack";
-import { instanceIdForPackage } from "../../src/shared/instanceId";
+import { instanceIdForPackage } from "../../src/domain/instanceId";
 
 const CONNECTION_FILE = path.resolve(".local-data/run/storage-connection-string.txt");
 const KEYS_FILE = path.resolve(".local-data/run/keys.json");

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { DEV_ACCOUNT } from "../azurite";
 import { LOCAL_DATA_DIR } from "../runtime/paths";
 import { startStack } from "../stack";
-import { LOCAL_SETTINGS_FILE, mergeLikeFunc, readLocalSettings, type LocalSettings } from "./localSettings";
+import { LOCAL_SETTINGS_FILE, mergeLikeFunc, readLocalSettings, type LocalSettings } from "../localSettings";
 
 const USAGE = `usage: npm run local [-- options]
   --virtual-clock      timers fire at once (Microsoft's emulated review passes in seconds)

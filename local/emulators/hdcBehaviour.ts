@@ -4,7 +4,6 @@
  * (enum casing, numeric currentStep, missing workflowStatus). Set at start and changed live
  * through the control API with a partial JSON merge.
  */
-import type { LabelBehaviour } from "./shippingLabels";
 import type { TokenExpiryClock } from "./tokenRegistry";
 
 export type FaultStatus = 401 | 429 | 500 | 502 | 503;
@@ -137,3 +136,40 @@ export function mergeBehaviour(base: HdcBehaviour, patch: HdcBehaviourPatch = {}
   assertValid(merged);
   return merged;
 }
+
+/** How the shipping-label workflow behaves (shippingLabels.ts reads it); here so behaviour imports nothing that uses it. */
+export interface LabelBehaviour {
+  /** Each ordinary step (thirds: notStarted, started, completed). 0 = instant. */
+  stepSeconds: number;
+  /** Dwell at microsoftApproval/started (Windows Update). */
+  approvalSeconds: number;
+  /** Gradual rollout after approval (0 = none); reported under rolloutStepName (undocumented). */
+  rolloutSeconds: number;
+  rolloutStepName: string;
+  /** How a finished Windows Update label reads: finalizePublishing/completed, or state "published" (nefarius). */
+  finalState: "completed" | "published";
+  /** Step (e.g. "publishJobValidation") that fails once started. */
+  failAtStep?: string;
+  failMessages?: string[];
+  errorReportText?: string;
+  /** Time between PUT .../cancel and the label showing state failed. */
+  cancelSeconds: number;
+  /** After a PATCH, further PATCHes get "another workflow is in progress" for this long. */
+  patchSeconds: number;
+  /** GETs of a signed submission that still lack the driverMetadata item. */
+  metadataDelayPolls: number;
+  /** Products treated as shared-in (read-only): label creation refused. */
+  readOnlyProductIds: string[];
+}
+
+export const DEFAULT_LABEL_BEHAVIOUR: LabelBehaviour = {
+  stepSeconds: 60,
+  approvalSeconds: 86_400,
+  rolloutSeconds: 0,
+  rolloutStepName: "gradualRollout",
+  finalState: "completed",
+  cancelSeconds: 0,
+  patchSeconds: 0,
+  metadataDelayPolls: 0,
+  readOnlyProductIds: [],
+};

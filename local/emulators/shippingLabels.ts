@@ -11,47 +11,11 @@
  */
 import * as crypto from "node:crypto";
 import { BlockBlobClient } from "@azure/storage-blob";
-import type { HdcBehaviour, HdcBehaviourPatch } from "./hdcBehaviour";
+import { DEFAULT_LABEL_BEHAVIOUR, type HdcBehaviour, type HdcBehaviourPatch, type LabelBehaviour } from "./hdcBehaviour";
 import { HdcBlobs, REPORTS_CONTAINER, SIGNED_CONTAINER } from "./hdcBlobs";
 import type { HdcStore, ProductRecord, SubmissionRecord, ValidationError } from "./hdcStore";
 import type { EmulatorClock } from "./clock";
 import { EmulatorRequest, EmulatorResponse, jsonResponse } from "./httpServer";
-
-export interface LabelBehaviour {
-  /** Each ordinary step (thirds: notStarted, started, completed). 0 = instant. */
-  stepSeconds: number;
-  /** Dwell at microsoftApproval/started (Windows Update). */
-  approvalSeconds: number;
-  /** Gradual rollout after approval (0 = none); reported under rolloutStepName (undocumented). */
-  rolloutSeconds: number;
-  rolloutStepName: string;
-  /** How a finished Windows Update label reads: finalizePublishing/completed, or state "published" (nefarius). */
-  finalState: "completed" | "published";
-  /** Step (e.g. "publishJobValidation") that fails once started. */
-  failAtStep?: string;
-  failMessages?: string[];
-  errorReportText?: string;
-  /** Time between PUT .../cancel and the label showing state failed. */
-  cancelSeconds: number;
-  /** After a PATCH, further PATCHes get "another workflow is in progress" for this long. */
-  patchSeconds: number;
-  /** GETs of a signed submission that still lack the driverMetadata item. */
-  metadataDelayPolls: number;
-  /** Products treated as shared-in (read-only): label creation refused. */
-  readOnlyProductIds: string[];
-}
-
-export const DEFAULT_LABEL_BEHAVIOUR: LabelBehaviour = {
-  stepSeconds: 60,
-  approvalSeconds: 86_400,
-  rolloutSeconds: 0,
-  rolloutStepName: "gradualRollout",
-  finalState: "completed",
-  cancelSeconds: 0,
-  patchSeconds: 0,
-  metadataDelayPolls: 0,
-  readOnlyProductIds: [],
-};
 
 /** Validates a label configuration and wraps it for EmulatorControl.configure / POST /_emulator/behaviour. */
 export function labelBehaviourPatch(patch: Partial<LabelBehaviour>): HdcBehaviourPatch {

@@ -3,7 +3,7 @@
  * anything is created. Bad credentials fail the run at once (terminal); a network blip is retried.
  * The token itself never leaves this function.
  */
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import type { AuthenticateInput, AuthenticateOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
 import { TerminalActivityError } from "./errors";

@@ -22,6 +22,8 @@ import type {
   TestHarness,
 } from "../domain/types";
 import type { LabelPhase, LabelTargetingUpdate, NormalizedLabelStatus, PublishDestination, PublishPolicy } from "../domain/publishing";
+import type { NotificationEvent } from "../notifications/cloudEvent";
+import type { DeliverNotificationInput } from "../notifications/queue";
 
 /** Input of the submitDriver orchestration. */
 export interface SubmitDriverInput {
@@ -272,3 +274,19 @@ export type ActivityName = keyof ActivityContract;
 export const ORCHESTRATOR_NAME = "submitDriver";
 export const PUBLISH_LABEL_ORCHESTRATOR = "publishLabel";
 
+/** Queues the webhook deliveries for one submission event (one deliverNotification orchestration per URL). */
+export const QUEUE_NOTIFICATION = "queueNotification";
+export interface QueueNotificationInput {
+  instanceId: string;
+  event: NotificationEvent;
+}
+
+/** One delivery attempt of one CloudEvent to one configured webhook. */
+export const SEND_WEBHOOK = "sendWebhook";
+export interface SendWebhookInput {
+  event: DeliverNotificationInput["event"];
+  urlIndex: number;
+}
+export interface SendWebhookOutput {
+  httpStatus: number;
+}

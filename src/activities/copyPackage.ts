@@ -6,7 +6,7 @@
  */
 import { BlockBlobClient } from "@azure/storage-blob";
 import { findDownloadUrl, type HdcSubmission } from "../hdc";
-import { normalizeEtag } from "../shared/instanceId";
+import { normalizeEtag } from "../domain/instanceId";
 import { BlobAuthorizationError, copyBlobVerified, copySettingsFrom, readBlobProperties, toSourceProperties, type BlobToCopy, type CopyOutcome } from "../storage/copy";
 import { createReadSasUrl, sasExpiresBefore } from "../storage/sas";
 import type { CopyPackageInput, CopyPackageOutput } from "./contract";

@@ -6,7 +6,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { getConfig, type AppConfig } from "../config";
-import { createHdcCredential } from "../credentials";
+import { createHdcCredential } from "../hdc/credentials";
 import { createHdcClientFromConfig, type HdcApi, type HdcClient } from "../hdc";
 import { getBlobServiceClient } from "../storage/blobService";
 import type { CredentialKind } from "../domain/types";

@@ -4,7 +4,7 @@
  */
 import { BlobClient } from "@azure/storage-blob";
 import { normalizeSubmissionStatus } from "../hdc";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import { toStorageOperationError } from "../storage/storageErrors";
 import type { GetSubmissionStatusInput } from "./contract";
 import type { NormalizedSubmissionStatus } from "../domain/types";

@@ -3,10 +3,10 @@
  * webhook (src/notifications/queue.ts). Quick: it never waits for a receiver.
  */
 import type { AppConfig } from "../config";
-import { findInstance, type SubmissionsClient } from "../functions/durableClient";
-import { toSubmissionView } from "../functions/submissionView";
+import { findInstance, type SubmissionsClient } from "../instances/durableClient";
+import { toSubmissionView } from "../domain/submissionView";
 import { queueNotifications } from "../notifications/queue";
-import type { QueueNotificationInput } from "../orchestrators/notify";
+import type { QueueNotificationInput } from "./contract";
 
 export async function queueNotification(input: QueueNotificationInput, client: SubmissionsClient, config: AppConfig): Promise<string[]> {
   const status = await findInstance(client, input.instanceId);

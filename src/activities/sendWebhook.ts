@@ -7,7 +7,7 @@
  */
 import type { AppConfig } from "../config";
 import { SIGNATURE_HEADER, signatureOf } from "../notifications/cloudEvent";
-import type { SendWebhookInput, SendWebhookOutput } from "../orchestrators/deliverNotification";
+import type { SendWebhookInput, SendWebhookOutput } from "./contract";
 
 export async function sendWebhook(input: SendWebhookInput, config: AppConfig): Promise<SendWebhookOutput> {
   const url = config.settings.NOTIFY_WEBHOOK_URLS[input.urlIndex];

@@ -220,3 +220,22 @@ export interface LabelReport {
   pollCount?: number;
   updatedAt?: string;
 }
+
+/** What a completed orchestration returns (its `output`). */
+export interface SubmitDriverSummary {
+  outcome: "succeeded";
+  instanceId: string;
+  package: PackageRef;
+  productId: string;
+  submissionId: string;
+  commitStatus: string | null;
+  signedPackage: BlobLocation;
+  driverMetadata?: BlobLocation;
+  manifest?: BlobLocation;
+  pollCount: number;
+  generation: number;
+  startedAt: string;
+  finishedAt: string;
+  /** The shipping label published after signing, when the input asked for one. */
+  label?: LabelReport;
+}

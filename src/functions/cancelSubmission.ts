@@ -2,13 +2,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { isListedSubmissionName } from "../orchestrators/versions";
-import { isValidInstanceId } from "../shared/instanceId";
-import { durableClientFor, findInstance, type SubmissionsClient, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
+import { isValidInstanceId } from "../domain/instanceId";
+import { durableClientFor, findInstance, type SubmissionsClient, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { getConfig } from "../config";
 import { queueNotifications } from "../notifications/queue";
-import { redactSecrets } from "../shared/redact";
-import { toSubmissionView } from "./submissionView";
+import { redactSecrets } from "../domain/redact";
+import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 
 /** Fixed text: it is stored as the instance's output and shown to users. */

@@ -4,11 +4,10 @@ import * as df from "durable-functions";
 import { getConfig } from "../config";
 import { queueNotification } from "../activities/queueNotification";
 import { sendWebhook } from "../activities/sendWebhook";
-import { QUEUE_NOTIFICATION, type QueueNotificationInput } from "../orchestrators/notify";
-import { SEND_WEBHOOK, type SendWebhookInput } from "../orchestrators/deliverNotification";
+import { QUEUE_NOTIFICATION, SEND_WEBHOOK, type QueueNotificationInput, type SendWebhookInput } from "../activities/contract";
 import { toSafeActivityError } from "../activities/errors";
-import { redactSecrets } from "../shared/redact";
-import { durableClientFor } from "./durableClient";
+import { redactSecrets } from "../domain/redact";
+import { durableClientFor } from "../instances/durableClient";
 import "../orchestrators/deliverNotification";
 import "../orchestrators/recordRejectedDrop";
 

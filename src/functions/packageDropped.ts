@@ -10,7 +10,7 @@ import * as df from "durable-functions";
 import { CURRENT_SUBMIT_DRIVER } from "../orchestrators/versions";
 import type { PackageRef } from "../domain/types";
 import { type AppConfig, getConfig } from "../config";
-import { instanceIdForPackage } from "../shared/instanceId";
+import { instanceIdForPackage } from "../domain/instanceId";
 import {
   blobNameProblem,
   isSidecarName,
@@ -18,12 +18,12 @@ import {
   packageProblem,
   parseBlobSubject,
   sidecarNameFor,
-} from "../shared/packageRules";
-import { redactSecrets } from "../shared/redact";
+} from "../domain/packageRules";
+import { redactSecrets } from "../domain/redact";
 import { getBlobServiceClient } from "../storage/blobService";
 import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
-import { durableClientFor, findInstance, startOrFindRunning } from "./durableClient";
+import { durableClientFor, findInstance, startOrFindRunning } from "../instances/durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { notificationsConfigured } from "../notifications/queue";
 import { RECORD_REJECTED_DROP, type RecordRejectedDropInput } from "../orchestrators/recordRejectedDrop";

@@ -7,7 +7,7 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import { getConfig } from "../config";
-import { durableClientFor } from "./durableClient";
+import { durableClientFor } from "../instances/durableClient";
 
 export const DEFAULT_RETENTION_SCHEDULE = "0 30 3 * * *";
 export const PURGED_STATUSES = [df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed, df.OrchestrationRuntimeStatus.Terminated];

@@ -7,11 +7,11 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { CURRENT_SUBMIT_DRIVER } from "../orchestrators/versions";
 import { type AppConfig, getConfig } from "../config";
-import { isHostContainer } from "../shared/packageRules";
-import { instanceIdForPackage } from "../shared/instanceId";
+import { isHostContainer } from "../domain/packageRules";
+import { instanceIdForPackage } from "../domain/instanceId";
 import { getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
-import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "./durableClient";
+import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { readJsonBody } from "./requestBody";

@@ -8,13 +8,13 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import type { BlobLocation } from "../domain/types";
 import { getConfig } from "../config";
-import type { SubmitDriverSummary } from "../orchestrators/customStatus";
-import { isValidInstanceId } from "../shared/instanceId";
+import type { SubmitDriverSummary } from "../domain/types";
+import { isValidInstanceId } from "../domain/instanceId";
 import { getBlobServiceClient } from "../storage/blobService";
 import { withStorageErrors } from "../storage/storageErrors";
 import { createDownloadSasUrl } from "../storage/userSas";
-import { durableClientFor, findInstance } from "./durableClient";
-import { toSubmissionView } from "./submissionView";
+import { durableClientFor, findInstance } from "../instances/durableClient";
+import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 
 /** Route segment → the result it serves. */

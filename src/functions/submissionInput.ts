@@ -4,7 +4,7 @@ import type { PackageRef } from "../domain/types";
 import type { PublishPolicy } from "../domain/publishing";
 import type { AppConfig } from "../config";
 import { notificationsConfigured } from "../notifications/queue";
-import { harnessForExtension, packageBaseName, packageExtension } from "../shared/packageRules";
+import { harnessForExtension, packageBaseName, packageExtension } from "../domain/packageRules";
 import { completeProductFields, type ProductFieldOverrides } from "./validation/productFields";
 
 export interface SubmissionRequest {

@@ -2,11 +2,11 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { isListedSubmissionName } from "../orchestrators/versions";
-import { isValidInstanceId } from "../shared/instanceId";
-import { durableClientFor, findInstance } from "./durableClient";
-import { instancePagerFor } from "./instancePages";
+import { isValidInstanceId } from "../domain/instanceId";
+import { durableClientFor, findInstance } from "../instances/durableClient";
+import { instancePagerFor } from "../instances/instancePages";
 import { labelRuns } from "./labels";
-import { type SubmissionView, toSubmissionView } from "./submissionView";
+import { type SubmissionView, toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 import { encodeContinuationToken, parseListQuery } from "./validation/listQuery";
 

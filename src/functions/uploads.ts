@@ -9,7 +9,7 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getConfig } from "../config";
-import { sidecarNameFor } from "../shared/packageRules";
+import { sidecarNameFor } from "../domain/packageRules";
 import { ensureContainer, getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import { createUploadSasUrl } from "../storage/userSas";

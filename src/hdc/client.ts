@@ -19,7 +19,7 @@ import {
 } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import type { AppConfig } from "../config";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import { HdcError, hdcErrorFromResponse, isRecord, type RequestContext } from "./errors";
 import { parseHdcJson } from "./losslessJson";
 import {

@@ -5,7 +5,7 @@
  * echoes SAS URLs back in error bodies.
  */
 import type { PipelineResponse } from "@azure/core-rest-pipeline";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import { parseHdcJson } from "./losslessJson";
 import type { HdcValidationError } from "./types";
 

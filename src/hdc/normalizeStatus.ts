@@ -4,7 +4,7 @@
  * every comparison is case-insensitive on the string form.
  */
 import type { NormalizedSubmissionStatus } from "../domain/types";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import type { HdcSubmission } from "./types";
 
 export type SubmissionProgress = Omit<NormalizedSubmissionStatus, "errorReportText">;

@@ -23,7 +23,7 @@ import {
   type PipelineRequest,
   type PipelineResponse,
 } from "@azure/core-rest-pipeline";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 
 type Log = (line: string) => void;
 

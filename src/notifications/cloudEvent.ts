@@ -4,7 +4,7 @@
  * Built from the same view model as GET /api/submissions/{id}; never holds a key, token or SAS.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import type { SubmissionView } from "../functions/submissionView";
+import type { SubmissionView } from "../domain/submissionView";
 
 export const NOTIFICATION_EVENTS = ["succeeded", "failed", "rejected", "cancelled"] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];

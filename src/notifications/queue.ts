@@ -4,8 +4,8 @@
  * that runs twice (activity retry, replay, a cancel clicked twice) starts each delivery once.
  */
 import type { AppConfig } from "../config";
-import { findInstance, startOrFindRunning, type SubmissionsClient } from "../functions/durableClient";
-import type { SubmissionView } from "../functions/submissionView";
+import { findInstance, startOrFindRunning, type SubmissionsClient } from "../instances/durableClient";
+import type { SubmissionView } from "../domain/submissionView";
 import { buildCloudEvent, deliveryInstanceId, type NotificationEvent, type SubmissionCloudEvent } from "./cloudEvent";
 import type { ActivityRetryPolicy } from "../domain/types";
 

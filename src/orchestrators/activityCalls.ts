@@ -9,7 +9,7 @@ import type * as df from "durable-functions";
 import type { ActivityContract, ActivityName } from "../activities/contract";
 import type { ActivityRetryPolicy } from "../domain/types";
 import { failureText, isTerminalFailure } from "../activities/errors";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import { addSeconds, retryDelaySeconds } from "./backoff";
 
 /** Long enough for Microsoft's validation messages, short enough for custom status and history. */

@@ -9,25 +9,6 @@ import type { BlobLocation, LabelReport, PackageRef, Stage, StageTransition, Ste
 export const MAX_ERROR_REPORT_IN_STATUS = 4000;
 export const MAX_ERROR_REPORT_IN_MESSAGE = 500;
 
-/** What a completed orchestration returns (its `output`). */
-export interface SubmitDriverSummary {
-  outcome: "succeeded";
-  instanceId: string;
-  package: PackageRef;
-  productId: string;
-  submissionId: string;
-  commitStatus: string | null;
-  signedPackage: BlobLocation;
-  driverMetadata?: BlobLocation;
-  manifest?: BlobLocation;
-  pollCount: number;
-  generation: number;
-  startedAt: string;
-  finishedAt: string;
-  /** The shipping label published after signing, when the input asked for one. */
-  label?: LabelReport;
-}
-
 export type StatusFacts = Omit<SubmissionCustomStatus, "stage" | "package" | "updatedAt" | "stageHistory" | "stepHistory">;
 
 /** Stage changes kept in custom status: the first (when it started) and the latest ones. */

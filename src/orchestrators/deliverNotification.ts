@@ -7,16 +7,7 @@ import * as df from "durable-functions";
 import { DELIVER_NOTIFICATION, type DeliverNotificationInput } from "../notifications/queue";
 import { addSeconds, retryDelaySeconds } from "./backoff";
 import { describeActivityError } from "./activityCalls";
-
-export const SEND_WEBHOOK = "sendWebhook";
-
-export interface SendWebhookInput {
-  event: DeliverNotificationInput["event"];
-  urlIndex: number;
-}
-export interface SendWebhookOutput {
-  httpStatus: number;
-}
+import { SEND_WEBHOOK, type SendWebhookInput, type SendWebhookOutput } from "../activities/contract";
 
 export interface DeliveryStatus {
   eventId: string;

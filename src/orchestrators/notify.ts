@@ -6,15 +6,10 @@
 import type * as df from "durable-functions";
 import { addSeconds } from "./backoff";
 import type { NotificationEvent } from "../notifications/cloudEvent";
+import { QUEUE_NOTIFICATION, type QueueNotificationInput } from "../activities/contract";
 
-export const QUEUE_NOTIFICATION = "queueNotification";
 /** Queueing only starts orchestrations; a storage hiccup gets two more tries, 5 and 10 s later. */
 const QUEUE_ATTEMPTS = 3;
-
-export interface QueueNotificationInput {
-  instanceId: string;
-  event: NotificationEvent;
-}
 
 /** Only when the trigger saw webhooks configured (`input.notify`): histories without it replay unchanged. */
 export function* queueNotificationBestEffort(

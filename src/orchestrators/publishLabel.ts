@@ -17,7 +17,7 @@ import * as df from "durable-functions";
 import { PUBLISH_LABEL_ORCHESTRATOR, type LabelCarry, type PrepareShippingLabelOutput, type PublishLabelInput } from "../activities/contract";
 import type { LabelReport } from "../domain/types";
 import { labelPortalUrl } from "../hdc/shippingLabels";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import { ActivityFailure, callActivity, describeActivityError } from "./activityCalls";
 import { addMinutes, nextPollTime } from "./backoff";
 import { fitLabelReport } from "./customStatus";

@@ -9,10 +9,10 @@
  */
 import * as df from "durable-functions";
 import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
-import type { ActivityRetryPolicy, BlobLocation, FailureKind, LabelReport, NormalizedSubmissionStatus, ResultManifest, Stage } from "../domain/types";
+import type { ActivityRetryPolicy, BlobLocation, FailureKind, LabelReport, NormalizedSubmissionStatus, ResultManifest, Stage, SubmitDriverSummary } from "../domain/types";
 import { ORCHESTRATOR_NAME, PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput } from "../activities/contract";
-import { labelInstanceId } from "../shared/instanceId";
-import { redactSecrets } from "../shared/redact";
+import { labelInstanceId } from "../domain/instanceId";
+import { redactSecrets } from "../domain/redact";
 import { queueNotificationBestEffort } from "./notify";
 import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
@@ -21,7 +21,6 @@ import {
   boundedMessages,
   StatusReporter,
   type StatusFacts,
-  type SubmitDriverSummary,
   truncate,
 } from "./customStatus";
 

@@ -17,7 +17,7 @@ import type {
   PublishPolicy,
 } from "../domain/publishing";
 import type { TestHarness } from "../domain/types";
-import type { FieldProblem, Parsed } from "../functions/validation/fieldProblems";
+import type { FieldProblem, Parsed } from "../domain/validation";
 import { globMatches } from "./glob";
 import { isWindows10OrLater, POLICY_LIMITS } from "./policySchema";
 

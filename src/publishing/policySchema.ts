@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 import { OS_RELEASES, type OsRelease, type PublishPolicy } from "../domain/publishing";
-import { type FieldProblem, type Parsed, problemsFromZod } from "../functions/validation/fieldProblems";
-import { CONTROL_CHARACTERS } from "../shared/packageRules";
+import { type FieldProblem, type Parsed, problemsFromZod } from "../domain/validation";
+import { CONTROL_CHARACTERS } from "../domain/packageRules";
 
 /** Bounds that keep a policy (and the orchestration history that carries it) small. */
 export const POLICY_LIMITS = {

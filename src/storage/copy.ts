@@ -26,7 +26,7 @@ import { Transform } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BlobBeginCopyFromUrlPollState, BlobClient, BlobGetPropertiesResponse, BlockBlobClient } from "@azure/storage-blob";
 import type { AppConfig } from "../config";
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 import { StorageOperationError, storageErrorCode, storageStatusCode, toStorageOperationError } from "./storageErrors";
 
 const MIB = 1024 * 1024;

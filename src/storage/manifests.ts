@@ -5,8 +5,8 @@
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { BlobLocation, PackageRef, ResultManifest } from "../domain/types";
 import type { AppConfig } from "../config";
-import { blobNameProblem, MAX_BLOB_NAME_LENGTH } from "../shared/packageRules";
-import { redactSecrets } from "../shared/redact";
+import { blobNameProblem, MAX_BLOB_NAME_LENGTH } from "../domain/packageRules";
+import { redactSecrets } from "../domain/redact";
 import { ensureContainer } from "./blobService";
 import { withStorageErrors } from "./storageErrors";
 

@@ -3,7 +3,7 @@
  * rethrown raw: callers wrap them in StorageOperationError, whose message is built from the
  * status, the service error code and the redacted first line of the service message only.
  */
-import { redactSecrets } from "../shared/redact";
+import { redactSecrets } from "../domain/redact";
 
 export class StorageOperationError extends Error {
   constructor(

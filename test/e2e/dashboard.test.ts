@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { chromium, type Browser, type Page, type Request } from "playwright-core";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
-import { instanceIdForPackage } from "../../src/shared/instanceId";
+import { instanceIdForPackage } from "../../src/domain/instanceId";
 import { dropPackage, expectNothingSecret, startTestStack, waitForEnd, type TestStack } from "../support/stack";
 
 jest.setTimeout(180_000);

@@ -8,7 +8,8 @@
  */
 import { ClientSecretCredential } from "@azure/identity";
 import { APP_CONTAINERS } from "../../local/stack";
-import { labelBehaviourPatch, type LabelBehaviour } from "../../local/emulators/shippingLabels";
+import { labelBehaviourPatch } from "../../local/emulators/shippingLabels";
+import type { LabelBehaviour } from "../../local/emulators/hdcBehaviour";
 import { samplePackage } from "../../local/samplePackage";
 import type { LabelReport } from "../../src/domain/types";
 import { HdcClient } from "../../src/hdc/client";

@@ -1,5 +1,5 @@
 /** Query parameters of GET /api/submissions: status, top, continuationToken, createdFrom, createdTo, package. */
-import { containerNameProblem, CONTROL_CHARACTERS, MAX_BLOB_NAME_LENGTH } from "../../shared/packageRules";
+import { containerNameProblem, CONTROL_CHARACTERS, MAX_BLOB_NAME_LENGTH } from "../../domain/packageRules";
 import type { FieldProblem, Parsed } from "./fieldProblems";
 
 export const RUNTIME_STATUSES = ["Running", "Completed", "ContinuedAsNew", "Failed", "Canceled", "Terminated", "Pending", "Suspended"] as const;

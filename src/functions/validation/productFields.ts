@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import type { ProductFields, TestHarness } from "../../domain/types";
-import { CONTROL_CHARACTERS } from "../../shared/packageRules";
+import { CONTROL_CHARACTERS } from "../../domain/packageRules";
 
 // eslint-disable-next-line no-control-regex
 const noControlCharacters = (value: string) => !CONTROL_CHARACTERS.test(value);

@@ -1,6 +1,6 @@
 /** The body of POST /api/submissions: a package to sign (new product), or ids to resume. */
 import { z } from "zod";
-import { blobNameProblem, containerNameProblem, packageExtension, PACKAGE_EXTENSIONS } from "../../shared/packageRules";
+import { blobNameProblem, containerNameProblem, packageExtension, PACKAGE_EXTENSIONS } from "../../domain/packageRules";
 import type { PublishPolicy } from "../../domain/publishing";
 import { parsePublishPolicy } from "../../publishing/policySchema";
 import { type FieldProblem, type Parsed, problemsFromZod } from "./fieldProblems";

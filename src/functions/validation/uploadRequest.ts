@@ -1,6 +1,6 @@
 /** The body of POST /api/uploads: which package the caller is about to upload, and its product fields. */
 import { z } from "zod";
-import { blobNameProblem, packageExtension, PACKAGE_EXTENSIONS } from "../../shared/packageRules";
+import { blobNameProblem, packageExtension, PACKAGE_EXTENSIONS } from "../../domain/packageRules";
 import { type FieldProblem, type Parsed, problemsFromZod } from "./fieldProblems";
 import { type ProductFieldOverrides, productFieldsSchema } from "./productFields";
 

@@ -9,8 +9,8 @@ import { samplePackage } from "../../../local/samplePackage";
 import { APP_CONTAINERS, type Stack } from "../../../local/stack";
 import type { ProductSummary, SubmissionSummary } from "../../../local/emulators/hdcEmulator";
 import type { RequestLogEntry } from "../../../local/emulators";
-import { instanceIdForPackage } from "../../../src/shared/instanceId";
-import { packageBaseName } from "../../../src/shared/packageRules";
+import { instanceIdForPackage } from "../../../src/domain/instanceId";
+import { packageBaseName } from "../../../src/domain/packageRules";
 
 export interface DroppedPackage {
   container: string;

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { authenticate } from "../../../src/activities/authenticate";
 import { startActivityBudget, type ActivityDeps } from "../../../src/activities/deps";
 import { parseConfig } from "../../../src/config";
-import { createHdcCredential, resetCredentialCache } from "../../../src/credentials";
+import { createHdcCredential, resetCredentialCache } from "../../../src/hdc/credentials";
 import { createHdcClientFromConfig } from "../../../src/hdc";
 import { getBlobServiceClient } from "../../../src/storage/blobService";
 import type { AzuriteHandle } from "../../../local/azurite";

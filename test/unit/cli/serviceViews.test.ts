@@ -13,7 +13,7 @@ import { ProgressLine } from "../../../cli/progress";
 import { toSubmissionDocument } from "../../../cli/output";
 import { hdcStepPosition } from "../../../src/domain/hdcSteps";
 import type { SubmissionCustomStatus } from "../../../src/domain/types";
-import { elapsedSecondsOf, progressOf, toSubmissionView } from "../../../src/functions/submissionView";
+import { elapsedSecondsOf, progressOf, toSubmissionView } from "../../../src/domain/submissionView";
 import { parseUploadRequest } from "../../../src/functions/validation/uploadRequest";
 import { uploadBlobName } from "../../../src/functions/uploads";
 import { MAX_STAGE_HISTORY, StatusReporter } from "../../../src/orchestrators/customStatus";

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { sendWebhook } from "../../../src/activities/sendWebhook";
 import { parseConfig } from "../../../src/config";
 import { buildCloudEvent, signatureOf, verifySignature } from "../../../src/notifications/cloudEvent";
-import type { SubmissionView } from "../../../src/functions/submissionView";
+import type { SubmissionView } from "../../../src/domain/submissionView";
 
 const BASE_ENV = {
   AzureWebJobsStorage: "UseDevelopmentStorage=true",

@@ -1,5 +1,5 @@
 /** Pure rules shared by the triggers: instance ids, package names, harness by extension. */
-import { INSTANCE_ID_PATTERN, instanceIdForPackage, isValidInstanceId, normalizeEtag } from "../../../src/shared/instanceId";
+import { INSTANCE_ID_PATTERN, instanceIdForPackage, isValidInstanceId, normalizeEtag } from "../../../src/domain/instanceId";
 import {
   blobNameProblem,
   containerNameProblem,
@@ -10,7 +10,7 @@ import {
   packageProblem,
   parseBlobSubject,
   sidecarNameFor,
-} from "../../../src/shared/packageRules";
+} from "../../../src/domain/packageRules";
 
 describe("instanceIdForPackage", () => {
   test("is stable for the same blob version and safe to use in URLs", () => {

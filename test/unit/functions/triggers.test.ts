@@ -39,7 +39,7 @@ import { handleCancelSubmission } from "../../../src/functions/cancelSubmission"
 import { handlePackageDropped } from "../../../src/functions/packageDropped";
 import { handleStartSubmission } from "../../../src/functions/startSubmission";
 import { handleListSubmissions, handleSubmissionStatus } from "../../../src/functions/submissionStatus";
-import { instanceIdForPackage } from "../../../src/shared/instanceId";
+import { instanceIdForPackage } from "../../../src/domain/instanceId";
 import { recordRejection } from "../../../src/storage/manifests";
 import { getRegisteredFunctions, triggerOf } from "../../../local/functionsHost/coreStandIn";
 

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { mergeLikeFunc, readLocalSettings } from "../../../local/cli/localSettings";
+import { mergeLikeFunc, readLocalSettings } from "../../../local/localSettings";
 import { composeSettings } from "../../../local/stackSettings";
 
 function settingsFile(content: unknown): string {

@@ -4,7 +4,7 @@
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { httpInstancePager, instanceQueryUrl } from "../../../src/functions/instancePages";
+import { httpInstancePager, instanceQueryUrl } from "../../../src/instances/instancePages";
 
 describe("httpInstancePager", () => {
   let server: http.Server;

@@ -2,7 +2,7 @@
  * What counts as a driver package, and how its name maps to product defaults. Pure functions shared
  * by the Event Grid trigger and the HTTP trigger so both reach the same decision for the same blob.
  */
-import type { TestHarness } from "../domain/types";
+import type { TestHarness } from "./types";
 
 export const PACKAGE_EXTENSIONS = [".hlkx", ".hckx", ".cab"] as const;
 export type PackageExtension = (typeof PACKAGE_EXTENSIONS)[number];

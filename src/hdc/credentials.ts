@@ -12,9 +12,9 @@ import {
 } from "@azure/identity";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
-import type { CredentialKind } from "./domain/types";
-import type { AppConfig, Settings } from "./config";
-import { isLoopbackUrl } from "./shared/loopback";
+import type { CredentialKind } from "../domain/types";
+import type { AppConfig, Settings } from "../config";
+import { isLoopbackUrl } from "../domain/loopback";
 
 export interface HdcIdentity {
   credential: TokenCredential;

@@ -1,9 +1,9 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { LabelReport, PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
-import { hdcStepPosition, type HdcStepPosition } from "../domain/hdcSteps";
-import type { SubmitDriverSummary } from "../orchestrators/customStatus";
-import { orchestrationFailureText } from "../activities/errors";
+import type { LabelReport, PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "./types";
+import { hdcStepPosition, type HdcStepPosition } from "./hdcSteps";
+import type { SubmitDriverSummary } from "./types";
+import { orchestrationFailureText } from "./failureText";
 
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
 type StatusFactsShown = Pick<

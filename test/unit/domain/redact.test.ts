@@ -1,4 +1,4 @@
-import { redactSecrets } from "../../../src/shared/redact";
+import { redactSecrets } from "../../../src/domain/redact";
 
 describe("redactSecrets", () => {
   it("masks a SAS signature up to the next parameter", () => {

@@ -2,9 +2,9 @@
  * Failure text in the Durable extension's real format (literal strings as the orchestrator receives
  * them in Azure; /work/wt/notes/failure-format.md) and in the plain format of local engines.
  */
-import { failureText, isTerminalFailure, orchestrationFailureText } from "../../../src/activities/errors";
+import { failureText, isTerminalFailure, orchestrationFailureText } from "../../../src/domain/failureText";
 import { describeActivityError } from "../../../src/orchestrators/activityCalls";
-import { toSubmissionView } from "../../../src/functions/submissionView";
+import { toSubmissionView } from "../../../src/domain/submissionView";
 
 /** One-line .NET exception JSON, as the extension writes TaskFailed.Details (newlines escaped). */
 function detailsJson(jsMessage: string): string {

@@ -1,6 +1,6 @@
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential } from "@azure/identity";
-import { createHdcCredential, resetCredentialCache } from "../../../src/credentials";
-import { isLoopbackUrl } from "../../../src/shared/loopback";
+import { createHdcCredential, resetCredentialCache } from "../../../src/hdc/credentials";
+import { isLoopbackUrl } from "../../../src/domain/loopback";
 import { parseConfig } from "../../../src/config";
 import { sasExpiresBefore } from "../../../src/storage/sas";
 
