@@ -231,7 +231,7 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     }
   });
 
-  test("identity-based host storage, telemetry and DefaultAzureCredential all use the one user-assigned identity", () => {
+  test("identity-based host storage, telemetry and the app's own identity (HDC_MANAGED_IDENTITY_CLIENT_ID) all use the one user-assigned identity", () => {
     const s = appSettings(byDefault);
     const account = byDefault.outputs.AZURE_STORAGE_ACCOUNT_NAME as string;
     expect(s).toMatchObject({
@@ -239,7 +239,7 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
       AzureWebJobsStorage__clientId: UAMI.clientId,
       AzureWebJobsStorage__queueServiceUri: `https://${account}.queue.core.windows.net`,
       AzureWebJobsStorage__tableServiceUri: `https://${account}.table.core.windows.net`,
-      AZURE_CLIENT_ID: UAMI.clientId,
+      HDC_MANAGED_IDENTITY_CLIENT_ID: UAMI.clientId,
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `ClientId=${UAMI.clientId};Authorization=AAD`,
     });
     expect(s.APPLICATIONINSIGHTS_CONNECTION_STRING).toMatch(/^InstrumentationKey=/);
