@@ -97,4 +97,53 @@ describe("untrusted input on the local runtime", () => {
       expect(await listedFor(pkg.fileName)).toHaveLength(1);
     });
   });
+
+  describe("deeply nested JSON", () => {
+    const DEPTH = 30_000; // about 60 KB: under the 64 KiB body limit, far beyond any stack-safe recursion
+    const deepArray = `${"[".repeat(DEPTH)}${"]".repeat(DEPTH)}`;
+    const deepProduct = `{"additionalAttributes":{"a":${deepArray}}}`;
+    const tooDeep = { field: "product.additionalAttributes.a", reason: "must nest at most 32 arrays/objects deep" };
+
+    test("POST /api/submissions and /api/uploads: 400 naming the attribute, not a 500", async () => {
+      const pkg = samplePackage({ folder: "deep-http" });
+      await stack.blobService.getContainerClient(HTTP_CONTAINER).getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+      const productsBefore = createProductCalls(stack);
+      const start = await post("/submissions", `{"package":"${HTTP_CONTAINER}/${pkg.fileName}","product":${deepProduct}}`);
+      expect(start.status).toBe(400);
+      expect(((await start.json()) as FieldsBody).fields).toEqual([tooDeep]);
+      const upload = await post("/uploads", `{"fileName":"deep.cab","sha256":"${"b".repeat(64)}","size":10,"product":${deepProduct}}`);
+      expect(upload.status).toBe(400);
+      expect(((await upload.json()) as FieldsBody).fields).toEqual([tooDeep]);
+      // Nothing started, no sidecar written for the upload.
+      expect(await stack.submissions.list({ package: HTTP_CONTAINER })).toEqual([]);
+      expect(await drops().getBlobClient(`ci/${"b".repeat(16)}/deep.cab.json`).exists()).toBe(false);
+      expect(createProductCalls(stack)).toBe(productsBefore);
+    });
+
+    test("a publish policy or label update nested that deep is refused with 400, never a 500", async () => {
+      const deepPublish = await post("/submissions", `{"package":"${HTTP_CONTAINER}/x.cab","publish":{"destination":${deepArray}}}`);
+      expect(deepPublish.status).toBe(400);
+      const label = await post("/submissions/drv-none/labels", `{"destination":"windowsUpdate","targeting":${deepArray}}`);
+      expect(label.status).toBe(400);
+      const patch = await fetch(`${stack.apiUrl}/submissions/drv-none/labels/1`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json", "x-functions-key": stack.functionKey },
+        body: `{"targeting":{"hardwareIds":{"add":${deepArray}}}}`,
+      });
+      expect(patch.status).toBe(400);
+    });
+
+    test("a dropped package whose sidecar nests that deep is a listed rejection naming the attribute", async () => {
+      const pkg = samplePackage({ folder: "deep-drop" });
+      const sidecar = Buffer.from(deepProduct.replace('{"additionalAttributes"', '{"productName":"Deep","additionalAttributes"'));
+      await drops().getBlockBlobClient(`${pkg.fileName}.json`).uploadData(sidecar);
+      await drops().getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+      const id = await stack.submissions.findByBlob(pkg.fileName, 30_000);
+      const view = await stack.submissions.get(id);
+      expect([view.stage, view.raw.reason]).toEqual(["rejected", `sidecar ${pkg.fileName}.json: additionalAttributes.a must nest at most 32 arrays/objects deep`]);
+      const manifest = view.raw.manifest as { container: string; blobName: string };
+      const written = JSON.parse((await stack.blobService.getContainerClient(manifest.container).getBlobClient(manifest.blobName).downloadToBuffer()).toString()) as { outcome: string };
+      expect(written.outcome).toBe("rejected");
+    });
+  });
 });
