@@ -1,5 +1,6 @@
 # azd postdeploy hook for Windows (azure.yaml runs postdeploy.sh elsewhere): same as postdeploy.sh. Subscribes the packageDropped Event Grid
-# trigger to BlobCreated events of the drops container; the system key is never printed.
+# trigger to BlobCreated events of the drops container. The system key is never printed and never on a command
+# line: the endpoint that carries it reaches az in a private temporary file (`--endpoint '@file'`).
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
@@ -27,24 +28,32 @@ for ($attempt = 1; $attempt -le 12; $attempt++) {
 }
 if (-not $key) { throw "the function app has no eventgrid_extension system key; is $functionName deployed?" }
 
-# az is az.cmd on Windows, which cmd.exe parses: the '&' in the URL must reach it inside quotes,
-# hence the literal quotes around the value (the official quickstart's post-up.ps1 does the same).
-$endpoint = """https://$appHost/runtime/webhooks/eventgrid?functionName=$functionName&code=$key"""
+# The endpoint goes to a temporary file written in-process (no child process sees the key); az loads an
+# `@path` argument's value from the file. GetTempFileName creates it empty in the user's own temp folder,
+# and the finally block removes it whatever happens. The value needs no quotes for az.cmd: cmd.exe only
+# sees the path, never the '&' of the URL.
+$endpointFile = [System.IO.Path]::GetTempFileName()
+try {
+  [System.IO.File]::WriteAllText($endpointFile, "https://$appHost/runtime/webhooks/eventgrid?functionName=$functionName&code=$key")
 
-Write-Host "postdeploy: subscribing $functionName on $appHost to BlobCreated in container $($env:DROPS_CONTAINER)"
-az eventgrid system-topic event-subscription create `
-  --name $subscriptionName `
-  --resource-group $env:AZURE_RESOURCE_GROUP `
-  --system-topic-name $env:EVENTGRID_SYSTEM_TOPIC_NAME `
-  --endpoint-type webhook `
-  --endpoint $endpoint `
-  --event-delivery-schema eventgridschema `
-  --included-event-types Microsoft.Storage.BlobCreated `
-  --subject-begins-with "/blobServices/default/containers/$($env:DROPS_CONTAINER)/" `
-  --max-delivery-attempts $maxDeliveryAttempts `
-  --event-ttl $eventTtlMinutes `
-  --deadletter-identity systemassigned `
-  --deadletter-identity-endpoint "$($env:AZURE_STORAGE_ACCOUNT_ID)/blobServices/default/containers/$($env:EVENTGRID_DEADLETTER_CONTAINER)" `
-  --output none
-if ($LASTEXITCODE -ne 0) { throw 'az eventgrid system-topic event-subscription create failed' }
+  Write-Host "postdeploy: subscribing $functionName on $appHost to BlobCreated in container $($env:DROPS_CONTAINER)"
+  az eventgrid system-topic event-subscription create `
+    --name $subscriptionName `
+    --resource-group $env:AZURE_RESOURCE_GROUP `
+    --system-topic-name $env:EVENTGRID_SYSTEM_TOPIC_NAME `
+    --endpoint-type webhook `
+    --endpoint "@$endpointFile" `
+    --event-delivery-schema eventgridschema `
+    --included-event-types Microsoft.Storage.BlobCreated `
+    --subject-begins-with "/blobServices/default/containers/$($env:DROPS_CONTAINER)/" `
+    --max-delivery-attempts $maxDeliveryAttempts `
+    --event-ttl $eventTtlMinutes `
+    --deadletter-identity systemassigned `
+    --deadletter-identity-endpoint "$($env:AZURE_STORAGE_ACCOUNT_ID)/blobServices/default/containers/$($env:EVENTGRID_DEADLETTER_CONTAINER)" `
+    --output none
+  if ($LASTEXITCODE -ne 0) { throw 'az eventgrid system-topic event-subscription create failed' }
+}
+finally {
+  Remove-Item -LiteralPath $endpointFile -Force -ErrorAction SilentlyContinue
+}
 Write-Host "postdeploy: Event Grid subscription $subscriptionName is in place"

@@ -1,8 +1,10 @@
 #!/bin/sh
 # azd postdeploy hook: subscribe the packageDropped Event Grid trigger to BlobCreated events of
 # the drops container. Re-running updates the subscription in place (create is create-or-update).
-# azd passes the Bicep outputs as environment variables. The system key is never printed: it
-# goes from `az` straight into the endpoint argument.
+# azd passes the Bicep outputs as environment variables. The system key is never printed and is
+# never on a command line (process lists, CI logs): az prints it to a variable, and the endpoint
+# that carries it reaches az in a private temporary file (`--endpoint @file`, az's documented
+# convention for loading an argument's value from a file).
 set -eu
 
 : "${AZURE_RESOURCE_GROUP:?run through azd (azd up / azd deploy): AZURE_RESOURCE_GROUP is not set}"
@@ -37,13 +39,25 @@ if [ -z "$key" ]; then
   exit 1
 fi
 
+# Written with the shell's printf builtin: an external printf would get the key as an argument.
+case "$(command -v printf)" in
+  */*) echo "postdeploy: printf is not a builtin of this sh; refusing to pass the key to a process" >&2; exit 1 ;;
+esac
+umask 077
+endpoint_file=$(mktemp)
+trap 'rm -f "$endpoint_file"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+printf '%s' "https://$host/runtime/webhooks/eventgrid?functionName=$FUNCTION_NAME&code=$key" > "$endpoint_file"
+
 echo "postdeploy: subscribing $FUNCTION_NAME on $host to BlobCreated in container $DROPS_CONTAINER"
 az eventgrid system-topic event-subscription create \
   --name "$SUBSCRIPTION_NAME" \
   --resource-group "$AZURE_RESOURCE_GROUP" \
   --system-topic-name "$EVENTGRID_SYSTEM_TOPIC_NAME" \
   --endpoint-type webhook \
-  --endpoint "https://$host/runtime/webhooks/eventgrid?functionName=$FUNCTION_NAME&code=$key" \
+  --endpoint "@$endpoint_file" \
   --event-delivery-schema eventgridschema \
   --included-event-types Microsoft.Storage.BlobCreated \
   --subject-begins-with "/blobServices/default/containers/$DROPS_CONTAINER/" \

@@ -3,7 +3,7 @@ import type { DurableOrchestrationStatus } from "durable-functions";
 import type { LabelReport, PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "./types";
 import { hdcStepPosition, type HdcStepPosition } from "./hdcSteps";
 import type { SubmitDriverSummary } from "./types";
-import { orchestrationFailureText } from "./failureText";
+import { orchestrationStatusFailureText } from "./failureText";
 
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
 type StatusFactsShown = Pick<
@@ -75,15 +75,19 @@ function stageOf(runtimeStatus: string, custom: { stage?: string }): SubmissionV
   return (custom.stage as Stage | undefined) ?? "unknown";
 }
 
-export function toSubmissionView(status: DurableOrchestrationStatus): SubmissionView {
+/** A durable status; `failureDetails` where the backend reports one (Durable Task Scheduler). */
+export type DurableStatusWithFailure = DurableOrchestrationStatus & { failureDetails?: unknown };
+
+export function toSubmissionView(status: DurableStatusWithFailure): SubmissionView {
   const runtimeStatus = String(status.runtimeStatus);
   const custom = (status.customStatus && typeof status.customStatus === "object" ? status.customStatus : {}) as Partial<SubmissionCustomStatus> &
     Partial<Pick<RejectedDropStatus, "reason">>;
   const summary =
     runtimeStatus === "Completed" && status.output && typeof status.output === "object" ? (status.output as Partial<SubmitDriverSummary>) : undefined;
   // A failed orchestration's output is "Orchestrator function 'submitDriver' failed: <exception message>"
-  // (ours states the stage and Microsoft's messages); users get the message without the host's wrapping.
-  const failureOutput = runtimeStatus === "Failed" && typeof status.output === "string" ? orchestrationFailureText(status.output) : undefined;
+  // (ours states the stage and Microsoft's messages) with Azure Storage; the Durable Task Scheduler
+  // reports failureDetails instead. Users get the message without the host's wrapping, redacted.
+  const failureOutput = runtimeStatus === "Failed" ? orchestrationStatusFailureText(status) : undefined;
   const terminatedReason = runtimeStatus === "Terminated" && typeof status.output === "string" ? `terminated: ${status.output}` : undefined;
 
   const stage = stageOf(runtimeStatus, custom);

@@ -159,11 +159,16 @@ function runHook(env: Record<string, string>, keyAfterAttempts = 1, shell: "sh" 
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-az-"));
   const calls = path.join(bin, "calls.log");
   const counter = path.join(bin, "keys-calls");
+  const resolvedLog = path.join(bin, "resolved.log");
   fs.writeFileSync(
     path.join(bin, "az"),
     [
       "#!/bin/sh",
       `printf '%s\\n' "$@" '--end--' >> '${calls}'`,
+      // An `@path` argument's value is the file's content, as the Azure CLI loads it.
+      'for arg in "$@"; do',
+      "  case \"$arg\" in @*) v=''; IFS= read -r v < \"${arg#@}\" || true; printf '%s\\n' \"$arg\" \"$v\" >> '" + resolvedLog + "' ;; esac",
+      "done",
       'case "$1 $2" in',
       "  'functionapp show') echo 'func-example.azurewebsites.net' ;;",
       "  'functionapp keys')",
@@ -183,8 +188,12 @@ function runHook(env: Record<string, string>, keyAfterAttempts = 1, shell: "sh" 
   });
   const log = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "";
   const invocations = log.split("--end--\n").filter(Boolean).map((block) => block.trimEnd().split("\n"));
+  // What az read from each @file argument, and whether that file still exists after the hook.
+  const lines = fs.existsSync(resolvedLog) ? fs.readFileSync(resolvedLog, "utf8").split("\n") : [];
+  const fromFile: Record<string, { value: string; left: boolean }> = {};
+  for (let i = 0; i + 1 < lines.length; i += 2) fromFile[lines[i]] = { value: lines[i + 1], left: fs.existsSync(lines[i].slice(1)) };
   fs.rmSync(bin, { recursive: true, force: true });
-  return { ...result, invocations };
+  return { ...result, invocations, fromFile };
 }
 
 const argAfter = (args: string[], flag: string) => {
@@ -452,9 +461,12 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     expect(argAfter(args, "--included-event-types")).toBe("Microsoft.Storage.BlobCreated");
     expect(argAfter(args, "--event-delivery-schema")).toBe("eventgridschema");
     expect(argAfter(args, "--endpoint-type")).toBe("webhook");
-    expect(argAfter(args, "--endpoint")).toBe(
-      `https://func-example.azurewebsites.net/runtime/webhooks/eventgrid?functionName=${registered}&code=FAKE-EVENTGRID-SYSTEM-KEY`,
-    );
+    // The endpoint (it carries the key) reaches az in a file, never on a command line; the file is removed.
+    expect(result.invocations.flat().filter((a) => a.includes("FAKE-EVENTGRID-SYSTEM-KEY"))).toEqual([]);
+    expect(result.fromFile[argAfter(args, "--endpoint")!]).toEqual({
+      value: `https://func-example.azurewebsites.net/runtime/webhooks/eventgrid?functionName=${registered}&code=FAKE-EVENTGRID-SYSTEM-KEY`,
+      left: false,
+    });
     expect(argAfter(args, "--system-topic-name")).toBe(outputs.EVENTGRID_SYSTEM_TOPIC_NAME);
     expect(argAfter(args, "--resource-group")).toBe(outputs.AZURE_RESOURCE_GROUP);
     expect(Number(argAfter(args, "--max-delivery-attempts"))).toBeGreaterThan(1);
@@ -481,6 +493,7 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     expect(ps1).toContain('--subject-begins-with "/blobServices/default/containers/$($env:DROPS_CONTAINER)/"');
     expect(ps1).toContain("--included-event-types Microsoft.Storage.BlobCreated");
     expect(ps1).toContain("runtime/webhooks/eventgrid?functionName=$functionName&code=$key");
+    expect(ps1).toContain('--endpoint "@$endpointFile"');
     expect(ps1).toContain("'packageDropped'");
     expect(ps1).toContain("--deadletter-identity systemassigned");
     expect(ps1).not.toMatch(/Write-(Host|Output)[^\n]*\$key/);
@@ -496,16 +509,18 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     );
     expect(parse.stdout + parse.stderr).toBe("");
     expect(parse.status).toBe(0);
-    // And it does what postdeploy.sh does (its endpoint carries literal quotes for az.cmd on Windows).
+    // And it does what postdeploy.sh does (its endpoint reaches az in a file, never on the command line).
     const env = Object.fromEntries(Object.entries(alternative.outputs).filter(([, v]) => typeof v === "string")) as Record<string, string>;
     const ran = runHook(env, 1, "pwsh");
     expect(ran.status).toBe(0);
     expect(`${ran.stdout}${ran.stderr}`).not.toContain("FAKE-EVENTGRID-SYSTEM-KEY");
+    expect(ran.invocations.flat().filter((a) => a.includes("FAKE-EVENTGRID-SYSTEM-KEY"))).toEqual([]);
     const create = ran.invocations.find((args) => args[0] === "eventgrid")!;
     expect(argAfter(create, "--subject-begins-with")).toBe(`/blobServices/default/containers/${appSettings(alternative).DROPS_CONTAINER}/`);
-    expect(argAfter(create, "--endpoint")).toBe(
-      '"https://func-example.azurewebsites.net/runtime/webhooks/eventgrid?functionName=packageDropped&code=FAKE-EVENTGRID-SYSTEM-KEY"',
-    );
+    expect(ran.fromFile[argAfter(create, "--endpoint")!]).toEqual({
+      value: "https://func-example.azurewebsites.net/runtime/webhooks/eventgrid?functionName=packageDropped&code=FAKE-EVENTGRID-SYSTEM-KEY",
+      left: false,
+    });
     expect(argAfter(create, "--deadletter-identity")).toBe("systemassigned");
   });
 
