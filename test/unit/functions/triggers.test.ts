@@ -21,6 +21,14 @@ const fakeService = {
         return blobs.get(`${container}/${name}`)!.content.subarray(offset, offset + count);
       },
     }),
+    // Claims (claims/<kind>/<id> in the state container) are read whole.
+    getBlockBlobClient: (name: string) => ({
+      download: async () => {
+        const blob = blobs.get(`${container}/${name}`);
+        if (!blob) throw notFound();
+        return { etag: blob.etag, readableStreamBody: [blob.content] };
+      },
+    }),
   }),
 };
 jest.mock("../../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
@@ -152,6 +160,7 @@ describe("registrations", () => {
       [
         "authenticate",
         "cancelSubmission",
+        "checkResumeClaims",
         "commitSubmission",
         "copyPackage",
         "createProduct",
@@ -351,8 +360,14 @@ describe("startSubmission (HTTP)", () => {
     expect(started[0].input).toMatchObject({ requestedBy: "http", product: { productName: "A", testHarness: "hlk" }, package: { contentLength: 10 } });
   });
 
-  test("resume ids go into the input", async () => {
+  const claim = (kind: "products" | "submissions", id: string, holder: string) =>
+    blobs.set(`signing-state/claims/${kind}/${id}`, { content: Buffer.from(holder), etag: "c" });
+
+  test("resume ids this package version created go into the input", async () => {
     blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "e");
+    claim("products", "14461751976964156", instanceId);
+    claim("submissions", "1152921505699924012", `${instanceId}-r2`);
     const { client, started } = fakeClient();
     const response = await handleStartSubmission(
       post({ package: "driver-drops/a.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" }),
@@ -360,6 +375,33 @@ describe("startSubmission (HTTP)", () => {
     );
     expect(response.status).toBe(202);
     expect(started[0]).toMatchObject({ instanceId: instanceIdForPackage("driver-drops", "a.hlkx", "e"), input: { resume: { productId: "14461751976964156", submissionId: "1152921505699924012" } } });
+  });
+
+  test.each([
+    ["claimed by another package version", "drv-0123456789abcdef0123456789abcdef", /was created for another package version \(instance drv-0123456789abcdef0123456789abcdef\)/],
+    ["not claimed at all (not created by this service)", undefined, /was not created by this service \(no claim is recorded for it\)/],
+  ])("resume ids %s: 409 naming productId and submissionId, nothing started", async (_label, holder, reason) => {
+    blobs.set("driver-drops/b.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    if (holder) {
+      claim("products", "14461751976964156", holder);
+      claim("submissions", "1152921505699924012", holder);
+    }
+    const { client, started } = fakeClient();
+    const response = await handleStartSubmission(
+      post({ package: "driver-drops/b.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" }),
+      contextFor("startSubmission", client),
+    );
+    expect(response.status).toBe(409);
+    expect(response.jsonBody).toMatchObject({
+      error: expect.stringMatching(/^resume refused/),
+      package: "driver-drops/b.hlkx",
+      fields: [
+        { field: "productId", reason: expect.stringMatching(reason) },
+        { field: "submissionId", reason: expect.stringMatching(reason) },
+      ],
+    });
+    expect(started).toHaveLength(0);
+    expect(client.getStatus).not.toHaveBeenCalled();
   });
 
   test("400 lists bad fields; 400 for non-JSON; nothing starts", async () => {
