@@ -84,7 +84,7 @@ describe("untrusted input on the local runtime", () => {
       const pkg = samplePackage({ folder: "dots-drop" });
       const uploaded = await drops().getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
       // The real drop starts the one submission of this version.
-      await stack.submissions.findByBlob(pkg.fileName, 30_000);
+      await stack.submissions.findByBlob(pkg.fileName, 90_000);
       const names = [`./${pkg.fileName}`, `././${pkg.fileName}`];
       for (const [n, name] of names.entries()) {
         const response = await deliver(blobCreated(`dots-${n}`, name, uploaded.etag!, pkg.bytes.length));
@@ -138,7 +138,7 @@ describe("untrusted input on the local runtime", () => {
       const sidecar = Buffer.from(deepProduct.replace('{"additionalAttributes"', '{"productName":"Deep","additionalAttributes"'));
       await drops().getBlockBlobClient(`${pkg.fileName}.json`).uploadData(sidecar);
       await drops().getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
-      const id = await stack.submissions.findByBlob(pkg.fileName, 30_000);
+      const id = await stack.submissions.findByBlob(pkg.fileName, 90_000);
       const view = await stack.submissions.get(id);
       expect([view.stage, view.raw.reason]).toEqual(["rejected", `sidecar ${pkg.fileName}.json: additionalAttributes.a must nest at most 32 arrays/objects deep`]);
       const manifest = view.raw.manifest as { container: string; blobName: string };
