@@ -96,15 +96,17 @@ function fakeClient(existing: FakeInstance[] = [], startError?: Error) {
       json: async () => webhookPayload(id),
       headers: new Headers({ Location: webhookPayload(id).statusQueryGetUri, "Retry-After": "10" }),
     })),
-    /** The extension's paged instance query: `top` per page, the token is the last instance id (sorted by id). */
+    /** The extension's paged instance query: `top` per page (sorted by id), the token is base64 JSON naming the last instance id. */
     listInstancesPage: jest.fn(async (query: { top: number; continuationToken?: string; runtimeStatus?: string[] }) => {
       pageQueries.push(query as unknown as Record<string, unknown>);
+      const after = query.continuationToken ? (JSON.parse(Buffer.from(query.continuationToken, "base64").toString()) as { after: string }).after : undefined;
       const matching = [...instances.values()]
         .filter((i) => !query.runtimeStatus?.length || query.runtimeStatus.includes(i.runtimeStatus))
         .sort((a, b) => a.instanceId.localeCompare(b.instanceId))
-        .filter((i) => !query.continuationToken || i.instanceId > query.continuationToken);
+        .filter((i) => !after || i.instanceId > after);
       const page = matching.slice(0, query.top);
-      return { instances: page, continuationToken: matching.length > query.top ? page[page.length - 1].instanceId : undefined };
+      const next = matching.length > query.top ? Buffer.from(JSON.stringify({ after: page[page.length - 1].instanceId })).toString("base64") : undefined;
+      return { instances: page, continuationToken: next };
     }),
   };
   return { client, started, terminated, pageQueries };
@@ -767,7 +769,7 @@ describe("GET /api/submissions: paged and filtered", () => {
     expect(seen.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `drv-00${i + 1}`));
     expect(pageQueries.map((query) => query.top)).toEqual([3, 3, 3]);
     // The token users get is ours (opaque), not the extension's.
-    expect(pageQueries[1].continuationToken).toBe("drv-003");
+    expect(pageQueries[1].continuationToken).toBe(Buffer.from(JSON.stringify({ after: "drv-003" })).toString("base64"));
   });
 
   test("status, createdFrom/createdTo and package filter the page", async () => {
