@@ -19,7 +19,9 @@
  * existing histories: new rounds and bounded status are new input fields and status texts;
  * publishing (issue 11) adds the publishLabel sub-orchestration and a second manifest write only
  * after the point every older history ended at, and only when the new input field `publish` is
- * present, which no older history has).
+ * present, which no older history has; the resume-claims check (issue 21) runs the checkResumeClaims
+ * activity first only when the new input field `verifyResume` is set, which no older history has, so
+ * their resumes replay authenticate-first as recorded).
  */
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 

@@ -21,6 +21,14 @@ const fakeService = {
         return blobs.get(`${container}/${name}`)!.content.subarray(offset, offset + count);
       },
     }),
+    // Claims (claims/<kind>/<id> in the state container) are read whole.
+    getBlockBlobClient: (name: string) => ({
+      download: async () => {
+        const blob = blobs.get(`${container}/${name}`);
+        if (!blob) throw notFound();
+        return { etag: blob.etag, readableStreamBody: [blob.content] };
+      },
+    }),
   }),
 };
 jest.mock("../../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
@@ -88,15 +96,17 @@ function fakeClient(existing: FakeInstance[] = [], startError?: Error) {
       json: async () => webhookPayload(id),
       headers: new Headers({ Location: webhookPayload(id).statusQueryGetUri, "Retry-After": "10" }),
     })),
-    /** The extension's paged instance query: `top` per page, the token is the last instance id (sorted by id). */
+    /** The extension's paged instance query: `top` per page (sorted by id), the token is base64 JSON naming the last instance id. */
     listInstancesPage: jest.fn(async (query: { top: number; continuationToken?: string; runtimeStatus?: string[] }) => {
       pageQueries.push(query as unknown as Record<string, unknown>);
+      const after = query.continuationToken ? (JSON.parse(Buffer.from(query.continuationToken, "base64").toString()) as { after: string }).after : undefined;
       const matching = [...instances.values()]
         .filter((i) => !query.runtimeStatus?.length || query.runtimeStatus.includes(i.runtimeStatus))
         .sort((a, b) => a.instanceId.localeCompare(b.instanceId))
-        .filter((i) => !query.continuationToken || i.instanceId > query.continuationToken);
+        .filter((i) => !after || i.instanceId > after);
       const page = matching.slice(0, query.top);
-      return { instances: page, continuationToken: matching.length > query.top ? page[page.length - 1].instanceId : undefined };
+      const next = matching.length > query.top ? Buffer.from(JSON.stringify({ after: page[page.length - 1].instanceId })).toString("base64") : undefined;
+      return { instances: page, continuationToken: next };
     }),
   };
   return { client, started, terminated, pageQueries };
@@ -150,6 +160,7 @@ describe("registrations", () => {
       [
         "authenticate",
         "cancelSubmission",
+        "checkResumeClaims",
         "commitSubmission",
         "copyPackage",
         "createProduct",
@@ -349,8 +360,14 @@ describe("startSubmission (HTTP)", () => {
     expect(started[0].input).toMatchObject({ requestedBy: "http", product: { productName: "A", testHarness: "hlk" }, package: { contentLength: 10 } });
   });
 
-  test("resume ids go into the input", async () => {
+  const claim = (kind: "products" | "submissions", id: string, holder: string) =>
+    blobs.set(`signing-state/claims/${kind}/${id}`, { content: Buffer.from(holder), etag: "c" });
+
+  test("resume ids this package version created go into the input", async () => {
     blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "e");
+    claim("products", "14461751976964156", instanceId);
+    claim("submissions", "1152921505699924012", `${instanceId}-r2`);
     const { client, started } = fakeClient();
     const response = await handleStartSubmission(
       post({ package: "driver-drops/a.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" }),
@@ -358,6 +375,33 @@ describe("startSubmission (HTTP)", () => {
     );
     expect(response.status).toBe(202);
     expect(started[0]).toMatchObject({ instanceId: instanceIdForPackage("driver-drops", "a.hlkx", "e"), input: { resume: { productId: "14461751976964156", submissionId: "1152921505699924012" } } });
+  });
+
+  test.each([
+    ["claimed by another package version", "drv-0123456789abcdef0123456789abcdef", /was created for another package version \(instance drv-0123456789abcdef0123456789abcdef\)/],
+    ["not claimed at all (not created by this service)", undefined, /was not created by this service \(no claim is recorded for it\)/],
+  ])("resume ids %s: 409 naming productId and submissionId, nothing started", async (_label, holder, reason) => {
+    blobs.set("driver-drops/b.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    if (holder) {
+      claim("products", "14461751976964156", holder);
+      claim("submissions", "1152921505699924012", holder);
+    }
+    const { client, started } = fakeClient();
+    const response = await handleStartSubmission(
+      post({ package: "driver-drops/b.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" }),
+      contextFor("startSubmission", client),
+    );
+    expect(response.status).toBe(409);
+    expect(response.jsonBody).toMatchObject({
+      error: expect.stringMatching(/^resume refused/),
+      package: "driver-drops/b.hlkx",
+      fields: [
+        { field: "productId", reason: expect.stringMatching(reason) },
+        { field: "submissionId", reason: expect.stringMatching(reason) },
+      ],
+    });
+    expect(started).toHaveLength(0);
+    expect(client.getStatus).not.toHaveBeenCalled();
   });
 
   test("400 lists bad fields; 400 for non-JSON; nothing starts", async () => {
@@ -675,7 +719,7 @@ describe("GET /api/submissions: paged and filtered", () => {
     expect(seen.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `drv-00${i + 1}`));
     expect(pageQueries.map((query) => query.top)).toEqual([3, 3, 3]);
     // The token users get is ours (opaque), not the extension's.
-    expect(pageQueries[1].continuationToken).toBe("drv-003");
+    expect(pageQueries[1].continuationToken).toBe(Buffer.from(JSON.stringify({ after: "drv-003" })).toString("base64"));
   });
 
   test("status, createdFrom/createdTo and package filter the page", async () => {
