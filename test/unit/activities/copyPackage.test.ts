@@ -307,5 +307,30 @@ describe("copyPackage", () => {
       // Azurite keeps no versions: no x-ms-version-id, so none is recorded (never invented).
       expect(properties.versionId).toBeUndefined();
     });
+
+    it("records the version id when storage gives one (x-ms-version-id, as on an Azure account with versioning)", async () => {
+      // Azurite keeps no versions, so only the package's HEAD answer is given the header Azure would send.
+      const versionId = "2026-12-07T03:00:00.1234567Z";
+      const withVersions: BlobServiceClient = Object.create(oursService);
+      withVersions.getContainerClient = (name: string) => {
+        const container = oursService.getContainerClient(name);
+        const blockBlob = container.getBlockBlobClient.bind(container);
+        container.getBlockBlobClient = (blobName: string) => {
+          const client = blockBlob(blobName);
+          const getProperties = client.getProperties.bind(client);
+          client.getProperties = async (options) => ({ ...(await getProperties(options)), versionId });
+          return client;
+        };
+        return container;
+      };
+      const hdc = new FakeHdc(oursService);
+      const deps = testDeps(testConfig(ours.connectionString), hdc);
+      deps.blobService = withVersions;
+      const { productId, submissionId } = await submissionFor(hdc);
+
+      await copyPackage(input(productId, submissionId), deps);
+
+      expect(await readPackageCopied(oursService, deps.config, { productId, submissionId })).toMatchObject({ blobName: "contoso.cab", versionId });
+    });
   });
 });
