@@ -105,8 +105,6 @@ export interface SourceProperties {
   contentType?: string;
   /** The version every read of the copy is pinned to. */
   etag?: string;
-  /** x-ms-version-id, when the account keeps versions (Azurite does not). */
-  versionId?: string;
 }
 
 export interface BlobToCopy {
@@ -148,7 +146,6 @@ export function toSourceProperties(properties: BlobGetPropertiesResponse): Sourc
     contentMd5: properties.contentMD5,
     contentType: properties.contentType,
     etag: properties.etag,
-    ...(properties.versionId ? { versionId: properties.versionId } : {}),
   };
 }
 
