@@ -31,6 +31,15 @@ const httpsOrLoopbackUrl = z
   .refine((value) => value.startsWith("https://") || (value.startsWith("http://") && isLoopbackUrl(value)), {
     message: "must be an https:// URL (http:// is allowed only for 127.0.0.1/localhost)",
   });
+/** "https://host[:port]" with nothing after it but an optional "/". */
+function isBareOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.pathname === "/" && url.search === "" && url.hash === "" && url.username === "" && url.password === "" && !/[?#]/.test(value);
+  } catch {
+    return false;
+  }
+}
 const hostSuffixes = csv.pipe(
   z.array(z.string().regex(/^\.?[a-z0-9.-]+$/i, "must be host names or suffixes like .blob.core.windows.net")).min(1, "must name at least one host suffix"),
 );
@@ -122,6 +131,12 @@ const schema = z
       })
       .optional(),
     RETENTION_DAYS: positiveInt(90),
+    // The origin clients reach the API at: statusUrl, cancelUrl and Location are built on it, never on
+    // the request's Host header (which the caller chooses). Unset: those links are relative (/api/...).
+    PUBLIC_BASE_URL: httpsOrLoopbackUrl
+      .refine((value) => isBareOrigin(value), { message: "must be an origin only, e.g. https://my-app.azurewebsites.net (no path, query, fragment or user info)" })
+      .transform((value) => new URL(value).origin)
+      .optional(),
     // Notifications (src/notifications): CloudEvents POSTed to these URLs at a terminal state, signed
     // with NOTIFY_WEBHOOK_SECRET; retried on durable timers, never blocking a submission.
     NOTIFY_WEBHOOK_URLS: csv.pipe(z.array(httpsOrLoopbackUrl).max(10, "must name at most 10 URLs")).default([]),
