@@ -16,7 +16,7 @@ import { storageStatusCode, toStorageOperationError } from "../storage/storageEr
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
-import { readJsonBody } from "./requestBody";
+import { bodyLimited, readJsonBody } from "./requestBody";
 import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseStartSubmission } from "./validation/startSubmission";
@@ -133,5 +133,5 @@ app.http("startSubmission", {
   methods: ["POST"],
   authLevel: "function",
   extraInputs: [df.input.durableClient()],
-  handler: handleStartSubmission,
+  handler: bodyLimited("startSubmission", handleStartSubmission),
 });
