@@ -5,7 +5,7 @@
  * copy may take), and only to a host HDC_ALLOWED_URL_HOST_SUFFIXES allows.
  *
  * Every read of the package is pinned to the version the run was started for (the input's ETag,
- * from the Event Grid event or the HTTP trigger's HEAD): the HEAD here must show that version, and
+ * confirmed on the blob by the drop trigger or the HTTP trigger): the HEAD here must show that version, and
  * the copy itself is conditional on it (storage/copy.ts), so a blob replaced at any point before or
  * during the copy fails the run before commit instead of sending other bytes to Microsoft. What was
  * copied (ETag, version id, size, MD5) is recorded for the result manifest (storage/packageRecords.ts).

@@ -138,6 +138,11 @@ function blobCreated(blobName: string, overrides: Partial<EventGridEvent> = {}, 
   };
 }
 
+/** The package blob the event is about, as storage holds it (quoted ETag, real length). */
+function putPackage(blobName: string, etag = "0x8DC0FFEE", size = 4096): void {
+  blobs.set(`driver-drops/${blobName}`, { content: Buffer.alloc(size), etag: `"${etag}"` });
+}
+
 beforeAll(() => {
   Object.assign(process.env, {
     AzureWebJobsStorage: "UseDevelopmentStorage=true",
@@ -150,6 +155,7 @@ beforeAll(() => {
 });
 beforeEach(() => {
   blobs.clear();
+  downloads.length = 0;
   jest.mocked(recordRejection).mockClear();
 });
 
@@ -215,6 +221,7 @@ describe("registrations", () => {
 
 describe("packageDropped (Event Grid)", () => {
   test("a new .hlkx starts submitDriver with a derived id, defaults, hlk harness and config policies", async () => {
+    putPackage("team/contoso-usb-2.3.1.hlkx");
     const { client, started } = fakeClient();
     const decision = await handlePackageDropped(blobCreated("team/contoso-usb-2.3.1.hlkx"), contextFor("packageDropped", client));
 
@@ -225,7 +232,8 @@ describe("packageDropped (Event Grid)", () => {
       name: "submitDriver",
       instanceId,
       input: {
-        package: { container: "driver-drops", blobName: "team/contoso-usb-2.3.1.hlkx", etag: "0x8DC0FFEE", contentLength: 4096 },
+        // The version as storage reports it (a quoted ETag), not as the event spelled it.
+        package: { container: "driver-drops", blobName: "team/contoso-usb-2.3.1.hlkx", etag: '"0x8DC0FFEE"', contentLength: 4096 },
         product: { productName: "contoso-usb-2.3.1", testHarness: "hlk", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"] },
         submissionName: "contoso-usb-2.3.1",
         submissionType: "initial",
@@ -242,6 +250,7 @@ describe("packageDropped (Event Grid)", () => {
       content: Buffer.from(JSON.stringify({ productName: "Contoso Touch", isTestSign: true, submissionName: "nightly" })),
       etag: "1",
     });
+    putPackage("x.cab");
     const { client, started } = fakeClient();
     await handlePackageDropped(blobCreated("x.cab"), contextFor("packageDropped", client));
     expect(started[0].input).toMatchObject({
@@ -253,6 +262,7 @@ describe("packageDropped (Event Grid)", () => {
 
   test("an invalid sidecar is rejected naming the field; no submission starts, only the rejection record", async () => {
     blobs.set("driver-drops/x.hlkx.json", { content: Buffer.from(JSON.stringify({ deviceType: "usb" })), etag: "1" });
+    putPackage("x.hlkx");
     const { client, started } = fakeClient();
     const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
     expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(/sidecar x\.hlkx\.json: deviceType must be one of/) });
@@ -264,6 +274,8 @@ describe("packageDropped (Event Grid)", () => {
   test("an oversized or non-JSON sidecar is rejected", async () => {
     blobs.set("driver-drops/big.hlkx.json", { content: Buffer.alloc(64 * 1024 + 1, 32), etag: "1" });
     blobs.set("driver-drops/bad.hlkx.json", { content: Buffer.from("{nope"), etag: "1" });
+    putPackage("big.hlkx");
+    putPackage("bad.hlkx");
     const { client, started } = fakeClient();
     const big = await handlePackageDropped(blobCreated("big.hlkx"), contextFor("packageDropped", client));
     const bad = await handlePackageDropped(blobCreated("bad.hlkx"), contextFor("packageDropped", client));
@@ -274,6 +286,7 @@ describe("packageDropped (Event Grid)", () => {
   });
 
   test("redelivery of the same blob version starts nothing new", async () => {
+    putPackage("x.hlkx");
     const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", "0x8DC0FFEE");
     const { client, started } = fakeClient([
       { name: "submitDriver", instanceId, runtimeStatus: "Running", input: null, createdTime: "", lastUpdatedTime: "" },
@@ -285,6 +298,7 @@ describe("packageDropped (Event Grid)", () => {
 
   test("a start that loses a race counts as already started: the host's 500 is read back from the instance", async () => {
     // The extension refuses a duplicate start with a 500 and a generic message, never a 409.
+    putPackage("x.hlkx");
     const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", "0x8DC0FFEE");
     const raced = fakeClient([], new Error("DurableClient error: Durable Functions extension replied with HTTP 500 response."));
     raced.client.startNew.mockImplementationOnce(async () => {
@@ -296,23 +310,28 @@ describe("packageDropped (Event Grid)", () => {
   });
 
   test("a start that fails for another reason is not taken for a race", async () => {
+    putPackage("x.hlkx");
     const { client } = fakeClient([], new Error("DurableClient error: Durable Functions extension replied with HTTP 500 response."));
     await expect(handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client))).rejects.toThrow(/HTTP 500/);
   });
 
   test("a new ETag (the package was replaced) starts a new instance", async () => {
     const { client, started } = fakeClient();
+    putPackage("x.hlkx");
     await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
+    putPackage("x.hlkx", "0x8DBEEF");
     await handlePackageDropped(blobCreated("x.hlkx", {}, { eTag: "0x8DBEEF" }), contextFor("packageDropped", client));
     expect(new Set(started.map((s) => s.instanceId)).size).toBe(2);
   });
 
   test.each([
-    ["readme.txt", {}, /blobName: package must end in \.hlkx/],
-    ["empty.hlkx", { contentLength: 0 }, /contentLength: package is empty/],
-  ])("%s is rejected with a manifest saying why", async (name, data, reason) => {
+    ["readme.txt", 4096, /blobName: package must end in \.hlkx/],
+    // Storage's length decides, whatever the event says.
+    ["empty.hlkx", 0, /contentLength: package is empty/],
+  ])("%s is rejected with a manifest saying why", async (name, size, reason) => {
+    putPackage(name, "0x8DC0FFEE", size);
     const { client, started } = fakeClient();
-    const decision = await handlePackageDropped(blobCreated(name, {}, data), contextFor("packageDropped", client));
+    const decision = await handlePackageDropped(blobCreated(name, {}, { contentLength: 4096 }), contextFor("packageDropped", client));
     expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(reason) });
     // No submission: only the record that lists the rejection (GET /api/submissions), under the same id.
     expect(started.map((s) => [s.name, s.instanceId])).toEqual([["recordRejectedDrop", (decision as { instanceId: string }).instanceId]]);
@@ -332,7 +351,38 @@ describe("packageDropped (Event Grid)", () => {
     expect(recordRejection).not.toHaveBeenCalled();
   });
 
+  test.each<[string, () => void, EventGridEvent, RegExp]>([
+    ["a blob that does not exist", () => undefined, blobCreated("ghost.hlkx"), /the blob does not exist/],
+    ["a blob that does not exist, under a name that is no package", () => undefined, blobCreated("any/prefix/readme.txt"), /the blob does not exist/],
+    ["a forged data.eTag for a blob that exists", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: "0x8DFORGED" }), /the blob's ETag is 0x8DC0FFEE, the event names 0x8DFORGED/],
+    ["no data.eTag", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: undefined }), /no data\.eTag/],
+    ["an empty data.eTag", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: "" }), /no data\.eTag/],
+    ["a data.eTag that is not a string", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: 5 }), /no data\.eTag/],
+  ])("%s: nothing started, no manifest, no listed record", async (_label, arrange, event, reason) => {
+    arrange();
+    const { client, started } = fakeClient();
+    const decision = await handlePackageDropped(event, contextFor("packageDropped", client));
+    expect(decision).toEqual({ action: "unverified", reason: expect.stringMatching(reason) });
+    expect(started).toHaveLength(0);
+    expect(recordRejection).not.toHaveBeenCalled();
+    expect(client.getStatus).not.toHaveBeenCalled();
+    expect(downloads).toHaveLength(0);
+  });
+
+  test("the instance id comes from the blob's real ETag, never from the event id", async () => {
+    putPackage("x.hlkx");
+    const { client, started } = fakeClient();
+    const one = await handlePackageDropped(blobCreated("x.hlkx", { id: "evt-1" }), contextFor("packageDropped", client));
+    // Another event id, the ETag spelled as a HEAD response spells it: the same version, the same instance.
+    const two = await handlePackageDropped(blobCreated("x.hlkx", { id: "evt-2" }, { eTag: '"0x8DC0FFEE"' }), contextFor("packageDropped", client));
+    const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", '"0x8DC0FFEE"');
+    expect(one).toEqual({ action: "started", instanceId });
+    expect(two).toEqual({ action: "started", instanceId });
+    expect(new Set(started.map((s) => s.instanceId))).toEqual(new Set([instanceId]));
+  });
+
   test("the registered handler runs the same path", async () => {
+    putPackage("y.cab");
     const { client, started } = fakeClient();
     const registered = getRegisteredFunctions().get("packageDropped")!;
     await registered.handler(blobCreated("y.cab"), contextFor("packageDropped", client));
@@ -344,20 +394,47 @@ const post = (body: unknown) =>
   new HttpRequest({ method: "POST", url: "http://localhost:7071/api/submissions", body: { string: typeof body === "string" ? body : JSON.stringify(body) } });
 
 describe("startSubmission (HTTP)", () => {
-  test("starts with the same id a drop of that blob version would get, 202 with status URLs", async () => {
+  test("starts with the same id a drop of that blob version would get, 202 with status URLs (relative without PUBLIC_BASE_URL)", async () => {
     blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: '"0x8DC0FFEE"' });
     const { client, started } = fakeClient();
     const response = await handleStartSubmission(post({ package: "driver-drops/a.hlkx", product: { productName: "A" } }), contextFor("startSubmission", client));
     const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "0x8DC0FFEE");
     expect(response.status).toBe(202);
+    // No configured origin: relative links, resolved by the client against the URL it called (never the Host header).
     expect(response.jsonBody).toEqual({
       id: instanceId,
       runtimeStatus: "Pending",
-      statusUrl: `http://localhost:7071/api/submissions/${instanceId}`,
-      cancelUrl: `http://localhost:7071/api/submissions/${instanceId}/cancel`,
+      statusUrl: `/api/submissions/${instanceId}`,
+      cancelUrl: `/api/submissions/${instanceId}/cancel`,
     });
-    expect(response.headers).toEqual({ Location: `http://localhost:7071/api/submissions/${instanceId}`, "Retry-After": "10" });
+    expect(response.headers).toEqual({ Location: `/api/submissions/${instanceId}`, "Retry-After": "10" });
     expect(started[0].input).toMatchObject({ requestedBy: "http", product: { productName: "A", testHarness: "hlk" }, package: { contentLength: 10 } });
+  });
+
+  test("with PUBLIC_BASE_URL, statusUrl, cancelUrl and Location are on that origin whatever Host the request came with", async () => {
+    process.env.PUBLIC_BASE_URL = "https://signing.example.net";
+    resetConfigCache();
+    try {
+      blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
+      const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "e");
+      const hostile = new HttpRequest({ method: "POST", url: "http://attacker.example/api/submissions", body: { string: JSON.stringify({ package: "driver-drops/a.hlkx" }) } });
+      const started = await handleStartSubmission(hostile, contextFor("startSubmission", fakeClient().client));
+      expect(started.status).toBe(202);
+      expect(started.jsonBody).toMatchObject({
+        statusUrl: `https://signing.example.net/api/submissions/${instanceId}`,
+        cancelUrl: `https://signing.example.net/api/submissions/${instanceId}/cancel`,
+      });
+      expect(started.headers).toMatchObject({ Location: `https://signing.example.net/api/submissions/${instanceId}` });
+      const running = fakeClient([{ name: "submitDriver", instanceId, runtimeStatus: "Running", input: null, createdTime: "", lastUpdatedTime: "" }]);
+      const again = new HttpRequest({ method: "POST", url: "http://attacker.example/api/submissions", body: { string: JSON.stringify({ package: "driver-drops/a.hlkx" }) } });
+      const conflict = await handleStartSubmission(again, contextFor("startSubmission", running.client));
+      expect(conflict.status).toBe(409);
+      expect(JSON.stringify(conflict)).not.toContain("attacker.example");
+      expect(conflict.jsonBody).toMatchObject({ statusUrl: `https://signing.example.net/api/submissions/${instanceId}` });
+    } finally {
+      delete process.env.PUBLIC_BASE_URL;
+      resetConfigCache();
+    }
   });
 
   const claim = (kind: "products" | "submissions", id: string, holder: string) =>
