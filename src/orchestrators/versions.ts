@@ -22,6 +22,11 @@
  * present, which no older history has; the resume-claims check (issue 21) runs the checkResumeClaims
  * activity first only when the new input field `verifyResume` is set, which no older history has, so
  * their resumes replay authenticate-first as recorded).
+ *
+ * deliverNotification keeps its name too: since issue 30 its input holds `receiverId`; inputs written
+ * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded
+ * sendWebhook calls replay as they were; sendWebhook then drops such a delivery (the position may
+ * name another receiver now). test/fixtures/deliverNotification-v1 is such a history.
  */
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 
