@@ -167,6 +167,12 @@ const schema = z
   });
 
 /**
+ * Every app setting the app reads (all through this schema). test/infra/deployedSettings.test.ts
+ * fails a template that sets a setting neither this list nor the Functions host reads.
+ */
+export const APP_SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
+/**
  * host.json's functionTimeout ("00:30:00", the Flex Consumption default), in minutes. A unit test
  * checks it against host.json, so the two cannot drift apart.
  */

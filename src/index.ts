@@ -1,4 +1,5 @@
 /** The app's entry (package.json "main"): importing each module registers its functions with the host. */
+import "./functions/httpStreaming";
 import "./orchestrators/submitDriver";
 import "./orchestrators/publishLabel";
 import "./functions/activities";

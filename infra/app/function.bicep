@@ -1,7 +1,9 @@
-// The Flex Consumption (FC1, Linux) function app on Node 22 with one user-assigned identity,
-// and every app setting src/config.ts needs. Nothing secret is in the settings: storage,
-// Application Insights, Key Vault, the Durable Task Scheduler and Hardware Dev Center are all
-// reached with the identity. On Flex the runtime comes from functionAppConfig, so
+// The Flex Consumption (FC1, Linux) function app on Node 22 with one user-assigned identity
+// (and no system-assigned one), and every app setting src/config.ts needs. Nothing secret is in
+// the settings: storage, Application Insights, Key Vault, the Durable Task Scheduler and Hardware
+// Dev Center are all reached with the identity, each named by its client id (an SDK asked for a
+// managed identity without one asks for the system-assigned identity, which this app lacks).
+// test/infra/deployedSettings.test.ts loads these settings through the app's own code. On Flex the runtime comes from functionAppConfig, so
 // FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE,
 // WEBSITE_CONTENT* and WEBSITE_NODE_DEFAULT_VERSION are not set (Flex rejects them).
 param planName string
@@ -115,8 +117,6 @@ var identitySettings = {
   AzureWebJobsStorage__blobServiceUri: blobEndpoint
   AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${storageSuffix}'
   AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${storageSuffix}'
-  // DefaultAzureCredential (the app's blob client, the Key Vault read) picks this identity.
-  AZURE_CLIENT_ID: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   DROPS_CONTAINER: dropsContainer
@@ -125,13 +125,13 @@ var identitySettings = {
   HDC_TENANT_ID: hdcTenantId
   HDC_CLIENT_ID: hdcClientId
   HDC_AUTH_MODE: hdcAuthMode
+  // Both modes use it: managedIdentity, as the identity the app registration's federated
+  // credential trusts (docs/deploy.md); keyVaultSecret, to read the vault (it holds the role).
+  HDC_MANAGED_IDENTITY_CLIENT_ID: identityClientId
 }
 
 var hdcModeSettings = hdcAuthMode == 'managedIdentity'
-  ? {
-      // Federated credential on the app registration trusts this identity (docs/deploy.md).
-      HDC_MANAGED_IDENTITY_CLIENT_ID: identityClientId
-    }
+  ? {}
   : {
       HDC_KEYVAULT_URL: keyVaultUri
       HDC_KEYVAULT_SECRET_NAME: hdcKeyVaultSecretName

@@ -2,13 +2,18 @@
  * The durable client binding data (OrchestrationClientInputData) the extension hands to functions with a
  * durableClient input; df.getClient(context) reads it. URLs point at the local runtime's HTTP front.
  * As in Azure, every webhook URL carries `code=<durabletask_extension system key>` (the webhooks
- * refuse requests without it); the RPC base (rpcBaseUrl) is the worker's private loopback channel
- * and needs no key.
+ * refuse requests without it). The RPC base (rpcBaseUrl) is the worker's private channel: in Azure
+ * the extension serves it on loopback only, here it shares the front's port, so it needs the system
+ * key too. The durable client resolves its calls against rpcBaseUrl and drops any query, so the key
+ * rides as the URL's password: axios sends it as Basic credentials, which the front accepts on the
+ * RPC routes only (runtime.ts).
  */
 
 export const INSTANCE_ID_PLACEHOLDER = "INSTANCEID";
 export const WEBHOOK_PATH = "/runtime/webhooks/durabletask";
 export const RPC_PATH = "/durabletask/";
+/** The user name of the RPC base's credentials; only the password (the system key) is checked. */
+export const RPC_USER = "durabletask_extension";
 
 export function durableClientBindingData(baseUrl: string, taskHub: string, systemKey?: string): Record<string, unknown> {
   const origin = baseUrl.replace(/\/+$/, "");
@@ -34,8 +39,17 @@ export function durableClientBindingData(baseUrl: string, taskHub: string, syste
     },
     baseUrl: webhooks,
     requiredQueryStringParameters: query,
-    rpcBaseUrl: `${origin}${RPC_PATH}`,
+    rpcBaseUrl: rpcBaseUrl(origin, systemKey),
   };
+}
+
+function rpcBaseUrl(origin: string, systemKey: string | undefined): string {
+  const url = new URL(`${origin}${RPC_PATH}`);
+  if (systemKey) {
+    url.username = RPC_USER;
+    url.password = systemKey;
+  }
+  return url.href;
 }
 
 /** The management payload createCheckStatusResponse returns, for one instance. */

@@ -5,6 +5,8 @@
  * Status codes, bodies and headers follow the extension's source (HttpApiHandler.cs, DurableClient.cs).
  */
 import { IncomingMessage, ServerResponse } from "node:http";
+import { WEBHOOK_BODY_LIMITS } from "../../src/domain/requestLimits";
+import { readBodyAtMost, sendTooLarge } from "../runtime/bodyLimits";
 import { managementPayload, RPC_PATH, WEBHOOK_PATH } from "./clientBinding";
 import { DurableEngine } from "./engine";
 import { statusPayload } from "./statusView";
@@ -47,7 +49,12 @@ export function createDurableHttpHandler(engine: DurableEngine, options: { taskH
     const prefix = url.pathname.startsWith(RPC_PATH) ? RPC_PATH : url.pathname.startsWith(`${WEBHOOK_PATH}/`) ? `${WEBHOOK_PATH}/` : undefined;
     if (!prefix) return false;
     const segments = url.pathname.slice(prefix.length).replace(/^\/+|\/+$/g, "").split("/").map((s) => decodeURIComponent(s));
-    const ctx: RequestContext = { req, res, url, query: url.searchParams, body: await readBody(req) };
+    const read = await readBodyAtMost(req, WEBHOOK_BODY_LIMITS.durable.bytes);
+    if (!read.ok) {
+      sendTooLarge(res, WEBHOOK_BODY_LIMITS.durable.bytes);
+      return true;
+    }
+    const ctx: RequestContext = { req, res, url, query: url.searchParams, body: read.body.toString("utf8") };
     try {
       await api.route(ctx, segments);
     } catch (error) {
@@ -271,12 +278,6 @@ function dateParam(query: URLSearchParams, name: string): Date | undefined {
 function headerValue(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {

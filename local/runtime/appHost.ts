@@ -30,7 +30,8 @@ export interface PlainHttpRequest {
   url: string;
   headers: Record<string, string>;
   params: Record<string, string>;
-  body?: Buffer;
+  /** Bytes, or a stream the handler pulls from (as with the library's HTTP streaming). */
+  body?: Buffer | ReadableStream<Uint8Array>;
 }
 
 export interface PlainHttpResponse {
@@ -99,15 +100,7 @@ export class AppHost {
   /** Invokes an HTTP-triggered function and returns its response as plain status/headers/bytes. */
   async invokeHttp(name: string, request: PlainHttpRequest): Promise<PlainHttpResponse> {
     const fn = this.get(name);
-    const hasBody = request.body !== undefined && request.body.length > 0;
-    const httpRequest = new HttpRequest({
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      params: request.params,
-      query: Object.fromEntries(new URL(request.url).searchParams),
-      ...(hasBody ? { body: { bytes: request.body } } : {}),
-    });
+    const httpRequest = request.body instanceof ReadableStream ? streamedRequest(request, request.body) : bufferedRequest(request, request.body);
     // HTTP trigger metadata carries the route params and query, as the worker's does.
     const metadata = { ...request.params, query: Object.fromEntries(new URL(request.url).searchParams) };
     const result = await fn.handler(httpRequest, this.contextFor(fn, metadata));
@@ -143,6 +136,26 @@ export class AppHost {
     }
     return context;
   }
+}
+
+function bufferedRequest(request: PlainHttpRequest, body: Buffer | undefined): HttpRequest {
+  return new HttpRequest({
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    params: request.params,
+    query: Object.fromEntries(new URL(request.url).searchParams),
+    ...(body !== undefined && body.length > 0 ? { body: { bytes: body } } : {}),
+  });
+}
+
+/**
+ * What the library builds with HTTP streaming on (its createStreamRequest): a fetch Request over the
+ * body stream, handed to HttpRequest as its native request, so request.body / json() pull from it.
+ */
+function streamedRequest(request: PlainHttpRequest, body: ReadableStream<Uint8Array>): HttpRequest {
+  const native = new Request(request.url, { method: request.method, headers: request.headers, body, duplex: "half" } as RequestInit);
+  return new HttpRequest({ nativeRequest: native, params: request.params } as unknown as ConstructorParameters<typeof HttpRequest>[0]);
 }
 
 function authLevelOf(functionName: string, value: unknown): AuthLevel {

@@ -5,11 +5,14 @@
  *   SubscriptionValidation → 200 {"validationResponse": <data.validationCode>} (the handshake; no function runs)
  *   Notification           → each event to the function; 202 when all succeeded, 500 otherwise (Event Grid retries)
  *   Unsubscribe            → 202
- * Without a valid key: 401 (empty body); unknown function: 404; other header or a bad body: 400.
+ * Without a valid key: 401 (empty body); unknown function: 404; other header or a bad body: 400;
+ * a body over Event Grid's 1 MB: 413, refused before more than that is read.
  */
 import type * as http from "node:http";
 import type { EventGridEvent } from "./eventGridWatcher";
-import { readBody, sendJson, sendUnauthorized, type RawHandler } from "./httpFront";
+import { WEBHOOK_BODY_LIMITS } from "../../src/domain/requestLimits";
+import { readBodyAtMost, sendTooLarge } from "./bodyLimits";
+import { sendJson, sendUnauthorized, type RawHandler } from "./httpFront";
 import { eventSchemaProblems } from "./localEndpoints";
 
 export const EVENTGRID_WEBHOOK_PATH = "/runtime/webhooks/eventgrid";
@@ -44,7 +47,13 @@ export function createEventGridWebhook(options: EventGridWebhookOptions): RawHan
     }
 
     const eventType = String(req.headers["aeg-event-type"] ?? "");
-    const text = (await readBody(req)).toString("utf8");
+    const limit = WEBHOOK_BODY_LIMITS.eventGrid.bytes;
+    const read = await readBodyAtMost(req, limit);
+    if (!read.ok) {
+      sendTooLarge(res, limit);
+      return true;
+    }
+    const text = read.body.toString("utf8");
     let parsed: unknown;
     try {
       parsed = text.trim() === "" ? undefined : JSON.parse(text);

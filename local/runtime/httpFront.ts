@@ -2,11 +2,15 @@
  * The runtime's single HTTP server: the app's HTTP triggers under /api/<route>, the Durable HTTP API
  * (/durabletask/*, /runtime/webhooks/durabletask/*), and local-only endpoints (/_local/*).
  * Function keys are enforced as the host does: a trigger's authLevel "function" needs a function
- * key or the master key, "admin" the master key (401 with an empty body otherwise). Binds 127.0.0.1 only.
+ * key or the master key, "admin" the master key (401 with an empty body otherwise). Bodies are bounded
+ * as the host bounds them (bodyLimits.ts): over 100 MB is a 413 on every route, and a trigger pulls
+ * its body as a stream instead of getting it buffered. Binds 127.0.0.1 only.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AppHost, HttpTriggerInfo } from "./appHost";
+import { declaredLength, discardUnreadBodyAfterResponse, HostLimitExceeded, pulledBody, sendHostTooLarge } from "./bodyLimits";
+import { HOST_MAX_REQUEST_BODY_BYTES } from "../../src/domain/requestLimits";
 import { authorizedFor, presentedKey, type HostKeys } from "./keys";
 import { pathSegmentsOf, RouteTemplate } from "./routes";
 
@@ -47,6 +51,9 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    discardUnreadBodyAfterResponse(req, res);
+    // Kestrel's MaxRequestBodySize: a larger declared body is refused before any route sees it.
+    if ((declaredLength(req) ?? 0) > HOST_MAX_REQUEST_BODY_BYTES) return sendHostTooLarge(res);
     for (const handler of options.handlers ?? []) {
       if (await handler(req, res)) return;
     }
@@ -75,27 +82,26 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
       if (!options.keys || !authorizedFor(chosen.route.authLevel, presented, options.keys)) return sendUnauthorized(res);
     }
 
-    const body = await readBody(req);
-    const response = await options.app.invokeHttp(chosen.route.functionName, {
-      method,
-      url: url.toString(),
-      headers: flattenHeaders(req.headers),
-      params: chosen.match?.params ?? {},
-      body,
-    });
+    // GET and HEAD carry no body to the app (the Functions library drops one).
+    const body = method === "GET" || method === "HEAD" ? undefined : pulledBody(req);
+    let response;
+    try {
+      response = await options.app.invokeHttp(chosen.route.functionName, {
+        method,
+        url: url.toString(),
+        headers: flattenHeaders(req.headers),
+        params: chosen.match?.params ?? {},
+        body: body?.stream,
+      });
+    } catch (error) {
+      if (body?.exceeded() || error instanceof HostLimitExceeded) return sendHostTooLarge(res);
+      throw error;
+    }
+    if (body?.exceeded()) return sendHostTooLarge(res);
     res.statusCode = response.status;
     for (const [name, value] of response.headers) res.appendHeader(name, value);
     res.end(response.body);
   }
-}
-
-export function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 /** The host's answer to a missing or wrong key: 401 with an empty body. */

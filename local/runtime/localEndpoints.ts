@@ -9,7 +9,9 @@
  */
 import type * as http from "node:http";
 import type { EventGridEvent, DeliveryRecord } from "./eventGridWatcher";
-import { readBody, sendJson, sendUnauthorized, type RawHandler } from "./httpFront";
+import { WEBHOOK_BODY_LIMITS } from "../../src/domain/requestLimits";
+import { readBodyAtMost, sendTooLarge } from "./bodyLimits";
+import { sendJson, sendUnauthorized, type RawHandler } from "./httpFront";
 
 export interface LocalEndpointsOptions {
   functions: () => string[];
@@ -35,9 +37,16 @@ export function createLocalEndpoints(options: LocalEndpointsOptions): RawHandler
     } else if (pathname === "/_local/eventgrid/deliveries" && method === "GET") {
       sendJson(res, 200, options.deliveries());
     } else if (pathname === "/_local/eventgrid" && method === "POST") {
+      // Bounded like the real webhook: Event Grid never delivers more than 1 MB.
+      const limit = WEBHOOK_BODY_LIMITS.eventGrid.bytes;
+      const read = await readBodyAtMost(req, limit);
+      if (!read.ok) {
+        sendTooLarge(res, limit);
+        return true;
+      }
       let parsed: unknown;
       try {
-        parsed = JSON.parse((await readBody(req)).toString("utf8"));
+        parsed = JSON.parse(read.body.toString("utf8"));
       } catch {
         sendJson(res, 400, { error: "invalid Event Grid delivery", fields: [{ field: "body", reason: "must be JSON: an event or an array of events" }] });
         return true;

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { DurableEngine } from "../durable/engine";
 import { createDurableHttpHandler } from "../durable/httpApi";
-import { durableClientBindingData, WEBHOOK_PATH } from "../durable/clientBinding";
+import { durableClientBindingData, RPC_PATH, WEBHOOK_PATH } from "../durable/clientBinding";
 import { EmulatorControlClient } from "../emulators/controlApi";
 import { AppHost, DEFAULT_APP_ENTRY } from "./appHost";
 import { createEventGridWebhook } from "./eventGridWebhook";
@@ -114,20 +114,34 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
 }
 
 /**
- * The Durable webhooks (/runtime/webhooks/durabletask/...) need the durabletask_extension system key
- * or the master key, as in Azure. The RPC routes (/durabletask/...) are the worker's private channel
- * (localhost-only in Azure): no key, and the whole front listens on 127.0.0.1 only.
+ * Both Durable route families need the durabletask_extension system key or the master key: the
+ * webhooks (/runtime/webhooks/durabletask/...) as in Azure (x-functions-key or ?code=), and the RPC
+ * routes (/durabletask/...) too, because here they share the public port (in Azure the extension
+ * serves them on loopback only). On the RPC routes the key may also come as the password of Basic
+ * credentials, which is how the app's durable client presents it (clientBinding.ts).
  */
 function requireDurableSystemKey(keys: HostKeys, durable: RawHandler): RawHandler {
   return async (req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const webhook = url.pathname === WEBHOOK_PATH || url.pathname.startsWith(`${WEBHOOK_PATH}/`);
-    if (webhook && !authorizedForSystem("durabletask_extension", presentedKey(url, req.headers), keys)) {
+    const rpc = url.pathname.startsWith(RPC_PATH);
+    if (!webhook && !rpc) return false;
+    const presented = presentedKey(url, req.headers) ?? (rpc ? basicPassword(req.headers.authorization) : undefined);
+    if (!authorizedForSystem("durabletask_extension", presented, keys)) {
       sendUnauthorized(res);
       return true;
     }
     return durable(req, res);
   };
+}
+
+/** The password of `Authorization: Basic base64(user:password)`, or undefined. */
+function basicPassword(header: string | undefined): string | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
 }
 
 /** Moves the emulators' clock with the engine's virtual clock, so Microsoft's workflow advances too. */

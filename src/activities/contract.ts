@@ -47,6 +47,12 @@ export interface SubmitDriverInput {
    * every history written before publishing existed; only then does the run start publishLabel.
    */
   publish?: PublishRequest;
+  /**
+   * Check the resume ids' claims in an activity before using them (checkResumeClaims). Set on every
+   * input built since issue 21; absent in histories written before, which replay without the check
+   * (src/orchestrators/versions.ts).
+   */
+  verifyResume?: boolean;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
   /** Webhooks are configured: at the end, queue a notification (src/notifications). Absent = none. */
@@ -115,6 +121,19 @@ export interface AuthenticateOutput {
   /** ISO expiry of the token just acquired (the token itself never leaves the activity). */
   expiresOn: string;
   apiReachable: boolean;
+}
+
+export interface CheckResumeClaimsInput {
+  /** The package version's instance: the claims must be held by it (any round). */
+  instanceId: string;
+  productId: string;
+  submissionId?: string;
+}
+export interface CheckResumeClaimsOutput {
+  productId: string;
+  submissionId?: string;
+  /** The instance the claims belong to. */
+  owner: string;
 }
 
 export interface CreateProductInput {
@@ -263,6 +282,7 @@ export interface CancelShippingLabelOutput {
 /** Activity name → input/output types. The orchestrator calls activities only through this map. */
 export interface ActivityContract {
   authenticate: { input: AuthenticateInput; output: AuthenticateOutput };
+  checkResumeClaims: { input: CheckResumeClaimsInput; output: CheckResumeClaimsOutput };
   createProduct: { input: CreateProductInput; output: CreateProductOutput };
   createSubmission: { input: CreateSubmissionInput; output: CreateSubmissionOutput };
   copyPackage: { input: CopyPackageInput; output: CopyPackageOutput };

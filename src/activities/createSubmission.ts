@@ -64,7 +64,7 @@ async function createSubmissionLocked(input: CreateSubmissionInput, deps: Activi
         : undefined;
       if (adopted) return reuse(adopted, deps, input);
       throw new TerminalActivityError(
-        `Product ${productId} already has an initial submission that this run did not create; resume it with its submissionId, or create a derived submission`,
+        `Product ${productId} already has an initial submission that this run did not create; it is not taken over (a resume continues only submissions this service created for this package version); create a derived submission instead`,
       );
     }
     rethrowHdcFailure(error, `Creating submission '${input.name}' for product ${productId}`);

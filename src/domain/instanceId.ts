@@ -31,3 +31,17 @@ export function isValidInstanceId(id: string): boolean {
 export function labelInstanceId(submissionInstanceId: string, n: number): string {
   return `${submissionInstanceId}-label-${n}`;
 }
+
+/**
+ * Key of one round's product/submission checkpoints and claims: the instance id for round 1 (keys
+ * written before rounds existed stay valid), `<instance id>-r<n>` for later rounds.
+ */
+export function roundKey(instanceId: string, round: number | undefined): string {
+  return (round ?? 1) > 1 ? `${instanceId}-r${round}` : instanceId;
+}
+
+/** True when a checkpoint/claim key belongs to this instance (any round): the same package version. */
+export function isRoundKeyOf(key: string, instanceId: string): boolean {
+  if (key === instanceId) return true;
+  return key.startsWith(`${instanceId}-r`) && /^[1-9][0-9]*$/.test(key.slice(instanceId.length + 2));
+}

@@ -58,7 +58,14 @@ export function blobNameProblem(blobName: string): string | undefined {
   // and a percent-encoded name may be decoded once on its way to storage: check every reading.
   for (const reading of [blobName, percentDecoded(blobName)]) {
     if (/^[\\/]/.test(reading) || /^[A-Za-z]:/.test(reading)) return "must be a relative path (no leading '/', '\\' or drive letter)";
-    if (reading.split(/[\\/]/).includes("..")) return "must not contain '..' segments";
+    const segments = reading.split(/[\\/]/);
+    if (segments.includes("..")) return "must not contain '..' segments";
+    // Storage URLs drop "." segments ("a/./b" is stored as "a/b"), and Azure's naming rules say no
+    // segment may end in "."; an empty segment ("a//b", a trailing "/") is as ambiguous. Refused, not
+    // normalised: the name a caller or event gives must be the blob storage holds, or the instance id
+    // (derived from the name) would differ from that of the same blob under its real name.
+    if (segments.some((segment) => segment.endsWith("."))) return "must not contain '.' segments or segments ending in '.'";
+    if (segments.includes("")) return "must not contain empty segments ('//' or a trailing '/')";
     if (CONTROL_CHARACTERS.test(reading)) return "must not contain control characters";
   }
   return undefined;

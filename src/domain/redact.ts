@@ -13,6 +13,8 @@ const secretPatterns: ReadonlyArray<[RegExp, string]> = [
   // The same inside a URL-encoded URL (e.g. a SAS nested in another query string).
   [/(?<![a-z])sig%3D(?:(?!%26)[^&\s"'<>])*/gi, `sig%3D${REDACTED}`],
   [/\bBearer\s+[A-Za-z0-9\-._~+/]+=*/gi, `Bearer ${REDACTED}`],
+  // The password of a URL with credentials (the local runtime's durable RPC base carries its system key so).
+  [/(\bhttps?:\/\/[^\s:/?#@]*:)[^\s/?#@]+@/gi, `$1${REDACTED}@`],
   // JSON token responses and JSON-encoded credentials.
   [/("(?:access_token|refresh_token|id_token|client_secret|client_assertion)"\s*:\s*")(?:[^"\\]|\\.)*"/gi, `$1${REDACTED}"`],
   // Form-encoded credentials (token requests).

@@ -2,6 +2,7 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { authenticate } from "../activities/authenticate";
+import { checkResumeClaims } from "../activities/checkResumeClaims";
 import { commitSubmission } from "../activities/commitSubmission";
 import type { ActivityContract, ActivityName } from "../activities/contract";
 import { copyPackage } from "../activities/copyPackage";
@@ -26,6 +27,7 @@ type Implementations = {
 /** Typed against the contract: a missing activity or a changed signature is a compile error. */
 export const activityImplementations: Implementations = {
   authenticate,
+  checkResumeClaims,
   createProduct,
   createSubmission,
   copyPackage,

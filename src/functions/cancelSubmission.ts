@@ -10,6 +10,7 @@ import { queueNotifications } from "../notifications/queue";
 import { redactSecrets } from "../domain/redact";
 import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
+import { bodyLimited } from "./requestBody";
 
 /** Fixed text: it is stored as the instance's output and shown to users. */
 export const CANCEL_REASON = "canceled by request";
@@ -46,5 +47,5 @@ app.http("cancelSubmission", {
   methods: ["POST"],
   authLevel: "function",
   extraInputs: [df.input.durableClient()],
-  handler: handleCancelSubmission,
+  handler: bodyLimited("cancelSubmission", handleCancelSubmission),
 });

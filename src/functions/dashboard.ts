@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { app, type HttpResponseInit } from "@azure/functions";
 import { dashboardHeaders, dashboardHtml } from "../dashboard/page";
+import { bodyLimited } from "./requestBody";
 
 export function handleDashboard(): HttpResponseInit {
   const nonce = randomBytes(16).toString("base64");
@@ -16,5 +17,5 @@ app.http("dashboard", {
   route: "dashboard",
   methods: ["GET"],
   authLevel: "function",
-  handler: async () => handleDashboard(),
+  handler: bodyLimited("dashboard", async () => handleDashboard()),
 });

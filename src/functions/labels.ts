@@ -28,7 +28,7 @@ import { parsePublishPolicy } from "../publishing/policySchema";
 import { isValidInstanceId, labelInstanceId } from "../domain/instanceId";
 import { redactSecrets } from "../domain/redact";
 import { durableClientFor, findInstance, type SubmissionsClient, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
-import { readJsonBody } from "./requestBody";
+import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseLabelUpdate } from "./validation/labelUpdate";
 
@@ -85,7 +85,7 @@ async function signedSubmission(
 export async function handleStartLabel(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([ID_PROBLEM]);
-  const body = await readJsonBody(request);
+  const body = await readJsonBody(request, bodyLimitOf("startLabel"));
   if (!body.ok) return body.response;
   // Validated before anything is read or started.
   const policy = parsePublishPolicy(body.value);
@@ -147,7 +147,7 @@ export async function handleUpdateLabel(request: HttpRequest, context: Invocatio
   const labelId = request.params.labelId ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([ID_PROBLEM]);
   if (!LABEL_ID.test(labelId)) return invalidRequest([{ field: "labelId", reason: "must be a decimal label id" }]);
-  const body = await readJsonBody(request);
+  const body = await readJsonBody(request, bodyLimitOf("updateLabel"));
   if (!body.ok) return body.response;
   const update = parseLabelUpdate(body.value);
   if (!update.ok) return invalidRequest(update.problems);
@@ -177,7 +177,7 @@ export async function handleCancelLabel(request: HttpRequest, context: Invocatio
 }
 
 const common = { authLevel: "function" as const, extraInputs: [df.input.durableClient()] };
-app.http("startLabel", { ...common, route: "submissions/{id}/labels", methods: ["POST"], handler: handleStartLabel });
-app.http("listLabels", { ...common, route: "submissions/{id}/labels", methods: ["GET"], handler: handleListLabels });
-app.http("updateLabel", { ...common, route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], handler: handleUpdateLabel });
-app.http("cancelLabel", { ...common, route: "submissions/{id}/labels/{labelId}/cancel", methods: ["POST"], handler: handleCancelLabel });
+app.http("startLabel", { ...common, route: "submissions/{id}/labels", methods: ["POST"], handler: bodyLimited("startLabel", handleStartLabel) });
+app.http("listLabels", { ...common, route: "submissions/{id}/labels", methods: ["GET"], handler: bodyLimited("listLabels", handleListLabels) });
+app.http("updateLabel", { ...common, route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], handler: bodyLimited("updateLabel", handleUpdateLabel) });
+app.http("cancelLabel", { ...common, route: "submissions/{id}/labels/{labelId}/cancel", methods: ["POST"], handler: bodyLimited("cancelLabel", handleCancelLabel) });

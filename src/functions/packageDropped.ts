@@ -1,8 +1,9 @@
 /**
  * Event Grid BlobCreated → start submitDriver for a package dropped in DROPS_CONTAINER.
- * Reads only the event (name, size, ETag) and the small optional sidecar; the package itself is
- * copied server-side by an activity. The instance id comes from the blob version, so a redelivered
- * event finds the instance it already started and does nothing.
+ * The event is only a pointer: the handler reads the blob's real properties (existence, ETag, length)
+ * and acts only when they match the event's ETag; then it reads the small optional sidecar (the
+ * package itself is copied server-side by an activity). The instance id comes from the blob's real
+ * version, so a redelivered event finds the instance it already started and does nothing.
  */
 import { app, type EventGridEvent, type InvocationContext } from "@azure/functions";
 import type { BlobServiceClient } from "@azure/storage-blob";
@@ -10,7 +11,7 @@ import * as df from "durable-functions";
 import { CURRENT_SUBMIT_DRIVER } from "../orchestrators/versions";
 import type { PackageRef } from "../domain/types";
 import { type AppConfig, getConfig } from "../config";
-import { instanceIdForPackage } from "../domain/instanceId";
+import { instanceIdForPackage, normalizeEtag } from "../domain/instanceId";
 import {
   blobNameProblem,
   isSidecarName,
@@ -39,7 +40,9 @@ export type DropDecision =
   | { action: "ignored"; reason: string }
   | { action: "rejected"; instanceId: string; reason: string }
   | { action: "alreadyStarted"; instanceId: string; runtimeStatus: string }
-  | { action: "started"; instanceId: string };
+  | { action: "started"; instanceId: string }
+  /** The event does not match storage (no such blob, another ETag, no ETag): nothing started or written. */
+  | { action: "unverified"; reason: string };
 
 type SidecarResult = { found: false } | { found: true; sidecar: Omit<Sidecar, "publish">; publish?: PublishPolicy } | { found: true; problem: string };
 
@@ -74,6 +77,41 @@ async function readSidecar(service: BlobServiceClient, container: string, packag
   const publish = parsePublishPolicy(rawPublish);
   if (!publish.ok) return { found: true, problem: `sidecar ${name}: ${publish.problems.map((p) => `${p.field} ${p.reason}`).join("; ")}` };
   return { found: true, sidecar: fields, publish: publish.value };
+}
+
+type Verified = { ok: true; etag: string; contentLength: number } | { ok: false; reason: string };
+
+/**
+ * Reads the blob's real properties and holds them against the event: the blob must exist and its
+ * ETag must be the one the event names. Event Grid always sends data.eTag for BlobCreated; an event
+ * without one is not trusted with anything.
+ */
+async function verifyAgainstStorage(service: BlobServiceClient, location: { container: string; blobName: string }, data: Record<string, unknown>): Promise<Verified> {
+  const claimed = typeof data.eTag === "string" && data.eTag.trim() !== "" ? normalizeEtag(data.eTag) : undefined;
+  if (claimed === undefined) return { ok: false, reason: "the event has no data.eTag string, so it cannot be matched to a blob version" };
+  const missing = { ok: false, reason: "the blob does not exist (deleted since the event, or never created)" } as const;
+  let blob;
+  try {
+    blob = service.getContainerClient(location.container).getBlobClient(location.blobName);
+  } catch {
+    // The SDK cannot even address the name (e.g. ".." climbing out of the container): no such blob.
+    return missing;
+  }
+  let properties;
+  try {
+    properties = await blob.getProperties();
+  } catch (error) {
+    const status = storageStatusCode(error);
+    // 400: storage refuses the name itself, so no blob can exist under it.
+    if (status === 404 || status === 400) return missing;
+    throw toStorageOperationError(`Reading properties of ${location.container}/${location.blobName}`, error);
+  }
+  const actual = normalizeEtag(properties.etag ?? "");
+  if (actual !== claimed) {
+    // ETags are version stamps, not secrets: both are logged so a stale event can be told from a forged one.
+    return { ok: false, reason: `the blob's ETag is ${actual}, the event names ${claimed.slice(0, 64)}: the blob was replaced since (its new version has its own event) or the event is not genuine` };
+  }
+  return { ok: true, etag: properties.etag ?? actual, contentLength: properties.contentLength ?? 0 };
 }
 
 async function reject(
@@ -125,23 +163,24 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   // A sidecar belongs to its package and is read when the package arrives.
   if (isSidecarName(location.blobName)) return decide({ action: "ignored", reason: "sidecar" });
 
-  const data = event.data ?? {};
-  const etag = typeof data.eTag === "string" && data.eTag ? data.eTag : undefined;
-  const contentLength = typeof data.contentLength === "number" ? data.contentLength : undefined;
-  const pkg: PackageRef = { container: location.container, blobName: location.blobName, etag, contentLength };
-  // Without an ETag the event id is the most stable key there is (it survives redelivery).
-  const instanceId = instanceIdForPackage(location.container, location.blobName, etag ?? `event:${event.id}`);
+  // The event only says which blob version to look at; what is started comes from storage itself.
+  const verified = await verifyAgainstStorage(getBlobServiceClient(config), location, event.data ?? {});
+  if (!verified.ok) {
+    // Answered 200 (nothing thrown): the event is stale (the blob was deleted or replaced since; a
+    // replacement has an event of its own) or not about a real blob at all, and Event Grid redelivering
+    // it would find the same. Nothing is written for a blob that is not there: no manifest, no record.
+    context.warn(`packageDropped: nothing started for ${location.container}/${redactSecrets(location.blobName.slice(0, 256))}: ${verified.reason}`);
+    return decide({ action: "unverified", reason: verified.reason });
+  }
+  const pkg: PackageRef = { container: location.container, blobName: location.blobName, etag: verified.etag, contentLength: verified.contentLength };
+  // From the blob's real ETag, never from the event id: one instance per stored version.
+  const instanceId = instanceIdForPackage(location.container, location.blobName, verified.etag);
 
   const nameProblem = blobNameProblem(location.blobName);
   if (nameProblem) return decide(await reject(config, context, instanceId, pkg, `blobName ${nameProblem}`));
-  // Wrong types are not "absent": a garbled event must not start a submission on guessed values.
-  if (data.eTag !== undefined && typeof data.eTag !== "string") return decide(await reject(config, context, instanceId, pkg, "data.eTag must be a string"));
-  if (data.contentLength !== undefined && !(Number.isSafeInteger(data.contentLength) && (data.contentLength as number) >= 0)) {
-    return decide(await reject(config, context, instanceId, pkg, "data.contentLength must be a non-negative integer (bytes)"));
-  }
-  const problem = packageProblem(location.blobName, contentLength);
+  const problem = packageProblem(location.blobName, verified.contentLength);
   if (problem) {
-    const field = contentLength === 0 && problem.startsWith("is empty") ? "contentLength" : "blobName";
+    const field = verified.contentLength === 0 && problem.startsWith("is empty") ? "contentLength" : "blobName";
     return decide(await reject(config, context, instanceId, pkg, `${field}: package ${problem}`));
   }
 

@@ -1,13 +1,15 @@
 /**
- * Reads a JSON request body with a size limit that holds before the body is read: a Content-Length
- * over the limit is refused unread, and a body without one (chunked) is read with a running count
- * that stops at limit + 1 bytes.
+ * Request bodies, bounded before they are read: each HTTP function is registered through
+ * `bodyLimited`, which refuses a Content-Length over the function's limit (domain/requestLimits.ts)
+ * unread, and a JSON body without one (chunked) is read with a running count that stops at
+ * limit + 1 bytes. With HTTP streaming on (index.ts), nothing past that is ever pulled from the host.
  */
-import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
+import { HTTP_BODY_LIMITS, JSON_BODY_MAX_BYTES, type HttpFunctionName } from "../domain/requestLimits";
 import { invalidRequest } from "./validation/fieldProblems";
 
-/** Every request body this app accepts is a small JSON object; 64 KiB is far above the largest valid one. */
-export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
+/** Every JSON body this app accepts is small; 64 KiB is far above the largest valid one. */
+export const MAX_REQUEST_BODY_BYTES = JSON_BODY_MAX_BYTES;
 
 export type BodyResult = { ok: true; value: unknown } | { ok: false; response: HttpResponseInit };
 
@@ -18,12 +20,40 @@ export function tooLarge(limit: number): HttpResponseInit {
   };
 }
 
-export async function readJsonBody(request: HttpRequest, limit = MAX_REQUEST_BODY_BYTES): Promise<BodyResult> {
+/** The limit of an HTTP function, from the one table. */
+export function bodyLimitOf(name: HttpFunctionName): number {
+  return HTTP_BODY_LIMITS[name].bytes;
+}
+
+/** The refusal of a declared Content-Length that is not a number or is over `limit`; undefined when it may be read. */
+function declaredLengthProblem(request: HttpRequest, limit: number): HttpResponseInit | undefined {
   const declared = request.headers.get("content-length");
-  if (declared !== null) {
-    if (!/^\s*\d+\s*$/.test(declared)) return { ok: false, response: invalidRequest([{ field: "Content-Length", reason: "must be a number of bytes" }]) };
-    if (Number(declared) > limit) return { ok: false, response: tooLarge(limit) };
-  }
+  if (declared === null) return undefined;
+  if (!/^\s*\d+\s*$/.test(declared)) return invalidRequest([{ field: "Content-Length", reason: "must be a number of bytes" }]);
+  return Number(declared) > limit ? tooLarge(limit) : undefined;
+}
+
+/**
+ * Wraps an HTTP handler with its function's body limit: an over-limit Content-Length is refused
+ * before the handler runs; a function that reads no JSON (limit below the JSON limit) has its body
+ * counted here, so a chunked body is refused once it passes the limit too.
+ */
+export function bodyLimited(name: HttpFunctionName, handler: HttpHandler): HttpHandler {
+  const limit = bodyLimitOf(name);
+  return async (request, context) => {
+    const declared = declaredLengthProblem(request, limit);
+    if (declared) return declared;
+    if (limit < JSON_BODY_MAX_BYTES) {
+      const bytes = await readAtMost(request.body, limit + 1);
+      if (bytes.length > limit) return tooLarge(limit);
+    }
+    return handler(request, context);
+  };
+}
+
+export async function readJsonBody(request: HttpRequest, limit = MAX_REQUEST_BODY_BYTES): Promise<BodyResult> {
+  const declared = declaredLengthProblem(request, limit);
+  if (declared) return { ok: false, response: declared };
   const bytes = await readAtMost(request.body, limit + 1);
   if (bytes.length > limit) return { ok: false, response: tooLarge(limit) };
   let text: string;
@@ -40,7 +70,7 @@ export async function readJsonBody(request: HttpRequest, limit = MAX_REQUEST_BOD
 }
 
 /** Up to `max` bytes of the stream; stops reading (and cancels the stream) once `max` is reached. */
-async function readAtMost(stream: ReadableStream<Uint8Array> | null, max: number): Promise<Buffer> {
+export async function readAtMost(stream: ReadableStream<Uint8Array> | null, max: number): Promise<Buffer> {
   if (!stream) return Buffer.alloc(0);
   const reader = stream.getReader();
   const chunks: Buffer[] = [];

@@ -9,12 +9,14 @@ import { CURRENT_SUBMIT_DRIVER } from "../orchestrators/versions";
 import { type AppConfig, getConfig } from "../config";
 import { isHostContainer } from "../domain/packageRules";
 import { instanceIdForPackage } from "../domain/instanceId";
+import { resumeOwnershipProblems } from "../domain/resumeOwnership";
 import { getBlobServiceClient } from "../storage/blobService";
+import { resumeClaimants } from "../storage/checkpoints";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
-import { readJsonBody } from "./requestBody";
+import { bodyLimited, readJsonBody } from "./requestBody";
 import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseStartSubmission } from "./validation/startSubmission";
@@ -75,6 +77,23 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     status: 409,
     jsonBody: { error: "a submission for this package is already in progress", id: instanceId, runtimeStatus, ...links },
   });
+  if (rest.resume) {
+    // Ids are checked against what this service created for this package version before anything
+    // starts (the run checks again in checkResumeClaims). 409: the ids exist but are not this version's.
+    const claimants = await resumeClaimants(getBlobServiceClient(config), config, rest.resume);
+    const problems = resumeOwnershipProblems(instanceId, rest.resume, claimants);
+    if (problems.length > 0) {
+      context.warn(`startSubmission: resume refused for ${location.container}/${location.blobName}: ${problems.map((p) => p.field).join(", ")}`);
+      return {
+        status: 409,
+        jsonBody: {
+          error: "resume refused: productId/submissionId were not created by this service for this package version",
+          package: `${location.container}/${location.blobName}`,
+          fields: problems,
+        },
+      };
+    }
+  }
   const found = await findInstance(client, instanceId);
   // A drop of this version that the trigger rejected (e.g. an invalid sidecar) is only a record: start afresh.
   const existing = found?.name === RECORD_REJECTED_DROP ? undefined : found;
@@ -114,5 +133,5 @@ app.http("startSubmission", {
   methods: ["POST"],
   authLevel: "function",
   extraInputs: [df.input.durableClient()],
-  handler: handleStartSubmission,
+  handler: bodyLimited("startSubmission", handleStartSubmission),
 });

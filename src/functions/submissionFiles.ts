@@ -17,6 +17,8 @@ import { createDownloadSasUrl } from "../storage/userSas";
 import { durableClientFor, findInstance } from "../instances/durableClient";
 import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
+import type { HttpFunctionName } from "../domain/requestLimits";
+import { bodyLimited } from "./requestBody";
 
 /** Route segment → the result it serves. */
 export const RESULT_FILES = {
@@ -25,7 +27,7 @@ export const RESULT_FILES = {
   manifest: "manifest",
   "error-report": "errorReportBlob",
 } as const;
-const FUNCTION_NAMES: Record<ResultFileRoute, string> = {
+const FUNCTION_NAMES: Record<ResultFileRoute, HttpFunctionName> = {
   "signed-package": "signedPackageLink",
   "driver-metadata": "driverMetadataLink",
   manifest: "manifestLink",
@@ -91,6 +93,6 @@ for (const route of Object.keys(RESULT_FILES) as ResultFileRoute[]) {
     methods: ["GET"],
     authLevel: "function",
     extraInputs: [df.input.durableClient()],
-    handler: (request, context) => handleResultFile(route, request, context),
+    handler: bodyLimited(FUNCTION_NAMES[route], (request, context) => handleResultFile(route, request, context)),
   });
 }

@@ -32,6 +32,8 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     submissionName: request.submissionName ?? baseName,
     submissionType: request.submissionType ?? "initial",
     ...(request.resume ? { resume: request.resume } : {}),
+    // Every new input has its resume ids (given now, or carried by a restart) re-checked in the run.
+    verifyResume: true,
     polling: config.polling(product.testHarness),
     retry: config.retry,
     requestedBy: request.requestedBy,

@@ -9,6 +9,7 @@ import { labelRuns } from "./labels";
 import { type SubmissionView, toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 import { encodeContinuationToken, parseListQuery } from "./validation/listQuery";
+import { bodyLimited } from "./requestBody";
 
 export async function handleSubmissionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? "";
@@ -58,7 +59,7 @@ app.http("submissionStatus", {
   methods: ["GET"],
   authLevel: "function",
   extraInputs: [df.input.durableClient()],
-  handler: handleSubmissionStatus,
+  handler: bodyLimited("submissionStatus", handleSubmissionStatus),
 });
 
 app.http("listSubmissions", {
@@ -66,5 +67,5 @@ app.http("listSubmissions", {
   methods: ["GET"],
   authLevel: "function",
   extraInputs: [df.input.durableClient()],
-  handler: handleListSubmissions,
+  handler: bodyLimited("listSubmissions", handleListSubmissions),
 });

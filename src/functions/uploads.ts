@@ -13,6 +13,7 @@ import { sidecarNameFor } from "../domain/packageRules";
 import { ensureContainer, getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import { createUploadSasUrl } from "../storage/userSas";
+import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseUploadRequest, type UploadRequest } from "./validation/uploadRequest";
 
@@ -25,13 +26,9 @@ export function uploadBlobName(request: Pick<UploadRequest, "fileName" | "sha256
 }
 
 export async function handleCreateUpload(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  let body: unknown;
-  try {
-    body = await request.json();
-  } catch {
-    return invalidRequest([{ field: "body", reason: "must be a JSON object" }]);
-  }
-  const parsed = parseUploadRequest(body);
+  const body = await readJsonBody(request, bodyLimitOf("createUpload"));
+  if (!body.ok) return body.response;
+  const parsed = parseUploadRequest(body.value);
   if (!parsed.ok) return invalidRequest(parsed.problems);
   const upload = parsed.value;
 
@@ -85,5 +82,5 @@ app.http("createUpload", {
   route: "uploads",
   methods: ["POST"],
   authLevel: "function",
-  handler: handleCreateUpload,
+  handler: bodyLimited("createUpload", handleCreateUpload),
 });

@@ -49,11 +49,25 @@ export function instanceQueryUrl(data: ClientBindingData, query: InstanceQuery):
   return url.href;
 }
 
+/**
+ * fetch refuses a URL with credentials; axios (the durable client) sends them as Basic credentials.
+ * A base URL that carries some (the local runtime's RPC base does) gets the same header here.
+ */
+export function withoutCredentials(href: string): { url: string; authorization?: string } {
+  const url = new URL(href);
+  if (!url.username && !url.password) return { url: href };
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = "";
+  url.password = "";
+  return { url: url.href, authorization: `Basic ${Buffer.from(credentials, "utf8").toString("base64")}` };
+}
+
 export function httpInstancePager(data: ClientBindingData): InstancePager {
   return async (query) => {
-    const response = await fetch(instanceQueryUrl(data, query), {
-      headers: query.continuationToken ? { [CONTINUATION_HEADER]: query.continuationToken } : {},
-    });
+    const { url, authorization } = withoutCredentials(instanceQueryUrl(data, query));
+    const headers: Record<string, string> = query.continuationToken ? { [CONTINUATION_HEADER]: query.continuationToken } : {};
+    if (authorization) headers.authorization = authorization;
+    const response = await fetch(url, { headers });
     if (response.status !== 200) {
       // The body may echo the request URL (with the webhook's key): only the status goes into the error.
       await response.arrayBuffer().catch(() => undefined);

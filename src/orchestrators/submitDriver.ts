@@ -11,7 +11,7 @@ import * as df from "durable-functions";
 import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
 import type { ActivityRetryPolicy, BlobLocation, FailureKind, LabelReport, NormalizedSubmissionStatus, ResultManifest, Stage, SubmitDriverSummary } from "../domain/types";
 import { ORCHESTRATOR_NAME, PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput } from "../activities/contract";
-import { labelInstanceId } from "../domain/instanceId";
+import { labelInstanceId, roundKey } from "../domain/instanceId";
 import { redactSecrets } from "../domain/redact";
 import { queueNotificationBestEffort } from "./notify";
 import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
@@ -128,7 +128,19 @@ function* prepareSubmission(
   const retry = input.retry;
   // Product and submission checkpoints are kept per round: a later round (a re-post after Microsoft
   // failed the submission) must not find and resume the failed one. Round 1 keys stay as they were.
-  const checkpointKey = (input.round ?? 1) > 1 ? `${instanceId}-r${input.round}` : instanceId;
+  const checkpointKey = roundKey(instanceId, input.round);
+
+  if (input.resume && input.verifyResume) {
+    // The ids came from a caller: use them only if this service created them for this package
+    // version. Checked here as well as in the trigger, since claims are read again at run time.
+    // Only inputs with verifyResume (built since issue 21) take this step: older histories replay as written.
+    yield* callActivity(
+      context,
+      "checkResumeClaims",
+      { instanceId, productId: input.resume.productId, ...(input.resume.submissionId !== undefined ? { submissionId: input.resume.submissionId } : {}) },
+      retry,
+    );
+  }
 
   status.report("authenticating");
   yield* callActivity(context, "authenticate", { instanceId }, retry);

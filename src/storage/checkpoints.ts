@@ -184,6 +184,26 @@ export async function claimant(service: BlobServiceClient, config: AppConfig, ki
   return (await readText(blob, "Reading a claim"))?.text.trim();
 }
 
+/**
+ * Who holds the claims on a resume's product and submission ids. Read-only (the state container is
+ * not created for a read): a trigger checks a resume with it before anything starts.
+ */
+export async function resumeClaimants(
+  service: BlobServiceClient,
+  config: AppConfig,
+  ids: { productId: string; submissionId?: string },
+): Promise<{ product?: string; submission?: string }> {
+  const read = async (kind: ClaimKind, id: string) => {
+    const blob = service.getContainerClient(config.settings.STATE_CONTAINER).getBlockBlobClient(claimBlobName(kind, id));
+    return (await readText(blob, "Reading a claim"))?.text.trim();
+  };
+  const [product, submission] = await Promise.all([
+    read("products", ids.productId),
+    ids.submissionId !== undefined ? read("submissions", ids.submissionId) : Promise.resolve(undefined),
+  ]);
+  return { product, submission };
+}
+
 async function readJsonWithEtag<T>(blob: BlockBlobClient, operation: string): Promise<{ value?: T; etag?: string }> {
   const read = await readText(blob, operation);
   return read ? { value: JSON.parse(read.text) as T, etag: read.etag } : {};

@@ -82,7 +82,7 @@ describe("host keys on the local runtime", () => {
     expect((await stack.submissions.list()).length).toBe(countBefore);
   });
 
-  it("Durable webhooks need the durabletask_extension system key (or the master key); the worker's RPC channel does not", async () => {
+  it("Durable webhooks and RPC routes need the durabletask_extension system key (or the master key)", async () => {
     const webhook = `${stack.baseUrl}/runtime/webhooks/durabletask/instances`;
     expect(await call(webhook)).toEqual(UNAUTHORIZED);
     expect(await call(webhook, { key: stack.functionKey })).toEqual(UNAUTHORIZED);
@@ -91,7 +91,9 @@ describe("host keys on the local runtime", () => {
     expect((await call(webhook, { key: stack.keys.systemKeys.durabletask_extension })).status).toBe(200);
     expect((await call(`${webhook}?code=${stack.keys.systemKeys.durabletask_extension}`)).status).toBe(200);
     expect((await call(webhook, { key: stack.keys.masterKey })).status).toBe(200);
-    expect((await call(`${stack.baseUrl}/durabletask/instances/`)).status).toBe(200);
+    // The RPC routes share this public port, so they are keyed too (in Azure they are loopback-only).
+    expect(await call(`${stack.baseUrl}/durabletask/instances/`)).toEqual(UNAUTHORIZED);
+    expect((await call(`${stack.baseUrl}/durabletask/instances/`, { key: stack.keys.systemKeys.durabletask_extension })).status).toBe(200);
   });
 
   it("the webhook's own 202 for a new instance links its management URLs with the system key", async () => {

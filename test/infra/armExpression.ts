@@ -73,21 +73,24 @@ function resourceTypeOf(id: string): string {
   return type.join("/");
 }
 
-const FUNCTIONS: Record<string, (...args: Value[]) => Value> = {
+type RuntimeValues = Record<string, Record<string, unknown>>;
+
+const functions = (runtime: RuntimeValues): Record<string, (...args: Value[]) => Value> => ({
   format: (template, ...args) => String(template).replace(/\{(\d+)\}/g, (_, n: string) => String(args[Number(n)])),
   concat: (...args) => args.map(String).join(""),
   toLower: (value) => String(value).toLowerCase(),
   environment: () => ({ name: "AzureCloud", suffixes: { storage: "core.windows.net" } }),
   reference: (id) => {
     const type = resourceTypeOf(String(id));
-    const values = RUNTIME_VALUES[type];
+    const values = runtime[type];
     if (!values) throw new Error(`no representative runtime values for ${type} (reference to ${String(id)})`);
     return values;
   },
-};
+});
 
 /** Evaluates one ARM expression (the text between the outer brackets). */
-export function evaluateExpression(source: string): Value {
+export function evaluateExpression(source: string, runtime: RuntimeValues = RUNTIME_VALUES): Value {
+  const FUNCTIONS = functions(runtime);
   const tokens = tokenize(source);
   let pos = 0;
   const peek = () => tokens[pos];
@@ -136,16 +139,19 @@ export function evaluateExpression(source: string): Value {
   return value;
 }
 
-/** Resolves every "[...]" expression string inside a JSON value. "[[" is ARM's escaped literal bracket. */
-export function resolve(value: Value): Value {
+/**
+ * Resolves every "[...]" expression string inside a JSON value. "[[" is ARM's escaped literal bracket.
+ * `runtime` replaces RUNTIME_VALUES (e.g. a vault URI that points at a loopback stand-in).
+ */
+export function resolve(value: Value, runtime: RuntimeValues = RUNTIME_VALUES): Value {
   if (typeof value === "string") {
     if (value.startsWith("[[")) return value.slice(1);
-    if (value.startsWith("[") && value.endsWith("]")) return evaluateExpression(value.slice(1, -1));
+    if (value.startsWith("[") && value.endsWith("]")) return evaluateExpression(value.slice(1, -1), runtime);
     return value;
   }
-  if (Array.isArray(value)) return value.map(resolve);
+  if (Array.isArray(value)) return value.map((item) => resolve(item, runtime));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, runtime)]));
   }
   return value;
 }

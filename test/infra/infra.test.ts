@@ -6,19 +6,14 @@
  * that and check settings (through the app's own parseConfig), secrets, roles and the Event Grid
  * hook. Nothing here talks to Azure.
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { parseConfig } from "../../src/config";
 import { RUNTIME_VALUES, resolve } from "./armExpression";
+import { all, bicep, describeInfra, failWithoutBicepInCi, infra, one, roleAssignments, root, run, snapshot, type Snapshot } from "./bicep";
 
-const run = promisify(execFile);
-const root = path.resolve(__dirname, "../..");
-const infra = path.join(root, "infra");
-const SUBSCRIPTION = "00000000-0000-4000-8000-00000000aaaa";
-const TENANT = "00000000-0000-4000-8000-00000000bbbb";
 const OPERATOR = "00000000-0000-4000-8000-00000000cccc";
 const HDC_TENANT = "11111111-1111-4111-8111-111111111111";
 const HDC_CLIENT = "22222222-2222-4222-8222-222222222222";
@@ -58,41 +53,7 @@ const FLEX_FORBIDDEN = [
   "WEBSITE_VNET_ROUTE_ALL",
 ];
 
-interface Resource {
-  id: string;
-  type: string;
-  name: string;
-  kind?: string;
-  sku?: Record<string, unknown>;
-  tags?: Record<string, string>;
-  identity?: { type: string; userAssignedIdentities?: Record<string, unknown> };
-  properties?: Record<string, unknown>;
-}
-interface Snapshot {
-  resources: Resource[];
-  outputs: Record<string, unknown>;
-}
-
-/** Where the Bicep CLI is, or why there is none. Restores it (dotnet + NuGet) when absent. */
-function locateBicep(): { bin?: string; problem?: string } {
-  const result = spawnSync("bash", [path.join(root, "scripts/restore-bicep.sh")], { encoding: "utf8", timeout: 300_000 });
-  if (result.status === 0) return { bin: result.stdout.trim().split("\n").pop() };
-  return { problem: `scripts/restore-bicep.sh exited ${result.status}: ${(result.stderr || "").trim()}` };
-}
-
-const bicep = locateBicep();
-const inCi = process.env.CI === "true";
-if (!bicep.bin && !inCi) {
-  // A developer machine without the .NET SDK: say so, and skip (CI fails instead, below).
-  console.warn(`test/infra skipped: no Bicep CLI. ${bicep.problem}`);
-}
-const describeInfra = bicep.bin ? describe : describe.skip;
-
-if (!bicep.bin && inCi) {
-  test("the Bicep CLI is available in CI", () => {
-    throw new Error(`CI=true but the Bicep CLI could not be restored: ${bicep.problem}`);
-  });
-}
+failWithoutBicepInCi();
 
 function bicepFiles(): string[] {
   const out: string[] = [];
@@ -107,52 +68,7 @@ function bicepFiles(): string[] {
   return out.sort();
 }
 
-/** `bicep snapshot` of infra/main.bicep with these parameters, as resolved resources. */
-async function snapshot(dir: string, name: string, params: Record<string, unknown>): Promise<Snapshot> {
-  const file = path.join(dir, `${name}.bicepparam`);
-  const using = path.relative(dir, path.join(infra, "main.bicep")).split(path.sep).join("/");
-  const lines = Object.entries(params).map(([key, value]) => `param ${key} = ${bicepLiteral(value)}`);
-  fs.writeFileSync(file, [`using '${using}'`, ...lines, ""].join("\n"));
-  await run(bicep.bin!, [
-    "snapshot", file, "--subscription-id", SUBSCRIPTION, "--tenant-id", TENANT, "--location", "eastus", "--deployment-name", "azd",
-  ]);
-  const raw = JSON.parse(fs.readFileSync(path.join(dir, `${name}.snapshot.json`), "utf8")) as {
-    predictedResources: Resource[];
-    diagnostics: unknown[];
-    outputs: Record<string, unknown>;
-  };
-  if (raw.diagnostics.length) throw new Error(`snapshot ${name}: ${JSON.stringify(raw.diagnostics)}`);
-  return { resources: raw.predictedResources, outputs: raw.outputs };
-}
-
-function bicepLiteral(value: unknown): string {
-  if (typeof value === "string") return `'${value.replace(/'/g, "\\'")}'`;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (value && typeof value === "object") {
-    return `{ ${Object.entries(value).map(([k, v]) => `'${k}': ${bicepLiteral(v)}`).join(", ")} }`;
-  }
-  throw new Error(`no Bicep literal for ${String(value)}`);
-}
-
-const one = (snap: Snapshot, type: string): Resource => {
-  const found = snap.resources.filter((r) => r.type === type);
-  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
-  return found[0];
-};
-const all = (snap: Snapshot, type: string) => snap.resources.filter((r) => r.type === type);
 const appSettings = (snap: Snapshot) => resolve(one(snap, "Microsoft.Web/sites/config").properties) as Record<string, string>;
-
-/** Role assignments as (principal, role id, scope resource id), with runtime principals resolved. */
-function roleAssignments(snap: Snapshot): string[] {
-  return all(snap, "Microsoft.Authorization/roleAssignments").map((r) => {
-    const literal = r.id.split("/providers/Microsoft.Authorization/roleAssignments/");
-    const scope = literal.length === 2 && !r.id.startsWith("[") ? literal[0] : /^\[extensionResourceId\('([^']+)'/.exec(r.id)?.[1];
-    if (!scope) throw new Error(`cannot read the scope of ${r.id}`);
-    const principal = resolve(r.properties!.principalId) as string;
-    const role = String(r.properties!.roleDefinitionId).split("/").pop();
-    return `${principal} ${role} ${scope}`;
-  });
-}
 
 /** Runs a hook script with a recording `az` (and an instant `sleep`) first on PATH. */
 function runHook(env: Record<string, string>, keyAfterAttempts = 1, shell: "sh" | "pwsh" = "sh") {
@@ -324,7 +240,7 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     }
   });
 
-  test("identity-based host storage, telemetry and DefaultAzureCredential all use the one user-assigned identity", () => {
+  test("identity-based host storage, telemetry and the app's own identity (HDC_MANAGED_IDENTITY_CLIENT_ID) all use the one user-assigned identity", () => {
     const s = appSettings(byDefault);
     const account = byDefault.outputs.AZURE_STORAGE_ACCOUNT_NAME as string;
     expect(s).toMatchObject({
@@ -332,7 +248,7 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
       AzureWebJobsStorage__clientId: UAMI.clientId,
       AzureWebJobsStorage__queueServiceUri: `https://${account}.queue.core.windows.net`,
       AzureWebJobsStorage__tableServiceUri: `https://${account}.table.core.windows.net`,
-      AZURE_CLIENT_ID: UAMI.clientId,
+      HDC_MANAGED_IDENTITY_CLIENT_ID: UAMI.clientId,
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `ClientId=${UAMI.clientId};Authorization=AAD`,
     });
     expect(s.APPLICATIONINSIGHTS_CONNECTION_STRING).toMatch(/^InstrumentationKey=/);

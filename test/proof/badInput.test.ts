@@ -179,7 +179,9 @@ describe("proof: bad input never starts anything", () => {
         logHandler: () => undefined,
       });
       context.extraInputs.set(durableInput as never, client);
-      const decision = await handlePackageDropped(blobCreatedEvent(`evt-${n}`, blobName) as never, context);
+      // The package is there (the fake storage's ETag is "0x1") and the event names that version.
+      fakeBlobs.set(`driver-drops/${blobName}`, Buffer.alloc(10));
+      const decision = await handlePackageDropped(blobCreatedEvent(`evt-${n}`, blobName, { eTag: '"0x1"' }) as never, context);
       const reason = "reason" in decision ? decision.reason : "";
       if (decision.action !== "rejected" || !reason.includes(c.field)) failures.push(describeCase(c, JSON.stringify(decision)));
     }
@@ -212,16 +214,27 @@ describe("proof: bad input never starts anything", () => {
     await expectHealthyAndIdle();
   });
 
-  it("POST /_local/eventgrid: malformed events get a 400 naming the field, bad packages a rejection, others are ignored", async () => {
+  it("POST /_local/eventgrid: malformed events get a 400 naming the field, bad packages a rejection, events matching no blob nothing, others are ignored", async () => {
     const makers = fc.sample(badEvent, { numRuns: EVENT_CASES, seed: SEED });
     const cases: EventCase[] = makers.map((make, n) => make(n));
     const manifestsBefore = await allManifests(stack);
+    const listedBefore = new Set((await stack.submissions.list()).map((view) => view.id));
+    const drops = stack.blobService.getContainerClient(APP_CONTAINERS.drops);
     const failures: string[] = [];
     await runPool(cases, 8, async (c) => {
+      let body = c.input;
+      if (c.upload) {
+        // Only a blob that is really there is acted on: upload it, and send its real ETag.
+        const uploadedBlob = await drops.getBlockBlobClient(c.blobName!).uploadData(c.upload);
+        uploaded.push(c.blobName!);
+        const event = JSON.parse(c.input) as { data: Record<string, unknown> };
+        event.data.eTag = uploadedBlob.etag;
+        body = JSON.stringify(event);
+      }
       const response = await fetch(`${stack.baseUrl}/_local/eventgrid`, {
         method: "POST",
         headers: { "content-type": "application/json", ...eventGridKeyHeaders(stack) },
-        body: c.input,
+        body,
       });
       const text = await response.text();
       if (c.expect === "envelope") {
@@ -247,6 +260,13 @@ describe("proof: bad input never starts anything", () => {
     // Ignored events (not BlobCreated, not the drops container) leave no manifest behind.
     const ignoredNames = new Set(cases.filter((c) => c.expect === "ignored").map((c) => JSON.parse(c.input).subject as string));
     expect(added.filter((m) => ignoredNames.has(`/blobServices/default/containers/driver-drops/blobs/${m.package.blobName}`))).toEqual([]);
+    // Events that match no blob (none there, or no usable eTag) leave nothing: every new manifest and every
+    // new listed record is for a blob of a "rejected" case, which exists.
+    const rejectedNames = new Set(cases.filter((c) => c.expect === "rejected").map((c) => c.blobName!));
+    expect(cases.filter((c) => c.expect === "unverified").length).toBeGreaterThan(0);
+    expect(added.filter((m) => !rejectedNames.has(m.package.blobName)).map((m) => m.package.blobName)).toEqual([]);
+    const listedAfter = (await stack.submissions.list()).filter((view) => !listedBefore.has(view.id!));
+    expect(listedAfter.filter((view) => view.stage !== "rejected" || !rejectedNames.has(String(view.custom.package?.blobName))).map((view) => view.id)).toEqual([]);
     // Every rejection manifest stays inside signed-drivers under a name derived safely.
     for (const m of added) expect(m.outcome).toBe("rejected");
     tried["eventgrid"] = cases.length;

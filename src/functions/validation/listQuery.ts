@@ -36,10 +36,36 @@ export function decodeContinuationToken(token: string): string | undefined {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
     const { v, t } = (parsed ?? {}) as { v?: unknown; t?: unknown };
-    return v === 1 && typeof t === "string" && t.length > 0 ? t : undefined;
+    return v === 1 && typeof t === "string" && isExtensionToken(t) ? t : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The shape of a token the extension hands out: standard base64 of a UTF-8 JSON object with a string
+ * value (the Azure Storage provider's serialized table continuation token; the local engine's
+ * `{"after": id}`). The inner value goes out as the x-ms-continuation-token header, and a value either
+ * reads as "no token" (the first page again: a client following tokens would loop) or breaks the
+ * header (CR/LF): anything else was not made by the extension and is refused.
+ */
+function isExtensionToken(value: string): boolean {
+  if (value.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return false;
+  const bytes = Buffer.from(value, "base64");
+  // Canonical: decoding and encoding again gives the same text (no stray bits, no missing padding).
+  if (bytes.toString("base64") !== value) return false;
+  let inner: unknown;
+  try {
+    inner = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return false;
+  }
+  return (
+    inner !== null &&
+    typeof inner === "object" &&
+    !Array.isArray(inner) &&
+    Object.values(inner).some((member) => typeof member === "string" && member.length > 0)
+  );
 }
 
 export interface ListQuery {

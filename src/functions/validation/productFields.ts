@@ -32,7 +32,30 @@ export const PRODUCT_LIMITS = {
   maxAdditionalAttributesBytes: 4 * 1024,
   /** All product fields together, serialized as JSON (UTF-8 bytes). */
   maxProductBytes: 8 * 1024,
+  /**
+   * Nesting of the free-form `additionalAttributes` values (an attribute's own array or object is
+   * level 1). Product attributes are flat or nearly so; 32 leaves room for any real one, and is
+   * checked without recursion before anything serializes the value (JSON.stringify recurses, and a
+   * 64 KiB body can nest 30,000 deep: a RangeError, i.e. a 500).
+   */
+  maxAdditionalAttributeDepth: 32,
 } as const;
+
+/**
+ * The path to the first place `value` nests deeper than `maxDepth` arrays/objects, or undefined.
+ * Iterative, and stops there: it never walks more than the allowed depth down any branch.
+ */
+export function nestingTooDeep(value: unknown, maxDepth: number): PropertyKey[] | undefined {
+  const stack: Array<{ value: unknown; path: PropertyKey[] }> = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const { value: current, path } = stack.pop()!;
+    if (current === null || typeof current !== "object") continue;
+    if (path.length >= maxDepth) return path;
+    const entries = Array.isArray(current) ? current.map((item, index) => [index, item] as const) : Object.entries(current);
+    for (const [key, item] of entries) if (item !== null && typeof item === "object") stack.push({ value: item, path: [...path, key] });
+  }
+  return undefined;
+}
 
 const list = (item: z.ZodType<string>, what: string) =>
   z
@@ -40,6 +63,8 @@ const list = (item: z.ZodType<string>, what: string) =>
     .max(PRODUCT_LIMITS.maxListItems, `must have at most ${PRODUCT_LIMITS.maxListItems} items`);
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
+/** Every free-form value within the depth bound (whatever its path), so jsonBytes cannot overflow the stack. */
+const withinDepth = (value: unknown) => nestingTooDeep(value, PRODUCT_LIMITS.maxAdditionalAttributeDepth + 2) === undefined;
 
 const productShape = {
   productName: text(256).optional(),
@@ -67,8 +92,18 @@ const productShape = {
     .refine((value) => Object.keys(value).length <= PRODUCT_LIMITS.maxAdditionalAttributes, {
       message: `must have at most ${PRODUCT_LIMITS.maxAdditionalAttributes} keys`,
     })
-    .refine((value) => jsonBytes(value) <= PRODUCT_LIMITS.maxAdditionalAttributesBytes, {
-      message: `must be at most ${PRODUCT_LIMITS.maxAdditionalAttributesBytes} bytes as JSON`,
+    .superRefine((value, ctx) => {
+      // Depth first: only a value within the bound is serialized to measure it.
+      for (const [key, attribute] of Object.entries(value)) {
+        const tooDeep = nestingTooDeep(attribute, PRODUCT_LIMITS.maxAdditionalAttributeDepth);
+        if (tooDeep) {
+          ctx.addIssue({ code: "custom", path: [key], message: `must nest at most ${PRODUCT_LIMITS.maxAdditionalAttributeDepth} arrays/objects deep` });
+          return;
+        }
+      }
+      if (jsonBytes(value) > PRODUCT_LIMITS.maxAdditionalAttributesBytes) {
+        ctx.addIssue({ code: "custom", message: `must be at most ${PRODUCT_LIMITS.maxAdditionalAttributesBytes} bytes as JSON` });
+      }
     })
     .optional(),
 };
@@ -76,6 +111,8 @@ const productShape = {
 /** Each field within its bounds can still add up: the product as a whole has a size limit too. */
 function productWithinTotal(fields: Record<string, unknown>, ctx: z.RefinementCtx): void {
   const product = Object.fromEntries(Object.keys(productShape).filter((key) => key in fields).map((key) => [key, fields[key]]));
+  // A too-deep value is already named by its own field; measuring it would overflow the stack.
+  if (!withinDepth(product)) return;
   const bytes = jsonBytes(product);
   if (bytes > PRODUCT_LIMITS.maxProductBytes) {
     ctx.addIssue({ code: "custom", path: [], message: `product fields must be at most ${PRODUCT_LIMITS.maxProductBytes} bytes as JSON together (got ${bytes})` });

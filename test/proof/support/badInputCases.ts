@@ -238,9 +238,15 @@ export const badSidecar: fc.Arbitrary<BadCase<string>> = fc.oneof(
 );
 
 export interface EventCase extends BadCase<string> {
-  /** "envelope": the replay endpoint must answer 400 naming the field; "rejected": a rejection manifest for `blobName`; "ignored": not for this app. */
-  expect: "envelope" | "rejected" | "ignored";
+  /**
+   * "envelope": the replay endpoint must answer 400 naming the field; "rejected": a rejection manifest
+   * for `blobName`; "ignored": not for this app; "unverified": the event does not match a blob in
+   * storage (none there, or no usable eTag), so nothing is started or written for it.
+   */
+  expect: "envelope" | "rejected" | "ignored" | "unverified";
   blobName?: string;
+  /** Upload these bytes as `blobName` first and send the event with the blob's real ETag (issue 21: only real blobs are acted on). */
+  upload?: Buffer;
 }
 
 const DROPS_SUBJECT = (blobName: string) => `/blobServices/default/containers/driver-drops/blobs/${blobName}`;
@@ -316,19 +322,22 @@ export const badEvent: fc.Arbitrary<(n: number) => EventCase> = fc.oneof(
   fc.tuple(fc.constantFrom("eTag", "contentLength"), notAString, SAFE_SEGMENT).map(([key, value, name]) => (n: number) => {
     const blobName = `proof-eg-${n}-${name}.hlkx`;
     const bad = key === "contentLength" ? (typeof value === "number" ? String(value) : value) : typeof value === "string" ? 5 : value;
-    return { kind: `data.${key} wrong type`, input: JSON.stringify(blobCreatedEvent(`evt-data-${n}`, blobName, { [key]: bad })), field: `data.${key}`, expect: "rejected" as const, blobName };
+    // No such blob: the event is not trusted with anything (issue 21), whatever its data says.
+    return { kind: `data.${key} wrong type`, input: JSON.stringify(blobCreatedEvent(`evt-data-${n}`, blobName, { [key]: bad })), field: `data.${key}`, expect: "unverified" as const, blobName };
   }),
   fc.tuple(fc.oneof(fc.integer({ min: -1_000_000, max: -1 }), fc.constantFrom(0, 1.5, -0.5)), SAFE_SEGMENT).map(([contentLength, name]) => (n: number) => {
     const blobName = `proof-eg-${n}-${name}.hlkx`;
-    return { kind: "data.contentLength not a size", input: JSON.stringify(blobCreatedEvent(`evt-len-${n}`, blobName, { contentLength })), field: "contentLength", expect: "rejected" as const, blobName };
+    return { kind: "data.contentLength not a size", input: JSON.stringify(blobCreatedEvent(`evt-len-${n}`, blobName, { contentLength })), field: "contentLength", expect: "unverified" as const, blobName };
   }),
   // Huge or odd blob names in the drops container.
   unsafeBlobName.map((unsafe) => (n: number) => {
-    return { kind: "unsafe blob name", input: JSON.stringify(blobCreatedEvent(`evt-name-${n}`, unsafe)), field: "blobName", expect: "rejected" as const, blobName: unsafe };
+    // Storage holds no blob under such a name (it cannot be created as written): nothing may be written for it.
+    return { kind: "unsafe blob name", input: JSON.stringify(blobCreatedEvent(`evt-name-${n}`, unsafe)), field: "blobName", expect: "unverified" as const, blobName: unsafe };
   }),
   fc.tuple(SAFE_SEGMENT, fc.constantFrom(".zip", ".exe", ".txt", "", ".hlkx.part")).map(([name, ext]) => (n: number) => {
     const blobName = `proof-eg-${n}-${name}${ext}`;
-    return { kind: "wrong extension", input: JSON.stringify(blobCreatedEvent(`evt-ext-${n}`, blobName)), field: "blobName", expect: "rejected" as const, blobName };
+    // A real blob of that name: the event carries its real ETag (patched in by the test after the upload).
+    return { kind: "wrong extension", input: JSON.stringify(blobCreatedEvent(`evt-ext-${n}`, blobName)), field: "blobName", expect: "rejected" as const, blobName, upload: Buffer.from(`not a package ${n}`) };
   }),
 );
 

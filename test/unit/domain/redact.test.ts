@@ -34,6 +34,13 @@ describe("redactSecrets", () => {
     );
   });
 
+  it("masks the password of a URL with credentials, keeping the user and the address", () => {
+    expect(redactSecrets("connect ECONNREFUSED http://durabletask_extension:k3y_-abc@127.0.0.1:7071/durabletask/instances/x")).toBe(
+      "connect ECONNREFUSED http://durabletask_extension:REDACTED@127.0.0.1:7071/durabletask/instances/x",
+    );
+    expect(redactSecrets("at http://127.0.0.1:7071/api/x and 10:30 @home")).toBe("at http://127.0.0.1:7071/api/x and 10:30 @home");
+  });
+
   it("leaves ordinary text alone", () => {
     const text = "HDC POST /hardware/products failed: 400 invalidInput: signature design is wrong";
     expect(redactSecrets(text)).toBe(text);

@@ -18,6 +18,7 @@ import { nextOccurrence, parseNcrontab, registeredTimers, TimerTriggers } from "
 import { resetConfigCache } from "../../../src/config";
 import { purgeFinishedSubmissions } from "../../../src/functions/retention";
 import { handleListSubmissions } from "../../../src/functions/submissionStatus";
+import { decodeContinuationToken } from "../../../src/functions/validation/listQuery";
 import "../../../src/functions/retention";
 import { type EngineFixture, engineFixture } from "../durable/harness";
 
@@ -114,6 +115,44 @@ describe("against the local runtime's durable engine", () => {
       contextFor("listSubmissions"),
     );
     expect((filtered.jsonBody as { items: Array<{ id: string }> }).items.map((item) => item.id).sort()).toEqual(["drv-3", "drv-5"]);
+  });
+
+  test("tampered continuation tokens get 400 naming continuationToken, never a 500 or the first page again", async () => {
+    const list = (token: string) =>
+      handleListSubmissions(
+        new HttpRequest({ method: "GET", url: `http://127.0.0.1/api/submissions?top=2&continuationToken=${encodeURIComponent(token)}` }),
+        contextFor("listSubmissions"),
+      );
+    const first = await list("");
+    const real = (first.jsonBody as { continuationToken: string }).continuationToken;
+    const realInner = decodeContinuationToken(real)!;
+    const wrap = (inner: unknown) => Buffer.from(JSON.stringify({ v: 1, t: inner }), "utf8").toString("base64url");
+    const tampered: Record<string, string> = {
+      "CR/LF in the inner value (would reach the x-ms-continuation-token header)": wrap(`${realInner}\r\nx-injected: 1`),
+      "garbage inner value": wrap("garbage"),
+      "inner value that is base64 of no JSON": wrap(Buffer.from("not json").toString("base64")),
+      "inner value that is base64 of an empty object": wrap(Buffer.from("{}").toString("base64")),
+      "inner value that is base64 of an array": wrap(Buffer.from('["a"]').toString("base64")),
+      "inner value in base64url instead of base64": wrap(Buffer.from(JSON.stringify({ after: "drv-1?>" })).toString("base64url")),
+      "inner value cut short": wrap(realInner.slice(0, -3)),
+      "outer token cut short": real.slice(0, -5),
+    };
+    const answers = Object.fromEntries(
+      await Promise.all(
+        Object.entries(tampered).map(async ([label, token]) => {
+          const response = await list(token).catch((error: unknown) => ({ status: 500, jsonBody: String(error) }));
+          return [label, { status: response.status, body: response.jsonBody }] as const;
+        }),
+      ),
+    );
+    const refused = { status: 400, body: { error: "invalid request", fields: [{ field: "continuationToken", reason: "is not a token this API returned" }] } };
+    expect(answers).toEqual(Object.fromEntries(Object.keys(tampered).map((label) => [label, refused])));
+    // The token the API handed out still leads to the second page.
+    const second = await list(real);
+    expect(second.status).toBe(200);
+    expect((second.jsonBody as { items: Array<{ id: string }> }).items.map((item) => item.id)).not.toEqual(
+      (first.jsonBody as { items: Array<{ id: string }> }).items.map((item) => item.id),
+    );
   });
 
   test("retention purges only finished instances created more than RETENTION_DAYS ago", async () => {

@@ -83,6 +83,21 @@ describe("package rules", () => {
     ["a/../b.cab", /\.\./],
     ["bad\u0007name.cab", /control/],
     ["x".repeat(1025), /1024/],
+    // Names the storage URL would rewrite (issue 21): "./A" is stored as "A", so they are refused.
+    ["./A.cab", /'\.' segments/],
+    ["././A.cab", /'\.' segments/],
+    ["A/./b.cab", /'\.' segments/],
+    ["A/.", /'\.' segments/],
+    ["A./b.cab", /ending in '\.'/],
+    [".\\A.cab", /'\.' segments/],
+    ["%2E/A.cab", /'\.' segments/],
+    ["A/%2e/b.cab", /'\.' segments/],
+    ["a//b.cab", /empty segments/],
+    ["a/b.cab/", /empty segments/],
+    ["a%2F%2Fb.cab", /empty segments/],
+    // Dots inside a segment are ordinary characters.
+    [".hidden/a.b.c.cab", undefined],
+    ["..a.cab", undefined],
   ])("blobNameProblem(%j)", (name, expected) => {
     const problem = blobNameProblem(name);
     if (expected === undefined) expect(problem).toBeUndefined();

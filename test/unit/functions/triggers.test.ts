@@ -21,6 +21,14 @@ const fakeService = {
         return blobs.get(`${container}/${name}`)!.content.subarray(offset, offset + count);
       },
     }),
+    // Claims (claims/<kind>/<id> in the state container) are read whole.
+    getBlockBlobClient: (name: string) => ({
+      download: async () => {
+        const blob = blobs.get(`${container}/${name}`);
+        if (!blob) throw notFound();
+        return { etag: blob.etag, readableStreamBody: [blob.content] };
+      },
+    }),
   }),
 };
 jest.mock("../../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
@@ -88,15 +96,17 @@ function fakeClient(existing: FakeInstance[] = [], startError?: Error) {
       json: async () => webhookPayload(id),
       headers: new Headers({ Location: webhookPayload(id).statusQueryGetUri, "Retry-After": "10" }),
     })),
-    /** The extension's paged instance query: `top` per page, the token is the last instance id (sorted by id). */
+    /** The extension's paged instance query: `top` per page (sorted by id), the token is base64 JSON naming the last instance id. */
     listInstancesPage: jest.fn(async (query: { top: number; continuationToken?: string; runtimeStatus?: string[] }) => {
       pageQueries.push(query as unknown as Record<string, unknown>);
+      const after = query.continuationToken ? (JSON.parse(Buffer.from(query.continuationToken, "base64").toString()) as { after: string }).after : undefined;
       const matching = [...instances.values()]
         .filter((i) => !query.runtimeStatus?.length || query.runtimeStatus.includes(i.runtimeStatus))
         .sort((a, b) => a.instanceId.localeCompare(b.instanceId))
-        .filter((i) => !query.continuationToken || i.instanceId > query.continuationToken);
+        .filter((i) => !after || i.instanceId > after);
       const page = matching.slice(0, query.top);
-      return { instances: page, continuationToken: matching.length > query.top ? page[page.length - 1].instanceId : undefined };
+      const next = matching.length > query.top ? Buffer.from(JSON.stringify({ after: page[page.length - 1].instanceId })).toString("base64") : undefined;
+      return { instances: page, continuationToken: next };
     }),
   };
   return { client, started, terminated, pageQueries };
@@ -128,6 +138,11 @@ function blobCreated(blobName: string, overrides: Partial<EventGridEvent> = {}, 
   };
 }
 
+/** The package blob the event is about, as storage holds it (quoted ETag, real length). */
+function putPackage(blobName: string, etag = "0x8DC0FFEE", size = 4096): void {
+  blobs.set(`driver-drops/${blobName}`, { content: Buffer.alloc(size), etag: `"${etag}"` });
+}
+
 beforeAll(() => {
   Object.assign(process.env, {
     AzureWebJobsStorage: "UseDevelopmentStorage=true",
@@ -140,6 +155,7 @@ beforeAll(() => {
 });
 beforeEach(() => {
   blobs.clear();
+  downloads.length = 0;
   jest.mocked(recordRejection).mockClear();
 });
 
@@ -150,6 +166,7 @@ describe("registrations", () => {
       [
         "authenticate",
         "cancelSubmission",
+        "checkResumeClaims",
         "commitSubmission",
         "copyPackage",
         "createProduct",
@@ -207,6 +224,7 @@ describe("registrations", () => {
 
 describe("packageDropped (Event Grid)", () => {
   test("a new .hlkx starts submitDriver with a derived id, defaults, hlk harness and config policies", async () => {
+    putPackage("team/contoso-usb-2.3.1.hlkx");
     const { client, started } = fakeClient();
     const decision = await handlePackageDropped(blobCreated("team/contoso-usb-2.3.1.hlkx"), contextFor("packageDropped", client));
 
@@ -217,7 +235,8 @@ describe("packageDropped (Event Grid)", () => {
       name: "submitDriver",
       instanceId,
       input: {
-        package: { container: "driver-drops", blobName: "team/contoso-usb-2.3.1.hlkx", etag: "0x8DC0FFEE", contentLength: 4096 },
+        // The version as storage reports it (a quoted ETag), not as the event spelled it.
+        package: { container: "driver-drops", blobName: "team/contoso-usb-2.3.1.hlkx", etag: '"0x8DC0FFEE"', contentLength: 4096 },
         product: { productName: "contoso-usb-2.3.1", testHarness: "hlk", requestedSignatures: ["WINDOWS_v100_X64_RS5_FULL"] },
         submissionName: "contoso-usb-2.3.1",
         submissionType: "initial",
@@ -234,6 +253,7 @@ describe("packageDropped (Event Grid)", () => {
       content: Buffer.from(JSON.stringify({ productName: "Contoso Touch", isTestSign: true, submissionName: "nightly" })),
       etag: "1",
     });
+    putPackage("x.cab");
     const { client, started } = fakeClient();
     await handlePackageDropped(blobCreated("x.cab"), contextFor("packageDropped", client));
     expect(started[0].input).toMatchObject({
@@ -245,6 +265,7 @@ describe("packageDropped (Event Grid)", () => {
 
   test("an invalid sidecar is rejected naming the field; no submission starts, only the rejection record", async () => {
     blobs.set("driver-drops/x.hlkx.json", { content: Buffer.from(JSON.stringify({ deviceType: "usb" })), etag: "1" });
+    putPackage("x.hlkx");
     const { client, started } = fakeClient();
     const decision = await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
     expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(/sidecar x\.hlkx\.json: deviceType must be one of/) });
@@ -256,6 +277,8 @@ describe("packageDropped (Event Grid)", () => {
   test("an oversized or non-JSON sidecar is rejected", async () => {
     blobs.set("driver-drops/big.hlkx.json", { content: Buffer.alloc(64 * 1024 + 1, 32), etag: "1" });
     blobs.set("driver-drops/bad.hlkx.json", { content: Buffer.from("{nope"), etag: "1" });
+    putPackage("big.hlkx");
+    putPackage("bad.hlkx");
     const { client, started } = fakeClient();
     const big = await handlePackageDropped(blobCreated("big.hlkx"), contextFor("packageDropped", client));
     const bad = await handlePackageDropped(blobCreated("bad.hlkx"), contextFor("packageDropped", client));
@@ -266,6 +289,7 @@ describe("packageDropped (Event Grid)", () => {
   });
 
   test("redelivery of the same blob version starts nothing new", async () => {
+    putPackage("x.hlkx");
     const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", "0x8DC0FFEE");
     const { client, started } = fakeClient([
       { name: "submitDriver", instanceId, runtimeStatus: "Running", input: null, createdTime: "", lastUpdatedTime: "" },
@@ -277,6 +301,7 @@ describe("packageDropped (Event Grid)", () => {
 
   test("a start that loses a race counts as already started: the host's 500 is read back from the instance", async () => {
     // The extension refuses a duplicate start with a 500 and a generic message, never a 409.
+    putPackage("x.hlkx");
     const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", "0x8DC0FFEE");
     const raced = fakeClient([], new Error("DurableClient error: Durable Functions extension replied with HTTP 500 response."));
     raced.client.startNew.mockImplementationOnce(async () => {
@@ -288,23 +313,28 @@ describe("packageDropped (Event Grid)", () => {
   });
 
   test("a start that fails for another reason is not taken for a race", async () => {
+    putPackage("x.hlkx");
     const { client } = fakeClient([], new Error("DurableClient error: Durable Functions extension replied with HTTP 500 response."));
     await expect(handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client))).rejects.toThrow(/HTTP 500/);
   });
 
   test("a new ETag (the package was replaced) starts a new instance", async () => {
     const { client, started } = fakeClient();
+    putPackage("x.hlkx");
     await handlePackageDropped(blobCreated("x.hlkx"), contextFor("packageDropped", client));
+    putPackage("x.hlkx", "0x8DBEEF");
     await handlePackageDropped(blobCreated("x.hlkx", {}, { eTag: "0x8DBEEF" }), contextFor("packageDropped", client));
     expect(new Set(started.map((s) => s.instanceId)).size).toBe(2);
   });
 
   test.each([
-    ["readme.txt", {}, /blobName: package must end in \.hlkx/],
-    ["empty.hlkx", { contentLength: 0 }, /contentLength: package is empty/],
-  ])("%s is rejected with a manifest saying why", async (name, data, reason) => {
+    ["readme.txt", 4096, /blobName: package must end in \.hlkx/],
+    // Storage's length decides, whatever the event says.
+    ["empty.hlkx", 0, /contentLength: package is empty/],
+  ])("%s is rejected with a manifest saying why", async (name, size, reason) => {
+    putPackage(name, "0x8DC0FFEE", size);
     const { client, started } = fakeClient();
-    const decision = await handlePackageDropped(blobCreated(name, {}, data), contextFor("packageDropped", client));
+    const decision = await handlePackageDropped(blobCreated(name, {}, { contentLength: 4096 }), contextFor("packageDropped", client));
     expect(decision).toMatchObject({ action: "rejected", reason: expect.stringMatching(reason) });
     // No submission: only the record that lists the rejection (GET /api/submissions), under the same id.
     expect(started.map((s) => [s.name, s.instanceId])).toEqual([["recordRejectedDrop", (decision as { instanceId: string }).instanceId]]);
@@ -324,7 +354,38 @@ describe("packageDropped (Event Grid)", () => {
     expect(recordRejection).not.toHaveBeenCalled();
   });
 
+  test.each<[string, () => void, EventGridEvent, RegExp]>([
+    ["a blob that does not exist", () => undefined, blobCreated("ghost.hlkx"), /the blob does not exist/],
+    ["a blob that does not exist, under a name that is no package", () => undefined, blobCreated("any/prefix/readme.txt"), /the blob does not exist/],
+    ["a forged data.eTag for a blob that exists", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: "0x8DFORGED" }), /the blob's ETag is 0x8DC0FFEE, the event names 0x8DFORGED/],
+    ["no data.eTag", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: undefined }), /no data\.eTag/],
+    ["an empty data.eTag", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: "" }), /no data\.eTag/],
+    ["a data.eTag that is not a string", () => putPackage("x.hlkx"), blobCreated("x.hlkx", {}, { eTag: 5 }), /no data\.eTag/],
+  ])("%s: nothing started, no manifest, no listed record", async (_label, arrange, event, reason) => {
+    arrange();
+    const { client, started } = fakeClient();
+    const decision = await handlePackageDropped(event, contextFor("packageDropped", client));
+    expect(decision).toEqual({ action: "unverified", reason: expect.stringMatching(reason) });
+    expect(started).toHaveLength(0);
+    expect(recordRejection).not.toHaveBeenCalled();
+    expect(client.getStatus).not.toHaveBeenCalled();
+    expect(downloads).toHaveLength(0);
+  });
+
+  test("the instance id comes from the blob's real ETag, never from the event id", async () => {
+    putPackage("x.hlkx");
+    const { client, started } = fakeClient();
+    const one = await handlePackageDropped(blobCreated("x.hlkx", { id: "evt-1" }), contextFor("packageDropped", client));
+    // Another event id, the ETag spelled as a HEAD response spells it: the same version, the same instance.
+    const two = await handlePackageDropped(blobCreated("x.hlkx", { id: "evt-2" }, { eTag: '"0x8DC0FFEE"' }), contextFor("packageDropped", client));
+    const instanceId = instanceIdForPackage("driver-drops", "x.hlkx", '"0x8DC0FFEE"');
+    expect(one).toEqual({ action: "started", instanceId });
+    expect(two).toEqual({ action: "started", instanceId });
+    expect(new Set(started.map((s) => s.instanceId))).toEqual(new Set([instanceId]));
+  });
+
   test("the registered handler runs the same path", async () => {
+    putPackage("y.cab");
     const { client, started } = fakeClient();
     const registered = getRegisteredFunctions().get("packageDropped")!;
     await registered.handler(blobCreated("y.cab"), contextFor("packageDropped", client));
@@ -352,8 +413,14 @@ describe("startSubmission (HTTP)", () => {
     expect(started[0].input).toMatchObject({ requestedBy: "http", product: { productName: "A", testHarness: "hlk" }, package: { contentLength: 10 } });
   });
 
-  test("resume ids go into the input", async () => {
+  const claim = (kind: "products" | "submissions", id: string, holder: string) =>
+    blobs.set(`signing-state/claims/${kind}/${id}`, { content: Buffer.from(holder), etag: "c" });
+
+  test("resume ids this package version created go into the input", async () => {
     blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "e");
+    claim("products", "14461751976964156", instanceId);
+    claim("submissions", "1152921505699924012", `${instanceId}-r2`);
     const { client, started } = fakeClient();
     const response = await handleStartSubmission(
       post({ package: "driver-drops/a.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" }),
@@ -361,6 +428,33 @@ describe("startSubmission (HTTP)", () => {
     );
     expect(response.status).toBe(202);
     expect(started[0]).toMatchObject({ instanceId: instanceIdForPackage("driver-drops", "a.hlkx", "e"), input: { resume: { productId: "14461751976964156", submissionId: "1152921505699924012" } } });
+  });
+
+  test.each([
+    ["claimed by another package version", "drv-0123456789abcdef0123456789abcdef", /was created for another package version \(instance drv-0123456789abcdef0123456789abcdef\)/],
+    ["not claimed at all (not created by this service)", undefined, /was not created by this service \(no claim is recorded for it\)/],
+  ])("resume ids %s: 409 naming productId and submissionId, nothing started", async (_label, holder, reason) => {
+    blobs.set("driver-drops/b.hlkx", { content: Buffer.alloc(10), etag: "e" });
+    if (holder) {
+      claim("products", "14461751976964156", holder);
+      claim("submissions", "1152921505699924012", holder);
+    }
+    const { client, started } = fakeClient();
+    const response = await handleStartSubmission(
+      post({ package: "driver-drops/b.hlkx", productId: "14461751976964156", submissionId: "1152921505699924012" }),
+      contextFor("startSubmission", client),
+    );
+    expect(response.status).toBe(409);
+    expect(response.jsonBody).toMatchObject({
+      error: expect.stringMatching(/^resume refused/),
+      package: "driver-drops/b.hlkx",
+      fields: [
+        { field: "productId", reason: expect.stringMatching(reason) },
+        { field: "submissionId", reason: expect.stringMatching(reason) },
+      ],
+    });
+    expect(started).toHaveLength(0);
+    expect(client.getStatus).not.toHaveBeenCalled();
   });
 
   test("400 lists bad fields; 400 for non-JSON; nothing starts", async () => {
@@ -678,7 +772,7 @@ describe("GET /api/submissions: paged and filtered", () => {
     expect(seen.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `drv-00${i + 1}`));
     expect(pageQueries.map((query) => query.top)).toEqual([3, 3, 3]);
     // The token users get is ours (opaque), not the extension's.
-    expect(pageQueries[1].continuationToken).toBe("drv-003");
+    expect(pageQueries[1].continuationToken).toBe(Buffer.from(JSON.stringify({ after: "drv-003" })).toString("base64"));
   });
 
   test("status, createdFrom/createdTo and package filter the page", async () => {

@@ -1,6 +1,6 @@
 /** The request and sidecar schemas: every bad field is named, with a reason. */
 import { parseStatusFilter } from "../../../src/functions/validation/listQuery";
-import { PRODUCT_LIMITS, sidecarSchema } from "../../../src/functions/validation/productFields";
+import { nestingTooDeep, PRODUCT_LIMITS, sidecarSchema } from "../../../src/functions/validation/productFields";
 import { buildSubmitDriverInput } from "../../../src/functions/submissionInput";
 import { parseConfig } from "../../../src/config";
 import { parseStartSubmission } from "../../../src/functions/validation/startSubmission";
@@ -119,6 +119,36 @@ describe("bounds on product fields (HTTP body and sidecar)", () => {
     ],
   ])("%s is refused naming %s", (_label, fields, field) => {
     expect(product(fields)).toEqual([field]);
+  });
+
+  /** `depth` arrays inside each other around `inner`: nested(2, 1) is [[1]]. */
+  const nested = (depth: number, inner: unknown = 1): unknown => JSON.parse(`${"[".repeat(depth)}${JSON.stringify(inner)}${"]".repeat(depth)}`);
+
+  test("free-form values nested beyond the bound are refused naming the attribute, without a RangeError", () => {
+    // About 60 KB: what gave a 500 (JSON.stringify recursing in the byte count).
+    const deep = { package: "driver-drops/a.hlkx", product: { additionalAttributes: { a: nested(30_000) } } };
+    const parsed = parseStartSubmission(deep);
+    expect(parsed).toEqual({ ok: false, problems: [{ field: "product.additionalAttributes.a", reason: "must nest at most 32 arrays/objects deep" }] });
+    const sidecar = sidecarSchema.safeParse({ additionalAttributes: { ok: 1, a: { b: nested(30_000) } } });
+    expect(sidecar.success).toBe(false);
+    if (sidecar.success) return;
+    expect(problemsFromZod(sidecar.error)).toEqual([{ field: "additionalAttributes.a", reason: "must nest at most 32 arrays/objects deep" }]);
+  });
+
+  test("32 levels are allowed, 33 are not; objects count like arrays", () => {
+    const ok = PRODUCT_LIMITS.maxAdditionalAttributeDepth;
+    expect(product({ additionalAttributes: { a: nested(ok) } })).toEqual([]);
+    expect(product({ additionalAttributes: { a: nested(ok + 1) } })).toEqual(["product.additionalAttributes.a"]);
+    const objects = (depth: number): unknown => (depth === 0 ? 1 : { x: objects(depth - 1) });
+    expect(product({ additionalAttributes: { a: objects(ok) } })).toEqual([]);
+    expect(product({ additionalAttributes: { a: objects(ok + 1) } })).toEqual(["product.additionalAttributes.a"]);
+  });
+
+  test("nestingTooDeep is iterative and stops at the bound", () => {
+    expect(nestingTooDeep(nested(1_000_000), 3)).toEqual([0, 0, 0]);
+    expect(nestingTooDeep({ a: [1, { b: 2 }] }, 3)).toBeUndefined();
+    expect(nestingTooDeep({ a: [1, { b: [] }] }, 3)).toEqual(["a", 1, "b"]);
+    expect(nestingTooDeep("text", 0)).toBeUndefined();
   });
 
   test("a sidecar gets the same bounds", () => {

@@ -9,11 +9,11 @@ import { httpInstancePager, instanceQueryUrl } from "../../../src/instances/inst
 describe("httpInstancePager", () => {
   let server: http.Server;
   let base = "";
-  const requests: Array<{ url: string; token?: string }> = [];
+  const requests: Array<{ url: string; token?: string; authorization?: string }> = [];
   beforeAll(async () => {
     server = http.createServer((req, res) => {
       const token = req.headers["x-ms-continuation-token"] as string | undefined;
-      requests.push({ url: req.url ?? "", token });
+      requests.push({ url: req.url ?? "", token, authorization: req.headers.authorization });
       const top = Number(new URL(req.url ?? "", "http://x").searchParams.get("top"));
       const start = token ? Number(token) : 0;
       const ids = Array.from({ length: 10 }, (_, i) => i).slice(start, start + top);
@@ -48,6 +48,17 @@ describe("httpInstancePager", () => {
     expect(last.continuationToken).toBeUndefined();
     expect(requests[1].token).toBe("4");
     expect(requests).toHaveLength(2);
+  });
+
+  test("an rpcBaseUrl with credentials (the local runtime's system key) is sent as Basic credentials, not in the URL", async () => {
+    requests.length = 0;
+    const rpc = new URL(`${base}/durabletask/`);
+    rpc.username = "durabletask_extension";
+    rpc.password = "the-system-key";
+    const page = await httpInstancePager({ rpcBaseUrl: rpc.href })({ top: 2 });
+    expect(page.instances).toHaveLength(2);
+    expect(requests[0].authorization).toBe(`Basic ${Buffer.from("durabletask_extension:the-system-key").toString("base64")}`);
+    expect(requests[0].url).not.toContain("the-system-key");
   });
 
   test("without rpcBaseUrl the webhook template is used (its key stays server-side)", () => {

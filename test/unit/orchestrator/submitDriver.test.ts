@@ -412,6 +412,40 @@ describe("submitDriver orchestration (real replay engine)", () => {
     expect(result.activityCalls.find((call) => call.name === "createSubmission")?.input.productId).toBe(PRODUCT_ID);
   });
 
+  test("a resume with verifyResume checks the claims first; its own ids go on as before", async () => {
+    const input = baseInput({ resume: { productId: PRODUCT_ID, submissionId: SUBMISSION_ID }, verifyResume: true });
+    const result = await driveOrchestration({
+      input,
+      activities: scenario({ checkResumeClaims: (_n, claimInput) => ({ ...claimInput, owner: "test-instance" }), getSubmissionStatus: () => signed }),
+    });
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(activityOrder(result)).toEqual(["checkResumeClaims", "authenticate", "getSubmissionStatus", "downloadSignedPackage", "writeResultManifest"]);
+    expect(result.activityCalls[0].input).toEqual({ instanceId: "test-instance", productId: PRODUCT_ID, submissionId: SUBMISSION_ID });
+  });
+
+  test("a resume whose claims are not this package version's fails before anything reaches Microsoft or is copied", async () => {
+    const reason = `submissionId: submission ${SUBMISSION_ID} was created for another package version (instance drv-other)`;
+    const result = await driveOrchestration({
+      input: baseInput({ resume: { productId: PRODUCT_ID, submissionId: SUBMISSION_ID }, verifyResume: true }),
+      activities: scenario({
+        checkResumeClaims: () => {
+          throw toSafeActivityError(new TerminalActivityError(`resume refused: ${reason}`));
+        },
+      }),
+    });
+    expect(result.runtimeStatus).toBe("Failed");
+    // Tried once (terminal), then only the failed manifest: no authenticate, status read, copy or commit.
+    expect(activityOrder(result)).toEqual(["checkResumeClaims", "writeResultManifest"]);
+    expect(result.error).toContain(`checkResumeClaims failed: resume refused: ${reason}`);
+    expect(manifestsWritten(result)[0]).toMatchObject({ outcome: "failed", reason: expect.stringContaining(reason) });
+  });
+
+  test("a resume input without verifyResume (written before issue 21) replays without the check", async () => {
+    const result = await driveOrchestration({ input: baseInput({ resume: { productId: PRODUCT_ID } }), activities: scenario({}, 1) });
+    expect(result.callCounts.checkResumeClaims).toBeUndefined();
+    expect(activityOrder(result)[0]).toBe("authenticate");
+  });
+
   test("a long failure list stays within custom status limits; the manifest keeps every message", async () => {
     const manyMessages = Array.from({ length: 120 }, (_, i) => `check ${i} failed: ${"x".repeat(900)}`);
     const failing: NormalizedSubmissionStatus = { ...processing(), progress: "failed", currentStep: "validation", state: "failed", messages: manyMessages };
