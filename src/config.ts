@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { isLoopbackUrl } from "./domain/loopback";
 import { containerNameProblem, isHostContainer } from "./domain/packageRules";
+import { splitWebhookEntry, webhookSubscriptions } from "./domain/webhookReceivers";
 import type { ActivityRetryPolicy, DeviceType, LabelPollingPolicy, PollingPolicy, TestHarness } from "./domain/types";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -30,6 +31,16 @@ const httpsOrLoopbackUrl = z
   .url()
   .refine((value) => value.startsWith("https://") || (value.startsWith("http://") && isLoopbackUrl(value)), {
     message: "must be an https:// URL (http:// is allowed only for 127.0.0.1/localhost)",
+  });
+/** NOTIFY_WEBHOOK_URLS: `[<id>=]<url>` entries; each receiver gets a stable id (src/domain/webhookReceivers.ts). */
+const webhookList = csv
+  .transform((entries) => entries.map(splitWebhookEntry))
+  .pipe(z.array(z.object({ id: z.string().optional(), url: httpsOrLoopbackUrl })).max(10, "must name at most 10 URLs"))
+  .transform((entries, ctx) => {
+    const subscriptions = webhookSubscriptions(entries);
+    if (subscriptions.ok) return subscriptions.value;
+    ctx.addIssue({ code: "custom", message: subscriptions.problem });
+    return z.NEVER;
   });
 const hostSuffixes = csv.pipe(
   z.array(z.string().regex(/^\.?[a-z0-9.-]+$/i, "must be host names or suffixes like .blob.core.windows.net")).min(1, "must name at least one host suffix"),
@@ -123,8 +134,9 @@ const schema = z
       .optional(),
     RETENTION_DAYS: positiveInt(90),
     // Notifications (src/notifications): CloudEvents POSTed to these URLs at a terminal state, signed
-    // with NOTIFY_WEBHOOK_SECRET; retried on durable timers, never blocking a submission.
-    NOTIFY_WEBHOOK_URLS: csv.pipe(z.array(httpsOrLoopbackUrl).max(10, "must name at most 10 URLs")).default([]),
+    // with NOTIFY_WEBHOOK_SECRET; retried on durable timers, never blocking a submission. Deliveries
+    // are keyed by each receiver's id (configured as <id>=<url>, or derived from the URL), never by position.
+    NOTIFY_WEBHOOK_URLS: webhookList.default([]),
     NOTIFY_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters (it is the HMAC-SHA256 key)").optional(),
     NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
     NOTIFY_RETRY_FIRST_SECONDS: positiveNumber(30),

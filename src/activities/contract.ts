@@ -313,8 +313,12 @@ export interface QueueNotificationInput {
 export const SEND_WEBHOOK = "sendWebhook";
 export interface SendWebhookInput {
   event: DeliverNotificationInput["event"];
-  urlIndex: number;
+  /** The receiver's stable id (inputs since issue 30). */
+  receiverId?: string;
+  /** A position in the list (inputs written before issue 30): dropped, never sent. */
+  urlIndex?: number;
 }
-export interface SendWebhookOutput {
-  httpStatus: number;
-}
+export type SendWebhookOutput =
+  | { httpStatus: number; dropped?: undefined }
+  /** Not sent: the receiver is no longer configured (or the delivery predates receiver ids). Why, without a URL. */
+  | { dropped: string; httpStatus?: undefined };

@@ -30,7 +30,7 @@ df.app.activity(QUEUE_NOTIFICATION, {
 df.app.activity(SEND_WEBHOOK, {
   handler: async (input: unknown, context: InvocationContext) => {
     try {
-      return await sendWebhook(input as SendWebhookInput, getConfig());
+      return await sendWebhook(input as SendWebhookInput, getConfig(), (line) => context.warn(redactSecrets(line)));
     } catch (error) {
       const message = redactSecrets(error instanceof Error ? error.message : String(error));
       context.warn(`sendWebhook: ${message}`);

@@ -114,7 +114,10 @@ export function verifySignature(body: string, secret: string, header: string | u
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** The delivery orchestration of one event to one configured URL (by index: URLs never enter history). */
-export function deliveryInstanceId(eventId: string, urlIndex: number): string {
-  return `ntf-${eventId}-${urlIndex}`;
+/**
+ * The delivery orchestration of one event to one receiver, by the receiver's stable id (URLs never
+ * enter history). Deliveries queued before ids existed ran as `ntf-<event>-<position>`.
+ */
+export function deliveryInstanceId(eventId: string, receiverId: string): string {
+  return `ntf-${eventId}-${receiverId}`;
 }

@@ -1,7 +1,8 @@
 /**
  * Queues the delivery of one event to every configured webhook: one deliverNotification
- * orchestration per URL, under an id derived from the event id and the URL's index, so a queueing
- * that runs twice (activity retry, replay, a cancel clicked twice) starts each delivery once.
+ * orchestration per receiver, under an id derived from the event id and the receiver's stable id,
+ * so a queueing that runs twice (activity retry, replay, a cancel clicked twice) starts each
+ * delivery once, and a delivery stays with its receiver when the list is edited meanwhile.
  */
 import type { AppConfig } from "../config";
 import { findInstance, startOrFindRunning, type SubmissionsClient } from "../instances/durableClient";
@@ -13,8 +14,13 @@ export const DELIVER_NOTIFICATION = "deliverNotification";
 
 export interface DeliverNotificationInput {
   event: SubmissionCloudEvent;
-  /** Index into NOTIFY_WEBHOOK_URLS: the URL itself (it may carry a token) never enters history. */
-  urlIndex: number;
+  /** The receiver's stable id (src/domain/webhookReceivers.ts): the URL (it may carry a token) never enters history. */
+  receiverId?: string;
+  /**
+   * Inputs written before receivers had ids: a position in NOTIFY_WEBHOOK_URLS. The list may have
+   * changed since, so sendWebhook drops such a delivery instead of guessing (never sends elsewhere).
+   */
+  urlIndex?: number;
   retry: ActivityRetryPolicy;
 }
 
@@ -41,10 +47,10 @@ export async function queueNotifications(
   if (!notificationsConfigured(config)) return [];
   const cloudEvent = buildCloudEvent(view, event, time);
   const started: string[] = [];
-  for (let urlIndex = 0; urlIndex < config.settings.NOTIFY_WEBHOOK_URLS.length; urlIndex++) {
-    const id = deliveryInstanceId(cloudEvent.id, urlIndex);
+  for (const receiver of config.settings.NOTIFY_WEBHOOK_URLS) {
+    const id = deliveryInstanceId(cloudEvent.id, receiver.id);
     if (await findInstance(client, id)) continue;
-    const input: DeliverNotificationInput = { event: cloudEvent, urlIndex, retry: notificationRetryPolicy(config) };
+    const input: DeliverNotificationInput = { event: cloudEvent, receiverId: receiver.id, retry: notificationRetryPolicy(config) };
     const result = await startOrFindRunning(client, DELIVER_NOTIFICATION, id, input);
     if (result.started) started.push(id);
   }

@@ -25,6 +25,11 @@
  * (issue 29) adds the copyErrorReport activity on the failure path before the "failed" manifest, only
  * when the failing getSubmissionStatus result carries `hasErrorReport`, which only code since issue 29
  * records: test/fixtures/submitDriver-v1-failure holds a failure history from before it).
+ *
+ * deliverNotification keeps its name too: since issue 30 its input holds `receiverId`; inputs written
+ * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded
+ * sendWebhook calls replay as they were; sendWebhook then drops such a delivery (the position may
+ * name another receiver now). test/fixtures/deliverNotification-v1 is such a history.
  */
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 

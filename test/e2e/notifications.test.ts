@@ -6,11 +6,13 @@
  * submission and its delivery ends Failed after its attempts (real clock: a stuck webhook call holds
  * the virtual clock, as any activity in flight does).
  */
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { APP_CONTAINERS } from "../../local/stack";
 import { samplePackage } from "../../local/samplePackage";
 import { deliveryInstanceId, notificationEventId, verifySignature, type SubmissionCloudEvent } from "../../src/notifications/cloudEvent";
+import { derivedReceiverId } from "../../src/domain/webhookReceivers";
 import { dropPackage, durableKeyHeaders, expectNothingSecret, startTestStack, waitForEnd, type TestStack } from "../support/stack";
 
 jest.setTimeout(240_000);
@@ -25,11 +27,15 @@ interface Received {
   answered: number | "never";
 }
 
-/** /ok answers 200; /flaky 500 three times, then 200; /silent accepts and never answers. */
+/**
+ * /ok answers 200; /flaky 500 three times, then 200; /silent accepts and never answers; /hold-* holds
+ * its first request unanswered (until close), then answers 200.
+ */
 async function startReceiver(): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
   const received: Received[] = [];
   let flakyFailures = 0;
   const hanging = new Set<http.ServerResponse>();
+  const heldOnce = new Set<string>();
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -42,7 +48,8 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; clo
         answered: "never",
       };
       received.push(entry);
-      if (entry.path === "/silent") {
+      if (entry.path === "/silent" || (entry.path.startsWith("/hold-") && !heldOnce.has(entry.path))) {
+        heldOnce.add(entry.path);
         hanging.add(response);
         return;
       }
@@ -129,7 +136,7 @@ describe("notifications (virtual clock): one signed CloudEvent per terminal stat
     expectNothingSecret(stack, entry.body);
 
     // The flaky receiver: three 500s, then exactly one success, for this one event.
-    const deliveryId = deliveryInstanceId(ok.id, 1);
+    const deliveryId = deliveryInstanceId(ok.id, derivedReceiverId(`${receiver.url}/flaky`));
     const delivery = await waitUntil("the flaky delivery to finish", async () => {
       const status = await durableStatus(stack, deliveryId, true);
       return status && status.runtimeStatus !== "Running" && status.runtimeStatus !== "Pending" ? status : undefined;
@@ -191,6 +198,53 @@ describe("notifications (virtual clock): one signed CloudEvent per terminal stat
       expectNothingSecret(stack, entry.body);
     }
   });
+
+  it("the webhook list edited while deliveries are in flight (kill -9, receiver inserted before, reordered, one removed): each goes to its own receiver or is dropped", async () => {
+    const url = receiver.url;
+    const original = stack.env.NOTIFY_WEBHOOK_URLS;
+    let down = false;
+    try {
+      stack.env.NOTIFY_WEBHOOK_URLS = `${url}/hold-keep,${url}/hold-gone`;
+      await stack.runtime.restart();
+      const id = await stack.submissions.findByBlob(await dropPackage(stack, "ntf-edited"), 20_000);
+      const final = await waitForEnd(stack, id);
+      expect(final.runtimeStatus).toBe("Completed");
+      const eventId = notificationEventId(id, "succeeded", final.raw.createdTime as string);
+      // Both deliveries are in their first attempt, held by the receivers: the runtime dies now.
+      await waitUntil("both first attempts held", () => ["/hold-keep", "/hold-gone"].every((path) => eventsAt(receiver.received, path).some((e) => e.id === eventId)));
+      down = true;
+      await stack.runtime.kill("SIGKILL");
+      // The operator edits the list: a receiver inserted before, the kept one moved to the end, one removed.
+      stack.env.NOTIFY_WEBHOOK_URLS = `${url}/intruder,${url}/ok,${url}/hold-keep`;
+      await stack.runtime.restart();
+      down = false;
+
+      const keepId = deliveryInstanceId(eventId, derivedReceiverId(`${url}/hold-keep`));
+      const goneId = deliveryInstanceId(eventId, derivedReceiverId(`${url}/hold-gone`));
+      const ended = async (instance: string) =>
+        waitUntil(`${instance} to end`, async () => {
+          const status = await durableStatus(stack, instance);
+          return status && status.runtimeStatus !== "Running" && status.runtimeStatus !== "Pending" ? status : undefined;
+        });
+      const kept = await ended(keepId);
+      expect(kept.runtimeStatus).toBe("Completed");
+      expect(kept.customStatus).toMatchObject({ delivered: true, httpStatus: 200, receiver: derivedReceiverId(`${url}/hold-keep`) });
+      const gone = await ended(goneId);
+      expect(gone.runtimeStatus).toBe("Completed");
+      expect(gone.customStatus).toMatchObject({ delivered: false, dropped: expect.stringMatching(/is no longer configured in NOTIFY_WEBHOOK_URLS/) });
+      // Delivered again (after the crash) to its own receiver, now third in the list; nothing to the others.
+      expect(eventsAt(receiver.received, "/hold-keep", 200).filter((e) => e.id === eventId)).toHaveLength(1);
+      expect(eventsAt(receiver.received, "/hold-gone").filter((e) => e.id === eventId)).toHaveLength(1);
+      expect(eventsAt(receiver.received, "/intruder").filter((e) => e.id === eventId)).toHaveLength(0);
+      expect(eventsAt(receiver.received, "/ok").filter((e) => e.id === eventId)).toHaveLength(0);
+      expect(fs.readFileSync(stack.runtimeLogFile, "utf8")).toMatch(new RegExp(`event ${eventId} dropped: webhook ${derivedReceiverId(`${url}/hold-gone`)} is no longer configured`));
+      // Nothing of the URLs in the deliveries' status or history.
+      for (const instance of [keepId, goneId]) expect(JSON.stringify(await durableStatus(stack, instance, true))).not.toContain("/hold-");
+    } finally {
+      stack.env.NOTIFY_WEBHOOK_URLS = original;
+      if (down) await stack.runtime.restart().catch(() => undefined);
+    }
+  });
 });
 
 describe("notifications (real clock): a receiver that never answers delays nothing", () => {
@@ -234,7 +288,7 @@ describe("notifications (real clock): a receiver that never answers delays nothi
     expect(succeededSeenAt).toBeGreaterThan(0);
     expect(completedSeenAt - succeededSeenAt).toBeLessThan(2000);
 
-    const deliveryId = deliveryInstanceId(notificationEventId(id, "succeeded", final.raw.createdTime as string), 0);
+    const deliveryId = deliveryInstanceId(notificationEventId(id, "succeeded", final.raw.createdTime as string), derivedReceiverId(`${receiver.url}/silent`));
     const running = await durableStatus(stack, deliveryId);
     expect(running?.runtimeStatus).toBe("Running");
 

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { sendWebhook } from "../../../src/activities/sendWebhook";
 import { parseConfig } from "../../../src/config";
 import { buildCloudEvent, signatureOf, verifySignature } from "../../../src/notifications/cloudEvent";
+import { derivedReceiverId } from "../../../src/domain/webhookReceivers";
 import type { SubmissionView } from "../../../src/domain/submissionView";
 
 const BASE_ENV = {
@@ -38,8 +39,37 @@ describe("notification settings", () => {
     expect(() => parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: "https://hooks.example.com/x" })).toThrow(/NOTIFY_WEBHOOK_SECRET.*required/);
     expect(() => parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: "https://hooks.example.com/x", NOTIFY_WEBHOOK_SECRET: "short" })).toThrow(/NOTIFY_WEBHOOK_SECRET/);
     const config = parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: "https://hooks.example.com/x, http://127.0.0.1:9/y", NOTIFY_WEBHOOK_SECRET: SECRET });
-    expect(config.settings.NOTIFY_WEBHOOK_URLS).toEqual(["https://hooks.example.com/x", "http://127.0.0.1:9/y"]);
+    expect(config.settings.NOTIFY_WEBHOOK_URLS.map((r) => r.url)).toEqual(["https://hooks.example.com/x", "http://127.0.0.1:9/y"]);
     expect(parseConfig(BASE_ENV).settings.NOTIFY_WEBHOOK_URLS).toEqual([]);
+  });
+
+  test("each receiver has a stable id: configured as <id>=<url>, else derived from the URL without user info, query or fragment", () => {
+    const config = parseConfig({
+      ...BASE_ENV,
+      NOTIFY_WEBHOOK_URLS: "teams=https://hooks.example.com/x?token=abc, https://Hooks.Example.com/y?code=k1, https://user:pw@hooks.example.com/z/",
+      NOTIFY_WEBHOOK_SECRET: SECRET,
+    });
+    const [teams, y, z] = config.settings.NOTIFY_WEBHOOK_URLS;
+    expect(teams).toEqual({ id: "teams", url: "https://hooks.example.com/x?token=abc" });
+    expect(y.id).toMatch(/^u[0-9a-f]{16}$/);
+    // A rotated query key (or a changed position) keeps the id; another path is another receiver.
+    expect(derivedReceiverId("https://hooks.example.com/y?code=k2")).toBe(y.id);
+    expect(derivedReceiverId("https://hooks.example.com/y2")).not.toBe(y.id);
+    expect(z.id).toBe(derivedReceiverId("https://hooks.example.com/z"));
+    // The id is a hash: no part of the URL, its token or its password in it.
+    for (const r of [y, z]) expect(r.id).not.toMatch(/hooks|example|code|k1|pw|user/);
+    // A URL with '=' in its query is still a URL, not an id.
+    expect(parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: "https://h.example.com/a?x=1", NOTIFY_WEBHOOK_SECRET: SECRET }).settings.NOTIFY_WEBHOOK_URLS[0].url).toBe("https://h.example.com/a?x=1");
+  });
+
+  test("two receivers with the same id are refused, naming the setting and the entries", () => {
+    expect(() => parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: "https://h.example.com/a?k=1,https://h.example.com/a?k=2", NOTIFY_WEBHOOK_SECRET: SECRET })).toThrow(
+      /NOTIFY_WEBHOOK_URLS entries 1 and 2 have the same receiver id/,
+    );
+    expect(() => parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: "ops=https://h.example.com/a,ops=https://h.example.com/b", NOTIFY_WEBHOOK_SECRET: SECRET })).toThrow(
+      /entries 1 and 2 have the same receiver id ops/,
+    );
+    expect(() => parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: "ops=http://hooks.example.com/a", NOTIFY_WEBHOOK_SECRET: SECRET })).toThrow(/NOTIFY_WEBHOOK_URLS.*https/);
   });
 });
 
@@ -98,20 +128,36 @@ describe("sendWebhook", () => {
     parseConfig({ ...BASE_ENV, NOTIFY_WEBHOOK_URLS: paths.map((p) => `${base}${p}`).join(","), NOTIFY_WEBHOOK_SECRET: SECRET, NOTIFY_TIMEOUT_SECONDS: "1" });
   const event = buildCloudEvent(view, "succeeded", "2026-01-01T01:00:00.000Z");
 
-  test("POSTs the signed event to the configured URL by index", async () => {
-    await expect(sendWebhook({ event, urlIndex: 1 }, configFor("/fail", "/ok"))).resolves.toEqual({ httpStatus: 204 });
+  const idOf = (path: string) => derivedReceiverId(`${base}${path}`);
+
+  test("POSTs the signed event to the receiver with that id, wherever it stands in the list", async () => {
+    await expect(sendWebhook({ event, receiverId: idOf("/ok") }, configFor("/fail", "/ok"))).resolves.toEqual({ httpStatus: 204 });
+    await expect(sendWebhook({ event, receiverId: idOf("/ok") }, configFor("/ok", "/fail"))).resolves.toEqual({ httpStatus: 204 });
     const last = seen[seen.length - 1];
     expect(last.url).toBe("/ok");
     expect(JSON.parse(last.body)).toEqual(event);
     expect(verifySignature(last.body, SECRET, last.signature)).toBe(true);
   });
 
-  test("non-2xx, a redirect (not followed) and silence fail, naming the webhook by number and host only", async () => {
+  test("non-2xx, a redirect (not followed) and silence fail, naming the webhook by id and host only", async () => {
     const config = configFor("/fail?token=abc", "/redirect", "/silent?token=abc");
-    await expect(sendWebhook({ event, urlIndex: 0 }, config)).rejects.toThrow(/^webhook 1 \(127\.0\.0\.1:\d+\) answered HTTP 500$/);
-    await expect(sendWebhook({ event, urlIndex: 1 }, config)).rejects.toThrow(/webhook 2 .* answered HTTP 302/);
-    await expect(sendWebhook({ event, urlIndex: 2 }, config)).rejects.toThrow(/^webhook 3 \(127\.0\.0\.1:\d+\): no answer within 1 s$/);
+    const fail = idOf("/fail");
+    await expect(sendWebhook({ event, receiverId: fail }, config)).rejects.toThrow(new RegExp(`^webhook ${fail} \\(127\\.0\\.0\\.1:\\d+\\) answered HTTP 500$`));
+    await expect(sendWebhook({ event, receiverId: idOf("/redirect") }, config)).rejects.toThrow(/webhook u[0-9a-f]{16} .* answered HTTP 302/);
+    await expect(sendWebhook({ event, receiverId: idOf("/silent") }, config)).rejects.toThrow(/^webhook u[0-9a-f]{16} \(127\.0\.0\.1:\d+\): no answer within 1 s$/);
     expect(seen.some((s) => s.url === "/elsewhere")).toBe(false);
-    await expect(sendWebhook({ event, urlIndex: 3 }, config)).rejects.toThrow(/webhook 4 is no longer configured/);
+  });
+
+  test("a receiver no longer configured, or a delivery queued by position, is dropped with a log line and sent nowhere", async () => {
+    const config = configFor("/ok", "/fail");
+    const before = seen.length;
+    const logged: string[] = [];
+    await expect(sendWebhook({ event, receiverId: idOf("/removed") }, config, (line) => logged.push(line))).resolves.toEqual({
+      dropped: `webhook ${idOf("/removed")} is no longer configured in NOTIFY_WEBHOOK_URLS`,
+    });
+    await expect(sendWebhook({ event, urlIndex: 0 }, config, (line) => logged.push(line))).resolves.toEqual({ dropped: expect.stringMatching(/position 1 before receivers had ids/) });
+    expect(seen.length).toBe(before);
+    expect(logged).toHaveLength(2);
+    for (const line of logged) expect(line).toContain(`event ${event.id} dropped`);
   });
 });

@@ -9,6 +9,9 @@ jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/c
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import "../../../src/orchestrators/submitDriver";
+import "../../../src/orchestrators/deliverNotification";
+import { sendWebhook } from "../../../src/activities/sendWebhook";
+import { parseConfig } from "../../../src/config";
 import { SUBMIT_DRIVER_NAMES } from "../../../src/orchestrators/versions";
 import { type ActivityScript, driveOrchestration, EventType, type HistoryEvent } from "../../support/replayDriver";
 
@@ -150,5 +153,58 @@ describe("a failure history written before issue 29 (2a62f33: the error report n
         activities: () => ({}),
       }),
     ).rejects.toThrow(/Non-deterministic orchestration/);
+  });
+});
+
+/**
+ * Deliveries in flight when receiver ids were deployed (issue 30): their input holds a position in
+ * NOTIFY_WEBHOOK_URLS (test/fixtures/deliverNotification-v1, written by the code before). The list
+ * may have been edited since, so the position names nobody for sure: the retry replays as recorded,
+ * then the real sendWebhook drops it with a log line and sends nothing to whoever is at that position now.
+ */
+describe("deliverNotification histories keyed by position (before receiver ids)", () => {
+  const fixture = JSON.parse(readFileSync(join(__dirname, "../../fixtures/deliverNotification-v1/retry-pending.json"), "utf8")) as {
+    orchestrator: string;
+    input: { urlIndex: number; event: { id: string } };
+    history: HistoryEvent[];
+  };
+
+  test("replays without non-determinism and ends Completed as dropped; nothing is sent", async () => {
+    expect(fixture.input.urlIndex).toBe(1);
+    const sent: string[] = [];
+    const logged: string[] = [];
+    const fetchSpy = jest.spyOn(globalThis, "fetch").mockImplementation(async (url) => {
+      sent.push(String(url));
+      return new Response(null, { status: 200 });
+    });
+    try {
+      // Two receivers configured now: position 2 exists, but it may be another receiver than the one queued for.
+      const config = parseConfig({
+        AzureWebJobsStorage: "UseDevelopmentStorage=true",
+        HDC_TENANT_ID: "t",
+        HDC_CLIENT_ID: "c",
+        HDC_CLIENT_SECRET: "s",
+        NOTIFY_WEBHOOK_URLS: "https://a.example.com/hook,https://b.example.com/hook",
+        NOTIFY_WEBHOOK_SECRET: "0123456789abcdef-secret",
+      });
+      const result = await driveOrchestration({
+        orchestrator: fixture.orchestrator,
+        instanceId: `ntf-${fixture.input.event.id}-1`,
+        input: fixture.input,
+        resumeFrom: { input: fixture.input, history: fixture.history },
+        activities: (name, input) => {
+          if (name !== "sendWebhook") throw new Error(`unexpected activity ${name}`);
+          return sendWebhook(input, config, (line) => logged.push(line));
+        },
+      });
+      expect(result.runtimeStatus).toBe("Completed");
+      expect(result.activityCalls).toHaveLength(1);
+      expect(result.activityCalls[0].input).toEqual({ event: fixture.input.event, urlIndex: 1 });
+      expect(result.output).toMatchObject({ delivered: false, attempts: 2, dropped: expect.stringMatching(/position 2 before receivers had ids/) });
+      expect(sent).toEqual([]);
+      expect(logged.join("\n")).toMatch(new RegExp(`event ${fixture.input.event.id} dropped`));
+    } finally {
+      fetchSpy.mockRestore();
+    }
   });
 });
