@@ -215,6 +215,8 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     expect([a.DROPS_CONTAINER, a.SIGNED_CONTAINER, a.STATE_CONTAINER]).toEqual(["driver-drops", "signed-drivers", "signing-state"]);
     // extraAppSettings adds settings but cannot replace computed ones.
     expect(a.POLL_MAX_SECONDS).toBe(600);
+    // The API's links are on the site's own https host name, never on a request's Host header.
+    expect(a.PUBLIC_BASE_URL).toBe(`https://${RUNTIME_VALUES["Microsoft.Web/sites"].defaultHostName}`);
 
     const b = parseConfig(appSettings(alternative)).settings;
     expect(b.HDC_AUTH_MODE).toBe("keyVaultSecret");
