@@ -29,6 +29,7 @@ import { isValidInstanceId, labelInstanceId } from "../domain/instanceId";
 import { redactSecrets } from "../domain/redact";
 import { durableClientFor, findInstance, type SubmissionsClient, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
+import { apiLink } from "./publicUrls";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseLabelUpdate } from "./validation/labelUpdate";
 
@@ -115,7 +116,7 @@ export async function handleStartLabel(request: HttpRequest, context: Invocation
   const start = await startOrFindRunning(client, PUBLISH_LABEL_ORCHESTRATOR, instanceId, labelInput);
   if (!start.started) return { status: 409, jsonBody: { error: `label run ${instanceId} was just started by another request`, runtimeStatus: start.runtimeStatus } };
   context.log(`labels: started ${instanceId} (${policy.value.destination}${policy.value.dryRun ? ", dry run" : ""}) for ${id}`);
-  const statusUrl = new URL(`/api/submissions/${encodeURIComponent(id)}/labels`, new URL(request.url).origin).href;
+  const statusUrl = apiLink(config, `/api/submissions/${encodeURIComponent(id)}/labels`);
   return { status: 202, headers: { Location: statusUrl }, jsonBody: { id, labelRun: instanceId, runtimeStatus: "Pending", statusUrl } };
 }
 
