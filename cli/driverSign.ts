@@ -103,7 +103,7 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
 
   program
     .command("download")
-    .description("download the signed package, driver metadata and manifest of a signed submission")
+    .description("download the signed package, driver metadata and manifest of a signed submission (of one Microsoft failed: the manifest and its whole error report)")
     .argument("<id>", "submission (instance) id")
     .requiredOption("--out <dir>", "folder to write the files to")
     .action(async (id: string, options: { out: string }, command: Command) => {

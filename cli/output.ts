@@ -25,7 +25,10 @@ export const submissionDocumentSchema = z.strictObject({
   step: z.strictObject({ index: z.number().int().positive().nullable(), count: z.number().int().positive(), name: z.string() }).nullable(),
   hasSignedPackage: z.boolean(),
   messages: z.array(z.string()),
+  /** An excerpt of Microsoft's error report (the first 2,000 bytes at most). */
   errorReportContent: z.string().nullable(),
+  /** Microsoft's whole error report as the service copied it ("container/blob", bytes); fetched by `download`. */
+  errorReport: z.strictObject({ blob: z.string(), bytes: z.number().int().nonnegative().nullable() }).nullable(),
   error: z.string().nullable(),
   elapsedSeconds: z.number().nonnegative().nullable(),
   stageHistory: z.array(z.strictObject({ stage: z.string(), at: z.string() })),
@@ -35,7 +38,7 @@ export const submissionDocumentSchema = z.strictObject({
 export type SubmissionDocument = z.infer<typeof submissionDocumentSchema>;
 
 export const fileDocumentSchema = z.strictObject({
-  kind: z.enum(["signedPackage", "driverMetadata", "manifest"]),
+  kind: z.enum(["signedPackage", "driverMetadata", "manifest", "errorReport"]),
   path: z.string(),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -83,6 +86,12 @@ const TERMINATED = new Set(["Terminated", "Canceled"]);
 const text = (value: unknown): string | null =>
   typeof value === "string" ? value : typeof value === "number" || typeof value === "bigint" ? String(value) : null;
 
+function reportOf(value: unknown): SubmissionDocument["errorReport"] {
+  const blob = value as { container?: unknown; blobName?: unknown; contentLength?: unknown } | undefined;
+  if (!blob || typeof blob.container !== "string" || typeof blob.blobName !== "string") return null;
+  return { blob: `${blob.container}/${blob.blobName}`, bytes: typeof blob.contentLength === "number" ? blob.contentLength : null };
+}
+
 /** The API's status view → the stable document (tolerates a missing field; computes what an older service lacks). */
 export function toSubmissionDocument(view: Record<string, unknown>): SubmissionDocument {
   const runtimeStatus = text(view.runtimeStatus) ?? "Unknown";
@@ -114,6 +123,7 @@ export function toSubmissionDocument(view: Record<string, unknown>): SubmissionD
     hasSignedPackage: Boolean(view.signedPackage),
     messages: Array.isArray(view.messages) ? view.messages.map(String) : [],
     errorReportContent: text(view.errorReport),
+    errorReport: reportOf(view.errorReportBlob),
     error: text(view.error) ?? text(view.reason),
     elapsedSeconds: typeof view.elapsedSeconds === "number" ? view.elapsedSeconds : null,
     stageHistory: history.map((entry) => ({ stage: String(entry.stage), at: String(entry.at) })),

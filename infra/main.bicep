@@ -72,6 +72,11 @@ param signedContainer string = 'signed-drivers'
 @description('STATE_CONTAINER: checkpoints that prevent duplicate products and submissions.')
 param stateContainer string = 'signing-state'
 
+@minValue(1)
+@maxValue(365)
+@description('Days a deleted or overwritten blob (a package version included) or a deleted container can be restored (blob and container soft delete; versioning is always on).')
+param deleteRetentionDays int = 30
+
 @description('More app settings (e.g. {"POLL_MAX_SECONDS":"600"}); every setting in the README table may go here. They cannot replace the settings this template computes (identity, storage, HDC ids, containers).')
 param extraAppSettings object = {}
 
@@ -103,6 +108,7 @@ module app './app/resources.bicep' = {
     dropsContainer: dropsContainer
     signedContainer: signedContainer
     stateContainer: stateContainer
+    deleteRetentionDays: deleteRetentionDays
     extraAppSettings: extraAppSettings
   }
 }

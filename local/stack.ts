@@ -145,6 +145,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       forced: forcedSettings({ user, azurite, port, virtualClock, emulators, caCertPath: ca.caCertPath, dataDir }),
     });
     const env: Record<string, string> = { ...composed.env, ...options.appSettings };
+    // The links the API hands out point at the front's own origin (or the user's, e.g. a tunnel), never
+    // at whatever Host a client sends.
+    if (!env.PUBLIC_BASE_URL) env.PUBLIC_BASE_URL = `http://127.0.0.1:${port}`;
 
     for (const name of [env.DROPS_CONTAINER, env.SIGNED_CONTAINER, env.STATE_CONTAINER]) {
       await blobService.getContainerClient(name).createIfNotExists();

@@ -32,6 +32,15 @@ const httpsOrLoopbackUrl = z
   .refine((value) => value.startsWith("https://") || (value.startsWith("http://") && isLoopbackUrl(value)), {
     message: "must be an https:// URL (http:// is allowed only for 127.0.0.1/localhost)",
   });
+/** "https://host[:port]" with nothing after it but an optional "/". */
+function isBareOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.pathname === "/" && url.search === "" && url.hash === "" && url.username === "" && url.password === "" && !/[?#]/.test(value);
+  } catch {
+    return false;
+  }
+}
 /** NOTIFY_WEBHOOK_URLS: `[<id>=]<url>` entries; each receiver gets a stable id (src/domain/webhookReceivers.ts). */
 const webhookList = csv
   .transform((entries) => entries.map(splitWebhookEntry))
@@ -133,6 +142,12 @@ const schema = z
       })
       .optional(),
     RETENTION_DAYS: positiveInt(90),
+    // The origin clients reach the API at: statusUrl, cancelUrl and Location are built on it, never on
+    // the request's Host header (which the caller chooses). Unset: those links are relative (/api/...).
+    PUBLIC_BASE_URL: httpsOrLoopbackUrl
+      .refine((value) => isBareOrigin(value), { message: "must be an origin only, e.g. https://my-app.azurewebsites.net (no path, query, fragment or user info)" })
+      .transform((value) => new URL(value).origin)
+      .optional(),
     // Notifications (src/notifications): CloudEvents POSTed to these URLs at a terminal state, signed
     // with NOTIFY_WEBHOOK_SECRET; retried on durable timers, never blocking a submission. Deliveries
     // are keyed by each receiver's id (configured as <id>=<url>, or derived from the URL), never by position.

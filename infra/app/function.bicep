@@ -119,6 +119,8 @@ var identitySettings = {
   AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${storageSuffix}'
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The API's links (statusUrl, cancelUrl, Location) are built on this origin, never on the request's Host.
+  PUBLIC_BASE_URL: 'https://${app.properties.defaultHostName}'
   DROPS_CONTAINER: dropsContainer
   SIGNED_CONTAINER: signedContainer
   STATE_CONTAINER: stateContainer

@@ -14,6 +14,7 @@ param maximumInstanceCount int
 param dropsContainer string
 param signedContainer string
 param stateContainer string
+param deleteRetentionDays int
 param extraAppSettings object
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, location))
@@ -37,6 +38,7 @@ module storage './storage.bicep' = {
     name: 'st${token}'
     location: location
     tags: tags
+    deleteRetentionDays: deleteRetentionDays
     containers: [
       dropsContainer
       signedContainer

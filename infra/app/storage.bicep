@@ -6,6 +6,14 @@ param location string
 param tags object
 param containers string[]
 
+// Issue 28: every version of a dropped package stays readable (the result manifest names the
+// version id Microsoft was given), and a deleted or overwritten blob can be brought back within
+// the retention period. Versioning is an account-wide setting of the blob service.
+@description('Days a deleted blob or container (and a deleted blob version) can be restored. 1-365; default 30.')
+@minValue(1)
+@maxValue(365)
+param deleteRetentionDays int = 30
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -35,6 +43,18 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: account
   name: 'default'
+  properties: {
+    // Every overwrite keeps the previous version (x-ms-version-id), so the drops container keeps every package version.
+    isVersioningEnabled: true
+    deleteRetentionPolicy: {
+      enabled: true
+      days: deleteRetentionDays
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: deleteRetentionDays
+    }
+  }
 }
 
 resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [

@@ -7,6 +7,7 @@
 import * as crypto from "node:crypto";
 import { EmulatorClock } from "./clock";
 import { HdcBehaviour, ScriptedFault } from "./hdcBehaviour";
+import { sizedErrorReport } from "./hdcBehaviour";
 import { HdcBlobs, INGESTION_CONTAINER, REPORTS_CONTAINER, SIGNED_CONTAINER } from "./hdcBlobs";
 import { HdcStore, ProductRecord, SubmissionRecord, ValidationError, validateNewProduct, validateProductUpdate } from "./hdcStore";
 import { EmulatorHandler, EmulatorRequest, EmulatorResponse, jsonResponse } from "./httpServer";
@@ -143,9 +144,9 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     }
     if (view.stepFailed && !submission.errorReportBlob && view.step) {
       const step = SUBMISSION_STEPS[view.step.index];
-      const text =
-        submission.commit?.workflow.errorReportText ??
-        [`Submission ${submission.id} failed at step ${step}.`, ...view.step.messages].join("\n");
+      const workflow = submission.commit?.workflow;
+      const head = workflow?.errorReportText ?? [`Submission ${submission.id} failed at step ${step}.`, ...view.step.messages].join("\n");
+      const text = workflow?.errorReportBytes ? sizedErrorReport(head, workflow.errorReportBytes) : head;
       submission.errorReportBlob = await blobs.writeErrorReport(submission.id.toString(), text);
       saveOwner(submission);
     }

@@ -28,6 +28,9 @@ export interface HttpFrontOptions {
   log?: (line: string) => void;
 }
 
+/** A name, IPv4 address or bracketed IPv6 address, and an optional port. */
+const VALID_HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/;
+
 interface CompiledRoute extends HttpTriggerInfo {
   template: RouteTemplate;
 }
@@ -41,6 +44,9 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
   const log = options.log ?? (() => undefined);
 
   return http.createServer((req, res) => {
+    // As Kestrel in front of the host: a Host header that is not host[:port] is a 400 before any
+    // handler parses a URL from it.
+    if (req.headers.host !== undefined && !VALID_HOST.test(req.headers.host)) return sendJson(res, 400, { error: "Invalid Host header" });
     handle(req, res).catch((error: unknown) => {
       // A key sent as ?code= must not reach the log.
       const shownUrl = (req.url ?? "").replace(/([?&]code=)[^&]*/gi, "$1REDACTED");

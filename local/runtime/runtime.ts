@@ -96,6 +96,8 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   baseUrl = `http://127.0.0.1:${port}`;
   // df.getClient() rewrites management URLs to this origin (it defaults to localhost:7071).
   process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
+  // Started without the stack: the API's links point at this front (src/functions/publicUrls.ts).
+  process.env.PUBLIC_BASE_URL ??= baseUrl;
   timers.start();
   if (eventGridFunctions.length > 0) await watcher.start();
   else log("local runtime: the app has no eventGrid trigger; not watching the drops container");

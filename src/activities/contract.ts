@@ -203,6 +203,13 @@ export interface DownloadSignedPackageOutput {
   driverMetadata?: BlobLocation;
 }
 
+/** Copies Microsoft's whole error report of a failed submission beside the result manifest (issue 29). */
+export type CopyErrorReportInput = DownloadSignedPackageInput;
+export interface CopyErrorReportOutput {
+  /** Absent when Microsoft no longer offers a report. */
+  errorReport?: BlobLocation;
+}
+
 export interface WriteResultManifestInput {
   instanceId: string;
   manifest: ResultManifest;
@@ -285,6 +292,7 @@ export interface ActivityContract {
   getSubmissionStatus: { input: GetSubmissionStatusInput; output: NormalizedSubmissionStatus };
   downloadSignedPackage: { input: DownloadSignedPackageInput; output: DownloadSignedPackageOutput };
   writeResultManifest: { input: WriteResultManifestInput; output: WriteResultManifestOutput };
+  copyErrorReport: { input: CopyErrorReportInput; output: CopyErrorReportOutput };
   prepareShippingLabel: { input: PrepareShippingLabelInput; output: PrepareShippingLabelOutput };
   createShippingLabel: { input: CreateShippingLabelInput; output: CreateShippingLabelOutput };
   getShippingLabelStatus: { input: GetShippingLabelStatusInput; output: GetShippingLabelStatusOutput };

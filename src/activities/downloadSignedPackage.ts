@@ -74,5 +74,7 @@ async function copyDownloadOnce(deps: ActivityDeps, submission: HdcSubmission, t
   const destination = containerClient.getBlockBlobClient(blobName);
   const outcome = await copyBlobVerified({ client: source, url, properties: toSourceProperties(properties) }, destination, copySettingsFrom(config, deps.budget), log);
   log(`${type} of submission ${submission.id} (${outcome.bytesCopied} bytes) is at ${container}/${blobName}${outcome.alreadyPresent ? " (already there)" : ` via ${outcome.method}`}`);
-  return { container, blobName, contentLength: outcome.bytesCopied };
+  // Size and MD5 as Microsoft's download answered them (the copy was verified against both).
+  const microsoftMd5 = properties.contentMD5 ? Buffer.from(properties.contentMD5).toString("base64") : undefined;
+  return { container, blobName, contentLength: properties.contentLength ?? outcome.bytesCopied, ...(microsoftMd5 ? { contentMd5: microsoftMd5 } : {}) };
 }

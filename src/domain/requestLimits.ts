@@ -42,6 +42,7 @@ export const HTTP_BODY_LIMITS = {
   signedPackageLink: get("GET /api/submissions/{id}/signed-package"),
   driverMetadataLink: get("GET /api/submissions/{id}/driver-metadata"),
   manifestLink: get("GET /api/submissions/{id}/manifest"),
+  errorReportLink: get("GET /api/submissions/{id}/error-report"),
   dashboard: get("GET /api/dashboard"),
 } as const satisfies Record<string, BodyLimit>;
 

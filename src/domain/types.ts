@@ -68,14 +68,42 @@ export interface NormalizedSubmissionStatus {
   messages: string[];
   hasSignedPackage: boolean;
   hasDriverMetadata: boolean;
-  /** Text of the fetched errorReport blob (truncated), only when the workflow failed. */
+  /** The first bytes of the errorReport blob (an excerpt, see getSubmissionStatus), only when the workflow failed. */
   errorReportText?: string;
+  /**
+   * Microsoft offered an error report (workflow failed). Set by code since issue 29 only: histories
+   * recorded before it lack the field, and only with it does the orchestrator copy the report.
+   */
+  hasErrorReport?: boolean;
 }
 
 export interface BlobLocation {
   container: string;
   blobName: string;
   contentLength?: number;
+  /**
+   * Base64 Content-MD5. For the signed package: as Microsoft's download answered it (its
+   * Content-MD5 header), absent when Microsoft sent none.
+   */
+  contentMd5?: string;
+}
+
+/**
+ * The package version that was copied to a submission (recorded by copyPackage, named in the
+ * result manifest): the bytes Microsoft was given are exactly this version.
+ */
+export interface PackageVersion {
+  container: string;
+  blobName: string;
+  etag: string;
+  /** x-ms-version-id, where the account keeps versions (Azure with blob versioning); Azurite gives none. */
+  versionId?: string;
+  contentLength: number;
+  /** Base64 MD5 of the package, when the copy was verified by MD5. */
+  contentMd5?: string;
+  // TODO(issue 28, uploads slice): the caller's full sha256 once POST /api/uploads keeps it in the
+  // service's own upload record; the start input carries none today, and the blob's `sha256`
+  // metadata is written by the SAS holder, so it is not copied here.
 }
 
 /** The JSON a user finds next to the signed package (or alone, on failure or rejection). */
@@ -89,11 +117,16 @@ export interface ResultManifest {
   currentStep?: string | null;
   state?: string | null;
   messages: string[];
+  /** An excerpt of Microsoft's error report; the whole report is the errorReportBlob. */
   errorReportText?: string;
+  /** Microsoft's whole error report, copied beside this manifest (issue 29). */
+  errorReportBlob?: BlobLocation;
   /** For rejections and failures: which field or stage, and why. */
   reason?: string;
   signedPackage?: BlobLocation;
   driverMetadata?: BlobLocation;
+  /** The package version the submission was given (absent when no copy to this submission was recorded). */
+  packageVersion?: PackageVersion;
   startedAt?: string;
   finishedAt: string;
   /** The shipping label published after signing (issue 11), when a `publish` policy was given. */
@@ -140,6 +173,8 @@ export interface SubmissionCustomStatus {
   nextPollAt?: string;
   deadline?: string;
   errorReportText?: string;
+  /** Microsoft's whole error report, copied into SIGNED_CONTAINER beside the manifest (a location, never a URL). */
+  errorReportBlob?: BlobLocation;
   error?: string;
   /** On failure: who ended it. "microsoft" = commit rejected or workflow failed (a re-post creates a new submission). */
   failureKind?: FailureKind;

@@ -27,7 +27,7 @@ import { parsePublishPolicy } from "../publishing/policySchema";
 import { isValidInstanceId, labelChangeInstanceId, labelInstanceId } from "../domain/instanceId";
 import { durableClientFor, findInstance, type SubmissionsClient, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
-import { statusUrlFor } from "./startSubmission";
+import { apiLink } from "./publicUrls";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseLabelUpdate } from "./validation/labelUpdate";
 
@@ -114,7 +114,7 @@ export async function handleStartLabel(request: HttpRequest, context: Invocation
   const start = await startOrFindRunning(client, PUBLISH_LABEL_ORCHESTRATOR, instanceId, labelInput);
   if (!start.started) return { status: 409, jsonBody: { error: `label run ${instanceId} was just started by another request`, runtimeStatus: start.runtimeStatus } };
   context.log(`labels: started ${instanceId} (${policy.value.destination}${policy.value.dryRun ? ", dry run" : ""}) for ${id}`);
-  const statusUrl = new URL(`/api/submissions/${encodeURIComponent(id)}/labels`, new URL(request.url).origin).href;
+  const statusUrl = apiLink(config, `/api/submissions/${encodeURIComponent(id)}/labels`);
   return { status: 202, headers: { Location: statusUrl }, jsonBody: { id, labelRun: instanceId, runtimeStatus: "Pending", statusUrl } };
 }
 
@@ -136,7 +136,7 @@ export async function handleListLabels(request: HttpRequest, context: Invocation
     }
     seen.add(labelId);
     const changes = await labelChanges(client, id, labelId);
-    items.unshift(changes.length ? { ...run, changes: changes.map((c) => ({ ...c.status, change: c.change, statusUrl: changeStatusUrl(request, id, labelId, c.change) })) } : run);
+    items.unshift(changes.length ? { ...run, changes: changes.map((c) => ({ ...c.status, change: c.change, statusUrl: changeStatusUrl(id, labelId, c.change) })) } : run);
   }
   return { status: 200, jsonBody: { id, items } };
 }
@@ -178,8 +178,9 @@ export async function labelChanges(client: SubmissionsClient, submissionInstance
   return changes;
 }
 
-function changeStatusUrl(request: HttpRequest, id: string, labelId: string, n: number): string {
-  return `${statusUrlFor(request, id)}/labels/${encodeURIComponent(labelId)}/changes/${n}`;
+/** Our own status route of a change, built on PUBLIC_BASE_URL like every link we hand out (publicUrls.ts). */
+function changeStatusUrl(id: string, labelId: string, n: number): string {
+  return apiLink(getConfig(), `/api/submissions/${encodeURIComponent(id)}/labels/${encodeURIComponent(labelId)}/changes/${n}`);
 }
 
 /**
@@ -215,7 +216,7 @@ async function startLabelChange(
   if (last && !TERMINAL_RUNTIME_STATUSES.has(last.runtimeStatus)) {
     return {
       status: 409,
-      jsonBody: { error: `a change of shipping label ${labelId} is still running; one change per label at a time`, statusUrl: changeStatusUrl(request, id, labelId, last.change), state: last.status.state },
+      jsonBody: { error: `a change of shipping label ${labelId} is still running; one change per label at a time`, statusUrl: changeStatusUrl(id, labelId, last.change), state: last.status.state },
     };
   }
   if (kind === "cancel" && label.cancelRequested) {
@@ -229,7 +230,7 @@ async function startLabelChange(
   const base = { parentInstanceId: id, productId, submissionId, labelId, retry: getConfig().retry };
   const input: ChangeLabelInput = kind === "update" ? { ...base, kind, targeting: change.targeting! } : { ...base, kind };
   const start = await startOrFindRunning(client, CHANGE_LABEL_ORCHESTRATOR, instanceId, input);
-  const statusUrl = changeStatusUrl(request, id, labelId, n);
+  const statusUrl = changeStatusUrl(id, labelId, n);
   if (!start.started) return { status: 409, jsonBody: { error: `change ${n} of shipping label ${labelId} was just started by another request`, statusUrl } };
   context.log(`labels: started ${instanceId} (${kind} of label ${labelId})`);
   return { status: 202, headers: { Location: statusUrl, "Retry-After": "5" }, jsonBody: { id, labelId, change: n, kind, state: "running", statusUrl } };
@@ -283,7 +284,7 @@ export async function handleLabelChangeStatus(request: HttpRequest, context: Inv
   return {
     status: 200,
     headers: TERMINAL_RUNTIME_STATUSES.has(runtimeStatus) ? {} : { "Retry-After": "5" },
-    jsonBody: { id, change: n, runtimeStatus, ...changeStatusOf(status, labelId), statusUrl: changeStatusUrl(request, id, labelId, n) },
+    jsonBody: { id, change: n, runtimeStatus, ...changeStatusOf(status, labelId), statusUrl: changeStatusUrl(id, labelId, n) },
   };
 }
 

@@ -17,6 +17,7 @@ import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_ST
 import { buildSubmitDriverInput } from "./submissionInput";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
+import { apiLink } from "./publicUrls";
 import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseStartSubmission } from "./validation/startSubmission";
@@ -26,12 +27,12 @@ import { parseStartSubmission } from "./validation/startSubmission";
  * URLs (createCheckStatusResponse / createHttpManagementPayload) carry the extension's system key in
  * Azure, which opens every instance of the hub to terminate/purge: they are never handed out here.
  */
-export function statusUrlFor(request: HttpRequest, instanceId: string): string {
-  return new URL(`/api/submissions/${encodeURIComponent(instanceId)}`, new URL(request.url).origin).href;
+export function statusUrlFor(config: AppConfig, instanceId: string): string {
+  return apiLink(config, `/api/submissions/${encodeURIComponent(instanceId)}`);
 }
 
-export function cancelUrlFor(request: HttpRequest, instanceId: string): string {
-  return `${statusUrlFor(request, instanceId)}/cancel`;
+export function cancelUrlFor(config: AppConfig, instanceId: string): string {
+  return `${statusUrlFor(config, instanceId)}/cancel`;
 }
 
 /** Containers POST /api/submissions may read packages from; the app's and the host's own are never among them. */
@@ -71,7 +72,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   // Always derived from the blob version, never chosen by the caller: a drop and an HTTP start of
   // the same version, or two HTTP starts, land on one instance (and one set of checkpoints).
   const instanceId = instanceIdForPackage(location.container, location.blobName, etag);
-  const links = { statusUrl: statusUrlFor(request, instanceId), cancelUrl: cancelUrlFor(request, instanceId) };
+  const links = { statusUrl: statusUrlFor(config, instanceId), cancelUrl: cancelUrlFor(config, instanceId) };
 
   const alreadyRunning = (runtimeStatus: string): HttpResponseInit => ({
     status: 409,

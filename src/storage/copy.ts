@@ -14,6 +14,12 @@
  *     compared: computing an MD5 would mean reading the whole source through the function, which
  *     the server-side copy exists to avoid. A streamed copy still records the MD5 of what it read.
  *
+ * Every read of the source is pinned to the version whose properties the caller read
+ * (BlobToCopy.properties.etag): the server-side copy carries it as a source condition
+ * (x-ms-source-if-match) and the streamed download as If-Match (the SDK's own resumed reads keep
+ * it). A source replaced in between fails with SourceChangedError instead of copying other bytes;
+ * the length/MD5 check after the copy stays as a second line.
+ *
  * The whole copy, streaming fallback included, runs under the activity's one deadline
  * (settings.signal / deadlineMs): at the deadline the SDK calls are aborted, a pending server-side
  * copy is aborted, a streamed upload never commits its block list (so no partial blob appears),
@@ -67,6 +73,20 @@ export class CopyDeadlineError extends Error {
 
 export type CopySide = "source" | "destination";
 
+/**
+ * The source is no longer the version the copy was pinned to (412 on a read conditional on its
+ * ETag). Nothing of the other version was committed at the destination by this copy.
+ */
+export class SourceChangedError extends StorageOperationError {
+  constructor(
+    readonly pinnedEtag: string,
+    cause: StorageOperationError,
+  ) {
+    super(`The copy source is no longer the version with ETag ${pinnedEtag}: ${cause.message}`, cause.statusCode, cause.code);
+    this.name = "SourceChangedError";
+  }
+}
+
 /** 403 on one side: usually an expired SAS. The caller fetches fresh URLs and tries again. */
 export class BlobAuthorizationError extends StorageOperationError {
   constructor(
@@ -83,6 +103,7 @@ export interface SourceProperties {
   /** Raw MD5 digest when the source has one. */
   contentMd5?: Uint8Array;
   contentType?: string;
+  /** The version every read of the copy is pinned to. */
   etag?: string;
 }
 
@@ -186,11 +207,18 @@ async function tryServerSideCopy(source: BlobToCopy, destination: BlockBlobClien
   let copyId: string | undefined;
   try {
     // Starts the copy (one request); the waiting below is ours, to own the timeout and the outcome.
-    const poller = await destination.beginCopyFromURL(source.url, { intervalInMs: settings.pollMs, abortSignal: settings.signal });
+    const etag = source.properties.etag;
+    const poller = await destination.beginCopyFromURL(source.url, {
+      intervalInMs: settings.pollMs,
+      abortSignal: settings.signal,
+      ...(etag ? { sourceConditions: { ifMatch: etag } } : {}),
+    });
     const state = poller.getOperationState() as BlobBeginCopyFromUrlPollState;
     if (state.isCompleted && !state.error) return { succeeded: true };
     copyId = state.copyId;
   } catch (error) {
+    // 412 here is the source condition (we set none on the destination): Azure says SourceConditionNotMet, Azurite ConditionNotMet.
+    if (storageStatusCode(error) === 412) throw sourceChanged(source, "Starting the server-side copy", error);
     if (await serviceCannotReadSource(error, destination, settings)) {
       return { succeeded: false, reason: `the storage service could not read the source (${storageStatusCode(error)} ${storageErrorCode(error) ?? ""})`.trim() };
     }
@@ -260,9 +288,12 @@ async function fallBackToStreaming(
 /** Download stream → block upload, settings.blockMiB × settings.concurrency bytes in memory at most. */
 async function streamCopy(source: BlobToCopy, destination: BlockBlobClient, settings: CopySettings): Promise<void> {
   let download;
+  const etag = source.properties.etag;
   try {
-    download = await source.client.download(0, undefined, { abortSignal: settings.signal });
+    // If-Match: also used by the SDK for the reads it makes to resume an interrupted body.
+    download = await source.client.download(0, undefined, { abortSignal: settings.signal, ...(etag ? { conditions: { ifMatch: etag } } : {}) });
   } catch (error) {
+    if (storageStatusCode(error) === 412) throw sourceChanged(source, "Downloading the copy source", error);
     throw classifiedError("source", "Downloading the copy source", error);
   }
   if (!download.readableStreamBody) throw new Error("The copy source returned no body");
@@ -274,7 +305,11 @@ async function streamCopy(source: BlobToCopy, destination: BlockBlobClient, sett
       callback(null, chunk);
     },
   });
-  download.readableStreamBody.on("error", (error) => hashing.destroy(error));
+  let sourceError: unknown;
+  download.readableStreamBody.on("error", (error) => {
+    sourceError = error;
+    hashing.destroy(error);
+  });
   const body = download.readableStreamBody.pipe(hashing);
 
   try {
@@ -284,6 +319,10 @@ async function streamCopy(source: BlobToCopy, destination: BlockBlobClient, sett
       blobHTTPHeaders: { blobContentType: source.properties.contentType },
     });
   } catch (error) {
+    if (sourceError !== undefined) {
+      if (storageStatusCode(sourceError) === 412) throw sourceChanged(source, "Reading the copy source", sourceError);
+      throw classifiedError("source", "Reading the copy source", sourceError);
+    }
     throw classifiedError("destination", "Streaming the copy", error);
   }
 
@@ -331,6 +370,10 @@ function verification(destination: BlobGetPropertiesResponse, source: SourceProp
   const bytesCopied = destination.contentLength ?? 0;
   if (source.contentMd5) return { bytesCopied, verified: "lengthAndMd5", contentMd5: Buffer.from(source.contentMd5).toString("base64") };
   return { bytesCopied, verified: "length" };
+}
+
+function sourceChanged(source: BlobToCopy, operation: string, error: unknown): SourceChangedError {
+  return new SourceChangedError(source.properties.etag ?? "(none)", toStorageOperationError(operation, error));
 }
 
 function classifiedError(side: CopySide, operation: string, error: unknown): StorageOperationError {

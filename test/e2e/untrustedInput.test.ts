@@ -4,6 +4,7 @@
  * each get a 400 naming the field (or, for a drop, a listed rejection), never a 500, a second
  * instance of one package version or a product at the Hardware Dev Center emulator.
  */
+import * as http from "node:http";
 import { APP_CONTAINERS } from "../../local/stack";
 import { samplePackage } from "../../local/samplePackage";
 import { createProductCalls, eventGridKeyHeaders, startTestStack, type TestStack } from "../support/stack";
@@ -144,6 +145,66 @@ describe("untrusted input on the local runtime", () => {
       const manifest = view.raw.manifest as { container: string; blobName: string };
       const written = JSON.parse((await stack.blobService.getContainerClient(manifest.container).getBlobClient(manifest.blobName).downloadToBuffer()).toString()) as { outcome: string };
       expect(written.outcome).toBe("rejected");
+    });
+  });
+
+  describe("tampered continuation tokens", () => {
+    test("GET /api/submissions answers 400 naming continuationToken for CR/LF or garbage inside the token", async () => {
+      const wrap = (inner: string) => Buffer.from(JSON.stringify({ v: 1, t: inner }), "utf8").toString("base64url");
+      for (const token of [wrap("eyJhZnRlciI6ImEifQ==\r\nx-injected: 1"), wrap("garbage"), wrap(Buffer.from("{}").toString("base64"))]) {
+        const response = await fetch(`${stack.apiUrl}/submissions?continuationToken=${token}`, { headers: { "x-functions-key": stack.functionKey } });
+        expect({ status: response.status, body: await response.json() }).toEqual({
+          status: 400,
+          body: { error: "invalid request", fields: [{ field: "continuationToken", reason: "is not a token this API returned" }] },
+        });
+      }
+    });
+  });
+
+  describe("the Host header", () => {
+    /** A raw request with a Host header of our choosing (fetch does not let a caller set Host). */
+    const rawPost = (path: string, host: string, body: string) =>
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        const { port } = new URL(stack.baseUrl);
+        const request = http.request(
+          { host: "127.0.0.1", port, path, method: "POST", headers: { Host: host, "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-functions-key": stack.functionKey } },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }));
+          },
+        );
+        request.on("error", reject);
+        request.end(body);
+      });
+
+    test("statusUrl, cancelUrl and Location are on the configured origin whatever Host the request carries", async () => {
+      const pkg = samplePackage({ folder: "host-header" });
+      await stack.blobService.getContainerClient(HTTP_CONTAINER).getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+      const body = JSON.stringify({ package: `${HTTP_CONTAINER}/${pkg.fileName}` });
+      const origin = stack.env.PUBLIC_BASE_URL;
+      expect(origin).toBe(stack.baseUrl);
+      const accepted = await rawPost("/api/submissions", "attacker.example", body);
+      expect(accepted.status).toBe(202);
+      const links = JSON.parse(accepted.body) as { id: string; statusUrl: string; cancelUrl: string };
+      expect([links.statusUrl, links.cancelUrl, accepted.headers.location]).toEqual([
+        `${origin}/api/submissions/${links.id}`,
+        `${origin}/api/submissions/${links.id}/cancel`,
+        `${origin}/api/submissions/${links.id}`,
+      ]);
+      // The 409 for the same version, asked through yet another Host, links to the same place.
+      const conflict = await rawPost("/api/submissions", "evil.example:8443", body);
+      expect(conflict.status).toBe(409);
+      expect(conflict.body).not.toContain("evil.example");
+      expect((JSON.parse(conflict.body) as { statusUrl: string }).statusUrl).toBe(links.statusUrl);
+      expect(await stack.submissions.cancel(links.id)).toBeLessThan(300);
+    });
+
+    test("a Host header that is no host name gets 400, not 500", async () => {
+      for (const host of ["a b", "a/b", "user@host", "[::1"]) {
+        const answer = await rawPost("/api/submissions", host, "{}");
+        expect({ host, status: answer.status }).toEqual({ host, status: 400 });
+      }
     });
   });
 });

@@ -16,6 +16,7 @@ export const RUNTIME_VALUES: Record<string, Record<string, unknown>> = {
       "InstrumentationKey=aaaaaaaa-3333-4333-8333-000000000003;IngestionEndpoint=https://eastus-8.in.applicationinsights.azure.com/;ApplicationId=aaaaaaaa-4444-4444-8444-000000000004",
   },
   "Microsoft.KeyVault/vaults": { vaultUri: "https://kv-example.vault.azure.net/" },
+  "Microsoft.Web/sites": { defaultHostName: "func-example.azurewebsites.net" },
   "Microsoft.DurableTask/schedulers": { endpoint: "https://dts-example.eastus.durabletask.io" },
   "Microsoft.EventGrid/systemTopics": { identity: { principalId: "aaaaaaaa-5555-4555-8555-000000000005" } },
 };

@@ -155,6 +155,7 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
         hdcAuthMode: "keyVaultSecret",
         durableBackend: "durableTaskScheduler",
         dropsContainer: "incoming-drivers",
+        deleteRetentionDays: 7,
         instanceMemoryMB: 4096,
         maximumInstanceCount: 7,
       }),
@@ -215,6 +216,8 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     expect([a.DROPS_CONTAINER, a.SIGNED_CONTAINER, a.STATE_CONTAINER]).toEqual(["driver-drops", "signed-drivers", "signing-state"]);
     // extraAppSettings adds settings but cannot replace computed ones.
     expect(a.POLL_MAX_SECONDS).toBe(600);
+    // The API's links are on the site's own https host name, never on a request's Host header.
+    expect(a.PUBLIC_BASE_URL).toBe(`https://${RUNTIME_VALUES["Microsoft.Web/sites"].defaultHostName}`);
 
     const b = parseConfig(appSettings(alternative)).settings;
     expect(b.HDC_AUTH_MODE).toBe("keyVaultSecret");
@@ -274,6 +277,24 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
     const deploymentContainer = String(resolve(deployment.value)).split("/").pop();
     expect(names).toContain(deploymentContainer);
     expect(all(alternative, "Microsoft.Storage/storageAccounts/blobServices/containers").map((c) => c.id.split("/").pop())).toContain("incoming-drivers");
+  });
+
+  test("the drops container's account keeps every blob version, with blob and container soft delete (retention a parameter, default 30 days)", () => {
+    // Issue 28: an overwritten package stays readable as a previous version; a deleted one can be restored.
+    const retention = (days: number) => ({
+      isVersioningEnabled: true,
+      deleteRetentionPolicy: { enabled: true, days },
+      containerDeleteRetentionPolicy: { enabled: true, days },
+    });
+    for (const [snap, days] of [[byDefault, 30], [alternative, 7]] as const) {
+      const blobService = one(snap, "Microsoft.Storage/storageAccounts/blobServices");
+      expect(blobService.properties).toEqual(retention(days));
+      // The same account holds the drops container.
+      const account = one(snap, "Microsoft.Storage/storageAccounts");
+      expect(blobService.id.startsWith(`${account.id}/`)).toBe(true);
+      const drops = snap === byDefault ? "driver-drops" : "incoming-drivers";
+      expect(all(snap, "Microsoft.Storage/storageAccounts/blobServices/containers").map((c) => c.id)).toContain(`${blobService.id}/containers/${drops}`);
+    }
   });
 
   test("Flex Consumption (FC1, Linux), Node 22, user-assigned identity, scale parameters, deployment storage by identity", () => {

@@ -5,6 +5,7 @@ import type { CopyPackageInput } from "../../../src/activities/contract";
 import { copyPackage } from "../../../src/activities/copyPackage";
 import { isTerminalFailure } from "../../../src/activities/errors";
 import { CopyDeadlineError } from "../../../src/storage/copy";
+import { readPackageCopied } from "../../../src/storage/packageRecords";
 import { storageStatusCode } from "../../../src/storage/storageErrors";
 import { FakeHdc, expectNoSecrets, startStorage, testBytes, testConfig, testDeps } from "./support";
 
@@ -213,5 +214,123 @@ describe("copyPackage", () => {
     const missing = await copyPackage(input(productId, submissionId, "missing.cab"), deps).catch((e: unknown) => e);
     expect(isTerminalFailure(missing)).toBe(true);
     expect((missing as Error).message).toMatch(/does not exist/);
+  });
+
+  describe("every read of the package is pinned to the version the run was started for", () => {
+    /** Staged blocks: no Content-MD5, so only the length could catch a same-size replacement after the copy. */
+    async function putInBlocks(blobName: string, bytes: Buffer): Promise<string> {
+      const blob = oursService.getContainerClient("driver-drops").getBlockBlobClient(blobName);
+      const ids = [0, 1].map((i) => Buffer.from(`pin-${i}`).toString("base64"));
+      const half = Math.ceil(bytes.length / 2);
+      for (const [i, id] of ids.entries()) {
+        const part = bytes.subarray(i * half, (i + 1) * half);
+        await blob.stageBlock(id, part, part.length);
+      }
+      return (await blob.commitBlockList(ids)).etag!;
+    }
+
+    /** Runs `replace` inside the activity's GET of the submission: after its ETag check, before the copy starts. */
+    function replaceBetweenCheckAndCopy(hdc: FakeHdc, replace: () => Promise<unknown>): { replaced: () => boolean } {
+      const getSubmission = hdc.getSubmission.bind(hdc);
+      let done = false;
+      hdc.getSubmission = async (productId, submissionId) => {
+        if (!done) {
+          done = true;
+          await replace();
+        }
+        return getSubmission(productId, submissionId);
+      };
+      return { replaced: () => done };
+    }
+
+    const OTHER = testBytes(PACKAGE.length, 99);
+
+    for (const path of ["serverSideCopy", "streaming"] as const) {
+      it(`${path}: a package replaced between the ETag check and the copy fails terminally, and nothing reaches the upload slot`, async () => {
+        const blobName = `pinned-${path}.cab`;
+        const startedFor = await putInBlocks(blobName, PACKAGE);
+        // Microsoft's storage is our own account (server-side copy works) or another one (it cannot read ours: streaming).
+        const hdc = new FakeHdc(path === "serverSideCopy" ? oursService : microsoftService);
+        const deps = testDeps(testConfig(ours.connectionString), hdc);
+        const { productId, submissionId, stored } = await submissionFor(hdc);
+        let replacedWith = "";
+        const race = replaceBetweenCheckAndCopy(hdc, async () => {
+          replacedWith = await putInBlocks(blobName, OTHER); // same length, no MD5: the length check alone would pass it
+        });
+
+        const error = await copyPackage({ productId, submissionId, package: { container: "driver-drops", blobName, etag: startedFor } }, deps).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+
+        expect(race.replaced()).toBe(true);
+        expect(error).toBeDefined();
+        expect(isTerminalFailure(error)).toBe(true);
+        expect(error!.message).toContain(`Package driver-drops/${blobName} changed since the run started`);
+        expect(error!.message).toContain(startedFor);
+        expect(error!.message).toContain(replacedWith);
+        expectNoSecrets(error!.message);
+        expectNoSecrets(deps.logLines.join("\n"));
+        // Neither version reached Microsoft's upload slot: a pinned copy never starts, a pinned stream never commits.
+        expect(await hdc.uploadBlobClient(stored).exists()).toBe(false);
+        if (path === "streaming") expect(deps.logLines.some((line) => /CannotVerifyCopySource/.test(line))).toBe(true);
+        // No record of a copied version for the manifest.
+        expect(await readPackageCopied(oursService, deps.config, { productId, submissionId })).toBeUndefined();
+      });
+    }
+
+    it("a package replaced after the run started (before the activity) fails terminally before anything is copied", async () => {
+      const blobName = "replaced-before.cab";
+      const startedFor = await putInBlocks(blobName, PACKAGE);
+      const now = (await oursService.getContainerClient("driver-drops").getBlockBlobClient(blobName).upload(OTHER, OTHER.length)).etag!;
+      const hdc = new FakeHdc(oursService);
+      const deps = testDeps(testConfig(ours.connectionString), hdc);
+      const { productId, submissionId, stored } = await submissionFor(hdc);
+
+      const error = (await copyPackage({ productId, submissionId, package: { container: "driver-drops", blobName, etag: startedFor } }, deps).catch((e: unknown) => e)) as Error;
+
+      expect(isTerminalFailure(error)).toBe(true);
+      expect(error.message).toContain(`Package driver-drops/${blobName} changed since the run started (pinned ETag ${startedFor}, now ${now})`);
+      expect(await hdc.uploadBlobClient(stored).exists()).toBe(false);
+    });
+
+    it("records the copied version (ETag, size, MD5) for the manifest; no version id where storage gives none", async () => {
+      const hdc = new FakeHdc(oursService);
+      const deps = testDeps(testConfig(ours.connectionString), hdc);
+      const { productId, submissionId } = await submissionFor(hdc);
+      const properties = await oursService.getContainerClient("driver-drops").getBlobClient("contoso.cab").getProperties();
+
+      await copyPackage({ productId, submissionId, package: { container: "driver-drops", blobName: "contoso.cab", etag: properties.etag } }, deps);
+
+      const record = await readPackageCopied(oursService, deps.config, { productId, submissionId });
+      expect(record).toEqual({ container: "driver-drops", blobName: "contoso.cab", etag: properties.etag, contentLength: PACKAGE.length, contentMd5: PACKAGE_MD5 });
+      // Azurite keeps no versions: no x-ms-version-id, so none is recorded (never invented).
+      expect(properties.versionId).toBeUndefined();
+    });
+
+    it("records the version id when storage gives one (x-ms-version-id, as on an Azure account with versioning)", async () => {
+      // Azurite keeps no versions, so only the package's HEAD answer is given the header Azure would send.
+      const versionId = "2026-12-07T03:00:00.1234567Z";
+      const withVersions: BlobServiceClient = Object.create(oursService);
+      withVersions.getContainerClient = (name: string) => {
+        const container = oursService.getContainerClient(name);
+        const blockBlob = container.getBlockBlobClient.bind(container);
+        container.getBlockBlobClient = (blobName: string) => {
+          const client = blockBlob(blobName);
+          const getProperties = client.getProperties.bind(client);
+          client.getProperties = async (options) => ({ ...(await getProperties(options)), versionId });
+          return client;
+        };
+        return container;
+      };
+      const hdc = new FakeHdc(oursService);
+      const deps = testDeps(testConfig(ours.connectionString), hdc);
+      deps.blobService = withVersions;
+      const { productId, submissionId } = await submissionFor(hdc);
+
+      await copyPackage(input(productId, submissionId), deps);
+
+      expect(await readPackageCopied(oursService, deps.config, { productId, submissionId })).toMatchObject({ blobName: "contoso.cab", versionId });
+    });
   });
 });

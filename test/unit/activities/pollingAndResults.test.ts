@@ -1,5 +1,6 @@
 import { AuthenticationError } from "@azure/identity";
-import { BlobSASPermissions, BlobServiceClient } from "@azure/storage-blob";
+import { createHash } from "node:crypto";
+import { BlobClient, BlobSASPermissions, BlobServiceClient } from "@azure/storage-blob";
 import type { AzuriteHandle } from "../../../local/azurite";
 import { copyPackage } from "../../../src/activities/copyPackage";
 import { createProduct } from "../../../src/activities/createProduct";
@@ -12,6 +13,7 @@ import { downloadSignedPackage } from "../../../src/activities/downloadSignedPac
 import { isTerminalFailure } from "../../../src/activities/errors";
 import { getSubmissionStatus } from "../../../src/activities/getSubmissionStatus";
 import { writeResultManifest } from "../../../src/activities/writeResultManifest";
+import { findDownloadUrl } from "../../../src/hdc";
 import { FakeCredential, FakeHdc, TEST_TOKEN, expectNoSecrets, hdcError, startStorage, testBytes, testConfig, testDeps } from "./support";
 
 let azurite: AzuriteHandle;
@@ -25,6 +27,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await azurite?.stop();
 });
+
+function md5(bytes: Buffer): string {
+  return createHash("md5").update(bytes).digest("base64");
+}
 
 function setup() {
   const hdc = new FakeHdc(service);
@@ -136,10 +142,24 @@ describe("downloadSignedPackage", () => {
 
     const result = await downloadSignedPackage(input, deps);
 
+    // Size and MD5 as Microsoft's download answered them (Content-Length, Content-MD5 of its blob).
+    const microsoft = await new BlobClient(findDownloadUrl(await hdc.getSubmission(productId, submissionId), "signedPackage")!).getProperties();
+    expect(Buffer.from(microsoft.contentMD5!).toString("base64")).toBe(md5(signed));
     expect(result).toEqual({
-      signedPackage: { container: "signed-drivers", blobName: `vendor/contoso.cab/drv-download/Signed_${submissionId}.zip`, contentLength: signed.length },
-      driverMetadata: { container: "signed-drivers", blobName: `vendor/contoso.cab/drv-download/driverMetadata_${submissionId}.json`, contentLength: 20 },
+      signedPackage: {
+        container: "signed-drivers",
+        blobName: `vendor/contoso.cab/drv-download/Signed_${submissionId}.zip`,
+        contentLength: microsoft.contentLength,
+        contentMd5: Buffer.from(microsoft.contentMD5!).toString("base64"),
+      },
+      driverMetadata: {
+        container: "signed-drivers",
+        blobName: `vendor/contoso.cab/drv-download/driverMetadata_${submissionId}.json`,
+        contentLength: 20,
+        contentMd5: md5(Buffer.from('{"BundleInfoMap":{}}')),
+      },
     });
+    expect(result.signedPackage.contentLength).toBe(signed.length);
     const landed = service.getContainerClient("signed-drivers").getBlockBlobClient(result.signedPackage.blobName);
     expect((await landed.downloadToBuffer()).equals(signed)).toBe(true);
     expectNoSecrets(JSON.stringify(result));
@@ -182,6 +202,34 @@ describe("writeResultManifest", () => {
     expect(stored).toMatchObject({ outcome: "failed", productId: "14631253285588838", submissionId: "1152921504621465124", reason: "workflow failed" });
     expect(stored.messages[0]).toContain("sig=REDACTED");
     expect(JSON.stringify(stored)).not.toMatch(/SECRETSIG|ANOTHER/);
+  });
+});
+
+describe("writeResultManifest names the package version copyPackage gave the submission", () => {
+  it("ETag, size and MD5 of the copied version (no version id on Azurite), and nothing for another package or no submission", async () => {
+    const { hdc, deps } = setup();
+    await service.getContainerClient("driver-drops").createIfNotExists();
+    const bytes = testBytes(64 * 1024 + 3, 5);
+    const uploaded = await service.getContainerClient("driver-drops").getBlockBlobClient("versioned.cab").upload(bytes, bytes.length);
+    const pkg = { container: "driver-drops", blobName: "versioned.cab", etag: uploaded.etag };
+    const { productId, submissionId } = await newSubmission(hdc);
+    await copyPackage({ productId, submissionId, package: pkg }, deps);
+    // Replaced after the copy: the manifest still names the version Microsoft was given.
+    await service.getContainerClient("driver-drops").getBlockBlobClient("versioned.cab").upload("later", 5);
+    const read = async (location: { container: string; blobName: string }) =>
+      JSON.parse((await service.getContainerClient(location.container).getBlobClient(location.blobName).downloadToBuffer()).toString("utf8")) as ResultManifest;
+    const base = { outcome: "succeeded" as const, messages: [], finishedAt: new Date().toISOString() };
+
+    const manifest = await read(await writeResultManifest({ instanceId: "drv-version", manifest: { ...base, instanceId: "drv-version", package: pkg, productId, submissionId } }, deps));
+
+    expect(manifest.packageVersion).toEqual({ container: "driver-drops", blobName: "versioned.cab", etag: uploaded.etag, contentLength: bytes.length, contentMd5: md5(bytes) });
+    expect(manifest.packageVersion).not.toHaveProperty("versionId");
+    const other = await read(
+      await writeResultManifest({ instanceId: "drv-other", manifest: { ...base, instanceId: "drv-other", package: { container: "driver-drops", blobName: "other.cab" }, productId, submissionId } }, deps),
+    );
+    expect(other.packageVersion).toBeUndefined();
+    const rejected = await read(await writeResultManifest({ instanceId: "drv-none", manifest: { ...base, outcome: "rejected", instanceId: "drv-none", package: pkg } }, deps));
+    expect(rejected.packageVersion).toBeUndefined();
   });
 });
 

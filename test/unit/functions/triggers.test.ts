@@ -176,6 +176,8 @@ describe("registrations", () => {
         "deliverNotification",
         "downloadSignedPackage",
         "driverMetadataLink",
+        "errorReportLink",
+        "copyErrorReport",
         "getSubmissionStatus",
         "listSubmissions",
         "manifestLink",
@@ -218,6 +220,7 @@ describe("registrations", () => {
     expect(triggerOf(functions.get("signedPackageLink")!)).toMatchObject({ route: "submissions/{id}/signed-package", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("driverMetadataLink")!)).toMatchObject({ route: "submissions/{id}/driver-metadata", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("manifestLink")!)).toMatchObject({ route: "submissions/{id}/manifest", methods: ["GET"], authLevel: "function" });
+    expect(triggerOf(functions.get("errorReportLink")!)).toMatchObject({ route: "submissions/{id}/error-report", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("purgeFinishedSubmissions")!)).toMatchObject({ type: "timerTrigger", schedule: "0 30 3 * * *" });
   });
 });
@@ -397,20 +400,47 @@ const post = (body: unknown) =>
   new HttpRequest({ method: "POST", url: "http://localhost:7071/api/submissions", body: { string: typeof body === "string" ? body : JSON.stringify(body) } });
 
 describe("startSubmission (HTTP)", () => {
-  test("starts with the same id a drop of that blob version would get, 202 with status URLs", async () => {
+  test("starts with the same id a drop of that blob version would get, 202 with status URLs (relative without PUBLIC_BASE_URL)", async () => {
     blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: '"0x8DC0FFEE"' });
     const { client, started } = fakeClient();
     const response = await handleStartSubmission(post({ package: "driver-drops/a.hlkx", product: { productName: "A" } }), contextFor("startSubmission", client));
     const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "0x8DC0FFEE");
     expect(response.status).toBe(202);
+    // No configured origin: relative links, resolved by the client against the URL it called (never the Host header).
     expect(response.jsonBody).toEqual({
       id: instanceId,
       runtimeStatus: "Pending",
-      statusUrl: `http://localhost:7071/api/submissions/${instanceId}`,
-      cancelUrl: `http://localhost:7071/api/submissions/${instanceId}/cancel`,
+      statusUrl: `/api/submissions/${instanceId}`,
+      cancelUrl: `/api/submissions/${instanceId}/cancel`,
     });
-    expect(response.headers).toEqual({ Location: `http://localhost:7071/api/submissions/${instanceId}`, "Retry-After": "10" });
+    expect(response.headers).toEqual({ Location: `/api/submissions/${instanceId}`, "Retry-After": "10" });
     expect(started[0].input).toMatchObject({ requestedBy: "http", product: { productName: "A", testHarness: "hlk" }, package: { contentLength: 10 } });
+  });
+
+  test("with PUBLIC_BASE_URL, statusUrl, cancelUrl and Location are on that origin whatever Host the request came with", async () => {
+    process.env.PUBLIC_BASE_URL = "https://signing.example.net";
+    resetConfigCache();
+    try {
+      blobs.set("driver-drops/a.hlkx", { content: Buffer.alloc(10), etag: "e" });
+      const instanceId = instanceIdForPackage("driver-drops", "a.hlkx", "e");
+      const hostile = new HttpRequest({ method: "POST", url: "http://attacker.example/api/submissions", body: { string: JSON.stringify({ package: "driver-drops/a.hlkx" }) } });
+      const started = await handleStartSubmission(hostile, contextFor("startSubmission", fakeClient().client));
+      expect(started.status).toBe(202);
+      expect(started.jsonBody).toMatchObject({
+        statusUrl: `https://signing.example.net/api/submissions/${instanceId}`,
+        cancelUrl: `https://signing.example.net/api/submissions/${instanceId}/cancel`,
+      });
+      expect(started.headers).toMatchObject({ Location: `https://signing.example.net/api/submissions/${instanceId}` });
+      const running = fakeClient([{ name: "submitDriver", instanceId, runtimeStatus: "Running", input: null, createdTime: "", lastUpdatedTime: "" }]);
+      const again = new HttpRequest({ method: "POST", url: "http://attacker.example/api/submissions", body: { string: JSON.stringify({ package: "driver-drops/a.hlkx" }) } });
+      const conflict = await handleStartSubmission(again, contextFor("startSubmission", running.client));
+      expect(conflict.status).toBe(409);
+      expect(JSON.stringify(conflict)).not.toContain("attacker.example");
+      expect(conflict.jsonBody).toMatchObject({ statusUrl: `https://signing.example.net/api/submissions/${instanceId}` });
+    } finally {
+      delete process.env.PUBLIC_BASE_URL;
+      resetConfigCache();
+    }
   });
 
   const claim = (kind: "products" | "submissions", id: string, holder: string) =>

@@ -210,7 +210,19 @@ describe("settings of the HTTP API and retention", () => {
     ["RETENTION_SCHEDULE", "0 30 3 * *"],
     ["RETENTION_SCHEDULE", "daily"],
     ["SUBMISSION_CONTAINERS", "signed-drivers"],
+    ["PUBLIC_BASE_URL", "http://signing.example.net"],
+    ["PUBLIC_BASE_URL", "https://signing.example.net/api"],
+    ["PUBLIC_BASE_URL", "https://signing.example.net/?x=1"],
+    ["PUBLIC_BASE_URL", "https://user:pw@signing.example.net"],
+    ["PUBLIC_BASE_URL", "signing.example.net"],
+    ["PUBLIC_BASE_URL", "https://a b"],
   ])("%s=%s is refused, naming the setting", (name, value) => {
     expect(() => parseConfig({ ...base, [name]: value })).toThrow(new RegExp(name));
+  });
+
+  test("PUBLIC_BASE_URL: an https origin (http only on loopback), kept as the bare origin; unset by default", () => {
+    expect(parseConfig(base).settings.PUBLIC_BASE_URL).toBeUndefined();
+    expect(parseConfig({ ...base, PUBLIC_BASE_URL: "https://Func-X.azurewebsites.net/" }).settings.PUBLIC_BASE_URL).toBe("https://func-x.azurewebsites.net");
+    expect(parseConfig({ ...base, PUBLIC_BASE_URL: "http://127.0.0.1:7071" }).settings.PUBLIC_BASE_URL).toBe("http://127.0.0.1:7071");
   });
 });
