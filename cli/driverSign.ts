@@ -72,11 +72,17 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
     .option("--timeout <duration>", "how long to wait (the submission goes on after it)", DEFAULT_TIMEOUT)
     .option("--poll <duration>", "time between status checks", DEFAULT_POLL)
     .option("--out <dir>", "download the signed package, driver metadata and manifest here (implies --wait)")
-    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string }, command: Command) => {
+    .option("--preproduction", "Microsoft's preproduction signing (Secure Boot test devices) instead of a product submission")
+    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string; preproduction?: boolean }, command: Command) => {
       commandName = "submit";
       const wait = waitOptions(options);
       const { api, progress } = context(command);
-      result = await commands.submit(api, packagePath, { productFile: options.product, wait: Boolean(options.wait), out: options.out, waitOptions: wait }, progress);
+      result = await commands.submit(
+        api,
+        packagePath,
+        { productFile: options.product, preproduction: Boolean(options.preproduction), wait: Boolean(options.wait), out: options.out, waitOptions: wait },
+        progress,
+      );
     });
 
   program

@@ -8,7 +8,11 @@
  *  - `signing` with another value: 400 naming the field, nothing started;
  *  - kill -9 of the runtime right after the PUT went out: exactly one preprod package at the emulator.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { SIZED_REPORT_END_MARKER } from "../../local/emulators/hdcBehaviour";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
@@ -17,6 +21,21 @@ import { expectNothingSecret, startTestStack, waitForEnd, type TestStack } from 
 jest.setTimeout(180_000);
 
 const HTTP_CONTAINER = "e2e-preprod-http";
+const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("DRIVER_SIGN_")) env[name] = value;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
 describe("preproduction signing end to end", () => {
@@ -124,6 +143,25 @@ describe("preproduction signing end to end", () => {
     for await (const item of stack.blobService.getContainerClient(APP_CONTAINERS.signed).listBlobsFlat({ prefix: `${pkg.fileName}/` })) stored.push(item.name);
     expect(stored.filter((name) => name.includes("PreprodSigned_"))).toEqual([]);
     stack.emulators.configure({ preprod: { statusCase: "pascal", processingStatusText: undefined, corruptContentHash: false } });
+  });
+
+  it("driver-sign submit --preproduction starts a preprod run and waits for it", async () => {
+    stack.emulators.configure({ preprod: { notStartedSeconds: 5, processingSeconds: 10, outcome: "succeeded" } });
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "preprod-cli-"));
+    try {
+      const pkg = samplePackage({ folder: "e2e-preprod-cli" });
+      const file = path.join(work, pkg.fileName);
+      fs.writeFileSync(file, pkg.bytes);
+      const packagesBefore = preprodPackages().length;
+      const run = await runCli(["submit", file, "--preproduction", "--wait", "--poll", "200ms", "--timeout", "120s", "--json", "--url", stack.apiUrl, "--key", stack.functionKey]);
+      const doc = JSON.parse(run.stdout) as { id: string; exitCode: number };
+      expect(run.code).toBe(0);
+      const view = (await stack.submissions.get(doc.id)).raw;
+      expect(view).toMatchObject({ runtimeStatus: "Completed", signing: "preproduction" });
+      expect(preprodPackages().length).toBe(packagesBefore + 1);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it("refuses another signing value with a 400 naming signing, and starts nothing", async () => {
