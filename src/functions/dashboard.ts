@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { app, type HttpResponseInit } from "@azure/functions";
 import { dashboardHeaders, dashboardHtml } from "../dashboard/page";
 import { bodyLimited } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 export function handleDashboard(): HttpResponseInit {
   const nonce = randomBytes(16).toString("base64");
@@ -16,6 +17,6 @@ export function handleDashboard(): HttpResponseInit {
 app.http("dashboard", {
   route: "dashboard",
   methods: ["GET"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   handler: bodyLimited("dashboard", async () => handleDashboard()),
 });

@@ -17,6 +17,7 @@ import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_ST
 import { buildSubmitDriverInput } from "./submissionInput";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
 import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
@@ -132,7 +133,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
 app.http("startSubmission", {
   route: "submissions",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
   handler: bodyLimited("startSubmission", handleStartSubmission),
 });

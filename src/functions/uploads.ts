@@ -14,6 +14,7 @@ import { ensureContainer, getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import { createUploadSasUrl } from "../storage/userSas";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseUploadRequest, type UploadRequest } from "./validation/uploadRequest";
 
@@ -81,6 +82,6 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
 app.http("createUpload", {
   route: "uploads",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   handler: bodyLimited("createUpload", handleCreateUpload),
 });
