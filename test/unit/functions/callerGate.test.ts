@@ -67,6 +67,17 @@ describe("caller gate, AUTH_MODE=entra", () => {
     }
   });
 
+  it("the page names the signed-in caller and roles, HTML-escaped", async () => {
+    const header = encodeClientPrincipal({
+      auth_typ: "aad",
+      claims: [{ typ: CLAIM_TYPES.objectId, val: "oid-2" }, { typ: "name", val: "<img src=x onerror=alert(1)>" }, { typ: "roles", val: "Sign.Approve" }],
+    });
+    const body = (await invoke("dashboard", "GET", { "x-ms-client-principal": header })).body.toString();
+    expect(body).toContain("Signed in as &#60;img src=x onerror=alert(1)&#62;, roles: Sign.Approve.");
+    expect(body).not.toContain("<img src=x");
+    expect(body).not.toContain("Function keys only");
+  });
+
   it("fails closed (500, no handler) when AUTH_MODE is not keys or entra", async () => {
     process.env.AUTH_MODE = "entra-ish";
     try {

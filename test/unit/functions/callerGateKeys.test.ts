@@ -21,5 +21,7 @@ describe("caller gate, AUTH_MODE=keys", () => {
   it("ignores X-MS-CLIENT-PRINCIPAL: a garbage one is not a 401, the key holder is the caller", async () => {
     const answer = await app.invokeHttp("dashboard", { method: "GET", url: "http://127.0.0.1/api/dashboard", headers: { "x-ms-client-principal": "garbage" }, params: {} });
     expect(answer.status).toBe(200);
+    // The page says plainly that nobody is told apart.
+    expect(answer.body.toString()).toContain("Function keys only: whoever holds the key holds every role (Sign.Submit, Sign.Publish, Sign.Approve, Sign.Operate)");
   });
 });
