@@ -167,7 +167,7 @@ export class ApiClient {
    * forward x-functions-key to the storage origin, and the key must stay with our API.
    * Returns undefined when the service says the file does not exist (404).
    */
-  async resultUrl(id: string, file: "signed-package" | "driver-metadata" | "manifest"): Promise<string | undefined> {
+  async resultUrl(id: string, file: "signed-package" | "driver-metadata" | "manifest" | "error-report"): Promise<string | undefined> {
     const path = `/submissions/${encodeURIComponent(id)}/${file}`;
     const response = await this.send("GET", path, undefined, "manual");
     if (response.status === 404) {

@@ -198,6 +198,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (view.signedPackage) actions.appendChild(download(view.id, "signed-package", "Download signed package"));
     if (view.stage === "succeeded") actions.appendChild(download(view.id, "driver-metadata", "Download driver metadata"));
     if (view.manifest) actions.appendChild(download(view.id, "manifest", "Download manifest"));
+    if (view.errorReportBlob) actions.appendChild(download(view.id, "error-report", "Download error report"));
     if (!finished) actions.appendChild(act("Cancel", "Cancel run " + view.id + "? Microsoft keeps processing a committed submission; only our waiting stops.", function () {
       return call("POST", "/submissions/" + encodeURIComponent(view.id) + "/cancel").then(function () { return "Cancel requested for " + view.id; });
     }));

@@ -68,8 +68,13 @@ export interface NormalizedSubmissionStatus {
   messages: string[];
   hasSignedPackage: boolean;
   hasDriverMetadata: boolean;
-  /** Text of the fetched errorReport blob (truncated), only when the workflow failed. */
+  /** The first bytes of the errorReport blob (an excerpt, see getSubmissionStatus), only when the workflow failed. */
   errorReportText?: string;
+  /**
+   * Microsoft offered an error report (workflow failed). Set by code since issue 29 only: histories
+   * recorded before it lack the field, and only with it does the orchestrator copy the report.
+   */
+  hasErrorReport?: boolean;
 }
 
 export interface BlobLocation {
@@ -112,7 +117,10 @@ export interface ResultManifest {
   currentStep?: string | null;
   state?: string | null;
   messages: string[];
+  /** An excerpt of Microsoft's error report; the whole report is the errorReportBlob. */
   errorReportText?: string;
+  /** Microsoft's whole error report, copied beside this manifest (issue 29). */
+  errorReportBlob?: BlobLocation;
   /** For rejections and failures: which field or stage, and why. */
   reason?: string;
   signedPackage?: BlobLocation;
@@ -165,6 +173,8 @@ export interface SubmissionCustomStatus {
   nextPollAt?: string;
   deadline?: string;
   errorReportText?: string;
+  /** Microsoft's whole error report, copied into SIGNED_CONTAINER beside the manifest (a location, never a URL). */
+  errorReportBlob?: BlobLocation;
   error?: string;
   /** On failure: who ended it. "microsoft" = commit rejected or workflow failed (a re-post creates a new submission). */
   failureKind?: FailureKind;
