@@ -5,6 +5,7 @@ import { PACKAGE_EXTENSIONS } from "../src/domain/packageRules";
 import { ApiClient } from "./api";
 import { CliError, ExitCode } from "./exitCodes";
 import { downloadVerified, hashFile, uploadPackageFile } from "./files";
+import { rememberedUploadId, rememberUploadId } from "./uploadCache";
 import { emptyResult, type FileDocument, type ResultDocument, type SubmissionDocument, toSubmissionDocument, withExit } from "./output";
 import type { ProgressLine } from "./progress";
 
@@ -27,7 +28,14 @@ function microsoftMessage(doc: SubmissionDocument): string {
   if (doc.commitStatus && /^commitFailed$/i.test(doc.commitStatus)) parts[0] += ` (commitStatus ${doc.commitStatus})`;
   if (doc.messages.length > 0) parts.push(`Microsoft's messages: ${doc.messages.join(" | ")}`);
   if (doc.errorReportContent) parts.push(`Error report: ${doc.errorReportContent}`);
+  if (doc.errorReport) parts.push(wholeReportNote(doc, doc.errorReport));
   return parts.join(". ");
+}
+
+/** Where Microsoft's whole report is (the message above carries only an excerpt). */
+function wholeReportNote(doc: SubmissionDocument, report: NonNullable<SubmissionDocument["errorReport"]>): string {
+  const size = report.bytes !== null ? ` (${report.bytes} bytes)` : "";
+  return `The whole error report${size} is ${report.blob}; \`driver-sign download ${doc.id} --out <dir>\` fetches it (GET /api/submissions/${doc.id}/error-report)`;
 }
 
 /** The exit code, outcome and message a submission's state stands for. */
@@ -111,6 +119,44 @@ export async function downloadResults(api: ApiClient, doc: SubmissionDocument, d
   return files;
 }
 
+/** A failed submission's manifest and Microsoft's whole error report, into `dir` (issue 29). */
+export async function downloadFailureFiles(api: ApiClient, doc: SubmissionDocument, dir: string, progress: ProgressLine): Promise<FileDocument[]> {
+  const files: FileDocument[] = [];
+  let manifest: { errorReportBlob?: { contentLength?: number } } = {};
+  const manifestUrl = await api.resultUrl(doc.id, "manifest");
+  if (manifestUrl) {
+    const file = await downloadVerified(manifestUrl, dir, "manifest", "manifest.json");
+    files.push(file);
+    try {
+      manifest = JSON.parse(fs.readFileSync(file.path, "utf8")) as typeof manifest;
+    } catch {
+      throw new CliError(ExitCode.Io, `The downloaded manifest ${file.path} is not JSON`);
+    }
+  }
+  const reportUrl = await api.resultUrl(doc.id, "error-report");
+  if (reportUrl) {
+    progress.note(`Downloading Microsoft's error report of ${doc.id}`);
+    const expected = manifest.errorReportBlob?.contentLength ?? doc.errorReport?.bytes ?? undefined;
+    files.push(await downloadVerified(reportUrl, dir, "errorReport", `errorReport_${doc.submissionId ?? doc.id}.txt`, expected));
+  }
+  return files;
+}
+
+/** The verdict of a failed submission with its files downloaded, the message saying where the report went. */
+async function withFailureFiles(
+  api: ApiClient,
+  result: ResultDocument,
+  doc: SubmissionDocument,
+  verdict: Pick<ResultDocument, "exitCode" | "outcome" | "message">,
+  dir: string,
+  progress: ProgressLine,
+): Promise<ResultDocument> {
+  const files = await downloadFailureFiles(api, doc, dir, progress);
+  const report = files.find((file) => file.kind === "errorReport");
+  const message = report ? `${verdict.message}. The whole error report was downloaded to ${report.path}` : verdict.message;
+  return { ...result, ...verdict, message, files };
+}
+
 async function finishWait(
   api: ApiClient,
   result: ResultDocument,
@@ -130,6 +176,7 @@ async function finishWait(
     );
   }
   const verdict = classify(doc);
+  if (out && doc.runtimeStatus === "Failed" && doc.errorReport) return withFailureFiles(api, base, doc, verdict, out, progress);
   let files: FileDocument[] = [];
   if (verdict.outcome === "signed" && out) files = await downloadResults(api, doc, out, progress);
   return { ...base, ...verdict, files };
@@ -140,6 +187,8 @@ export interface SubmitOptions {
   wait: boolean;
   out?: string;
   waitOptions: WaitOptions;
+  /** Where the ids of this machine's uploads are remembered (uploadCache.ts); none: every run uploads. */
+  uploadCacheDir?: string;
 }
 
 function readProduct(productFile: string): unknown {
@@ -177,10 +226,16 @@ export async function submit(api: ApiClient, packagePath: string, options: Submi
 
   progress.note(`Hashing ${fileName} (${stat.size} bytes)`);
   const { sha256, size } = await hashFile(packagePath);
-  const ticket = await api.createUpload({ fileName, sha256, size, ...(product ? { product } : {}) });
+  const cacheKey = { apiBase: api.base, fileName, sha256, size };
+  const earlier = options.uploadCacheDir ? rememberedUploadId(options.uploadCacheDir, cacheKey) : undefined;
+  const ticket = await api.createUpload({ fileName, sha256, size, ...(product ? { product } : {}), ...(earlier ? { uploadId: earlier } : {}) });
   if (ticket.exists) {
     progress.note(`${ticket.package} already holds this package (SHA-256 ${sha256.slice(0, 16)}…); not uploading again`);
   } else {
+    if (options.uploadCacheDir && ticket.uploadId) {
+      const problem = rememberUploadId(options.uploadCacheDir, cacheKey, ticket.uploadId);
+      if (problem) progress.note(`Could not remember upload ${ticket.uploadId} in ${options.uploadCacheDir} (${problem}); a re-run will upload again`);
+    }
     progress.note(`Uploading to ${ticket.package}`);
     await uploadPackageFile(ticket.uploadUrl, packagePath, {
       metadata: ticket.metadata,
@@ -218,6 +273,8 @@ export async function download(api: ApiClient, id: string, out: string, progress
   if (verdict.outcome !== "signed") {
     // Nothing to download from a rejected or running submission; say why with the state's exit code.
     if (verdict.outcome === "running") return withExit(result, ExitCode.InvalidState, "running", `Submission ${id} is not signed yet (stage ${doc.stage})`);
+    // A failed one keeps its exit code; what there is to read (manifest, Microsoft's whole report) is fetched.
+    if (doc.runtimeStatus === "Failed" && doc.errorReport) return withFailureFiles(api, result, doc, verdict, out, progress);
     return { ...result, ...verdict };
   }
   const files = await downloadResults(api, doc, out, progress);

@@ -25,7 +25,10 @@ export const submissionDocumentSchema = z.strictObject({
   step: z.strictObject({ index: z.number().int().positive().nullable(), count: z.number().int().positive(), name: z.string() }).nullable(),
   hasSignedPackage: z.boolean(),
   messages: z.array(z.string()),
+  /** An excerpt of Microsoft's error report (the first 2,000 bytes at most). */
   errorReportContent: z.string().nullable(),
+  /** Microsoft's whole error report as the service copied it ("container/blob", bytes); fetched by `download`. */
+  errorReport: z.strictObject({ blob: z.string(), bytes: z.number().int().nonnegative().nullable() }).nullable(),
   error: z.string().nullable(),
   elapsedSeconds: z.number().nonnegative().nullable(),
   stageHistory: z.array(z.strictObject({ stage: z.string(), at: z.string() })),
@@ -35,7 +38,8 @@ export const submissionDocumentSchema = z.strictObject({
 export type SubmissionDocument = z.infer<typeof submissionDocumentSchema>;
 
 export const fileDocumentSchema = z.strictObject({
-  kind: z.enum(["signedPackage", "driverMetadata", "manifest"]),
+  /** package: the CAB `pack` wrote. */
+  kind: z.enum(["signedPackage", "driverMetadata", "manifest", "errorReport", "package"]),
   path: z.string(),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -54,25 +58,68 @@ export const OUTCOMES = [
   "downloaded",
   "listed",
   "cancelRequested",
+  "clean",
+  "warnings",
+  "refused",
   "error",
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** check/pack: the preflight's findings (docs/package-rules.md) and what it read of each driver. */
+export const preflightDocumentSchema = z.strictObject({
+  verdict: z.enum(["clean", "warnings", "refused"]),
+  errors: z.number().int().nonnegative(),
+  warnings: z.number().int().nonnegative(),
+  size: z.number().int().nonnegative(),
+  fileCount: z.number().int().nonnegative(),
+  compression: z.array(z.string()),
+  findings: z.array(
+    z.strictObject({
+      code: z.string().regex(/^PKG\d{3}$/),
+      severity: z.enum(["error", "warning"]),
+      message: z.string(),
+      file: z.string().nullable(),
+      line: z.number().int().positive().nullable(),
+    }),
+  ),
+  drivers: z.array(
+    z.strictObject({
+      folder: z.string(),
+      architectures: z.array(z.string()),
+      infs: z.array(
+        z.strictObject({
+          path: z.string(),
+          encoding: z.string(),
+          class: z.string().nullable(),
+          provider: z.string().nullable(),
+          driverVer: z.string().nullable(),
+          catalogFiles: z.array(z.string()),
+          architectures: z.array(z.string()),
+          hardwareIds: z.array(z.string()),
+        }),
+      ),
+    }),
+  ),
+});
+export type PreflightDocument = z.infer<typeof preflightDocumentSchema>;
+
 export const resultDocumentSchema = z.strictObject({
   schemaVersion: z.literal(SCHEMA_VERSION),
-  command: z.enum(["submit", "status", "wait", "download", "list", "cancel", "driver-sign"]),
-  exitCode: z.number().int().min(0).max(9),
+  command: z.enum(["submit", "status", "wait", "download", "list", "cancel", "check", "pack", "driver-sign"]),
+  exitCode: z.number().int().min(0).max(11),
   outcome: z.enum(OUTCOMES),
   /** One sentence for people; on rejection it carries Microsoft's messages. */
   message: z.string(),
   id: z.string().nullable(),
-  /** submit: the package blob ("container/blob") and whether this run uploaded bytes (false: reused). */
+  /** submit: the package blob ("container/blob") and whether this run uploaded bytes (false: reused); check/pack: the local file. */
   package: z.string().nullable(),
   uploaded: z.boolean().nullable(),
   submission: submissionDocumentSchema.nullable(),
   /** list only. */
   submissions: z.array(submissionDocumentSchema).nullable(),
   files: z.array(fileDocumentSchema),
+  /** check and pack only. */
+  preflight: preflightDocumentSchema.nullable(),
   error: z.strictObject({ message: z.string(), httpStatus: z.number().int().nullable() }).nullable(),
 });
 export type ResultDocument = z.infer<typeof resultDocumentSchema>;
@@ -82,6 +129,12 @@ const TERMINATED = new Set(["Terminated", "Canceled"]);
 
 const text = (value: unknown): string | null =>
   typeof value === "string" ? value : typeof value === "number" || typeof value === "bigint" ? String(value) : null;
+
+function reportOf(value: unknown): SubmissionDocument["errorReport"] {
+  const blob = value as { container?: unknown; blobName?: unknown; contentLength?: unknown } | undefined;
+  if (!blob || typeof blob.container !== "string" || typeof blob.blobName !== "string") return null;
+  return { blob: `${blob.container}/${blob.blobName}`, bytes: typeof blob.contentLength === "number" ? blob.contentLength : null };
+}
 
 /** The API's status view → the stable document (tolerates a missing field; computes what an older service lacks). */
 export function toSubmissionDocument(view: Record<string, unknown>): SubmissionDocument {
@@ -114,6 +167,7 @@ export function toSubmissionDocument(view: Record<string, unknown>): SubmissionD
     hasSignedPackage: Boolean(view.signedPackage),
     messages: Array.isArray(view.messages) ? view.messages.map(String) : [],
     errorReportContent: text(view.errorReport),
+    errorReport: reportOf(view.errorReportBlob),
     error: text(view.error) ?? text(view.reason),
     elapsedSeconds: typeof view.elapsedSeconds === "number" ? view.elapsedSeconds : null,
     stageHistory: history.map((entry) => ({ stage: String(entry.stage), at: String(entry.at) })),
@@ -135,6 +189,7 @@ export function emptyResult(command: ResultDocument["command"]): ResultDocument 
     submission: null,
     submissions: null,
     files: [],
+    preflight: null,
     error: null,
   };
 }

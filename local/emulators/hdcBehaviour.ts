@@ -33,6 +33,29 @@ export interface WorkflowBehaviour {
   failAtStep?: string;
   failMessages?: string[];
   errorReportText?: string;
+  /**
+   * Size in bytes of the error report of a failing submission (e.g. 204800 for a large HLK log):
+   * errorReportText (or the default text) first, then numbered filler lines, ending with
+   * SIZED_REPORT_END_MARKER so a reader can tell the tail arrived. Absent = just the text.
+   */
+  errorReportBytes?: number;
+}
+
+/** The last line of a report sized by errorReportBytes. */
+export const SIZED_REPORT_END_MARKER = "END-OF-EMULATED-ERROR-REPORT";
+
+/** `head` padded with numbered ASCII lines to exactly `bytes` bytes, the end marker last (cut to fit when small). */
+export function sizedErrorReport(head: string, bytes: number): string {
+  const tail = `\n${SIZED_REPORT_END_MARKER}\n`;
+  let body = head;
+  for (let line = 1; Buffer.byteLength(body) + Buffer.byteLength(tail) < bytes; line++) {
+    body += `\nemulated HLK log line ${String(line).padStart(6, "0")}: test case passed or failed as scripted`;
+  }
+  const full = Buffer.from(body + tail);
+  if (full.length <= bytes) return full.toString("utf8");
+  // Over by part of the last filler line: drop bytes just before the tail (filler is ASCII).
+  const keep = Buffer.byteLength(body) - (full.length - bytes);
+  return Buffer.from(body).subarray(0, Math.max(0, keep)).toString("utf8") + tail;
 }
 
 export interface HdcBehaviour {
@@ -62,6 +85,8 @@ export interface HdcBehaviour {
   tokenExpiryClock: TokenExpiryClock;
   /** Shipping labels (shippingLabels.ts): dwell times, scripted failure, metadata delay; merged field by field. */
   labels?: Partial<LabelBehaviour>;
+  /** Preproduction signing (preprod.ts): status timing, outcome, quirks; merged field by field. */
+  preprod?: Partial<PreprodBehaviour>;
 }
 
 /** A partial behaviour; `workflow` merges field by field, `faults` replaces the list. */
@@ -94,6 +119,10 @@ function assertValid(behaviour: HdcBehaviour): void {
   nonNegative("tokenLifetimeSeconds", behaviour.tokenLifetimeSeconds);
   nonNegative("workflow.stepSeconds", behaviour.workflow.stepSeconds);
   nonNegative("workflow.commitSeconds", behaviour.workflow.commitSeconds);
+  const reportBytes = behaviour.workflow.errorReportBytes;
+  if (reportBytes !== undefined && reportBytes !== null && !(Number.isInteger(reportBytes) && reportBytes >= 64 && reportBytes <= 64 * 1024 * 1024)) {
+    problems.push("workflow.errorReportBytes must be an integer from 64 to 67108864");
+  }
   if (behaviour.rateLimit && !(behaviour.rateLimit.requestsPerSecond > 0)) problems.push("rateLimit.requestsPerSecond must be > 0");
   if (!["complete", "failed"].includes(behaviour.commitOutcome)) problems.push("commitOutcome must be complete or failed");
   if (!["real", "emulator"].includes(behaviour.tokenExpiryClock)) problems.push("tokenExpiryClock must be real or emulator");
@@ -131,6 +160,7 @@ export function mergeBehaviour(base: HdcBehaviour, patch: HdcBehaviourPatch = {}
     ...patch,
     workflow: { ...base.workflow, ...(patch.workflow ?? {}) },
     ...(base.labels || patch.labels ? { labels: { ...base.labels, ...patch.labels } } : {}),
+    ...(base.preprod || patch.preprod ? { preprod: { ...base.preprod, ...patch.preprod } } : {}),
     faults: (patch.faults ?? base.faults).map((fault) => ({ ...fault })),
   };
   assertValid(merged);
@@ -173,3 +203,24 @@ export const DEFAULT_LABEL_BEHAVIOUR: LabelBehaviour = {
   metadataDelayPolls: 0,
   readOnlyProductIds: [],
 };
+
+/** How preproduction signing behaves (preprod.ts reads it; defaults there); here so behaviour imports nothing that uses it. */
+export interface PreprodBehaviour {
+  /** Time a new package reads NotStarted. */
+  notStartedSeconds: number;
+  /** Time it then reads Processing before its outcome. */
+  processingSeconds: number;
+  outcome: "succeeded" | "failed";
+  /** error.message of a Failed package. */
+  failureMessage: string;
+  /** Pads failureMessage to this many bytes (numbered lines, SIZED_REPORT_END_MARKER last). */
+  failureMessageBytes?: number;
+  /** How signingStatus is spelled: "pascal" NotStarted (the docs), "camel" notStarted, "upper" NOTSTARTED. */
+  statusCase: "pascal" | "camel" | "upper";
+  /** Served instead of "Processing" (an undocumented value the client must wait through), e.g. "Queued". */
+  processingStatusText?: string;
+  /** How contentHash is written: "hex" or "base64" (the docs do not say). */
+  contentHashEncoding: "hex" | "base64";
+  /** Serve a contentHash that does not match the bytes (to prove the client checks it). */
+  corruptContentHash: boolean;
+}

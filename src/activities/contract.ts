@@ -203,6 +203,13 @@ export interface DownloadSignedPackageOutput {
   driverMetadata?: BlobLocation;
 }
 
+/** Copies Microsoft's whole error report of a failed submission beside the result manifest (issue 29). */
+export type CopyErrorReportInput = DownloadSignedPackageInput;
+export interface CopyErrorReportOutput {
+  /** Absent when Microsoft no longer offers a report. */
+  errorReport?: BlobLocation;
+}
+
 export interface WriteResultManifestInput {
   instanceId: string;
   manifest: ResultManifest;
@@ -264,6 +271,8 @@ export interface UpdateShippingLabelOutput {
   hardwareIdChanges: number;
   chidChanges: number;
   audiencesSet: boolean;
+  /** The label already showed the change: nothing was sent (a retry after a lost answer or a crash). */
+  alreadyApplied?: boolean;
 }
 export type CancelShippingLabelInput = LabelRef;
 export interface CancelShippingLabelOutput {
@@ -283,6 +292,7 @@ export interface ActivityContract {
   getSubmissionStatus: { input: GetSubmissionStatusInput; output: NormalizedSubmissionStatus };
   downloadSignedPackage: { input: DownloadSignedPackageInput; output: DownloadSignedPackageOutput };
   writeResultManifest: { input: WriteResultManifestInput; output: WriteResultManifestOutput };
+  copyErrorReport: { input: CopyErrorReportInput; output: CopyErrorReportOutput };
   prepareShippingLabel: { input: PrepareShippingLabelInput; output: PrepareShippingLabelOutput };
   createShippingLabel: { input: CreateShippingLabelInput; output: CreateShippingLabelOutput };
   getShippingLabelStatus: { input: GetShippingLabelStatusInput; output: GetShippingLabelStatusOutput };
@@ -293,6 +303,13 @@ export type ActivityName = keyof ActivityContract;
 
 export const ORCHESTRATOR_NAME = "submitDriver";
 export const PUBLISH_LABEL_ORCHESTRATOR = "publishLabel";
+/** One PATCH or cancel of a label, in the background (functions/labels.ts answers 202). */
+export const CHANGE_LABEL_ORCHESTRATOR = "changeLabel";
+export type ChangeLabelInput = LabelRef & {
+  /** The submitDriver instance whose label it is (status routes). */
+  parentInstanceId: string;
+  retry: ActivityRetryPolicy;
+} & ({ kind: "update"; targeting: LabelTargetingUpdate } | { kind: "cancel" });
 
 /** Queues the webhook deliveries for one submission event (one deliverNotification orchestration per URL). */
 export const QUEUE_NOTIFICATION = "queueNotification";

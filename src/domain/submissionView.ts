@@ -8,7 +8,7 @@ import { orchestrationStatusFailureText } from "./failureText";
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
 type StatusFactsShown = Pick<
   SubmissionCustomStatus,
-  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "failureKind" | "signedPackage" | "manifest" | "nextPollAt" | "deadline"
+  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "failureKind" | "signedPackage" | "manifest" | "errorReportBlob" | "nextPollAt" | "deadline"
 >;
 
 export interface SubmissionView extends StatusFactsShown {
@@ -22,6 +22,7 @@ export interface SubmissionView extends StatusFactsShown {
   pollCount?: number;
   package?: PackageRef;
   messages: string[];
+  /** An excerpt of Microsoft's error report; the whole report is errorReportBlob (GET …/error-report). */
   errorReport?: string;
   createdTime?: string;
   lastUpdatedTime?: string;
@@ -110,6 +111,7 @@ export function toSubmissionView(status: DurableStatusWithFailure): SubmissionVi
     failureKind: runtimeStatus === "Failed" ? custom.failureKind : undefined,
     signedPackage: custom.signedPackage ?? summary?.signedPackage,
     manifest: custom.manifest ?? summary?.manifest,
+    errorReportBlob: custom.errorReportBlob,
     nextPollAt: runtimeStatus === "Running" ? custom.nextPollAt : undefined,
     deadline: custom.deadline,
     createdTime,

@@ -16,6 +16,11 @@ export interface PackageRef {
   /** ETag seen when the submission was requested (Event Grid data.eTag or a HEAD by the HTTP trigger). */
   etag?: string;
   contentLength?: number;
+  /**
+   * The caller's full SHA-256 (lower-case hex) from the service's own upload record (POST
+   * /api/uploads), for a package uploaded that way; never taken from blob metadata.
+   */
+  sha256?: string;
 }
 
 export type TestHarness = "hlk" | "hck" | "attestation" | "notset";
@@ -68,8 +73,13 @@ export interface NormalizedSubmissionStatus {
   messages: string[];
   hasSignedPackage: boolean;
   hasDriverMetadata: boolean;
-  /** Text of the fetched errorReport blob (truncated), only when the workflow failed. */
+  /** The first bytes of the errorReport blob (an excerpt, see getSubmissionStatus), only when the workflow failed. */
   errorReportText?: string;
+  /**
+   * Microsoft offered an error report (workflow failed). Set by code since issue 29 only: histories
+   * recorded before it lack the field, and only with it does the orchestrator copy the report.
+   */
+  hasErrorReport?: boolean;
 }
 
 export interface BlobLocation {
@@ -96,9 +106,8 @@ export interface PackageVersion {
   contentLength: number;
   /** Base64 MD5 of the package, when the copy was verified by MD5. */
   contentMd5?: string;
-  // TODO(issue 28, uploads slice): the caller's full sha256 once POST /api/uploads keeps it in the
-  // service's own upload record; the start input carries none today, and the blob's `sha256`
-  // metadata is written by the SAS holder, so it is not copied here.
+  /** The caller's SHA-256 from the service's upload record (PackageRef.sha256); the blob's `sha256` metadata is never used. */
+  sha256?: string;
 }
 
 /** The JSON a user finds next to the signed package (or alone, on failure or rejection). */
@@ -112,7 +121,10 @@ export interface ResultManifest {
   currentStep?: string | null;
   state?: string | null;
   messages: string[];
+  /** An excerpt of Microsoft's error report; the whole report is the errorReportBlob. */
   errorReportText?: string;
+  /** Microsoft's whole error report, copied beside this manifest (issue 29). */
+  errorReportBlob?: BlobLocation;
   /** For rejections and failures: which field or stage, and why. */
   reason?: string;
   signedPackage?: BlobLocation;
@@ -165,6 +177,8 @@ export interface SubmissionCustomStatus {
   nextPollAt?: string;
   deadline?: string;
   errorReportText?: string;
+  /** Microsoft's whole error report, copied into SIGNED_CONTAINER beside the manifest (a location, never a URL). */
+  errorReportBlob?: BlobLocation;
   error?: string;
   /** On failure: who ended it. "microsoft" = commit rejected or workflow failed (a re-post creates a new submission). */
   failureKind?: FailureKind;

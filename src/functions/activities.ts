@@ -10,6 +10,7 @@ import { createProduct } from "../activities/createProduct";
 import { createSubmission } from "../activities/createSubmission";
 import { type ActivityDeps, getActivityDeps } from "../activities/deps";
 import { downloadSignedPackage } from "../activities/downloadSignedPackage";
+import { copyErrorReport } from "../activities/copyErrorReport";
 import { getSubmissionStatus } from "../activities/getSubmissionStatus";
 import { writeResultManifest } from "../activities/writeResultManifest";
 import { prepareShippingLabel } from "../activities/prepareShippingLabel";
@@ -34,6 +35,7 @@ export const activityImplementations: Implementations = {
   getSubmissionStatus,
   downloadSignedPackage,
   writeResultManifest,
+  copyErrorReport,
   prepareShippingLabel,
   createShippingLabel,
   getShippingLabelStatus,

@@ -1,5 +1,6 @@
 /**
- * GET /api/submissions/{id}/signed-package, /driver-metadata and /manifest: a 302 to a read-only SAS
+ * GET /api/submissions/{id}/signed-package, /driver-metadata, /manifest and /error-report (Microsoft's
+ * whole error report of a failed submission, issue 29): a 302 to a read-only SAS
  * (15 minutes) on that result blob, so a client holding only the function key can fetch results.
  * 404 when there is no such submission (or it has no such file), 409 when the file does not exist
  * yet (the body names the stage). The SAS appears only in the Location header.
@@ -24,11 +25,13 @@ export const RESULT_FILES = {
   "signed-package": "signedPackage",
   "driver-metadata": "driverMetadata",
   manifest: "manifest",
+  "error-report": "errorReportBlob",
 } as const;
 const FUNCTION_NAMES: Record<ResultFileRoute, HttpFunctionName> = {
   "signed-package": "signedPackageLink",
   "driver-metadata": "driverMetadataLink",
   manifest: "manifestLink",
+  "error-report": "errorReportLink",
 };
 export type ResultFileRoute = keyof typeof RESULT_FILES;
 
@@ -48,12 +51,21 @@ export async function handleResultFile(route: ResultFileRoute, request: HttpRequ
     view.runtimeStatus === "Completed" && status.output && typeof status.output === "object" ? (status.output as Partial<SubmitDriverSummary>) : undefined;
   const kind = RESULT_FILES[route];
   const location: BlobLocation | undefined =
-    kind === "signedPackage" ? view.signedPackage : kind === "manifest" ? view.manifest : summary?.driverMetadata;
+    kind === "signedPackage"
+      ? view.signedPackage
+      : kind === "manifest"
+        ? view.manifest
+        : kind === "errorReportBlob"
+          ? view.errorReportBlob
+          : summary?.driverMetadata;
 
   if (!location) {
     const finished = view.stage === "succeeded" || view.stage === "failed" || view.stage === "terminated" || view.stage === "rejected";
     if (kind === "driverMetadata" && view.stage === "succeeded") {
       return { status: 404, jsonBody: { error: `submission ${id} is signed but Microsoft offered no driver metadata`, stage: view.stage } };
+    }
+    if (kind === "errorReportBlob" && finished) {
+      return { status: 404, jsonBody: { error: `submission ${id} has no copied error report (it ended at stage ${view.stage})`, stage: view.stage } };
     }
     const reason = finished
       ? `submission ${id} ended at stage ${view.stage} without a ${kind}`

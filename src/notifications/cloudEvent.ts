@@ -31,6 +31,8 @@ export interface NotificationData {
   failureKind?: SubmissionView["failureKind"];
   reason?: string;
   manifest?: SubmissionView["manifest"];
+  /** Where Microsoft's whole error report is (a location; the report itself is never in the payload). */
+  errorReportBlob?: SubmissionView["errorReportBlob"];
   signedPackage?: SubmissionView["signedPackage"];
   elapsedSeconds?: number;
   partnerCenterUrl?: string;
@@ -80,6 +82,7 @@ export function buildCloudEvent(view: SubmissionView, event: NotificationEvent, 
     failureKind: view.failureKind,
     reason: view.reason,
     manifest: view.manifest,
+    errorReportBlob: view.errorReportBlob,
     signedPackage: view.signedPackage,
     elapsedSeconds: view.elapsedSeconds,
     partnerCenterUrl: portal,

@@ -148,6 +148,7 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     productId: status.productId,
     submissionId: status.submissionId,
     manifest: shortBlob(status.manifest, 300),
+    errorReportBlob: shortBlob(status.errorReportBlob, 300),
     error: "the status was too large to show; see the result manifest",
     failureKind: status.failureKind,
     label: status.label !== undefined ? minimalLabel(status.label) : undefined,

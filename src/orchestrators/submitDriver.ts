@@ -30,7 +30,7 @@ export class SubmissionFailure extends Error {
     readonly stage: Stage,
     readonly reason: string,
     readonly details: Pick<NormalizedSubmissionStatus, "messages"> &
-      Partial<Pick<NormalizedSubmissionStatus, "commitStatus" | "currentStep" | "state" | "errorReportText">> = { messages: [] },
+      Partial<Pick<NormalizedSubmissionStatus, "commitStatus" | "currentStep" | "state" | "errorReportText" | "hasErrorReport">> = { messages: [] },
     readonly kind: FailureKind = "activity",
   ) {
     super(reason);
@@ -371,9 +371,26 @@ function* recordFailure(
   const instanceId = context.df.instanceId;
   const known = status.known;
   const messages = failure.details.messages.map(redactSecrets);
-  // The manifest gets the whole report; custom status a part of it (fitCustomStatus bounds it).
+  // An excerpt (getSubmissionStatus bounds it); the whole report is copied as a blob below.
   const errorReportText = failure.details.errorReportText !== undefined ? redactSecrets(failure.details.errorReportText) : undefined;
   const reason = redactSecrets(failure.reason);
+
+  // Issue 29: only statuses recorded by code that sets hasErrorReport lead here, so histories written
+  // before it replay the same actions (versions.ts). Best effort, like the manifest.
+  let errorReportBlob: BlobLocation | undefined;
+  if (failure.details.hasErrorReport && known.productId && known.submissionId) {
+    try {
+      const copied = yield* callActivity(
+        context,
+        "copyErrorReport",
+        { instanceId, productId: known.productId, submissionId: known.submissionId, package: input.package },
+        input.retry,
+      );
+      errorReportBlob = copied.errorReport;
+    } catch {
+      // The excerpt stays in the manifest and status; the missing location shows the copy failed.
+    }
+  }
 
   let manifestLocation: BlobLocation | undefined;
   try {
@@ -393,6 +410,7 @@ function* recordFailure(
           state: failure.details.state ?? known.state,
           messages,
           errorReportText,
+          ...(errorReportBlob ? { errorReportBlob } : {}),
           reason: `${failure.stage}: ${reason}`,
           startedAt,
           finishedAt: context.df.currentUtcDateTime.toISOString(),
@@ -410,6 +428,7 @@ function* recordFailure(
     state: failure.details.state ?? known.state,
     messages: boundedMessages(messages),
     errorReportText,
+    errorReportBlob,
     error: `${failure.stage}: ${reason}`,
     failureKind: failure.kind,
     nextPollAt: undefined,

@@ -21,12 +21,17 @@
  * after the point every older history ended at, and only when the new input field `publish` is
  * present, which no older history has; the resume-claims check (issue 21) runs the checkResumeClaims
  * activity first only when the new input field `verifyResume` is set, which no older history has, so
- * their resumes replay authenticate-first as recorded).
+ * their resumes replay authenticate-first as recorded; copying Microsoft's whole error report
+ * (issue 29) adds the copyErrorReport activity on the failure path before the "failed" manifest, only
+ * when the failing getSubmissionStatus result carries `hasErrorReport`, which only code since issue 29
+ * records: test/fixtures/submitDriver-v1-failure holds a failure history from before it).
  *
  * deliverNotification keeps its name too: since issue 30 its input holds `receiverId`; inputs written
  * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded
  * sendWebhook calls replay as they were; sendWebhook then drops such a delivery (the position may
  * name another receiver now). test/fixtures/deliverNotification-v1 is such a history.
+ *
+ * changeLabel (issue 30) is new: its first version, no histories before it.
  */
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 

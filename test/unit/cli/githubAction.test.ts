@@ -33,6 +33,7 @@ const signed: ResultDocument = {
     hasSignedPackage: true,
     messages: [],
     errorReportContent: null,
+    errorReport: null,
     error: null,
     elapsedSeconds: 12,
     stageHistory: [],

@@ -7,6 +7,7 @@ import { ClientSecretCredential } from "@azure/identity";
 import { BlobClient, BlockBlobClient } from "@azure/storage-blob";
 import { parse as parseLossless, isLosslessNumber } from "lossless-json";
 import { EmulatorControlClient, type EmulatorsHandle } from "../../../local/emulators";
+import { SIZED_REPORT_END_MARKER, sizedErrorReport } from "../../../local/emulators/hdcBehaviour";
 import { type EmulatorFixture, startEmulatorFixture } from "../../support/emulatorFixture";
 
 const TENANT = "tenant-hdc-behaviour";
@@ -63,7 +64,29 @@ async function committedSubmission(): Promise<string> {
   return route;
 }
 
+test("sizedErrorReport is exact for sizes around a line boundary", () => {
+  for (const bytes of [64, 100, 101, 1000, 4096, 204_800]) expect(Buffer.byteLength(sizedErrorReport("head", bytes))).toBe(bytes);
+});
+
 describe("workflow behaviour", () => {
+  it("serves a report of exactly workflow.errorReportBytes (issue 29), set over the control API, the end marker last", async () => {
+    await control.configure({ workflow: { failAtStep: "validation", failMessages: ["Big report"], errorReportText: "HEAD-OF-BIG-REPORT", errorReportBytes: 204_800 } });
+    try {
+      const route = await committedSubmission();
+      await control.advanceClock(5 + 30 * 3 + 20);
+      const failed = await hdc("GET", route);
+      const report = await new BlobClient(failed.json.workflowStatus.errorReport).downloadToBuffer();
+      expect(report.length).toBe(204_800);
+      expect(report.toString("utf8").startsWith("HEAD-OF-BIG-REPORT\n")).toBe(true);
+      expect(report.toString("utf8").endsWith(`\n${SIZED_REPORT_END_MARKER}\n`)).toBe(true);
+      await expect(control.configure({ workflow: { errorReportBytes: 10 } })).rejects.toThrow(/workflow\.errorReportBytes must be an integer from 64/);
+    } finally {
+      // JSON drops undefined: null clears a field over the control API.
+      const cleared = null as unknown as undefined;
+      await control.configure({ workflow: { failAtStep: cleared, failMessages: cleared, errorReportText: cleared, errorReportBytes: cleared } });
+    }
+  });
+
   it("fails at the configured step with messages and a readable error report", async () => {
     await control.configure({ workflow: { failAtStep: "validation", failMessages: ["Driver failed validation"], errorReportText: "INF has no [Manufacturer] section" } });
     const route = await committedSubmission();

@@ -176,6 +176,8 @@ describe("registrations", () => {
         "deliverNotification",
         "downloadSignedPackage",
         "driverMetadataLink",
+        "errorReportLink",
+        "copyErrorReport",
         "getSubmissionStatus",
         "listSubmissions",
         "manifestLink",
@@ -196,6 +198,9 @@ describe("registrations", () => {
         "getShippingLabelStatus",
         "updateShippingLabel",
         "cancelShippingLabel",
+        // Label changes in the background (issue 30).
+        "changeLabel",
+        "labelChangeStatus",
         "startLabel",
         "listLabels",
         "updateLabel",
@@ -215,6 +220,7 @@ describe("registrations", () => {
     expect(triggerOf(functions.get("signedPackageLink")!)).toMatchObject({ route: "submissions/{id}/signed-package", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("driverMetadataLink")!)).toMatchObject({ route: "submissions/{id}/driver-metadata", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("manifestLink")!)).toMatchObject({ route: "submissions/{id}/manifest", methods: ["GET"], authLevel: "function" });
+    expect(triggerOf(functions.get("errorReportLink")!)).toMatchObject({ route: "submissions/{id}/error-report", methods: ["GET"], authLevel: "function" });
     expect(triggerOf(functions.get("purgeFinishedSubmissions")!)).toMatchObject({ type: "timerTrigger", schedule: "0 30 3 * * *" });
   });
 });

@@ -113,6 +113,49 @@ describe("histories written by the deployed submitDriver (v1, 2407747)", () => {
   });
 });
 
+describe("a failure history written before issue 29 (2a62f33: the error report not yet copied)", () => {
+  const FAILURE = join(__dirname, "../../fixtures/submitDriver-v1-failure/failed-manifest-pending.json");
+
+  test("Microsoft failed it and the failed manifest is pending: replays without copyErrorReport and fails as before", async () => {
+    const fixture = JSON.parse(readFileSync(FAILURE, "utf8")) as Fixture;
+    const result = await driveOrchestration({
+      orchestrator: fixture.orchestrator,
+      instanceId: "test-instance",
+      input: fixture.input,
+      resumeFrom: { input: fixture.input, history: fixture.history },
+      activities: (name) => {
+        if (name === "writeResultManifest") return { container: "signed-drivers", blobName: "contoso/manifest.json" };
+        throw new Error(`unexpected activity ${name} after the deployment`);
+      },
+    });
+    expect(result.runtimeStatus).toBe("Failed");
+    expect(result.error).toContain("Microsoft's processing failed at step validation");
+    // Only the pending manifest write completed; nothing was scheduled anew (copyErrorReport included).
+    expect(result.activityCalls.map((call) => call.name)).toEqual(["writeResultManifest"]);
+    expect(result.finalCustomStatus).toMatchObject({ stage: "failed", manifest: { blobName: "contoso/manifest.json" } });
+    expect(result.finalCustomStatus.errorReportBlob).toBeUndefined();
+  });
+
+  test("copying the report unconditionally would break that history (the check is real)", async () => {
+    const fixture = JSON.parse(readFileSync(FAILURE, "utf8")) as Fixture;
+    // The same history, but the failing poll's result as issue 29's getSubmissionStatus writes it.
+    const withFlag = fixture.history.map((e) =>
+      e.EventType === EventType.TaskCompleted && typeof e.Result === "string" && e.Result.includes('"progress":"failed"')
+        ? { ...e, Result: JSON.stringify({ ...JSON.parse(e.Result), hasErrorReport: true }) }
+        : e,
+    );
+    await expect(
+      driveOrchestration({
+        orchestrator: fixture.orchestrator,
+        instanceId: "test-instance",
+        input: fixture.input,
+        resumeFrom: { input: fixture.input, history: withFlag },
+        activities: () => ({}),
+      }),
+    ).rejects.toThrow(/Non-deterministic orchestration/);
+  });
+});
+
 /**
  * Deliveries in flight when receiver ids were deployed (issue 30): their input holds a position in
  * NOTIFY_WEBHOOK_URLS (test/fixtures/deliverNotification-v1, written by the code before). The list
