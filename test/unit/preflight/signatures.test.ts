@@ -9,7 +9,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { readCabSignature } from "../../../src/preflight/authenticode";
 import { readCabListing } from "../../../src/preflight/cab";
+import { children, DerError, oidOf, readNode } from "../../../src/preflight/der";
 import { readHlkxListing } from "../../../src/preflight/hlkx";
+import { MAX_SIGNATURE_BYTES } from "../../../src/preflight/limits";
 import { bytesReader } from "../../../src/preflight/rangeReader";
 import { checkHlkx, checkPackage, type CheckOptions, type PreflightReport } from "../../../src/preflight/rules";
 import { ansi, gcab, HAVE_CAB_TOOLS, sampleInf, scratch, TOOLS, writeTree } from "./fixtures";
@@ -187,6 +189,25 @@ describe("CAB Authenticode signature", () => {
     outside.writeUInt32LE(evCab.length, 36 + 4 + 8); // the signature's length: past the end
     expect((await check(outside)).findings[0]).toMatchObject({ code: "PKG016", message: expect.stringContaining("outside the") });
     expect(codes(await check(evCab))).not.toContain("PKG016");
+  });
+
+  signIt("PKG016: a signature length over MAX_SIGNATURE_BYTES is refused without reading it", async () => {
+    const huge = Buffer.from(evCab);
+    huge.writeUInt32LE(MAX_SIGNATURE_BYTES + 1, 36 + 4 + 8);
+    const reads: number[] = [];
+    const reader = bytesReader(huge);
+    const counting = { size: reader.size, read: (offset: number, length: number) => (reads.push(length), reader.read(offset, length)) };
+    const report = await checkPackage(counting);
+    expect(report.findings).toEqual([{ code: "PKG016", severity: "error", message: expect.stringContaining(`over the ${MAX_SIGNATURE_BYTES}-byte limit`), file: null, line: null }]);
+    expect(Math.max(...reads)).toBeLessThan(MAX_SIGNATURE_BYTES);
+  });
+
+  it("the DER reader refuses indefinite lengths, lengths past the data and 5-byte lengths (DerError, no allocation)", () => {
+    expect(() => readNode(Uint8Array.from([0x30, 0x80, 0x00, 0x00]))).toThrow(DerError);
+    expect(() => readNode(Uint8Array.from([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x00]))).toThrow(/claims 2147483647 bytes/);
+    expect(() => readNode(Uint8Array.from([0x30, 0x85, 1, 0, 0, 0, 0]))).toThrow(/5 bytes/);
+    expect(() => children(readNode(Uint8Array.from([0x30, 0x03, 0x02, 0x05, 0x00])))).toThrow(DerError);
+    expect(oidOf(readNode(Uint8Array.from([0x06, 0x05, 0x67, 0x81, 0x0c, 0x01, 0x03])))).toBe("2.23.140.1.3");
   });
 
   it("PKG020: attestation for a Server OS or an OS before Windows 10 is refused; a Windows 10+ client OS, or no attestation, passes", async () => {
