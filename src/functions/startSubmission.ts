@@ -14,8 +14,10 @@ import { getBlobServiceClient } from "../storage/blobService";
 import { resumeClaimants } from "../storage/checkpoints";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
-import { buildSubmitDriverInput } from "./submissionInput";
+import { buildSignPreproductionInput, buildSubmitDriverInput } from "./submissionInput";
 import { admitPackage } from "./uploadAdmission";
+import { isPreprodName } from "../orchestrators/versions";
+import { SIGN_PREPRODUCTION_ORCHESTRATOR, type SignPreproductionInput } from "../activities/contract";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
@@ -113,6 +115,25 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     // A `publish` here would be silently dropped: say where publishing a signed submission goes.
     const publishHint = rest.publish ? { publish: `not started: this version is already signed; POST ${links.statusUrl}/labels with the policy` } : {};
     return { status: 200, jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, statusUrl: links.statusUrl, ...publishHint } };
+  }
+
+  if (rest.signing === "preproduction") {
+    // Preproduction signing (issue 40): its own orchestration; a re-post after a failed one is a new round.
+    const pkg = { ...location, etag, contentLength: properties.contentLength };
+    let round: number | undefined;
+    if (existing && isPreprodName(existing.name)) {
+      const previous = await client.getStatus(instanceId, { showInput: true });
+      round = ((previous?.input as Partial<SignPreproductionInput> | undefined)?.round ?? 1) + 1;
+    }
+    const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "http", round }, config);
+    const started = await startOrFindRunning(client, SIGN_PREPRODUCTION_ORCHESTRATOR, instanceId, preprodInput);
+    if (!started.started) return alreadyRunning(started.runtimeStatus);
+    context.log(`startSubmission: started preproduction signing ${instanceId} for ${location.container}/${location.blobName}${round ? ` (round ${round})` : ""}`);
+    return {
+      status: 202,
+      headers: { Location: links.statusUrl, "Retry-After": "10" },
+      jsonBody: { id: instanceId, runtimeStatus: "Pending", signing: "preproduction", ...(existing ? { restarted: true } : {}), ...links },
+    };
   }
 
   let input = buildSubmitDriverInput(
