@@ -11,7 +11,7 @@ import { isHostContainer } from "../domain/packageRules";
 import { instanceIdForPackage } from "../domain/instanceId";
 import { resumeOwnershipProblems } from "../domain/resumeOwnership";
 import { getBlobServiceClient } from "../storage/blobService";
-import { readCheckpoint, resumeClaimants } from "../storage/checkpoints";
+import { peekCheckpoint, resumeClaimants } from "../storage/checkpoints";
 import { readPurgeRecord } from "../storage/purgeRecords";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
@@ -116,7 +116,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     // Checkpoints without an instance or a purge record: the history went some other way (a purge
     // before purge records existed, or by hand). Whether Microsoft failed that submission cannot be
     // told, so it is neither resumed as if new nor silently replaced.
-    const orphan = await readCheckpoint(getBlobServiceClient(config), config, instanceId);
+    const orphan = await peekCheckpoint(getBlobServiceClient(config), config, instanceId);
     if (orphan.product?.productId || orphan.submission?.submissionId) return orphanRefusal(instanceId, `${location.container}/${location.blobName}`, orphan);
   }
 

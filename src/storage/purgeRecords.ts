@@ -5,7 +5,7 @@
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { AppConfig } from "../config";
 import type { PurgeRecord } from "../domain/purgeRecord";
-import { readStateJson, writeStateJson } from "./checkpoints";
+import { peekStateJson, writeStateJson } from "./checkpoints";
 
 export function purgeRecordBlobName(instanceId: string): string {
   return `purged/${instanceId}.json`;
@@ -16,5 +16,5 @@ export async function writePurgeRecord(service: BlobServiceClient, config: AppCo
 }
 
 export function readPurgeRecord(service: BlobServiceClient, config: AppConfig, instanceId: string): Promise<PurgeRecord | undefined> {
-  return readStateJson<PurgeRecord>(service, config, purgeRecordBlobName(instanceId));
+  return peekStateJson<PurgeRecord>(service, config, purgeRecordBlobName(instanceId));
 }
