@@ -9,7 +9,9 @@ import * as commands from "./commands";
 import { parseDuration } from "./duration";
 import { CliError, ExitCode, type ExitCodeValue } from "./exitCodes";
 import { emptyResult, type ResultDocument } from "./output";
+import * as preflight from "./preflight";
 import { ProgressLine } from "./progress";
+import { defaultUploadCacheDir } from "./uploadCache";
 
 interface GlobalOptions {
   url?: string;
@@ -39,7 +41,7 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
   const wantsJson = argv.includes("--json");
   let result: ResultDocument | undefined;
   // Known before parsing, so an argument error still names its command in the JSON document.
-  const COMMANDS = ["submit", "status", "wait", "download", "list", "cancel"] as const;
+  const COMMANDS = ["submit", "status", "wait", "download", "list", "cancel", "check", "pack"] as const;
   let commandName: ResultDocument["command"] = COMMANDS.find((name) => argv.includes(name)) ?? "driver-sign";
 
   const program = new Command("driver-sign")
@@ -71,11 +73,13 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
     .option("--timeout <duration>", "how long to wait (the submission goes on after it)", DEFAULT_TIMEOUT)
     .option("--poll <duration>", "time between status checks", DEFAULT_POLL)
     .option("--out <dir>", "download the signed package, driver metadata and manifest here (implies --wait)")
-    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string }, command: Command) => {
+    .addOption(new Option("--upload-cache <dir>", "where this machine remembers its upload ids, so a re-run skips the upload (default ~/.cache/driver-sign/uploads)").env("DRIVER_SIGN_UPLOAD_CACHE"))
+    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string; uploadCache?: string }, command: Command) => {
       commandName = "submit";
       const wait = waitOptions(options);
       const { api, progress } = context(command);
-      result = await commands.submit(api, packagePath, { productFile: options.product, wait: Boolean(options.wait), out: options.out, waitOptions: wait }, progress);
+      const uploadCacheDir = options.uploadCache ?? defaultUploadCacheDir(io.env);
+      result = await commands.submit(api, packagePath, { productFile: options.product, wait: Boolean(options.wait), out: options.out, waitOptions: wait, uploadCacheDir }, progress);
     });
 
   program
@@ -130,9 +134,29 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
       result = await commands.cancel(context(command).api, id);
     });
 
+  // The offline preflight: no --url or key needed (docs/package-rules.md).
+  program
+    .command("check")
+    .description("check a driver package (.cab) offline against the rules Microsoft enforces; exit 0 clean, 10 warnings, 11 refused")
+    .argument("<package>", "the .cab file")
+    .action(async (packagePath: string) => {
+      commandName = "check";
+      result = await preflight.check(packagePath);
+    });
+
+  program
+    .command("pack")
+    .description("pack driver folders into the CAB Microsoft expects (one top folder each, MSZIP, same bytes for the same input), then check it")
+    .argument("<folders...>", "driver folders; each becomes a top folder of the CAB under its own name")
+    .requiredOption("--out <file>", "the .cab to write")
+    .action(async (folders: string[], options: { out: string }) => {
+      commandName = "pack";
+      result = await preflight.pack(folders, options.out);
+    });
+
   try {
     await program.parseAsync(argv, { from: "user" });
-    if (!result) throw new CliError(ExitCode.BadArguments, "no command given (submit, status, wait, download, list, cancel)");
+    if (!result) throw new CliError(ExitCode.BadArguments, "no command given (submit, status, wait, download, list, cancel, check, pack)");
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return ExitCode.Signed; // --help, --version
@@ -169,7 +193,11 @@ function print(result: ResultDocument, json: boolean, io: CliIo, key: string | u
     if (doc.step) lines.push(`Microsoft step: ${doc.step.index ?? "?"} of ${doc.step.count} (${doc.step.name}${doc.state ? `, ${doc.state}` : ""})`);
   }
   for (const doc of result.submissions ?? []) lines.push(`${doc.id}  ${doc.runtimeStatus}  ${doc.stage}  ${doc.package ?? ""}`);
-  for (const file of result.files) lines.push(`${file.kind}: ${file.path} (${file.bytes} bytes, sha256 ${file.sha256}; verified: ${file.verified.join(", ") || "nothing to check against"})`);
+  if (result.preflight) lines.push(...preflight.preflightLines(result.preflight));
+  for (const file of result.files) {
+    if (file.kind === "package") lines.push(`package: ${file.path} (${file.bytes} bytes, sha256 ${file.sha256})`);
+    else lines.push(`${file.kind}: ${file.path} (${file.bytes} bytes, sha256 ${file.sha256}; verified: ${file.verified.join(", ") || "nothing to check against"})`);
+  }
   io.stdout.write(`${safeText(lines.join("\n"), key)}\n`);
 }
 

@@ -13,6 +13,10 @@ export const ExitCode = {
   RejectedByMicrosoft: 7,
   Io: 8,
   Timeout: 9,
+  /** check/pack: the package has warnings only (Microsoft may accept it). */
+  PreflightWarnings: 10,
+  /** check/pack: the package breaks a rule Microsoft refuses (docs/package-rules.md). */
+  PreflightRefused: 11,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -38,7 +38,8 @@ export const submissionDocumentSchema = z.strictObject({
 export type SubmissionDocument = z.infer<typeof submissionDocumentSchema>;
 
 export const fileDocumentSchema = z.strictObject({
-  kind: z.enum(["signedPackage", "driverMetadata", "manifest", "errorReport"]),
+  /** package: the CAB `pack` wrote. */
+  kind: z.enum(["signedPackage", "driverMetadata", "manifest", "errorReport", "package"]),
   path: z.string(),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -57,25 +58,68 @@ export const OUTCOMES = [
   "downloaded",
   "listed",
   "cancelRequested",
+  "clean",
+  "warnings",
+  "refused",
   "error",
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** check/pack: the preflight's findings (docs/package-rules.md) and what it read of each driver. */
+export const preflightDocumentSchema = z.strictObject({
+  verdict: z.enum(["clean", "warnings", "refused"]),
+  errors: z.number().int().nonnegative(),
+  warnings: z.number().int().nonnegative(),
+  size: z.number().int().nonnegative(),
+  fileCount: z.number().int().nonnegative(),
+  compression: z.array(z.string()),
+  findings: z.array(
+    z.strictObject({
+      code: z.string().regex(/^PKG\d{3}$/),
+      severity: z.enum(["error", "warning"]),
+      message: z.string(),
+      file: z.string().nullable(),
+      line: z.number().int().positive().nullable(),
+    }),
+  ),
+  drivers: z.array(
+    z.strictObject({
+      folder: z.string(),
+      architectures: z.array(z.string()),
+      infs: z.array(
+        z.strictObject({
+          path: z.string(),
+          encoding: z.string(),
+          class: z.string().nullable(),
+          provider: z.string().nullable(),
+          driverVer: z.string().nullable(),
+          catalogFiles: z.array(z.string()),
+          architectures: z.array(z.string()),
+          hardwareIds: z.array(z.string()),
+        }),
+      ),
+    }),
+  ),
+});
+export type PreflightDocument = z.infer<typeof preflightDocumentSchema>;
+
 export const resultDocumentSchema = z.strictObject({
   schemaVersion: z.literal(SCHEMA_VERSION),
-  command: z.enum(["submit", "status", "wait", "download", "list", "cancel", "driver-sign"]),
-  exitCode: z.number().int().min(0).max(9),
+  command: z.enum(["submit", "status", "wait", "download", "list", "cancel", "check", "pack", "driver-sign"]),
+  exitCode: z.number().int().min(0).max(11),
   outcome: z.enum(OUTCOMES),
   /** One sentence for people; on rejection it carries Microsoft's messages. */
   message: z.string(),
   id: z.string().nullable(),
-  /** submit: the package blob ("container/blob") and whether this run uploaded bytes (false: reused). */
+  /** submit: the package blob ("container/blob") and whether this run uploaded bytes (false: reused); check/pack: the local file. */
   package: z.string().nullable(),
   uploaded: z.boolean().nullable(),
   submission: submissionDocumentSchema.nullable(),
   /** list only. */
   submissions: z.array(submissionDocumentSchema).nullable(),
   files: z.array(fileDocumentSchema),
+  /** check and pack only. */
+  preflight: preflightDocumentSchema.nullable(),
   error: z.strictObject({ message: z.string(), httpStatus: z.number().int().nullable() }).nullable(),
 });
 export type ResultDocument = z.infer<typeof resultDocumentSchema>;
@@ -145,6 +189,7 @@ export function emptyResult(command: ResultDocument["command"]): ResultDocument 
     submission: null,
     submissions: null,
     files: [],
+    preflight: null,
     error: null,
   };
 }

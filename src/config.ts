@@ -121,6 +121,9 @@ const schema = z
     DEFAULT_FIRMWARE_VERSION: z.string().default("0"),
 
     SOURCE_SAS_MINUTES: positiveInt(60),
+    // The largest package POST /api/uploads issues a URL for and a drop or start accepts. Default: a
+    // cabinet's own ceiling (MS-CAB cbCabinet, 0x7FFFFFFF bytes); Microsoft documents no smaller upload limit.
+    MAX_PACKAGE_BYTES: positiveInt(0x7fffffff),
     // The one budget of every activity invocation (copies included); below host.json's functionTimeout,
     // so our own abort and error run, not the host's kill.
     ACTIVITY_DEADLINE_MINUTES: positiveNumber(25),

@@ -2,6 +2,7 @@
 import "./functions/httpStreaming";
 import "./orchestrators/submitDriver";
 import "./orchestrators/publishLabel";
+import "./orchestrators/changeLabel";
 import "./functions/activities";
 import "./functions/packageDropped";
 import "./functions/startSubmission";

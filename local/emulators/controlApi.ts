@@ -2,7 +2,7 @@
  * The emulators' control API, under /_emulator/ on the Hardware Dev Center port (plain HTTP, so a
  * test or benchmark process needs no CA trust to drive it; also reachable over HTTPS):
  *   GET  /_emulator/requests        request log {entries, counts}
- *   GET  /_emulator/state           clock, behaviour, armed faults, products/submissions summary
+ *   GET  /_emulator/state           clock, behaviour, armed faults, products/submissions and preprod packages summary
  *   GET  /_emulator/behaviour       current behaviour
  *   POST /_emulator/behaviour       partial behaviour (JSON merge; `faults` replaces the list)
  *   POST /_emulator/clock           {now: ISO} (forward only) or {advanceSeconds}
@@ -11,6 +11,7 @@
  */
 import type { HdcBehaviour, HdcBehaviourPatch } from "./hdcBehaviour";
 import type { ProductSummary } from "./hdcEmulator";
+import type { PreprodSummary } from "./preprod";
 import { EmulatorHandler, EmulatorResponse, jsonResponse } from "./httpServer";
 import type { RequestLogSnapshot } from "./requestLog";
 import type { ArmedFault } from "./trafficShaping";
@@ -22,6 +23,8 @@ export interface EmulatorsState {
   behaviour: HdcBehaviour;
   faults: ArmedFault[];
   products: ProductSummary[];
+  /** Preproduction packages received (section f of the API notes). */
+  preprodPackages: PreprodSummary[];
 }
 
 /** What the control API (and the in-process handle) can do to the emulators. */

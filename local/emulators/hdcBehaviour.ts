@@ -85,6 +85,8 @@ export interface HdcBehaviour {
   tokenExpiryClock: TokenExpiryClock;
   /** Shipping labels (shippingLabels.ts): dwell times, scripted failure, metadata delay; merged field by field. */
   labels?: Partial<LabelBehaviour>;
+  /** Preproduction signing (preprod.ts): status timing, outcome, quirks; merged field by field. */
+  preprod?: Partial<PreprodBehaviour>;
 }
 
 /** A partial behaviour; `workflow` merges field by field, `faults` replaces the list. */
@@ -158,6 +160,7 @@ export function mergeBehaviour(base: HdcBehaviour, patch: HdcBehaviourPatch = {}
     ...patch,
     workflow: { ...base.workflow, ...(patch.workflow ?? {}) },
     ...(base.labels || patch.labels ? { labels: { ...base.labels, ...patch.labels } } : {}),
+    ...(base.preprod || patch.preprod ? { preprod: { ...base.preprod, ...patch.preprod } } : {}),
     faults: (patch.faults ?? base.faults).map((fault) => ({ ...fault })),
   };
   assertValid(merged);
@@ -200,3 +203,24 @@ export const DEFAULT_LABEL_BEHAVIOUR: LabelBehaviour = {
   metadataDelayPolls: 0,
   readOnlyProductIds: [],
 };
+
+/** How preproduction signing behaves (preprod.ts reads it; defaults there); here so behaviour imports nothing that uses it. */
+export interface PreprodBehaviour {
+  /** Time a new package reads NotStarted. */
+  notStartedSeconds: number;
+  /** Time it then reads Processing before its outcome. */
+  processingSeconds: number;
+  outcome: "succeeded" | "failed";
+  /** error.message of a Failed package. */
+  failureMessage: string;
+  /** Pads failureMessage to this many bytes (numbered lines, SIZED_REPORT_END_MARKER last). */
+  failureMessageBytes?: number;
+  /** How signingStatus is spelled: "pascal" NotStarted (the docs), "camel" notStarted, "upper" NOTSTARTED. */
+  statusCase: "pascal" | "camel" | "upper";
+  /** Served instead of "Processing" (an undocumented value the client must wait through), e.g. "Queued". */
+  processingStatusText?: string;
+  /** How contentHash is written: "hex" or "base64" (the docs do not say). */
+  contentHashEncoding: "hex" | "base64";
+  /** Serve a contentHash that does not match the bytes (to prove the client checks it). */
+  corruptContentHash: boolean;
+}

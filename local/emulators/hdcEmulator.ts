@@ -11,6 +11,7 @@ import { sizedErrorReport } from "./hdcBehaviour";
 import { HdcBlobs, INGESTION_CONTAINER, REPORTS_CONTAINER, SIGNED_CONTAINER } from "./hdcBlobs";
 import { HdcStore, ProductRecord, SubmissionRecord, ValidationError, validateNewProduct, validateProductUpdate } from "./hdcStore";
 import { EmulatorHandler, EmulatorRequest, EmulatorResponse, jsonResponse } from "./httpServer";
+import { createPreprodRoutes, type PreprodSummary } from "./preprod";
 import { createShippingLabelRoutes } from "./shippingLabels";
 import { TokenRegistry } from "./tokenRegistry";
 import { FaultInjector, RateLimiter, sleep } from "./trafficShaping";
@@ -29,6 +30,8 @@ export interface HdcEmulatorOptions {
   faults: FaultInjector;
   /** Keep products and submissions in this file across restarts (see HdcStore). */
   stateFile?: string;
+  /** Azurite, for the signed zips of preprod packages (preprod.ts). */
+  azuriteConnectionString: string;
 }
 
 export interface SubmissionSummary {
@@ -55,6 +58,8 @@ export interface ProductSummary {
 export interface HdcEmulator {
   handler: EmulatorHandler;
   summary(): ProductSummary[];
+  /** Preprod packages (section f), oldest first. */
+  preprodSummary(): PreprodSummary[];
   reset(): void;
 }
 
@@ -99,6 +104,8 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
   };
   // Shipping labels, audiences and the rich driver metadata live in shippingLabels.ts.
   const labels = createShippingLabelRoutes({ store, clock, blobs, behaviour, sasExpiry, linkBase: LINK_BASE });
+  // Preproduction signing (PUT of the raw package, signingStatus, bare-array assets) lives in preprod.ts.
+  const preprod = createPreprodRoutes({ clock, azuriteConnectionString: options.azuriteConnectionString, behaviour: () => behaviour().preprod, basePath: HDC_BASE_PATH });
   const productLinks = (id: bigint) => [
     { href: `${LINK_BASE}/products/${id}`, rel: "self", method: "GET" },
     { href: `${LINK_BASE}/products/${id}/submissions`, rel: "get_submissions", method: "GET" },
@@ -297,6 +304,8 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
   function route(request: EmulatorRequest): Operation | undefined {
     const labelOperation = labels.route(request);
     if (labelOperation) return labelOperation;
+    const preprodOperation = preprod.route(request);
+    if (preprodOperation) return preprodOperation;
     const relative = request.path.slice(HDC_BASE_PATH.length).replace(/\/+$/, "");
     const parts = relative.split("/");
     if (parts[0] !== "hardware" || parts[1] !== "products") return undefined;
@@ -417,9 +426,11 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
   return {
     handler,
     summary,
+    preprodSummary: () => preprod.summary(),
     reset: () => {
       store.clear();
       labels.reset();
+      preprod.reset();
     },
   };
 }

@@ -21,7 +21,8 @@ import { FaultInjector } from "./trafficShaping";
 export { EmulatorControlClient } from "./controlApi";
 export type { EmulatorControl, EmulatorsState } from "./controlApi";
 export type { RegisteredApp } from "./entraEmulator";
-export type { HdcBehaviour, HdcBehaviourPatch, ScriptedFault, WorkflowBehaviour } from "./hdcBehaviour";
+export type { HdcBehaviour, HdcBehaviourPatch, PreprodBehaviour, ScriptedFault, WorkflowBehaviour } from "./hdcBehaviour";
+export { DEFAULT_PREPROD_BEHAVIOUR, PREPROD_CONTAINER, type PreprodSummary } from "./preprod";
 export type { RequestLogEntry, RequestLogSnapshot } from "./requestLog";
 export { SUBMISSION_STEPS } from "./workflow";
 export { INGESTION_CONTAINER, SIGNED_CONTAINER, REPORTS_CONTAINER } from "./hdcBlobs";
@@ -124,11 +125,19 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
     const keyVaultServer = await started(startEmulatorServer({ service: "keyvault", tls, port: options.ports?.keyVault, log, clock, handler: keyVault.handler }));
     urls.keyVault = `https://127.0.0.1:${keyVaultServer.port}`;
 
-    const hdc = createHdcEmulator({ registry, clock, blobs, behaviour: () => behaviour, faults, stateFile: options.stateFile });
+    const hdc = createHdcEmulator({
+      registry,
+      clock,
+      blobs,
+      behaviour: () => behaviour,
+      faults,
+      stateFile: options.stateFile,
+      azuriteConnectionString: options.azuriteConnectionString,
+    });
 
     const controlTarget: EmulatorControl = {
       requests: () => log.snapshot(),
-      state: (): EmulatorsState => ({ now: clock.iso(), behaviour, faults: faults.snapshot(), products: hdc.summary() }),
+      state: (): EmulatorsState => ({ now: clock.iso(), behaviour, faults: faults.snapshot(), products: hdc.summary(), preprodPackages: hdc.preprodSummary() }),
       behaviour: () => behaviour,
       configure: (patch) => {
         behaviour = mergeBehaviour(behaviour, patch);

@@ -271,6 +271,8 @@ export interface UpdateShippingLabelOutput {
   hardwareIdChanges: number;
   chidChanges: number;
   audiencesSet: boolean;
+  /** The label already showed the change: nothing was sent (a retry after a lost answer or a crash). */
+  alreadyApplied?: boolean;
 }
 export type CancelShippingLabelInput = LabelRef;
 export interface CancelShippingLabelOutput {
@@ -301,6 +303,13 @@ export type ActivityName = keyof ActivityContract;
 
 export const ORCHESTRATOR_NAME = "submitDriver";
 export const PUBLISH_LABEL_ORCHESTRATOR = "publishLabel";
+/** One PATCH or cancel of a label, in the background (functions/labels.ts answers 202). */
+export const CHANGE_LABEL_ORCHESTRATOR = "changeLabel";
+export type ChangeLabelInput = LabelRef & {
+  /** The submitDriver instance whose label it is (status routes). */
+  parentInstanceId: string;
+  retry: ActivityRetryPolicy;
+} & ({ kind: "update"; targeting: LabelTargetingUpdate } | { kind: "cancel" });
 
 /** Queues the webhook deliveries for one submission event (one deliverNotification orchestration per URL). */
 export const QUEUE_NOTIFICATION = "queueNotification";

@@ -151,14 +151,37 @@ export const DASHBOARD_SCRIPT = String.raw`
     } });
   }
   function act(label, question, run) {
-    return el("button", { type: "button", class: "action", "data-action": label.toLowerCase(), text: label, onclick: function () {
+    return el("button", { type: "button", class: "action", "data-action": label.toLowerCase().replace(/ /g, "-"), text: label, onclick: function () {
       if (!window.confirm(question)) return;
       // Cancel and retry take effect asynchronously: look again now and shortly after.
       run().then(function (message) { tell(message); showRoute(); setTimeout(showRoute, 1500); }, function (error) { tell(error.message, true); });
     } });
   }
-  function renderLabel(label) {
+  // A label change (cancel, PATCH) answers 202 and runs in the background: follow its status location
+  // to the end. Only the path is used, against our own API: the key never goes anywhere else.
+  function followChange(started, what) {
+    if (!started || !started.statusUrl) return Promise.resolve(what + ": " + (started && started.alreadyRequested ? "already requested" : "done"));
+    var target = new URL(started.statusUrl, location.href);
+    if (target.pathname.indexOf(api + "/") !== 0) return Promise.reject(new Error("unexpected status location " + target.pathname));
+    var path = target.pathname.slice(api.length);
+    return new Promise(function (resolve, reject) {
+      function poll() {
+        call("GET", path).then(function (status) {
+          if (status.state === "running") { tell(what + ": running…"); setTimeout(poll, 1000); return; }
+          resolve(what + ": " + status.state + (status.reason ? " — " + status.reason : ""));
+        }, reject);
+      }
+      poll();
+    });
+  }
+  function renderLabel(label, runId) {
     var box = el("section", { class: "label", "data-section": "label" }, [el("h3", { text: "Shipping label" })]);
+    var cancellable = label.labelId && !label.cancelRequested && (label.phase === "awaitingMicrosoftApproval" || label.phase === "publishing");
+    if (cancellable) box.appendChild(el("div", { class: "actions" }, [act("Cancel label", "Cancel shipping label " + label.labelId + " at Microsoft? Only possible in Microsoft Approval or the gradual rollout.", function () {
+      return call("POST", "/submissions/" + encodeURIComponent(runId) + "/labels/" + encodeURIComponent(label.labelId) + "/cancel").then(function (started) {
+        return followChange(started, "Cancel of shipping label " + label.labelId);
+      });
+    })]));
     var list = el("dl");
     Object.keys(label).forEach(function (name) {
       var value = label[name];
@@ -221,7 +244,7 @@ export const DASHBOARD_SCRIPT = String.raw`
       main.appendChild(el("h3", { text: "Error report" }));
       main.appendChild(el("pre", { "data-section": "error-report", text: view.errorReport }));
     }
-    if (view.label) main.appendChild(renderLabel(view.label));
+    if (view.label) main.appendChild(renderLabel(view.label, view.id));
   }
 
   // ---------------------------------------------------------------- routing and refresh

@@ -33,6 +33,14 @@ export function labelInstanceId(submissionInstanceId: string, n: number): string
 }
 
 /**
+ * Instance id of the n-th change (PATCH or cancel) of one label of a submission: deterministic, so a
+ * change is started once (a second request meanwhile finds it) and its status has a stable address.
+ */
+export function labelChangeInstanceId(submissionInstanceId: string, labelId: string, n: number): string {
+  return `${submissionInstanceId}-lbl-${labelId}-chg-${n}`;
+}
+
+/**
  * Key of one round's product/submission checkpoints and claims: the instance id for round 1 (keys
  * written before rounds existed stay valid), `<instance id>-r<n>` for later rounds.
  */

@@ -38,6 +38,7 @@ export const HTTP_BODY_LIMITS = {
   listSubmissions: get("GET /api/submissions"),
   submissionStatus: get("GET /api/submissions/{id}"),
   listLabels: get("GET /api/submissions/{id}/labels"),
+  labelChangeStatus: get("GET /api/submissions/{id}/labels/{labelId}/changes/{n}"),
   signedPackageLink: get("GET /api/submissions/{id}/signed-package"),
   driverMetadataLink: get("GET /api/submissions/{id}/driver-metadata"),
   manifestLink: get("GET /api/submissions/{id}/manifest"),

@@ -16,6 +16,7 @@ import { readPurgeRecord } from "../storage/purgeRecords";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
+import { admitPackage } from "./uploadAdmission";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
 import { apiLink } from "./publicUrls";
@@ -70,6 +71,13 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
   if (!properties.contentLength) return invalidRequest([{ field: "package", reason: "is empty (0 bytes)" }]);
   const etag = properties.etag ?? "";
+  // Size limit, and for a POST /api/uploads blob: the claimed size and the pinned ETag (pinned now if first).
+  const admission = await admitPackage(getBlobServiceClient(config), config, { ...location, etag, contentLength: properties.contentLength }, new Date().toISOString());
+  if (!admission.ok) {
+    context.warn(`startSubmission: refused ${location.container}/${location.blobName}: ${admission.reason}`);
+    if (!admission.changed) return invalidRequest([{ field: admission.field, reason: admission.reason }]);
+    return { status: 409, jsonBody: { error: "the package changed after it was pinned", package: `${location.container}/${location.blobName}`, fields: [{ field: admission.field, reason: admission.reason }] } };
+  }
   // Always derived from the blob version, never chosen by the caller: a drop and an HTTP start of
   // the same version, or two HTTP starts, land on one instance (and one set of checkpoints).
   const instanceId = instanceIdForPackage(location.container, location.blobName, etag);
@@ -145,7 +153,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
 
   let input = buildSubmitDriverInput(
-    { ...rest, package: { ...location, etag, contentLength: properties.contentLength }, requestedBy: "http" },
+    { ...rest, package: { ...location, etag, contentLength: properties.contentLength, ...(admission.sha256 ? { sha256: admission.sha256 } : {}) }, requestedBy: "http" },
     config,
   );
   let newSubmission = false;

@@ -54,6 +54,24 @@ export interface HdcClientOptions {
 interface SendOptions {
   /** The request creates a resource: see RetryOptions.isCreateRequest. */
   creates?: boolean;
+  /** A body that is not JSON (preprod upload): opened anew by every attempt. */
+  rawBody?: StreamedBody;
+  /** Per attempt; replaces the client's timeout (an upload of a large package). */
+  timeoutMs?: number;
+  /** Answer statuses whose body is handed over as a stream instead of read as text. */
+  streamStatuses?: ReadonlySet<number>;
+}
+
+/**
+ * A request body streamed from elsewhere (a blob). `open` is called once per attempt: the bearer
+ * policy re-sends after a 401 and the retry policy after a 429, and a stream already read would send
+ * an empty body.
+ */
+export interface StreamedBody {
+  open: () => NodeJS.ReadableStream;
+  contentType: string;
+  /** Sent as Content-Length when known (no chunked encoding). */
+  contentLength?: number;
 }
 
 /** Guards against a service that keeps handing out next links. */
@@ -219,6 +237,18 @@ export class HdcClient implements HdcApi {
     return this.sendJson(method, path, expected, body, options);
   }
 
+  /** As requestJson with a streamed, non-JSON body (preprod upload: src/hdc/preprod.ts). */
+  async requestJsonWithBody(method: HttpMethods, path: string, expected: number[], body: StreamedBody, options: { creates?: boolean; timeoutMs?: number } = {}): Promise<unknown> {
+    return this.sendJson(method, path, expected, undefined, { ...options, rawBody: body });
+  }
+
+  /** A GET whose successful answer is binary, handed over as a stream (preprod asset download); errors are HdcError as usual. */
+  async requestStream(path: string, expected: number[], options: { timeoutMs?: number } = {}): Promise<NodeJS.ReadableStream> {
+    const response = await this.send("GET", path, expected, undefined, { ...options, streamStatuses: new Set(expected) });
+    if (!response.readableStreamBody) throw invalidResponse(this.contextOf(response.request, "GET", path), "the response has no body");
+    return response.readableStreamBody;
+  }
+
   /** As requestJson, for answers without a body (204). */
   async request(method: HttpMethods, path: string, expected: number[], body?: unknown): Promise<void> {
     await this.send(method, path, expected, body);
@@ -234,13 +264,20 @@ export class HdcClient implements HdcApi {
   }
 
   private async send(method: HttpMethods, path: string, expected: number[], body?: unknown, options: SendOptions = {}): Promise<PipelineResponse> {
+    const raw = options.rawBody;
+    const headers = raw
+      ? { "Content-Type": raw.contentType, ...(raw.contentLength !== undefined ? { "Content-Length": String(raw.contentLength) } : {}) }
+      : body === undefined
+        ? {}
+        : { "Content-Type": "application/json" };
     const request = createPipelineRequest({
       url: `${this.baseUrl}${path}`,
       method,
-      timeout: this.timeoutMs,
+      timeout: options.timeoutMs ?? this.timeoutMs,
       abortSignal: this.abortSignal,
-      headers: createHttpHeaders(body === undefined ? {} : { "Content-Type": "application/json" }),
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: createHttpHeaders(headers),
+      body: raw ? raw.open : body === undefined ? undefined : JSON.stringify(body),
+      ...(options.streamStatuses ? { streamResponseStatusCodes: new Set(options.streamStatuses) } : {}),
     });
     if (options.creates) this.createRequests.add(request);
     const started = Date.now();

@@ -30,6 +30,8 @@
  * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded
  * sendWebhook calls replay as they were; sendWebhook then drops such a delivery (the position may
  * name another receiver now). test/fixtures/deliverNotification-v1 is such a history.
+ *
+ * changeLabel (issue 30) is new: its first version, no histories before it.
  */
 import { ORCHESTRATOR_NAME } from "../activities/contract";
 

@@ -13,6 +13,8 @@ import { chromium, type Browser, type Page, type Request } from "playwright-core
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { instanceIdForPackage } from "../../src/domain/instanceId";
+import type { LabelReport } from "../../src/domain/types";
+import { labelBehaviourPatch } from "../../local/emulators/shippingLabels";
 import { dropPackage, expectNothingSecret, startTestStack, waitForEnd, type TestStack } from "../support/stack";
 
 jest.setTimeout(180_000);
@@ -45,7 +47,8 @@ describe("operators' dashboard and rejected drops", () => {
   }
 
   beforeAll(async () => {
-    stack = await startTestStack();
+    // A label parked in Microsoft Approval is followed long enough to be cancelled from the page.
+    stack = await startTestStack({ appSettings: { LABEL_DEADLINE_DAYS: "7300" } });
     // A signed run, a run Microsoft fails, a rejected drop, and one held at Microsoft's door.
     ids.signed = await stack.submissions.findByBlob(await dropPackage(stack, "dash-signed"), 20_000);
     expect((await waitForEnd(stack, ids.signed)).runtimeStatus).toBe("Completed");
@@ -261,6 +264,41 @@ describe("operators' dashboard and rejected drops", () => {
       expect(final.custom.productId).toBe(before.productId);
       expect(final.custom.submissionId).not.toBe(before.submissionId);
       expect(stack.emulators.state().products.length).toBe(productsBefore);
+    });
+
+    browserIt("cancels a shipping label from the page and follows the change (202, status location) to its end", async () => {
+      stack.emulators.configure(labelBehaviourPatch({ approvalSeconds: 20 * 365 * 86_400 }));
+      try {
+        const pkg = samplePackage({ folder: "dash-label" });
+        const drops = stack.blobService.getContainerClient(APP_CONTAINERS.drops);
+        const sidecar = JSON.stringify({ publish: { destination: "windowsUpdate", hardwareIds: { exclude: [{ inf: "contoso_ext.inf" }] } } });
+        await drops.getBlockBlobClient(`${pkg.fileName}.json`).upload(sidecar, Buffer.byteLength(sidecar));
+        await drops.getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+        const id = await stack.submissions.findByBlob(pkg.fileName, 20_000);
+        const waiting = await stack.submissions.waitFor(id, (v) => (v.raw.label as LabelReport | undefined)?.phase === "awaitingMicrosoftApproval", { timeoutMs: 90_000 });
+        const labelId = (waiting.raw.label as LabelReport).labelId!;
+
+        await page.goto(`${stack.apiUrl}/dashboard?id=${id}&code=${encodeURIComponent(stack.functionKey)}`);
+        const cancel = page.locator('[data-action="cancel-label"]');
+        await cancel.waitFor();
+        const dialogs: string[] = [];
+        page.once("dialog", (dialog) => {
+          dialogs.push(dialog.message());
+          void dialog.accept();
+        });
+        const before = requests.length;
+        await cancel.click();
+        expect(dialogs).toEqual([expect.stringContaining(labelId)]);
+        await page.locator("#action-result").filter({ hasText: `Cancel of shipping label ${labelId}: succeeded` }).waitFor({ timeout: 60_000 });
+        // The page read the change's own status route (the 202's location) until it ended.
+        const followed = requests.slice(before).filter((request) => new URL(request.url()).pathname === `/api/submissions/${id}/labels/${labelId}/changes/1`);
+        expect(followed.length).toBeGreaterThanOrEqual(1);
+        const final = await waitForEnd(stack, id, 90_000);
+        expect(final.raw.label).toMatchObject({ phase: "cancelled", labelId });
+        await expectPageClean();
+      } finally {
+        stack.emulators.configure(labelBehaviourPatch({ approvalSeconds: 86_400 }));
+      }
     });
 
     browserIt("made no request to another origin, and a download goes to storage without the key", async () => {

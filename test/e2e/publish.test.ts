@@ -35,7 +35,14 @@ describe("publish after signing (local runtime, virtual clock)", () => {
   beforeAll(async () => {
     stack = await startTestStack({
       // Followed long enough that a label parked in approval can be caught and cancelled.
-      appSettings: { SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}`, LABEL_DEADLINE_DAYS: "7300" },
+      // Activity retries 150 s, then 300 s apart (durable timers, virtual clock): a label change that
+      // needs them lasts longer than the 230 s an HTTP call may take in Azure.
+      appSettings: {
+        SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}`,
+        LABEL_DEADLINE_DAYS: "7300",
+        ACTIVITY_RETRY_FIRST_SECONDS: "150",
+        ACTIVITY_RETRY_MAX_SECONDS: "300",
+      },
       echoRuntimeLog: (line) => runtimeLog.push(line),
     });
     const credential = new ClientSecretCredential(stack.env.HDC_TENANT_ID, stack.env.HDC_CLIENT_ID, stack.env.HDC_CLIENT_SECRET, {
@@ -68,6 +75,46 @@ describe("publish after signing (local runtime, virtual clock)", () => {
     const text = await response.text();
     readBack.push(text);
     return { status: response.status, json: text ? JSON.parse(text) : {} };
+  }
+
+  /** Sends a label change; it must answer 202 with our own status location (header and body alike). */
+  async function startChange(path: string, body: unknown, method = "POST"): Promise<{ ms: number; statusUrl: string; json: Record<string, any> }> {
+    const began = performance.now();
+    const response = await fetch(`${stack.apiUrl}${path}`, {
+      method,
+      headers: { "content-type": "application/json", "x-functions-key": stack.functionKey },
+      body: JSON.stringify(body),
+    });
+    const ms = performance.now() - began;
+    const text = await response.text();
+    readBack.push(text);
+    expect({ status: response.status, text }).toMatchObject({ status: 202 });
+    const json = JSON.parse(text);
+    expect(response.headers.get("location")).toBe(json.statusUrl);
+    expect(json.statusUrl).toMatch(new RegExp(`^${stack.apiUrl}/submissions/[^/]+/labels/\\d+/changes/\\d+$`));
+    expect(json.statusUrl).not.toMatch(/code=|runtime\/webhooks/);
+    return { ms, statusUrl: json.statusUrl as string, json };
+  }
+
+  /** Follows a change's status location to its end, as the CLI and the page do. */
+  async function changeOutcome(statusUrl: string, timeoutMs = 90_000): Promise<Record<string, any>> {
+    return until(
+      "the label change to end",
+      async () => {
+        const response = await fetch(statusUrl, { headers: { "x-functions-key": stack.functionKey } });
+        const text = await response.text();
+        readBack.push(text);
+        expect(response.status).toBe(200);
+        const json = JSON.parse(text);
+        return json.state === "running" ? undefined : json;
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  async function change(path: string, body: unknown, method = "POST"): Promise<Record<string, any>> {
+    return changeOutcome((await startChange(path, body, method)).statusUrl);
   }
 
   async function submit(folder: string, publish: unknown, extension: ".hlkx" | ".cab" = ".hlkx"): Promise<string> {
@@ -187,33 +234,126 @@ describe("publish after signing (local runtime, virtual clock)", () => {
     const first = (before.targeting!.hardwareIds as any[])[0];
     const tuple = { bundleId: first.bundleId, infId: first.infId, operatingSystemCode: first.operatingSystemCode, pnpString: first.pnpString };
 
-    const removed = await post(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { remove: [tuple] } } }, "PATCH");
-    expect(removed).toMatchObject({ status: 200, json: { hardwareIdChanges: 1 } });
+    const removed = await change(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { remove: [tuple] } } }, "PATCH");
+    expect(removed).toMatchObject({ kind: "update", state: "succeeded", hardwareIdChanges: 1, alreadyApplied: false, labelId: label.labelId });
     const afterRemove = await getShippingLabel(hdc, productId, submissionId, label.labelId!);
     expect((afterRemove.targeting!.hardwareIds as any[]).find((h) => h.pnpString === tuple.pnpString && h.operatingSystemCode === tuple.operatingSystemCode && h.infId === tuple.infId)?.distributionState).toBe("pendingRemove");
-    const added = await post(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { add: [tuple] } } }, "PATCH");
-    expect(added).toMatchObject({ status: 200, json: { hardwareIdChanges: 1, chidChanges: 0 } });
+    const added = await change(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { add: [tuple] } } }, "PATCH");
+    expect(added).toMatchObject({ state: "succeeded", hardwareIdChanges: 1, chidChanges: 0 });
     const afterAdd = await getShippingLabel(hdc, productId, submissionId, label.labelId!);
     expect((afterAdd.targeting!.hardwareIds as any[]).find((h) => h.pnpString === tuple.pnpString && h.operatingSystemCode === tuple.operatingSystemCode && h.infId === tuple.infId)?.distributionState).toBe("pendingAdd");
-    // The label also targets Windows 8.1 (contoso_filter.inf): Microsoft refuses CHIDs, and the caller reads why.
-    const chid = await post(`/submissions/${id}/labels/${label.labelId}`, { targeting: { chids: { add: ["346511cf-ccee-5c6d-8ee9-3c70fc7aae83"] } } }, "PATCH");
-    expect(chid.status).toBe(422);
-    expect(chid.json.error).toMatch(/targeting\.chids: CHIDs are allowed only when HardwareIds are for operating systems Windows 10 and later/);
+    // The label also targets Windows 8.1 (contoso_filter.inf): Microsoft refuses CHIDs, and the change's status says why.
+    const chid = await change(`/submissions/${id}/labels/${label.labelId}`, { targeting: { chids: { add: ["346511cf-ccee-5c6d-8ee9-3c70fc7aae83"] } } }, "PATCH");
+    expect(chid.state).toBe("failed");
+    expect(chid.reason).toMatch(/targeting\.chids: CHIDs are allowed only when HardwareIds are for operating systems Windows 10 and later/);
     // Microsoft's validation is passed on, naming its field.
-    const bogus = await post(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { add: [{ ...tuple, pnpString: "usb\\vid_dead&pid_beef" }] } } }, "PATCH");
-    expect(bogus.status).toBe(422);
-    expect(bogus.json.error).toMatch(/targeting\.hardwareIds\[0\]/);
-    // Our own validation before any request.
+    const bogus = await change(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { add: [{ ...tuple, pnpString: "usb\\vid_dead&pid_beef" }] } } }, "PATCH");
+    expect(bogus.state).toBe("failed");
+    expect(bogus.reason).toMatch(/targeting\.hardwareIds\[0\]/);
+    // Our own validation before anything starts.
     const badBody = await post(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { add: [{ infId: "x.inf" }] } } }, "PATCH");
     expect(badBody.status).toBe(400);
     expect(badBody.json.fields.map((f: { field: string }) => f.field)).toContain("targeting.hardwareIds.add.0.bundleId");
+    // An unknown label id: 404, nothing started.
+    expect((await post(`/submissions/${id}/labels/99999999/cancel`, {})).status).toBe(404);
+    // The listing shows the changes with their outcomes.
+    const listed = await fetch(`${stack.apiUrl}/submissions/${id}/labels`, { headers: { "x-functions-key": stack.functionKey } });
+    const listing = (await listed.json()) as { items: { label?: LabelReport; changes?: { change: number; state: string }[] }[] };
+    expect(listing.items.find((run) => run.label?.labelId === label.labelId)?.changes?.map((c) => [c.change, c.state])).toEqual([
+      [1, "succeeded"],
+      [2, "succeeded"],
+      [3, "failed"],
+      [4, "failed"],
+    ]);
 
-    const cancelled = await post(`/submissions/${id}/labels/${label.labelId}/cancel`, {});
-    expect(cancelled).toMatchObject({ status: 200, json: { cancelRequested: true } });
+    const cancelled = await change(`/submissions/${id}/labels/${label.labelId}/cancel`, {});
+    expect(cancelled).toMatchObject({ kind: "cancel", state: "succeeded", alreadyApplied: false });
     const { label: final } = await finished(id);
     expect(final).toMatchObject({ phase: "cancelled", cancelRequested: true, labelId: label.labelId });
-    // A finished label cannot be cancelled again at Microsoft; our marker answers idempotently.
+    // A finished label cannot be cancelled again at Microsoft; our marker answers idempotently, nothing started.
     expect((await post(`/submissions/${id}/labels/${label.labelId}/cancel`, {})).json).toMatchObject({ alreadyRequested: true });
+    // Nor can a cancelled label's targeting change: 409 with why.
+    const late = await post(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { add: [tuple] } } }, "PATCH");
+    expect(late.status).toBe(409);
+    expect(late.json.error).toMatch(/is cancelled; its targeting cannot be changed/);
+  });
+
+  it("a PATCH whose calls to Microsoft take longer than 230 s answers 202 at once and completes; one change per label at a time", async () => {
+    labels({ approvalSeconds: 2 * TEN_YEARS_SECONDS });
+    const id = await submit("pub-slow-patch", { destination: "windowsUpdate", hardwareIds: NO_EXTENSION });
+    const waiting = await stack.submissions.waitFor(id, (v) => (v.raw.label as LabelReport | undefined)?.phase === "awaitingMicrosoftApproval", { timeoutMs: 90_000 });
+    const label = waiting.raw.label as LabelReport;
+    const { productId, submissionId } = waiting.custom as { productId: string; submissionId: string };
+    const before = await getShippingLabel(hdc, productId, submissionId, label.labelId!);
+    const first = (before.targeting!.hardwareIds as any[])[0];
+    const tuple = { bundleId: first.bundleId, infId: first.infId, operatingSystemCode: first.operatingSystemCode, pnpString: first.pnpString };
+    // Microsoft answers 503 to the first 10 PATCHes: two activity attempts (the HDC client's 1 + 4 tries
+    // each) fail, 150 s and 300 s of retry waits follow, the third attempt goes through.
+    stack.emulators.configure({ faults: [{ method: "PATCH", pathRegex: "/shippingLabels/\\d+$", status: 503, times: 10 }] });
+    const mark = logMark(stack);
+    try {
+      const started = await startChange(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { remove: [tuple] } } }, "PATCH");
+      // The answer comes at once (real time), not after Microsoft.
+      expect(started.ms).toBeLessThan(3000);
+      expect(started.json).toMatchObject({ kind: "update", state: "running", change: 1 });
+      // A second change while this one runs: 409 naming the running one.
+      const second = await post(`/submissions/${id}/labels/${label.labelId}/cancel`, {});
+      expect(second.status).toBe(409);
+      expect(second.json).toMatchObject({ error: expect.stringMatching(/still running; one change per label at a time/), statusUrl: started.statusUrl });
+      const outcome = await changeOutcome(started.statusUrl);
+      expect(outcome).toMatchObject({ state: "succeeded", hardwareIdChanges: 1, runtimeStatus: "Completed" });
+      // Longer than Azure's 230 s HTTP limit in (orchestration) time, of calls to Microsoft and their retries.
+      expect((Date.parse(outcome.endedAt) - Date.parse(outcome.startedAt)) / 1000).toBeGreaterThan(230);
+      expect(faultTaken(stack, 0)).toBe(10);
+      expect(hdcEntries(stack, mark, "updateShippingLabel", true)).toHaveLength(1);
+      const after = await getShippingLabel(hdc, productId, submissionId, label.labelId!);
+      expect((after.targeting!.hardwareIds as any[]).find((h) => h.pnpString === tuple.pnpString && h.infId === tuple.infId && h.operatingSystemCode === tuple.operatingSystemCode)?.distributionState).toBe("pendingRemove");
+      // Let the parked label go (it would be followed for years otherwise).
+      stack.emulators.configure({ faults: [] });
+      expect(await change(`/submissions/${id}/labels/${label.labelId}/cancel`, {})).toMatchObject({ state: "succeeded" });
+      expect((await finished(id)).label.phase).toBe("cancelled");
+    } finally {
+      stack.emulators.configure({ faults: [] });
+      labels({ approvalSeconds: 86_400 });
+    }
+  });
+
+  it("kill -9 while a label PATCH is at Microsoft: the change is applied exactly once and the status says so", async () => {
+    labels({ approvalSeconds: 2 * TEN_YEARS_SECONDS });
+    const id = await submit("pub-patch-crash", { destination: "windowsUpdate", hardwareIds: NO_EXTENSION });
+    const waiting = await stack.submissions.waitFor(id, (v) => (v.raw.label as LabelReport | undefined)?.phase === "awaitingMicrosoftApproval", { timeoutMs: 90_000 });
+    const label = waiting.raw.label as LabelReport;
+    const { productId, submissionId } = waiting.custom as { productId: string; submissionId: string };
+    const before = await getShippingLabel(hdc, productId, submissionId, label.labelId!);
+    const first = (before.targeting!.hardwareIds as any[])[0];
+    const tuple = { bundleId: first.bundleId, infId: first.infId, operatingSystemCode: first.operatingSystemCode, pnpString: first.pnpString };
+    // The PATCH is held 2 s at the emulator, then applied: the runtime dies while it is in flight.
+    stack.emulators.configure({ faults: [{ method: "PATCH", pathRegex: "/shippingLabels/\\d+$", delayMs: 2000, times: 1 }] });
+    const mark = logMark(stack);
+    let down = false;
+    try {
+      const started = await startChange(`/submissions/${id}/labels/${label.labelId}`, { targeting: { hardwareIds: { remove: [tuple] } } }, "PATCH");
+      await until("the PATCH held", () => faultTaken(stack, 0) === 1, 30_000, 10);
+      down = true;
+      await stack.runtime.kill("SIGKILL");
+      await until("the held PATCH applied", () => hdcEntries(stack, mark, "updateShippingLabel", true).length === 1, 10_000);
+      await stack.runtime.restart();
+      down = false;
+      const outcome = await changeOutcome(started.statusUrl);
+      // The retried activity read the label, found the change in effect and did not send it again.
+      expect(outcome).toMatchObject({ state: "succeeded", alreadyApplied: true });
+      expect(hdcEntries(stack, mark, "updateShippingLabel")).toHaveLength(1);
+      const after = await getShippingLabel(hdc, productId, submissionId, label.labelId!);
+      expect((after.targeting!.hardwareIds as any[]).find((h) => h.pnpString === tuple.pnpString && h.infId === tuple.infId && h.operatingSystemCode === tuple.operatingSystemCode)?.distributionState).toBe("pendingRemove");
+      // Let the parked label go (it would be followed for years otherwise).
+      stack.emulators.configure({ faults: [] });
+      expect(await change(`/submissions/${id}/labels/${label.labelId}/cancel`, {})).toMatchObject({ state: "succeeded" });
+      expect((await finished(id)).label.phase).toBe("cancelled");
+    } finally {
+      stack.emulators.configure({ faults: [] });
+      labels({ approvalSeconds: 86_400 });
+      if (down) await stack.runtime.restart().catch(() => undefined);
+    }
   });
 
   it("refuses to cancel a label that is not in approval or rollout", async () => {

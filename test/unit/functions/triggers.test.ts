@@ -198,6 +198,9 @@ describe("registrations", () => {
         "getShippingLabelStatus",
         "updateShippingLabel",
         "cancelShippingLabel",
+        // Label changes in the background (issue 30).
+        "changeLabel",
+        "labelChangeStatus",
         "startLabel",
         "listLabels",
         "updateLabel",
