@@ -19,6 +19,7 @@ import { buildSubmitDriverInput } from "./submissionInput";
 import { admitPackage } from "./uploadAdmission";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
 import { failedSubmissionOf, type PreviousRun, previousRunOf, previousRunOfRecord, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
@@ -197,7 +198,7 @@ function orphanRefusal(instanceId: string, pkg: string, orphan: { product?: { pr
 app.http("startSubmission", {
   route: "submissions",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
   handler: bodyLimited("startSubmission", handleStartSubmission),
 });
