@@ -16,8 +16,8 @@ export interface ApiOptions {
 }
 
 export type UploadTicket =
-  | { exists: true; package: string }
-  | { exists: false; package: string; uploadUrl: string; expiresOn?: string; metadata: Record<string, string> };
+  | { exists: true; package: string; uploadId?: string }
+  | { exists: false; package: string; uploadId?: string; uploadUrl: string; expiresOn?: string; metadata: Record<string, string> };
 
 export interface StartedSubmission {
   id: string;
@@ -112,16 +112,18 @@ export class ApiClient {
     );
   }
 
-  async createUpload(body: { fileName: string; sha256: string; size: number; product?: unknown }): Promise<UploadTicket> {
+  async createUpload(body: { fileName: string; sha256: string; size: number; product?: unknown; uploadId?: string }): Promise<UploadTicket> {
     const response = await this.send("POST", "/uploads", body);
     if (response.status !== 200 && response.status !== 201) throw await this.failure("POST /api/uploads", response);
     const ticket = await this.json(response);
     if (typeof ticket.package !== "string") throw new CliError(ExitCode.ApiError, "POST /api/uploads answered without a package");
-    if (ticket.exists === true) return { exists: true, package: ticket.package };
+    const uploadId = typeof ticket.uploadId === "string" ? ticket.uploadId : undefined;
+    if (ticket.exists === true) return { exists: true, package: ticket.package, ...(uploadId ? { uploadId } : {}) };
     if (typeof ticket.uploadUrl !== "string") throw new CliError(ExitCode.ApiError, "POST /api/uploads answered without an upload URL");
     return {
       exists: false,
       package: ticket.package,
+      ...(uploadId ? { uploadId } : {}),
       uploadUrl: ticket.uploadUrl,
       expiresOn: typeof ticket.expiresOn === "string" ? ticket.expiresOn : undefined,
       metadata: (ticket.metadata && typeof ticket.metadata === "object" ? ticket.metadata : {}) as Record<string, string>,

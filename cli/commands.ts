@@ -5,6 +5,7 @@ import { PACKAGE_EXTENSIONS } from "../src/domain/packageRules";
 import { ApiClient } from "./api";
 import { CliError, ExitCode } from "./exitCodes";
 import { downloadVerified, hashFile, uploadPackageFile } from "./files";
+import { rememberedUploadId, rememberUploadId } from "./uploadCache";
 import { emptyResult, type FileDocument, type ResultDocument, type SubmissionDocument, toSubmissionDocument, withExit } from "./output";
 import type { ProgressLine } from "./progress";
 
@@ -186,6 +187,8 @@ export interface SubmitOptions {
   wait: boolean;
   out?: string;
   waitOptions: WaitOptions;
+  /** Where the ids of this machine's uploads are remembered (uploadCache.ts); none: every run uploads. */
+  uploadCacheDir?: string;
 }
 
 function readProduct(productFile: string): unknown {
@@ -223,10 +226,16 @@ export async function submit(api: ApiClient, packagePath: string, options: Submi
 
   progress.note(`Hashing ${fileName} (${stat.size} bytes)`);
   const { sha256, size } = await hashFile(packagePath);
-  const ticket = await api.createUpload({ fileName, sha256, size, ...(product ? { product } : {}) });
+  const cacheKey = { apiBase: api.base, fileName, sha256, size };
+  const earlier = options.uploadCacheDir ? rememberedUploadId(options.uploadCacheDir, cacheKey) : undefined;
+  const ticket = await api.createUpload({ fileName, sha256, size, ...(product ? { product } : {}), ...(earlier ? { uploadId: earlier } : {}) });
   if (ticket.exists) {
     progress.note(`${ticket.package} already holds this package (SHA-256 ${sha256.slice(0, 16)}…); not uploading again`);
   } else {
+    if (options.uploadCacheDir && ticket.uploadId) {
+      const problem = rememberUploadId(options.uploadCacheDir, cacheKey, ticket.uploadId);
+      if (problem) progress.note(`Could not remember upload ${ticket.uploadId} in ${options.uploadCacheDir} (${problem}); a re-run will upload again`);
+    }
     progress.note(`Uploading to ${ticket.package}`);
     await uploadPackageFile(ticket.uploadUrl, packagePath, {
       metadata: ticket.metadata,

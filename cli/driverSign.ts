@@ -11,6 +11,7 @@ import { CliError, ExitCode, type ExitCodeValue } from "./exitCodes";
 import { emptyResult, type ResultDocument } from "./output";
 import * as preflight from "./preflight";
 import { ProgressLine } from "./progress";
+import { defaultUploadCacheDir } from "./uploadCache";
 
 interface GlobalOptions {
   url?: string;
@@ -72,11 +73,13 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
     .option("--timeout <duration>", "how long to wait (the submission goes on after it)", DEFAULT_TIMEOUT)
     .option("--poll <duration>", "time between status checks", DEFAULT_POLL)
     .option("--out <dir>", "download the signed package, driver metadata and manifest here (implies --wait)")
-    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string }, command: Command) => {
+    .addOption(new Option("--upload-cache <dir>", "where this machine remembers its upload ids, so a re-run skips the upload (default ~/.cache/driver-sign/uploads)").env("DRIVER_SIGN_UPLOAD_CACHE"))
+    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string; uploadCache?: string }, command: Command) => {
       commandName = "submit";
       const wait = waitOptions(options);
       const { api, progress } = context(command);
-      result = await commands.submit(api, packagePath, { productFile: options.product, wait: Boolean(options.wait), out: options.out, waitOptions: wait }, progress);
+      const uploadCacheDir = options.uploadCache ?? defaultUploadCacheDir(io.env);
+      result = await commands.submit(api, packagePath, { productFile: options.product, wait: Boolean(options.wait), out: options.out, waitOptions: wait, uploadCacheDir }, progress);
     });
 
   program
@@ -134,11 +137,14 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
   // The offline preflight: no --url or key needed (docs/package-rules.md).
   program
     .command("check")
-    .description("check a driver package (.cab) offline against the rules Microsoft enforces; exit 0 clean, 10 warnings, 11 refused")
-    .argument("<package>", "the .cab file")
-    .action(async (packagePath: string) => {
+    .description("check a driver package (.cab, or an HLK package .hlkx/.hckx) offline against the rules Microsoft enforces; exit 0 clean, 10 warnings, 11 refused")
+    .argument("<package>", "the .cab (or .hlkx/.hckx) file")
+    .option("--attestation", "the CAB goes to attestation signing: it must be EV-signed (PKG010), and --os is checked (PKG020)")
+    .option("--os <codes>", "comma-separated requested OS codes (requestedSignatures), e.g. WINDOWS_v100_X64_CO_FULL")
+    .addOption(new Option("--registered-certs <thumbprints>", "comma-separated SHA-1 or SHA-256 thumbprints of the certificates registered in Partner Center (PKG014)").env("DRIVER_SIGN_REGISTERED_CERTS"))
+    .action(async (packagePath: string, options: { attestation?: boolean; os?: string; registeredCerts?: string }) => {
       commandName = "check";
-      result = await preflight.check(packagePath);
+      result = await preflight.check(packagePath, "check", preflight.signingIntent(options));
     });
 
   program

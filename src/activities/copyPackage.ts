@@ -75,6 +75,7 @@ export async function copyPackage(input: CopyPackageInput, deps: ActivityDeps): 
     ...(properties.versionId ? { versionId: properties.versionId } : {}),
     contentLength: outcome.bytesCopied,
     ...(outcome.contentMd5 ? { contentMd5: outcome.contentMd5 } : {}),
+    ...(input.package.sha256 ? { sha256: input.package.sha256 } : {}),
   });
 
   log(

@@ -16,6 +16,11 @@ export interface PackageRef {
   /** ETag seen when the submission was requested (Event Grid data.eTag or a HEAD by the HTTP trigger). */
   etag?: string;
   contentLength?: number;
+  /**
+   * The caller's full SHA-256 (lower-case hex) from the service's own upload record (POST
+   * /api/uploads), for a package uploaded that way; never taken from blob metadata.
+   */
+  sha256?: string;
 }
 
 export type TestHarness = "hlk" | "hck" | "attestation" | "notset";
@@ -101,9 +106,8 @@ export interface PackageVersion {
   contentLength: number;
   /** Base64 MD5 of the package, when the copy was verified by MD5. */
   contentMd5?: string;
-  // TODO(issue 28, uploads slice): the caller's full sha256 once POST /api/uploads keeps it in the
-  // service's own upload record; the start input carries none today, and the blob's `sha256`
-  // metadata is written by the SAS holder, so it is not copied here.
+  /** The caller's SHA-256 from the service's upload record (PackageRef.sha256); the blob's `sha256` metadata is never used. */
+  sha256?: string;
 }
 
 /** The JSON a user finds next to the signed package (or alone, on failure or rejection). */

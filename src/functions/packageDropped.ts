@@ -26,6 +26,7 @@ import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning } from "../instances/durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
+import { admitPackage } from "./uploadAdmission";
 import { notificationsConfigured } from "../notifications/queue";
 import { RECORD_REJECTED_DROP, type RecordRejectedDropInput } from "../orchestrators/recordRejectedDrop";
 import { problemsFromZod } from "./validation/fieldProblems";
@@ -183,6 +184,11 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
     const field = verified.contentLength === 0 && problem.startsWith("is empty") ? "contentLength" : "blobName";
     return decide(await reject(config, context, instanceId, pkg, `${field}: package ${problem}`));
   }
+
+  // Size limit, and for a POST /api/uploads blob: the claimed size and the pinned ETag (pinned now if first).
+  const admission = await admitPackage(getBlobServiceClient(config), config, { ...location, etag: verified.etag, contentLength: verified.contentLength }, new Date().toISOString());
+  if (!admission.ok) return decide(await reject(config, context, instanceId, pkg, `${admission.field}: ${admission.reason}`));
+  if (admission.sha256) pkg.sha256 = admission.sha256;
 
   const client = durableClientFor(context);
   const existing = await findInstance(client, instanceId);

@@ -15,8 +15,10 @@ import { resumeClaimants } from "../storage/checkpoints";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { buildSubmitDriverInput } from "./submissionInput";
+import { admitPackage } from "./uploadAdmission";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
 import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
@@ -69,6 +71,13 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
   if (!properties.contentLength) return invalidRequest([{ field: "package", reason: "is empty (0 bytes)" }]);
   const etag = properties.etag ?? "";
+  // Size limit, and for a POST /api/uploads blob: the claimed size and the pinned ETag (pinned now if first).
+  const admission = await admitPackage(getBlobServiceClient(config), config, { ...location, etag, contentLength: properties.contentLength }, new Date().toISOString());
+  if (!admission.ok) {
+    context.warn(`startSubmission: refused ${location.container}/${location.blobName}: ${admission.reason}`);
+    if (!admission.changed) return invalidRequest([{ field: admission.field, reason: admission.reason }]);
+    return { status: 409, jsonBody: { error: "the package changed after it was pinned", package: `${location.container}/${location.blobName}`, fields: [{ field: admission.field, reason: admission.reason }] } };
+  }
   // Always derived from the blob version, never chosen by the caller: a drop and an HTTP start of
   // the same version, or two HTTP starts, land on one instance (and one set of checkpoints).
   const instanceId = instanceIdForPackage(location.container, location.blobName, etag);
@@ -107,7 +116,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
 
   let input = buildSubmitDriverInput(
-    { ...rest, package: { ...location, etag, contentLength: properties.contentLength }, requestedBy: "http" },
+    { ...rest, package: { ...location, etag, contentLength: properties.contentLength, ...(admission.sha256 ? { sha256: admission.sha256 } : {}) }, requestedBy: "http" },
     config,
   );
   let newSubmission = false;
@@ -132,7 +141,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
 app.http("startSubmission", {
   route: "submissions",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
   handler: bodyLimited("startSubmission", handleStartSubmission),
 });

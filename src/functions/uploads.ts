@@ -1,28 +1,61 @@
 /**
- * POST /api/uploads: where a CI client may put a package. The blob name is derived from the file's
- * SHA-256 and name (`ci/<first 16 hex>/<fileName>`), so a re-run of the same build lands on the same
- * blob and therefore the same submission. If that blob already holds the same bytes (its `sha256`
- * metadata, set by the uploader, and its size match), no SAS is issued and the client skips the
- * upload. Otherwise the product fields are written as the sidecar first (the drop path reads it on
- * BlobCreated), then a 30-minute create+write SAS for that one blob is returned. The SAS appears only
- * in this response body: never in logs, status or history.
+ * POST /api/uploads: where a CI client may put a package. Every request that is not a proven re-run
+ * gets a blob of its own, `ci/<uploadId>/<fileName>` with a random 128-bit upload id, so no other
+ * request can ever be given a URL to it. The service records the upload (state container: id, blob,
+ * the caller's full sha256, claimed size, created, expiry) and writes the product-fields sidecar
+ * itself, create-only, from the validated request: the caller's SAS names the package blob alone.
+ * The SAS (create+write: a block upload needs `w`, and Azurite ignores `c`) lasts UPLOAD_SAS_MINUTES;
+ * integrity does not rest on it: the first drop or start pins the blob's ETag in the record
+ * (uploadAdmission.ts) and every later step is held to that ETag.
+ *
+ * "Already uploaded" (`exists: true`, no SAS) is answered only to a request that names the upload's
+ * id, and only when the record says a version was pinned and the blob still has that ETag: never
+ * from the blob's metadata, which the SAS holder writes. Packages over MAX_PACKAGE_BYTES get no URL.
+ * The SAS appears only in this response body: never in logs, status or history.
  */
+import { randomBytes } from "node:crypto";
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import { getConfig } from "../config";
+import type { BlobServiceClient } from "@azure/storage-blob";
+import { type AppConfig, getConfig } from "../config";
+import { normalizeEtag } from "../domain/instanceId";
 import { sidecarNameFor } from "../domain/packageRules";
 import { ensureContainer, getBlobServiceClient } from "../storage/blobService";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
+import { createUploadRecord, readUploadRecord } from "../storage/uploadRecords";
 import { createUploadSasUrl } from "../storage/userSas";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
+import { uploadBlobName } from "./uploadAdmission";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseUploadRequest, type UploadRequest } from "./validation/uploadRequest";
 
-/** Blob metadata key holding the lower-case hex SHA-256 of the package. */
-export const SHA256_METADATA_KEY = "sha256";
-export const UPLOAD_FOLDER = "ci";
+export { UPLOAD_FOLDER, uploadBlobName } from "./uploadAdmission";
 
-export function uploadBlobName(request: Pick<UploadRequest, "fileName" | "sha256">): string {
-  return `${UPLOAD_FOLDER}/${request.sha256.slice(0, 16)}/${request.fileName}`;
+/** Blob metadata key holding the lower-case hex SHA-256 of the package: for people, never trusted. */
+export const SHA256_METADATA_KEY = "sha256";
+
+export function newUploadId(): string {
+  return randomBytes(16).toString("hex");
+}
+
+/**
+ * The earlier upload the request names, when it is the same file and still exactly the pinned
+ * version; else undefined (the caller gets a fresh upload of its own).
+ */
+async function provenUpload(service: BlobServiceClient, config: AppConfig, upload: UploadRequest): Promise<{ package: string } | undefined> {
+  if (!upload.uploadId) return undefined;
+  const found = await readUploadRecord(service, config, upload.uploadId);
+  const record = found?.record;
+  if (!record || record.pinnedEtag === undefined) return undefined;
+  if (record.sha256 !== upload.sha256 || record.size !== upload.size || record.blobName !== uploadBlobName(upload.uploadId, upload.fileName)) return undefined;
+  let etag: string | undefined;
+  try {
+    etag = (await service.getContainerClient(record.container).getBlobClient(record.blobName).getProperties()).etag;
+  } catch (error) {
+    if (storageStatusCode(error) === 404) return undefined;
+    throw toStorageOperationError(`Reading properties of ${record.container}/${record.blobName}`, error);
+  }
+  return etag !== undefined && normalizeEtag(etag) === normalizeEtag(record.pinnedEtag) ? { package: `${record.container}/${record.blobName}` } : undefined;
 }
 
 export async function handleCreateUpload(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -33,46 +66,53 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
   const upload = parsed.value;
 
   const config = getConfig();
+  const limit = config.settings.MAX_PACKAGE_BYTES;
+  if (upload.size > limit) return invalidRequest([{ field: "size", reason: `is ${upload.size} bytes, over the ${limit}-byte package limit (MAX_PACKAGE_BYTES)` }]);
   const service = getBlobServiceClient(config);
-  const container = config.settings.DROPS_CONTAINER;
-  const blobName = uploadBlobName(upload);
-  const packageRef = `${container}/${blobName}`;
-  const containerClient = await withStorageErrors(`Preparing container ${container}`, () => ensureContainer(service, container));
-  const blob = containerClient.getBlockBlobClient(blobName);
 
-  try {
-    const properties = await blob.getProperties();
-    if (properties.metadata?.[SHA256_METADATA_KEY] === upload.sha256 && properties.contentLength === upload.size) {
-      context.log(`uploads: ${packageRef} already holds these ${upload.size} bytes; no upload needed`);
-      return { status: 200, jsonBody: { exists: true, package: packageRef, sha256: upload.sha256, size: upload.size } };
-    }
-  } catch (error) {
-    if (storageStatusCode(error) !== 404) throw toStorageOperationError(`Reading properties of ${packageRef}`, error);
+  const proven = await provenUpload(service, config, upload);
+  if (proven) {
+    context.log(`uploads: upload ${upload.uploadId} is pinned and unchanged at ${proven.package}; no upload needed`);
+    return { status: 200, jsonBody: { exists: true, uploadId: upload.uploadId, package: proven.package, sha256: upload.sha256, size: upload.size } };
   }
 
-  // The sidecar must be in place before the package's BlobCreated event is handled.
-  const sidecar = containerClient.getBlockBlobClient(sidecarNameFor(blobName));
+  const container = config.settings.DROPS_CONTAINER;
+  const uploadId = newUploadId();
+  const blobName = uploadBlobName(uploadId, upload.fileName);
+  const packageRef = `${container}/${blobName}`;
+  const containerClient = await withStorageErrors(`Preparing container ${container}`, () => ensureContainer(service, container));
+
+  const sas = await withStorageErrors(`Signing an upload URL for ${packageRef}`, () => createUploadSasUrl(service, container, blobName));
+  await createUploadRecord(service, config, {
+    uploadId,
+    container,
+    blobName,
+    sha256: upload.sha256,
+    size: upload.size,
+    createdAt: new Date().toISOString(),
+    expiresOn: sas.expiresOn.toISOString(),
+  });
+  // Written by the service, create-only, before the URL leaves: the drop path reads it on BlobCreated.
   if (upload.product) {
     const text = JSON.stringify(upload.product);
     await withStorageErrors(`Writing the product fields of ${packageRef}`, () =>
-      sidecar.upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: "application/json" } }),
+      containerClient
+        .getBlockBlobClient(sidecarNameFor(blobName))
+        .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: "application/json" }, conditions: { ifNoneMatch: "*" } }),
     );
-  } else {
-    // Fields of an earlier request for this name must not apply to this one.
-    await withStorageErrors(`Removing old product fields of ${packageRef}`, () => sidecar.deleteIfExists());
   }
 
-  const sas = await withStorageErrors(`Signing an upload URL for ${packageRef}`, () => createUploadSasUrl(service, container, blobName));
-  context.log(`uploads: issued a write-only upload URL for ${packageRef} (expires ${sas.expiresOn.toISOString()})`);
+  context.log(`uploads: issued upload ${uploadId}: a write-only URL for ${packageRef} (expires ${sas.expiresOn.toISOString()})`);
   return {
     status: 200,
     headers: { "cache-control": "no-store" },
     jsonBody: {
       exists: false,
+      uploadId,
       package: packageRef,
       uploadUrl: sas.url,
       expiresOn: sas.expiresOn.toISOString(),
-      // Set on the committed blob so a re-run can tell the bytes are already there.
+      // For people looking at the blob; the service trusts only its own record.
       metadata: { [SHA256_METADATA_KEY]: upload.sha256 },
     },
   };
@@ -81,6 +121,6 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
 app.http("createUpload", {
   route: "uploads",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   handler: bodyLimited("createUpload", handleCreateUpload),
 });

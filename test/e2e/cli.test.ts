@@ -10,7 +10,6 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BlockBlobClient } from "@azure/storage-blob";
 import { resultDocumentSchema, type ResultDocument } from "../../cli/output";
 import { samplePackage } from "../../local/samplePackage";
 import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
@@ -57,7 +56,7 @@ describe("driver-sign CLI against the local stack", () => {
   const printed: string[] = [];
 
   const cli = async (...args: string[]): Promise<CliRun> => {
-    const run = await runCli([...args, ...common]);
+    const run = await runCli([...args, ...common], { DRIVER_SIGN_UPLOAD_CACHE: path.join(work, "upload-cache") });
     printed.push(run.stdout, run.stderr);
     return run;
   };
@@ -94,8 +93,9 @@ describe("driver-sign CLI against the local stack", () => {
     expect(run.code).toBe(0);
     const doc = documentOf(run);
     expect(doc).toMatchObject({ command: "submit", outcome: "signed", uploaded: true });
-    expect(doc.package).toMatch(/^driver-drops\/ci\/[0-9a-f]{16}\/cli-signed-1\.0\.0\.hlkx$/);
-    expect(doc.package).toContain(sha256Of(fs.readFileSync(packageFile)).slice(0, 16));
+    // A blob of this upload's own (a random upload id), never one derived from the hash another caller could ask for.
+    expect(doc.package).toMatch(/^driver-drops\/ci\/[0-9a-f]{32}\/cli-signed-1\.0\.0\.hlkx$/);
+    expect(doc.package).not.toContain(sha256Of(fs.readFileSync(packageFile)).slice(0, 16));
     const submission = doc.submission!;
     expect(submission).toMatchObject({ id: doc.id, runtimeStatus: "Completed", stage: "succeeded", progress: "completed", hasSignedPackage: true });
     expect(submission.productId).toMatch(/^\d+$/);
@@ -115,8 +115,17 @@ describe("driver-sign CLI against the local stack", () => {
     const kinds = doc.files.map((file) => file.kind).sort();
     expect(kinds).toEqual(["driverMetadata", "manifest", "signedPackage"]);
     const manifestFile = doc.files.find((file) => file.kind === "manifest")!;
-    const manifest = JSON.parse(fs.readFileSync(manifestFile.path, "utf8")) as { outcome: string; signedPackage: { container: string; blobName: string; contentLength: number } };
+    const manifest = JSON.parse(fs.readFileSync(manifestFile.path, "utf8")) as {
+      outcome: string;
+      signedPackage: { container: string; blobName: string; contentLength: number };
+      package: { sha256?: string };
+      packageVersion?: { sha256?: string };
+    };
     expect(manifest.outcome).toBe("succeeded");
+    // The caller's full sha256, from the service's upload record, names the package that was signed.
+    const callerSha256 = sha256Of(fs.readFileSync(packageFile));
+    expect(manifest.package.sha256).toBe(callerSha256);
+    expect(manifest.packageVersion?.sha256).toBe(callerSha256);
     const signed = doc.files.find((file) => file.kind === "signedPackage")!;
     const stored = await stack.blobService.getContainerClient(manifest.signedPackage.container).getBlobClient(manifest.signedPackage.blobName).downloadToBuffer();
     expect(fs.readFileSync(signed.path)).toEqual(stored);
@@ -137,7 +146,8 @@ describe("driver-sign CLI against the local stack", () => {
     expect(location.searchParams.get("sp")).toBe("r");
     expect(Date.parse(location.searchParams.get("se")!) - Date.now()).toBeLessThanOrEqual(15 * 60 * 1000 + 5000);
 
-    // Running the same command again lands on the same blob and submission: no upload, no new product.
+    // Running the same command again (this machine remembers its upload id) lands on the same blob and
+    // submission: the service says the pinned blob is unchanged, so no upload and no new product.
     const again = await cli("submit", packageFile, "--product", productFile, "--json");
     expect(again.code).toBe(0);
     const againDoc = documentOf(again);
@@ -219,50 +229,25 @@ describe("driver-sign CLI against the local stack", () => {
     expect(productsNamed("CLI Timeout 1.0")).toBe(1);
   });
 
-  it("POST /api/uploads: a write-only SAS for one hash-named blob, the sidecar first, 'exists' only for the same hash and size", async () => {
-    const key = stack.functionKey;
-    const pkg = samplePackage({ folder: "cli-uploads-api" });
-    const sha256 = sha256Of(pkg.bytes);
-    const ask = async (body: unknown) => {
-      const response = await fetch(`${stack.apiUrl}/uploads`, { method: "POST", headers: { "content-type": "application/json", "x-functions-key": key }, body: JSON.stringify(body) });
-      return { status: response.status, body: (await response.json()) as Record<string, any> };
-    };
-    const drops = stack.blobService.getContainerClient("driver-drops");
-    const blobName = `ci/${sha256.slice(0, 16)}/${pkg.fileName}`;
-
-    const bad = await ask({ fileName: "../x.txt", sha256: "nope", size: 0 });
+  it("POST /api/uploads: bad fields by name; without its upload id a re-run uploads to a blob of its own", async () => {
+    const bad = await fetch(`${stack.apiUrl}/uploads`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-functions-key": stack.functionKey },
+      body: JSON.stringify({ fileName: "../x.txt", sha256: "nope", size: 0, uploadId: "x" }),
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.fields.map((f: { field: string }) => f.field).sort()).toEqual(["fileName", "sha256", "size"]);
+    expect(((await bad.json()) as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual(["fileName", "sha256", "size", "uploadId"]);
 
-    const first = await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length, product: { productName: "Uploads API" } });
-    expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ exists: false, package: `driver-drops/${blobName}`, metadata: { sha256 } });
-    const sas = new URL(first.body.uploadUrl);
-    expect(sas.pathname.endsWith(`/driver-drops/${blobName}`)).toBe(true);
-    expect(sas.searchParams.get("sp")).toBe("cw");
-    expect(sas.searchParams.get("sr")).toBe("b");
-    expect(Date.parse(sas.searchParams.get("se")!) - Date.now()).toBeLessThanOrEqual(31 * 60 * 1000);
-    // The sidecar is there before any byte of the package.
-    expect(JSON.parse((await drops.getBlobClient(`${blobName}.json`).downloadToBuffer()).toString("utf8"))).toEqual({ productName: "Uploads API" });
-    expect(await drops.getBlobClient(blobName).exists()).toBe(false);
-
-    // Write-only: the SAS cannot read or list.
-    const uploader = new BlockBlobClient(first.body.uploadUrl);
-    await expect(uploader.getProperties()).rejects.toMatchObject({ statusCode: 403 });
-
-    // Bytes without the hash metadata are not trusted as "already uploaded".
-    await uploader.uploadData(pkg.bytes);
-    const unproven = await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length });
-    expect(unproven.body.exists).toBe(false);
-    // No product this time: the old sidecar must not apply.
-    expect(await drops.getBlobClient(`${blobName}.json`).exists()).toBe(false);
-
-    // With the metadata set at upload (as the CLI does) and the same size: no SAS, skip the upload.
-    await new BlockBlobClient(unproven.body.uploadUrl).uploadData(pkg.bytes, { metadata: { sha256 } });
-    const proven = await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length });
-    expect(proven.body).toEqual({ exists: true, package: `driver-drops/${blobName}`, sha256, size: pkg.bytes.length });
-    // The same hash with another size is not the same file.
-    expect((await ask({ fileName: pkg.fileName, sha256, size: pkg.bytes.length + 1 })).body.exists).toBe(false);
+    const packageFile = writePackage("cli-fresh-cache");
+    const first = documentOf(await cli("submit", packageFile, "--wait", "--poll", "200ms", "--timeout", "90s", "--json"));
+    expect(first).toMatchObject({ uploaded: true, outcome: "signed" });
+    // Another machine (an empty upload cache) holds no upload id: "already uploaded" is not said to it.
+    const elsewhere = await runCli(["submit", packageFile, "--json", ...common], { DRIVER_SIGN_UPLOAD_CACHE: path.join(work, "other-machine-cache") });
+    printed.push(elsewhere.stdout, elsewhere.stderr);
+    const second = documentOf(elsewhere);
+    expect(second.uploaded).toBe(true);
+    expect(second.package).not.toBe(first.package);
+    expect(second.package).toMatch(/^driver-drops\/ci\/[0-9a-f]{32}\/cli-fresh-cache-1\.0\.0\.hlkx$/);
   });
 
   it("exits 4 for an unknown id, with 404 from the result links", async () => {

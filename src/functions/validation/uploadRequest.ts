@@ -16,6 +16,8 @@ const bodySchema = z.strictObject({
     .positive("must be at least 1 byte (an empty file is not a package)")
     .max(Number.MAX_SAFE_INTEGER, "is too large"),
   product: productFieldsSchema.optional(),
+  /** An earlier upload of this file (from its answer): "already uploaded" is only ever said to its holder. */
+  uploadId: z.string({ error: "must be a string" }).regex(/^[0-9a-f]{32}$/, "must be the 32 lower-case hexadecimal digits POST /api/uploads answered").optional(),
 });
 
 export interface UploadRequest {
@@ -24,6 +26,7 @@ export interface UploadRequest {
   sha256: string;
   size: number;
   product?: ProductFieldOverrides;
+  uploadId?: string;
 }
 
 function fileNameProblem(fileName: string): string | undefined {

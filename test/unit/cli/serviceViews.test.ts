@@ -15,7 +15,7 @@ import { hdcStepPosition } from "../../../src/domain/hdcSteps";
 import type { SubmissionCustomStatus } from "../../../src/domain/types";
 import { elapsedSecondsOf, progressOf, toSubmissionView } from "../../../src/domain/submissionView";
 import { parseUploadRequest } from "../../../src/functions/validation/uploadRequest";
-import { uploadBlobName } from "../../../src/functions/uploads";
+import { newUploadId, uploadBlobName } from "../../../src/functions/uploads";
 import { MAX_STAGE_HISTORY, StatusReporter } from "../../../src/orchestrators/customStatus";
 import { createDownloadSasUrl, createUploadSasUrl } from "../../../src/storage/userSas";
 
@@ -125,10 +125,18 @@ describe("StatusReporter stage history", () => {
 
 describe("POST /api/uploads validation", () => {
   const sha = "AB".repeat(32);
-  test("a valid request; the hash is lower-cased and names the folder", () => {
+  test("a valid request; the hash is lower-cased; the folder is the upload's own id, not the hash", () => {
     const parsed = parseUploadRequest({ fileName: "contoso-usb-2.3.1.hlkx", sha256: sha, size: 10, product: { productName: "Contoso" } });
     expect(parsed).toEqual({ ok: true, value: { fileName: "contoso-usb-2.3.1.hlkx", sha256: "ab".repeat(32), size: 10, product: { productName: "Contoso" } } });
-    if (parsed.ok) expect(uploadBlobName(parsed.value)).toBe(`ci/${"ab".repeat(8)}/contoso-usb-2.3.1.hlkx`);
+    const first = newUploadId();
+    const second = newUploadId();
+    expect(first).toMatch(/^[0-9a-f]{32}$/);
+    expect(second).not.toBe(first);
+    if (parsed.ok) expect(uploadBlobName(first, parsed.value.fileName)).toBe(`ci/${first}/contoso-usb-2.3.1.hlkx`);
+  });
+  test("an earlier upload's id is 32 lower-case hex digits", () => {
+    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadId: "0f".repeat(16) })).toMatchObject({ ok: true, value: { uploadId: "0f".repeat(16) } });
+    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadId: "../x" })).toMatchObject({ ok: false, problems: [{ field: "uploadId" }] });
   });
   test.each([
     [{ fileName: "x.txt", sha256: sha, size: 1 }, "fileName", /\.hlkx/],

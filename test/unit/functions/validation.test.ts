@@ -201,11 +201,16 @@ describe("settings of the HTTP API and retention", () => {
     expect(settings.SUBMISSION_CONTAINERS).toBeUndefined(); // the trigger falls back to DROPS_CONTAINER
     expect(settings.RETENTION_DAYS).toBe(90);
     expect(settings.RETENTION_SCHEDULE).toBe("0 30 3 * * *");
+    // A cabinet's own ceiling (MS-CAB cbCabinet): a 5 GiB package is refused by default.
+    expect(settings.MAX_PACKAGE_BYTES).toBe(0x7fffffff);
+    expect(settings.MAX_PACKAGE_BYTES).toBeLessThan(5 * 1024 ** 3);
     expect(parseConfig({ ...base, SUBMISSION_CONTAINERS: " driver-drops , partner-uploads " }).settings.SUBMISSION_CONTAINERS).toEqual(["driver-drops", "partner-uploads"]);
   });
 
   test.each([
     ["RETENTION_DAYS", "0"],
+    ["MAX_PACKAGE_BYTES", "0"],
+    ["MAX_PACKAGE_BYTES", "2GB"],
     ["RETENTION_DAYS", "ninety"],
     ["RETENTION_SCHEDULE", "0 30 3 * *"],
     ["RETENTION_SCHEDULE", "daily"],
