@@ -39,7 +39,9 @@ export async function preflightPackage(input: PreflightPackageInput, deps: Activ
   }
   if (pinned && properties.etag && normalizeEtag(pinned) !== normalizeEtag(properties.etag)) throw await packageChanged(input, client);
   const reader = blobRangeReader(client, properties.contentLength ?? 0, properties.etag ?? pinned, input);
-  const report = await checkPackage(reader);
+  // Signature rules (PKG010-PKG017) apply to a signed CAB; an unsigned one is not refused here
+  // (attestation intent is not asserted: the emulator and existing flows sign unsigned test CABs).
+  const report = await checkPackage(reader, { maxPackageBytes: deps.config.settings.MAX_PACKAGE_BYTES });
 
   const hardwareIds = [...new Set(report.drivers.flatMap((driver) => driver.infs.flatMap((inf) => inf.hardwareIds)))];
   deps.log(`Preflight of ${container}/${blobName}: ${report.verdict}, ${report.findings.length} findings, ${hardwareIds.length} hardware ids, ${reader.bytesRead} of ${reader.size} bytes read`);
