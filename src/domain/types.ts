@@ -137,6 +137,12 @@ export interface ResultManifest {
   label?: LabelReport;
   /** The preflight step's result (issue 37), every finding. */
   preflight?: PreflightResult;
+  /** Preproduction signing (issue 40): absent for a product submission. */
+  signing?: "preproduction";
+  /** The preprod package at Microsoft, its last signingStatus, and the SignedFilesZip's verified contentHash. */
+  preprodPackageId?: string;
+  signingStatus?: string;
+  contentHash?: string;
 }
 
 /** One preflight finding (src/preflight/rules.ts): a package rule the dropped package breaks. */
@@ -218,6 +224,11 @@ export interface SubmissionCustomStatus {
   label?: LabelReport;
   /** The preflight step's verdict, findings and hardware ids (bounded: see fitPreflight). */
   preflight?: PreflightResult;
+  /** Preproduction signing (issue 40): absent for a product submission. */
+  signing?: "preproduction";
+  preprodPackageId?: string;
+  /** Microsoft's signingStatus as last read (NotStarted, Processing, Succeeded, Failed, or another word). */
+  signingStatus?: string;
   updatedAt: string;
 }
 
