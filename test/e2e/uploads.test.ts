@@ -120,7 +120,7 @@ describe("POST /api/uploads: a blob of its own per request, pinned, and refused 
     expect(await after.downloadToBuffer()).toEqual(pkg.bytes);
   });
 
-  it("metadata a SAS holder writes never makes the service say 'already uploaded'; only the pinned, unchanged blob does, to its id", async () => {
+  it("metadata a SAS holder writes never makes the service say 'already uploaded'; only the pinned, unchanged blob does, to the holder of its id and key", async () => {
     const pkg = samplePackage({ folder: "uploads-metadata" });
     const request = { fileName: pkg.fileName, sha256: sha256Of(pkg.bytes), size: pkg.bytes.length };
     const issued = await ask(request);
