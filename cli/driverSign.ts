@@ -137,11 +137,14 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
   // The offline preflight: no --url or key needed (docs/package-rules.md).
   program
     .command("check")
-    .description("check a driver package (.cab) offline against the rules Microsoft enforces; exit 0 clean, 10 warnings, 11 refused")
-    .argument("<package>", "the .cab file")
-    .action(async (packagePath: string) => {
+    .description("check a driver package (.cab, or an HLK package .hlkx/.hckx) offline against the rules Microsoft enforces; exit 0 clean, 10 warnings, 11 refused")
+    .argument("<package>", "the .cab (or .hlkx/.hckx) file")
+    .option("--attestation", "the CAB goes to attestation signing: it must be EV-signed (PKG010), and --os is checked (PKG020)")
+    .option("--os <codes>", "comma-separated requested OS codes (requestedSignatures), e.g. WINDOWS_v100_X64_CO_FULL")
+    .addOption(new Option("--registered-certs <thumbprints>", "comma-separated SHA-1 or SHA-256 thumbprints of the certificates registered in Partner Center (PKG014)").env("DRIVER_SIGN_REGISTERED_CERTS"))
+    .action(async (packagePath: string, options: { attestation?: boolean; os?: string; registeredCerts?: string }) => {
       commandName = "check";
-      result = await preflight.check(packagePath);
+      result = await preflight.check(packagePath, "check", preflight.signingIntent(options));
     });
 
   program

@@ -100,6 +100,22 @@ export const preflightDocumentSchema = z.strictObject({
       ),
     }),
   ),
+  /** The CAB's Authenticode signer (null: unsigned, unreadable, or an HLKX). */
+  signature: z
+    .strictObject({
+      subject: z.string(),
+      issuer: z.string(),
+      serialNumber: z.string(),
+      notBefore: z.string(),
+      notAfter: z.string(),
+      ev: z.boolean(),
+      digestAlgorithm: z.string(),
+      fileDigestAlgorithm: z.string(),
+      thumbprintSha1: z.string().regex(/^[0-9A-F]{40}$/),
+      thumbprintSha256: z.string().regex(/^[0-9A-F]{64}$/),
+      registered: z.boolean().nullable(),
+    })
+    .nullable(),
 });
 export type PreflightDocument = z.infer<typeof preflightDocumentSchema>;
 

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CabWriteError, type CabEntry, writeCab } from "../src/preflight/cabWriter";
 import type { RangeReader } from "../src/preflight/rangeReader";
-import { checkPackage, type PreflightReport } from "../src/preflight/rules";
+import { checkHlkx, checkPackage, type PreflightReport, type SigningIntent } from "../src/preflight/rules";
 import { CliError, ExitCode, type ExitCodeValue } from "./exitCodes";
 import { emptyResult, type PreflightDocument, type ResultDocument } from "./output";
 
@@ -38,8 +38,28 @@ function toDocument(report: PreflightReport): PreflightDocument {
     compression: report.compression,
     findings: report.findings,
     drivers: report.drivers,
+    signature: report.signature,
   };
 }
+
+const THUMBPRINT = /^(?:[0-9A-F]{40}|[0-9A-F]{64})$/;
+
+/** `check`'s --attestation, --os and --registered-certs (or DRIVER_SIGN_REGISTERED_CERTS), validated. */
+export function signingIntent(options: { attestation?: boolean; os?: string; registeredCerts?: string }): SigningIntent {
+  const list = (value: string | undefined) => (value ?? "").split(",").map((item) => item.trim()).filter((item) => item !== "");
+  const osCodes = list(options.os);
+  for (const code of osCodes) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(code)) throw new CliError(ExitCode.BadArguments, `--os: ${JSON.stringify(code)} is not an OS code (letters, digits and '_', e.g. WINDOWS_v100_X64_CO_FULL)`);
+  }
+  const registeredThumbprints = list(options.registeredCerts).map((value) => value.replace(/[\s:]/g, "").toUpperCase());
+  for (const thumbprint of registeredThumbprints) {
+    if (!THUMBPRINT.test(thumbprint)) throw new CliError(ExitCode.BadArguments, `--registered-certs (or DRIVER_SIGN_REGISTERED_CERTS): ${JSON.stringify(thumbprint)} is not a SHA-1 (40 hex digits) or SHA-256 (64) thumbprint`);
+  }
+  if (osCodes.length > 0 && !options.attestation) throw new CliError(ExitCode.BadArguments, "--os is checked only for attestation: add --attestation");
+  return { attestation: Boolean(options.attestation), osCodes, ...(registeredThumbprints.length > 0 ? { registeredThumbprints } : {}) };
+}
+
+const isHlkx = (packagePath: string) => /\.(hlkx|hckx)$/i.test(packagePath);
 
 const EXIT_FOR: Record<PreflightReport["verdict"], ExitCodeValue> = {
   clean: ExitCode.Signed,
@@ -52,7 +72,7 @@ function plural(count: number, word: string): string {
 }
 
 /** Runs the rules on a package file. */
-export async function check(packagePath: string, command: "check" | "pack" = "check"): Promise<ResultDocument> {
+export async function check(packagePath: string, command: "check" | "pack" = "check", intent: SigningIntent = {}): Promise<ResultDocument> {
   let fd: number;
   try {
     fd = fs.openSync(packagePath, "r");
@@ -62,7 +82,8 @@ export async function check(packagePath: string, command: "check" | "pack" = "ch
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw new CliError(ExitCode.BadArguments, `${packagePath} is not a file`);
-    const report = await checkPackage(fileRangeReader(fd, stat.size));
+    const reader = fileRangeReader(fd, stat.size);
+    const report = isHlkx(packagePath) ? await checkHlkx(reader, intent) : await checkPackage(reader, intent);
     const preflight = toDocument(report);
     const summary =
       report.verdict === "clean"
@@ -140,6 +161,11 @@ export function preflightLines(doc: PreflightDocument): string[] {
   for (const f of doc.findings) {
     const where = f.file ? `${f.file}${f.line !== null ? `:${f.line}` : ""}: ` : "";
     lines.push(`${f.severity === "error" ? "error  " : "warning"} ${f.code} ${where}${f.message}`);
+  }
+  const s = doc.signature;
+  if (s) {
+    lines.push(`signed by ${s.subject} (issuer ${s.issuer}; ${s.ev ? "EV" : "not EV"}; ${s.fileDigestAlgorithm.toUpperCase()}; valid ${s.notBefore} to ${s.notAfter}; ${s.registered === null ? "registration not checked" : s.registered ? "registered" : "NOT registered"})`);
+    lines.push(`  thumbprint SHA-1 ${s.thumbprintSha1}, SHA-256 ${s.thumbprintSha256}`);
   }
   if (doc.drivers.length > 0) lines.push(`${doc.size} bytes, ${plural(doc.fileCount, "file")} (${doc.compression.join(", ") || "no folders"}); drivers:`);
   for (const driver of doc.drivers) {

@@ -80,6 +80,18 @@ param deleteRetentionDays int = 30
 @description('More app settings (e.g. {"POLL_MAX_SECONDS":"600"}); every setting in the README table may go here. They cannot replace the settings this template computes (identity, storage, HDC ids, containers).')
 param extraAppSettings object = {}
 
+@description('API_CLIENT_ID: application (client) id of the API app registration that callers get tokens for (infra/scripts/app-registration.sh creates it and sets this). Empty: no App Service Authentication (function keys only; local demo).')
+param apiClientId string = ''
+
+@description('Tenant of the API app registration.')
+param apiTenantId string = tenant().tenantId
+
+@description('Client application ids allowed to call the API (Easy Auth allowedApplications / allowedClientApplications). Empty: any client of the tenant; the app still requires one of the Sign.* app roles.')
+param apiAllowedClientApplications array = []
+
+@description('App Service Authentication (Entra ID) in front of the app. Defaults to on when apiClientId is given.')
+param appServiceAuth bool = !empty(apiClientId)
+
 var tags = {
   'azd-env-name': environmentName
 }
@@ -110,6 +122,10 @@ module app './app/resources.bicep' = {
     stateContainer: stateContainer
     deleteRetentionDays: deleteRetentionDays
     extraAppSettings: extraAppSettings
+    apiClientId: apiClientId
+    apiTenantId: apiTenantId
+    apiAllowedClientApplications: apiAllowedClientApplications
+    appServiceAuth: appServiceAuth
   }
 }
 
@@ -118,6 +134,11 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = app.outputs.functionAppName
+output AZURE_FUNCTION_APP_HOSTNAME string = app.outputs.functionAppHostName
+// Where people open the page: sign in first, then land on it (Easy Auth answers 401, not a redirect).
+output DASHBOARD_SIGN_IN_URL string = appServiceAuth
+  ? 'https://${app.outputs.functionAppHostName}/.auth/login/aad?post_login_redirect_uri=/api/dashboard'
+  : 'https://${app.outputs.functionAppHostName}/api/dashboard'
 output AZURE_STORAGE_ACCOUNT_NAME string = app.outputs.storageAccountName
 output AZURE_STORAGE_ACCOUNT_ID string = app.outputs.storageAccountId
 output EVENTGRID_SYSTEM_TOPIC_NAME string = app.outputs.systemTopicName

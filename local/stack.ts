@@ -23,6 +23,7 @@ import { LOCAL_DATA_DIR } from "./runtime/paths";
 import { startRuntimeProcess, type RuntimeProcess } from "./runtime/runtimeProcess";
 import { composeSettings, type ForcedSetting } from "./stackSettings";
 import { ensureLocalCa } from "./tls";
+import { identityDir, ISSUER_FILE, LocalIssuer } from "./identity/issuer";
 
 type EmulatorOptions = Parameters<typeof startEmulators>[0];
 export type Emulators = Awaited<ReturnType<typeof startEmulators>>;
@@ -50,6 +51,12 @@ export interface StackOptions {
   inMemoryAzurite?: boolean;
   /** Folder of the local CA; must match NODE_EXTRA_CA_CERTS of processes that call the emulators. */
   tlsDir?: string;
+  /**
+   * "keys" (default): function keys, as before. "entra": the runtime plays App Service
+   * Authentication with the local token issuer of the data folder (identity/), and the app checks
+   * the injected principal (AUTH_MODE=entra).
+   */
+  auth?: "keys" | "entra";
   /** Copy runtime log lines here as well as to <dataDir>/runtime.log. */
   echoRuntimeLog?: (line: string) => void;
 }
@@ -75,6 +82,9 @@ export interface Stack {
   keys: HostKeys;
   /** One line per user setting the stack replaced or ignored, and where HDC calls go. */
   notices: string[];
+  auth: "keys" | "entra";
+  /** The local token issuer (entra mode only): mint tokens with issuer.issue({ user, roles }). */
+  issuer?: LocalIssuer;
   /** "user" when the user's HDC_API_BASE_URL is used instead of the emulator. */
   hdcTarget: "emulator" | "user";
   stop(): Promise<void>;
@@ -110,6 +120,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => emulators.stop());
 
+    const auth = options.auth ?? "keys";
+    const issuer = auth === "entra" ? LocalIssuer.loadOrCreate(dataDir) : undefined;
+
     // A fixed port (0 = any: pick one now), so a restarted runtime answers at the same address.
     const port = options.port || (await freePort());
     const user = options.userSettings ?? {};
@@ -142,7 +155,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         HDC_CERTIFICATE_PATH: "",
         HDC_MANAGED_IDENTITY_CLIENT_ID: "",
       },
-      forced: forcedSettings({ user, azurite, port, virtualClock, emulators, caCertPath: ca.caCertPath, dataDir }),
+      forced: forcedSettings({ user, azurite, port, virtualClock, emulators, caCertPath: ca.caCertPath, dataDir, auth }),
     });
     const env: Record<string, string> = { ...composed.env, ...options.appSettings };
     // The links the API hands out point at the front's own origin (or the user's, e.g. a tunnel), never
@@ -173,6 +186,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       functionKey: keys.functionKeys.default,
       keys,
       notices: composed.notices,
+      auth,
+      issuer,
       hdcTarget: composed.hdcTarget,
       stop: stopAll,
     };
@@ -207,6 +222,7 @@ function forcedSettings(context: {
   emulators: Emulators;
   caCertPath: string;
   dataDir: string;
+  auth: "keys" | "entra";
 }): Record<string, ForcedSetting> {
   const { user, azurite } = context;
   const internal = "the local runtime's own setting";
@@ -221,6 +237,11 @@ function forcedSettings(context: {
     LOCAL_VIRTUAL_CLOCK: { value: context.virtualClock ? "1" : "0", reason: internal },
     LOCAL_EMULATOR_CONTROL_URL: { value: context.emulators.controlUrl, reason: internal },
     LOCAL_KEYS_FILE: { value: path.join(context.dataDir, "keys.json"), reason: internal },
+    AUTH_MODE: {
+      value: context.auth,
+      reason: context.auth === "entra" ? "--auth entra: Easy Auth with the local token issuer is in front" : "the stack runs on function keys unless started with --auth entra",
+    },
+    LOCAL_ISSUER_METADATA_FILE: { value: context.auth === "entra" ? path.join(identityDir(context.dataDir), ISSUER_FILE) : "", reason: internal },
   };
   // Identity-based storage would send the app to a real account instead of Azurite.
   for (const name of Object.keys(user).filter((n) => n.startsWith("AzureWebJobsStorage__"))) {

@@ -80,6 +80,10 @@ const schema = z
     SIGNED_CONTAINER: containerName.default("signed-drivers"),
     STATE_CONTAINER: containerName.default("signing-state"),
 
+    // Who may call the HTTP API: "keys" (function keys; every key-holder holds every role) or "entra"
+    // (App Service Authentication in front; the app checks the injected principal's roles).
+    AUTH_MODE: z.enum(["keys", "entra"]).default("keys"),
+
     HDC_API_BASE_URL: httpsUrl.default("https://manage.devcenter.microsoft.com/v2.0/my/"),
     HDC_SCOPE: z.string().min(1).default("https://manage.devcenter.microsoft.com/.default"),
     HDC_AUTHORITY_HOST: httpsOrLoopbackUrl.default("https://login.microsoftonline.com"),
@@ -308,6 +312,22 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       firmwareVersion: settings.DEFAULT_FIRMWARE_VERSION,
     },
   };
+}
+
+/**
+ * AUTH_MODE as the HTTP triggers' registrations need it, before (and without) the full settings:
+ * only an exact "entra" opens the triggers to callers without a function key.
+ */
+export function registeredAuthMode(env: NodeJS.ProcessEnv = process.env): "keys" | "entra" {
+  return env.AUTH_MODE === "entra" ? "entra" : "keys";
+}
+
+/** AUTH_MODE alone (the caller gate reads it on every request without the rest of the settings). */
+export function readAuthMode(env: NodeJS.ProcessEnv = process.env): "keys" | "entra" {
+  const value = env.AUTH_MODE;
+  if (value === undefined || value === "" || value === "keys") return "keys";
+  if (value === "entra") return "entra";
+  throw new ConfigError([`AUTH_MODE must be "keys" or "entra" (got ${JSON.stringify(value.slice(0, 40))})`]);
 }
 
 let cached: AppConfig | undefined;

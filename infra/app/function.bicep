@@ -158,3 +158,4 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
 }
 
 output name string = app.name
+output defaultHostName string = app.properties.defaultHostName

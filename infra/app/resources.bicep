@@ -16,6 +16,10 @@ param signedContainer string
 param stateContainer string
 param deleteRetentionDays int
 param extraAppSettings object
+param apiClientId string
+param apiTenantId string
+param apiAllowedClientApplications array
+param appServiceAuth bool
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, location))
 var useKeyVault = hdcAuthMode == 'keyVaultSecret'
@@ -117,6 +121,16 @@ module function './function.bicep' = {
   }
 }
 
+module auth './auth.bicep' = if (appServiceAuth) {
+  name: 'auth'
+  params: {
+    appName: function.outputs.name
+    apiClientId: apiClientId
+    apiTenantId: apiTenantId
+    allowedClientApplications: apiAllowedClientApplications
+  }
+}
+
 module rbac './rbac.bicep' = {
   name: 'rbac'
   params: {
@@ -137,6 +151,7 @@ module rbac './rbac.bicep' = {
 }
 
 output functionAppName string = function.outputs.name
+output functionAppHostName string = function.outputs.defaultHostName
 output storageAccountName string = storage.outputs.name
 output storageAccountId string = storage.outputs.id
 output systemTopicName string = eventGrid.outputs.name

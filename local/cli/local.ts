@@ -1,5 +1,5 @@
 /**
- * `npm run local [-- --virtual-clock] [--port 7071] [--fresh] [--settings local.settings.json] [--data-dir .local-data/run]`:
+ * `npm run local [-- --virtual-clock] [--port 7071] [--fresh] [--settings local.settings.json] [--data-dir .local-data/run] [--auth keys|entra]`:
  * the whole app on this machine, offline, like `func start`: the app's settings come from the
  * environment and local.settings.json (Values apply only where the environment has no value;
  * Host.LocalHttpPort is the port unless --port is given). Every setting the stack replaces is named
@@ -20,6 +20,8 @@ const USAGE = `usage: npm run local [-- options]
   --fresh              start from empty storage, emulator state and new host keys
   --settings <file>    local.settings.json to read (default: ./${LOCAL_SETTINGS_FILE} when it exists)
   --data-dir <dir>     where everything is kept (default: .local-data/run)
+  --auth keys|entra    keys (default): function keys, every key-holder holds every role;
+                       entra: Easy Auth in front, callers need a token from \`npm run -s token\`
 `;
 
 interface CliOptions {
@@ -28,6 +30,7 @@ interface CliOptions {
   fresh: boolean;
   settingsFile?: string;
   dataDir: string;
+  auth: "keys" | "entra";
 }
 
 function fail(message: string): never {
@@ -46,6 +49,7 @@ function readOptions(argv: string[]): CliOptions {
         fresh: { type: "boolean", default: false },
         settings: { type: "string" },
         "data-dir": { type: "string" },
+        auth: { type: "string", default: "keys" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -63,7 +67,9 @@ function readOptions(argv: string[]): CliOptions {
     port = Number(parsed.port);
     if (!/^\d+$/.test(parsed.port) || port > 65535) fail(`--port: "${parsed.port}" is not a port number (0-65535)`);
   }
+  if (parsed.auth !== "keys" && parsed.auth !== "entra") fail(`--auth: "${parsed.auth}" must be keys or entra`);
   return {
+    auth: parsed.auth,
     virtualClock: parsed["virtual-clock"] === true,
     port,
     fresh: parsed.fresh === true,
@@ -95,6 +101,7 @@ async function main(): Promise<void> {
     virtualClock: options.virtualClock,
     port,
     userSettings: settings,
+    auth: options.auth,
     // On the real clock, Microsoft's emulated review takes about a minute instead of several.
     behaviour: options.virtualClock ? undefined : { workflow: { stepSeconds: 5, commitSeconds: 2 } },
     echoRuntimeLog: (line) => process.stderr.write(`  ${line}\n`),
@@ -109,16 +116,32 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(options.dataDir, "api-url.txt"), stack.apiUrl + "\n");
   const shown = (file: string) => path.relative(process.cwd(), file) || file;
   const drops = stack.env.DROPS_CONTAINER;
+  const dataDirArg = path.resolve(options.dataDir) === path.join(LOCAL_DATA_DIR, "run") ? "" : ` --data-dir ${shown(options.dataDir)}`;
+  const access =
+    options.auth === "entra"
+      ? [
+          `  Auth:     Entra ID (Easy Auth emulated with the local issuer in ${shown(path.join(options.dataDir, "identity"))}); no function key is asked for`,
+          `            a token: npm run -s token -- --user alice --roles Sign.Submit${dataDirArg}; send it as Authorization: Bearer <token>`,
+          `  Example:  curl -H "Authorization: Bearer $(npm run -s token -- --user alice --roles Sign.Submit${dataDirArg})" ${stack.apiUrl}/submissions`,
+        ]
+      : [
+          `  Auth:     function keys only: every key-holder holds every role (--auth entra for Entra ID callers)`,
+          `  Keys:     ${shown(stack.keysFile)} (host keys; the API needs functionKeys.default or the masterKey)`,
+          `            send it as the x-functions-key header or ?code=<key>; without a key the API answers 401`,
+        ];
   const lines = [
     "",
     "Local runtime ready.",
-    `  Keys:     ${shown(stack.keysFile)} (host keys; the API needs functionKeys.default or the masterKey)`,
-    `            send it as the x-functions-key header or ?code=<key>; without a key the API answers 401`,
+    ...access,
     `  Submit:   POST ${stack.apiUrl}/submissions   {"package":"${drops}/<file>.hlkx"}`,
     `  Status:   GET  ${stack.apiUrl}/submissions/{id}`,
     `  List:     GET  ${stack.apiUrl}/submissions`,
-    `  Page:     ${stack.apiUrl}/dashboard?code=<functionKeys.default>   (the key leaves the address bar at once)`,
-    `  Example:  curl -H "x-functions-key: $(node -p 'require("./${shown(stack.keysFile)}").functionKeys.default')" ${stack.apiUrl}/submissions`,
+    ...(options.auth === "entra"
+      ? [`  Page:     ${stack.apiUrl}/dashboard   (browser sign-in is not emulated yet: the page redirects to ${"/.auth/login/aad"})`]
+      : [
+          `  Page:     ${stack.apiUrl}/dashboard?code=<functionKeys.default>   (the key leaves the address bar at once)`,
+          `  Example:  curl -H "x-functions-key: $(node -p 'require("./${shown(stack.keysFile)}").functionKeys.default')" ${stack.apiUrl}/submissions`,
+        ]),
     `  Drops:    container "${drops}" at ${stack.azurite.blobEndpoint} (account ${DEV_ACCOUNT}); npm run drop -- <file>`,
     `            connection string (Azurite development account) in ${shown(connectionFile)}`,
     `  Signed:   container "${stack.env.SIGNED_CONTAINER}"`,

@@ -34,10 +34,24 @@ export function compareRuns(
   return out;
 }
 
+/**
+ * The history view's TimerCreated FireAt becomes whole hours after the event (a long timer's chunk is 72 h; short
+ * timers read 0): the episode's own time is not in the view, and instants depend on each host's timing.
+ */
 function normaliseStatus(status: EngineStatus | undefined): unknown {
   if (!status) return undefined;
   const { history, ...rest } = status;
-  return { ...rest, history: history?.map((e) => relativeTimes(e as Record<string, unknown>, undefined)) };
+  const events = (history ?? []) as Record<string, unknown>[];
+  return {
+    ...rest,
+    history: history && events.map((e) => {
+      const copy = { ...e };
+      if (copy.EventType === "TimerCreated" && typeof copy.FireAt === "string" && typeof copy.Timestamp === "string") {
+        copy.FireAtAfterCreatedH = Math.round((Date.parse(copy.FireAt) - Date.parse(copy.Timestamp)) / 3600_000);
+      }
+      return copy;
+    }),
+  };
 }
 
 /**
@@ -86,7 +100,12 @@ export function compareValue(field: string, real: unknown, local: unknown, out: 
   }
   out.fields++;
   if (isAbsent(real) && isAbsent(local)) return;
-  if (JSON.stringify(real) !== JSON.stringify(local)) out.differences.push({ field, real, local });
+  if (JSON.stringify(normaliseIds(real)) !== JSON.stringify(normaliseIds(local))) out.differences.push({ field, real, local });
+}
+
+/** Generated sub-orchestration ids are "<parent execution id>:<sequence id>"; the execution id is random. */
+function normaliseIds(value: unknown): unknown {
+  return typeof value === "string" ? value.replace(/\b[0-9a-f]{32}(?=:\d+)/g, "<executionId>") : value;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -3,7 +3,8 @@
  * our engine (local/durable), compares them field by field and prints the report. Exit code 1 when a difference
  * is not in the known-differences list (or an engine fails to run a scenario).
  *
- * Usage: node dist/local/conformance/run.js [--json <file>] [--only <scenario name>]
+ * Usage: node dist/local/conformance/run.js [--json <file>] [--only <scenario name>] [--dump <dir>] [--verbose]
+ * (--dump writes both engines' status and latest orchestrator payload per scenario.)
  */
 import "../functionsHost/installCoreStandIn";
 import * as fs from "node:fs";
@@ -58,7 +59,7 @@ async function runOn(engine: EngineDriver, scenario: Scenario, instanceId: strin
   return { status, payload, elapsedMs };
 }
 
-export async function runConformance(options: { only?: string; log?: (line: string) => void } = {}): Promise<ConformanceReport> {
+export async function runConformance(options: { only?: string; log?: (line: string) => void; dumpDir?: string } = {}): Promise<ConformanceReport> {
   const log = options.log ?? (() => undefined);
   const scenarios = SCENARIOS.filter((s) => !options.only || s.name === options.only);
   const azurite = await startAzurite({ inMemory: true });
@@ -77,6 +78,10 @@ export async function runConformance(options: { only?: string; log?: (line: stri
       const result: ScenarioResult = { name: scenario.name, covers: scenario.covers, fields: 0, differences: [], elapsedMs: { real: 0, local: 0 }, activitySteps: scenario.activitySteps };
       try {
         const [onReal, onLocal] = await Promise.all([runOn(real, scenario, instanceId), runOn(local, scenario, instanceId)]);
+        if (options.dumpDir) {
+          fs.mkdirSync(options.dumpDir, { recursive: true });
+          fs.writeFileSync(path.join(options.dumpDir, `${scenario.name}.json`), JSON.stringify({ real: onReal, local: onLocal }, null, 2));
+        }
         const comparison = compareRuns(onReal, onLocal);
         result.fields = comparison.fields;
         result.differences = comparison.differences.map((d) => ({ ...d, known: knownDifferenceFor(scenario.name, d)?.id }));
@@ -139,7 +144,7 @@ if (require.main === module) {
     return at >= 0 ? args[at + 1] : undefined;
   };
   const verbose = args.includes("--verbose");
-  runConformance({ only: option("only"), log: verbose ? (line) => process.stderr.write(line + "\n") : undefined })
+  runConformance({ only: option("only"), dumpDir: option("dump"), log: verbose ? (line) => process.stderr.write(line + "\n") : undefined })
     .then((report) => {
       process.stdout.write(formatReport(report) + "\n");
       const jsonFile = option("json");

@@ -22,12 +22,88 @@ export type WaitFor = (what: string, predicate: (status: EngineStatus) => boolea
 
 export const TERMINAL = ["Completed", "Failed", "Terminated", "Canceled"];
 
+const running = (s: EngineStatus) => s.runtimeStatus === "Running" && s.customStatus !== null && s.customStatus !== undefined;
+
 export const SCENARIOS: Scenario[] = [
   {
     name: "activitySequence",
-    covers: "activities called one after another; inputs and results of every JSON kind",
+    covers: "activities called one after another; inputs and results of every JSON kind, an activity returning nothing",
     orchestrator: "conformanceSequence",
     input: { hello: "world", n: 1 },
-    activitySteps: 3,
+    activitySteps: 4,
+  },
+  {
+    name: "activityRetry",
+    covers: "callActivityWithRetry: backoff 2, max interval; recovered after 2 failures; attempts exhausted and caught",
+    orchestrator: "conformanceRetry",
+  },
+  {
+    name: "durableTimer",
+    covers: "a 2 s durable timer: FireAt relative to the episode, TimerFired, the clock after it",
+    orchestrator: "conformanceTimer",
+  },
+  {
+    name: "longTimer",
+    covers: "a 10-day timer (longer than the extension's 6-day maximum): its first chunk, raced with an event that wins",
+    orchestrator: "conformanceLongTimer",
+    drive: async (engine, id, waitFor) => {
+      await waitFor("waiting on the timer", running);
+      await engine.raise(id, "wake", "now");
+    },
+  },
+  {
+    name: "externalEvent",
+    covers: "waitForExternalEvent raced with a timer (Task.any), the event raised through the client, the timer cancelled",
+    orchestrator: "conformanceExternalEvent",
+    drive: async (engine, id, waitFor) => {
+      await waitFor("waiting for the event", running);
+      await engine.raise(id, "approval", { by: "conformance", at: "2026-05-06T07:08:09.123Z" });
+    },
+  },
+  {
+    name: "subOrchestrations",
+    covers: "sub-orchestrations with Task.all, generated and explicit instance ids, a failing child caught",
+    orchestrator: "conformanceSubOrchestrations",
+  },
+  {
+    name: "continueAsNew",
+    covers: "continueAsNew twice with new input; custom status across generations",
+    orchestrator: "conformanceContinueAsNew",
+  },
+  {
+    name: "customStatusAtCap",
+    covers: "a custom status just under the 16 KB cap (8,700 characters: 16 KB after rounding down)",
+    orchestrator: "conformanceCustomStatus",
+    input: { chars: 8700 },
+  },
+  {
+    name: "customStatusOverCap",
+    covers: "a custom status just over the 16 KB cap (8,704 characters: 17 KB)",
+    orchestrator: "conformanceCustomStatus",
+    input: { chars: 8704 },
+  },
+  {
+    name: "terminate",
+    covers: "terminate with a reason while waiting for an event",
+    orchestrator: "conformanceWaitForever",
+    drive: async (engine, id, waitFor) => {
+      await waitFor("waiting for the event", running);
+      await engine.terminate(id, "stopped by the conformance harness");
+    },
+  },
+  {
+    name: "activityFailureCaught",
+    covers: "an activity that throws, caught by the orchestrator: TaskFailed reason and details, the message the orchestrator sees",
+    orchestrator: "conformanceActivityFailureCaught",
+  },
+  {
+    name: "activityFailureUncaught",
+    covers: "an activity that throws, not caught: the instance fails with the extension's text",
+    orchestrator: "conformanceActivityFailureUncaught",
+  },
+  {
+    name: "orchestratorThrows",
+    covers: "an orchestrator that throws: Orchestrator function '<name>' failed: <message>",
+    orchestrator: "conformanceOrchestratorThrows",
   },
 ];

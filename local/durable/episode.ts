@@ -1,6 +1,6 @@
 /** One orchestrator episode: the payload the extension sends, the handler call, and what came back. */
 import { LONG_TIMER_INTERVAL_MS, MAX_SHORT_TIMER_MS, timeSpanText } from "./actions";
-import { HistoryEvent, OrchestratorInvoker } from "./types";
+import { EventType, HistoryEvent, OrchestratorInvoker } from "./types";
 
 export interface OrchestratorStateJson {
   isDone: boolean;
@@ -19,7 +19,7 @@ export interface EpisodeInput {
   instanceId: string;
   parentInstanceId?: string;
   input: unknown;
-  /** Events already processed by earlier episodes (sent with IsPlayed: true). */
+  /** Events already processed by earlier episodes (sent with IsPlayed as the extension marks them). */
   playedHistory: HistoryEvent[];
   /** Events this episode adds (OrchestratorStarted first). */
   newEvents: HistoryEvent[];
@@ -27,20 +27,39 @@ export interface EpisodeInput {
 
 const OUT_OF_PROC_LABEL = "$OutOfProcData$:";
 
+/** Events the orchestrator's own actions produced: DTFx never marks them played (the conformance harness shows it). */
+const SELF_GENERATED = new Set<EventType>([
+  EventType.OrchestratorStarted, EventType.OrchestratorCompleted, EventType.TaskScheduled, EventType.TimerCreated,
+  EventType.SubOrchestrationInstanceCreated,
+]);
+
+/**
+ * IsPlayed as the extension sends it: the events delivered to earlier episodes (ExecutionStarted, completions,
+ * timers fired, events raised) are played, the orchestrator's own events are not, nor is anything new; except the
+ * OrchestratorCompleted that a continueAsNew carries right after ExecutionStarted, which is.
+ */
+function isPlayed(event: HistoryEvent, previous: HistoryEvent | undefined): boolean {
+  if (!SELF_GENERATED.has(event.EventType)) return true;
+  return event.EventType === EventType.OrchestratorCompleted && previous?.EventType === EventType.ExecutionStarted;
+}
+
 /** The orchestrationTrigger JSON the Durable extension sends (reference 5.3). Always a fresh copy: the engine mutates it. */
 export function buildPayload(episode: EpisodeInput): unknown {
+  const played = episode.playedHistory;
   const history = [
-    ...episode.playedHistory.map((e) => ({ ...e, IsPlayed: true })),
+    ...played.map((e, i) => ({ ...e, IsPlayed: isPlayed(e, played[i - 1]) })),
     ...episode.newEvents.map((e) => ({ ...e, IsPlayed: false })),
   ];
   return JSON.parse(JSON.stringify({
     history,
     input: episode.input ?? null,
     instanceId: episode.instanceId,
-    isReplaying: false,
+    // The extension says "replaying" whenever there is history from earlier episodes.
+    isReplaying: played.length > 0,
     parentInstanceId: episode.parentInstanceId ?? null,
     upperSchemaVersion: 1,
-    upperSchemaVersionNew: 2,
+    // The extension 3.19.0 offers V3 (the conformance harness shows it): durable-functions then splits long timers itself.
+    upperSchemaVersionNew: 3,
     maximumShortTimerDuration: timeSpanText(MAX_SHORT_TIMER_MS),
     longRunningTimerIntervalDuration: timeSpanText(LONG_TIMER_INTERVAL_MS),
     defaultHttpAsyncRequestSleepTimeMillseconds: 30000,

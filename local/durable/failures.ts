@@ -15,9 +15,9 @@ export function ensureErrorType(thrown: unknown): Error {
   return new Error(typeof thrown === "object" ? JSON.stringify(thrown) : String(thrown));
 }
 
-/** The host's RpcException message for a failed invocation (the worker sends no exception type for JS). */
+/** The host's RpcException message for a failed invocation ("Result: ...\nException: ...\nStack: ..."). */
 export function rpcExceptionMessage(message: string, stack: string | undefined): string {
-  return `Result: Failure\nType: \nException: ${message}\nStack: ${stack ?? ""}`;
+  return `Result: Failure\nException: ${message}\nStack: ${stack ?? ""}`;
 }
 
 const MESSAGE_LABEL = "\nException:";
@@ -25,8 +25,9 @@ const STACK_LABEL = "\nStack:";
 const OUT_OF_PROC_DATA_LABEL = "\n\n$OutOfProcData$:";
 
 /**
- * OutOfProcExceptionHelpers.TryGetExceptionWithFriendlyMessage: the text between "\nException:" and the first
- * "\nStack:", cut at "$OutOfProcData$". The label has no trailing space, so the result keeps a leading one.
+ * The older parse (extension before 3.16.2, and 3.16.2+ for an exception that is not the host's RpcException):
+ * the text between "\nException:" and "\nStack:", cut at "$OutOfProcData$". The label has no trailing space,
+ * so the result keeps a leading one. Activity failures no longer take this path (see activityFailure).
  */
 export function friendlyMessage(rpcMessage: string): string | undefined {
   if (!rpcMessage.startsWith("Result:") || !rpcMessage.includes(MESSAGE_LABEL) || !rpcMessage.includes(STACK_LABEL)) return undefined;
@@ -42,9 +43,15 @@ const HOST_RPC_STACK =
   "   at Microsoft.Azure.WebJobs.Script.Description.FunctionInvokerBase.Invoke(Object[] parameters)\n" +
   "   at Microsoft.Azure.WebJobs.Host.Executors.FunctionInvoker`2.InvokeAsync(Object instance, Object[] arguments)";
 
-/** Where the orchestrator shim caught the failed invocation (the StackTrace part of an orchestrator failure's details). */
+/**
+ * Where the orchestrator shim caught the failed invocation (the StackTrace part of an orchestrator failure's
+ * details), as the extension 3.19.0 writes it (seen by the conformance harness; line numbers are its build's).
+ */
 const ORCHESTRATOR_SHIM_STACK =
-  "   at Microsoft.Azure.WebJobs.Extensions.DurableTask.TaskOrchestrationShim.InvokeUserCodeAndHandleResults(RegisteredFunctionInfo orchestratorInfo, OrchestrationContext innerContext)";
+  "   at System.Threading.Tasks.Task.ThrowIfExceptional(Boolean includeTaskCanceledExceptions)\n" +
+  "   at System.Threading.Tasks.Task`1.GetResultCore(Boolean waitCompletionNotification)\n" +
+  "   at Microsoft.Azure.WebJobs.Extensions.DurableTask.TaskOrchestrationShim.InvokeUserCodeAndHandleResults(RegisteredFunctionInfo orchestratorInfo, OrchestrationContext innerContext)" +
+  " in /_/src/WebJobs.Extensions.DurableTask/Listener/TaskOrchestrationShim.cs:line 148";
 
 const HRESULT_COR_E_EXCEPTION = -2146233088;
 
@@ -88,11 +95,15 @@ export interface FailureText {
   details: string;
 }
 
-/** TaskFailed Reason/Details for a JS activity that threw `thrown`. */
+/**
+ * TaskFailed Reason/Details for a JS activity that threw `thrown`. The extension (3.16.2 and later; the pinned
+ * 3.19.0 of the conformance harness shows it) reads the host RpcException's RemoteMessage: the worker's message
+ * as it is, so one space after "failed:" (the older parse gave two).
+ */
 export function activityFailure(activityName: string, thrown: unknown): FailureText {
   const error = ensureErrorType(thrown);
   const rpcMessage = rpcExceptionMessage(error.message, error.stack);
-  const friendly = friendlyMessage(rpcMessage) ?? rpcMessage;
+  const friendly = error.message;
   return {
     reason: `Activity function '${activityName}' failed: ${friendly}`,
     details: serializeCause(friendly, error.message, error.stack, rpcMessage),

@@ -13,8 +13,12 @@ export const orchestratorCompleted = (at: Date) => historyEvent(EventType.Orches
 export const executionStarted = (at: Date, name: string, inputJson: string | null, parentInstanceId?: string) =>
   historyEvent(EventType.ExecutionStarted, at, { Name: name, Input: inputJson, ...(parentInstanceId ? { ParentInstanceId: parentInstanceId } : {}) });
 
-export const taskScheduled = (at: Date, id: number, name: string, inputJson: string | null) =>
-  historyEvent(EventType.TaskScheduled, at, { EventId: id, Name: name, Input: inputJson });
+/**
+ * The extension keeps no input in TaskScheduled / SubOrchestrationInstanceCreated (storeInputsInOrchestrationHistory
+ * is false by default; the conformance harness shows Input: null on 3.19.0); the work item carries it instead.
+ */
+export const taskScheduled = (at: Date, id: number, name: string) =>
+  historyEvent(EventType.TaskScheduled, at, { EventId: id, Name: name, Input: null });
 
 export const taskCompleted = (at: Date, id: number, output: unknown) =>
   historyEvent(EventType.TaskCompleted, at, { TaskScheduledId: id, Result: toJsonOrNull(output) });
@@ -28,8 +32,8 @@ export const timerCreated = (at: Date, id: number, fireAt: string) =>
 export const timerFired = (at: Date, id: number, fireAt: string) =>
   historyEvent(EventType.TimerFired, at, { TimerId: id, FireAt: fireAt });
 
-export const subOrchestrationCreated = (at: Date, id: number, name: string, childId: string, inputJson: string | null) =>
-  historyEvent(EventType.SubOrchestrationInstanceCreated, at, { EventId: id, Name: name, InstanceId: childId, Input: inputJson });
+export const subOrchestrationCreated = (at: Date, id: number, name: string, childId: string) =>
+  historyEvent(EventType.SubOrchestrationInstanceCreated, at, { EventId: id, Name: name, InstanceId: childId, Input: null });
 
 export const subOrchestrationCompleted = (at: Date, id: number, output: unknown) =>
   historyEvent(EventType.SubOrchestrationInstanceCompleted, at, { TaskScheduledId: id, Result: toJsonOrNull(output) });

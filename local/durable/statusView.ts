@@ -45,7 +45,7 @@ export function statusPayload(status: InstanceStatus, historyEvents?: unknown[])
 
 const DATE_FIELDS = ["Timestamp", "FireAt", "ScheduledTime"];
 
-interface Scheduled { index: number; name: unknown; timestamp: string; input: unknown }
+interface Scheduled { index: number; name: unknown; timestamp: string; input: unknown; instanceId: unknown }
 
 /**
  * The extension's history view: EventType as its name; episode brackets dropped; a completed or failed task
@@ -62,6 +62,8 @@ export function historyView(events: HistoryEvent[], options: { showHistoryOutput
       item.ScheduledTime = found.timestamp;
       item.FunctionName = found.name;
       if (options.showInput) item.Input = found.input;
+      // A sub-orchestration's completion names its child (the extension's view shows InstanceId).
+      if (found.instanceId !== undefined) item.InstanceId = found.instanceId;
       dropped.add(found.index);
     }
     delete item.TaskScheduledId;
@@ -77,7 +79,7 @@ export function historyView(events: HistoryEvent[], options: { showHistoryOutput
       case EventType.TaskScheduled:
       case EventType.SubOrchestrationInstanceCreated:
         scheduled.set(`${EventType[type]}_${String(item.EventId)}`, {
-          index: i, name: item.Name, timestamp: String(item.Timestamp), input: item.Input,
+          index: i, name: item.Name, timestamp: String(item.Timestamp), input: item.Input, instanceId: item.InstanceId,
         });
         delete item.Version;
         break;

@@ -45,10 +45,14 @@ export function deliverEvents(state: InstanceState, item: InboxItem, now: Date):
   return d;
 }
 
-/** DTFx creates a delay timer after every failed attempt, the last one included (the JS task throws when it fires). */
+/**
+ * DTFx RetryInterceptor creates a timer after every failed attempt (the JS task throws when the last one fires):
+ * the backoff delay between attempts, and after the last attempt a "dummy timer for back-compat" due at once.
+ */
 function scheduleRetryTimer(d: Delivery, work: WorkItem & { kind: "activity" | "subOrchestration" }, retry: RetryState, now: Date): void {
-  const delay = retryDelayMs(retry.options, retry.attempt, new Date(retry.firstAttemptAt), now);
-  if (delay <= 0) {
+  const last = retry.attempt >= retry.options.maxNumberOfAttempts;
+  const delay = last ? 0 : retryDelayMs(retry.options, retry.attempt, new Date(retry.firstAttemptAt), now);
+  if (!last && delay <= 0) {
     d.warnings.push(`retry timeout of '${work.name}' passed: no retry timer, so the orchestration waits forever (durable-functions issue #629)`);
     return;
   }
@@ -80,11 +84,11 @@ export function childInstanceId(parentExecutionGuid: string, sequenceId: number)
 function scheduleCall(d: Delivery, executionGuid: string, call: RetriedCall, now: Date): void {
   const id = d.nextEventId++;
   if (call.kind === "activity") {
-    d.newEvents.push(ev.taskScheduled(now, id, call.name, JSON.stringify(call.input ?? null)));
+    d.newEvents.push(ev.taskScheduled(now, id, call.name));
     d.newWork.push({ kind: "activity", id, name: call.name, input: call.input, retry: call.retry });
   } else {
     const childId = call.requestedChildId ?? childInstanceId(executionGuid, id);
-    d.newEvents.push(ev.subOrchestrationCreated(now, id, call.name, childId, JSON.stringify(call.input ?? null)));
+    d.newEvents.push(ev.subOrchestrationCreated(now, id, call.name, childId));
     d.newWork.push({ kind: "subOrchestration", id, name: call.name, input: call.input, childId, retry: call.retry, requestedChildId: call.requestedChildId });
   }
 }
@@ -180,7 +184,7 @@ function scheduleAction(plan: EpisodePlan, executionGuid: string, action: Action
     case ActionType.CallActivity:
     case ActionType.CallActivityWithRetry: {
       const input = ev.decodeActionInput(action.input);
-      plan.events.push(ev.taskScheduled(now, id, name, JSON.stringify(input ?? null)));
+      plan.events.push(ev.taskScheduled(now, id, name));
       plan.newWork.push({ kind: "activity", id, name, input, retry: retryStateOf(action, now) });
       return;
     }
@@ -195,7 +199,7 @@ function scheduleAction(plan: EpisodePlan, executionGuid: string, action: Action
     case ActionType.CallSubOrchestrator:
     case ActionType.CallSubOrchestratorWithRetry: {
       const childId = action.instanceId || childInstanceId(executionGuid, id);
-      plan.events.push(ev.subOrchestrationCreated(now, id, name, childId, JSON.stringify(action.input ?? null)));
+      plan.events.push(ev.subOrchestrationCreated(now, id, name, childId));
       plan.newWork.push({
         kind: "subOrchestration", id, name, input: action.input, childId, retry: retryStateOf(action, now),
         ...(action.instanceId ? { requestedChildId: action.instanceId } : {}),
@@ -229,7 +233,9 @@ function restartExecution(state: InstanceState, plan: EpisodePlan, input: unknow
   const carried = unconsumedEvents([...state.history, ...plan.events], leaves);
   plan.restart = {
     rowKey: `i${"0".repeat(15)}-${String(rec.executionId).padStart(6, "0")}`, // sorts before every queued message
-    events: [ev.executionStarted(now, rec.name, JSON.stringify(input ?? null), rec.parent?.instanceId), ...carried],
+    // DTFx starts the new execution's history with the continued episode's OrchestratorCompleted after
+    // ExecutionStarted (the conformance harness shows [OrchestratorStarted, ExecutionStarted, OrchestratorCompleted, ...]).
+    events: [ev.executionStarted(now, rec.name, JSON.stringify(input ?? null), rec.parent?.instanceId), ev.orchestratorCompleted(now), ...carried],
     executionId: rec.executionId,
   };
   plan.events = [];

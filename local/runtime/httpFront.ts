@@ -5,6 +5,9 @@
  * key or the master key, "admin" the master key (401 with an empty body otherwise). Bodies are bounded
  * as the host bounds them (bodyLimits.ts): over 100 MB is a 413 on every route, and a trigger pulls
  * its body as a stream instead of getting it buffered. Binds 127.0.0.1 only.
+ * Identity headers only App Service may set (X-MS-CLIENT-PRINCIPAL*, X-MS-TOKEN-*) are removed from
+ * every request; with `easyAuth` (entra mode) the app's routes need a valid bearer token and get the
+ * caller's principal from here (../identity/easyAuth.ts), as App Service Authentication does.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,6 +15,8 @@ import type { AppHost, HttpTriggerInfo } from "./appHost";
 import { declaredLength, discardUnreadBodyAfterResponse, HostLimitExceeded, pulledBody, sendHostTooLarge } from "./bodyLimits";
 import { HOST_MAX_REQUEST_BODY_BYTES } from "../../src/domain/requestLimits";
 import { authorizedFor, presentedKey, type HostKeys } from "./keys";
+import { bearerToken, challenge, checkAccessToken, isPlatformIdentityHeader, principalHeaders } from "../identity/easyAuth";
+import type { IssuerMetadata } from "../identity/issuer";
 import { pathSegmentsOf, RouteTemplate } from "./routes";
 
 /** Returns true when it handled the request; false lets the next handler try. */
@@ -26,7 +31,19 @@ export interface HttpFrontOptions {
   /** The host keys that open non-anonymous triggers; without them only anonymous triggers answer. */
   keys?: HostKeys;
   log?: (line: string) => void;
+  /** Easy Auth in front of the app's routes (entra mode); absent in keys mode. */
+  easyAuth?: EasyAuthOptions;
 }
+
+export interface EasyAuthOptions {
+  /** The local issuer's public metadata (issuer, audiences, JWKS). */
+  metadata: IssuerMetadata;
+  /** Functions serving a page: an unauthenticated GET is sent to sign-in instead of a 401. */
+  pageFunctions: string[];
+}
+
+/** Where Easy Auth sends a browser to sign in. */
+export const SIGN_IN_PATH = "/.auth/login/aad";
 
 /** A name, IPv4 address or bracketed IPv6 address, and an optional port. */
 const VALID_HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/;
@@ -58,12 +75,17 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     discardUnreadBodyAfterResponse(req, res);
+    // As App Service: only the platform sets identity headers; whatever a client sent is dropped.
+    for (const name of Object.keys(req.headers)) if (isPlatformIdentityHeader(name)) delete req.headers[name];
     // Kestrel's MaxRequestBodySize: a larger declared body is refused before any route sees it.
     if ((declaredLength(req) ?? 0) > HOST_MAX_REQUEST_BODY_BYTES) return sendHostTooLarge(res);
     for (const handler of options.handlers ?? []) {
       if (await handler(req, res)) return;
     }
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+    if (options.easyAuth && url.pathname.toLowerCase() === SIGN_IN_PATH) {
+      return sendJson(res, 501, { error: "the local sign-in page is not available yet: get a token with `npm run token` and send it as Authorization: Bearer <token>" });
+    }
     const segments = pathSegmentsOf(url.pathname);
     const underPrefix = prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
     if (!underPrefix) return sendJson(res, 404, { error: `No route for ${url.pathname}` });
@@ -74,6 +96,25 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
       .map((route) => ({ route, match: route.template.match(routeSegments) }))
       .filter((candidate) => candidate.match !== undefined);
     const chosen = matching.find(({ route }) => route.methods.length === 0 || route.methods.includes(method));
+    // Easy Auth answers before the app: an unknown route under the prefix is a 401 too.
+    let identity: Record<string, string> = {};
+    if (options.easyAuth) {
+      const token = bearerToken(req.headers.authorization);
+      const check = token === undefined ? undefined : checkAccessToken(token, options.easyAuth.metadata);
+      if (!check?.ok) {
+        if (check) log(`Easy Auth: refused a bearer token on ${method} ${url.pathname}: ${check.reason}`);
+        const page = chosen !== undefined && method === "GET" && options.easyAuth.pageFunctions.includes(chosen.route.functionName);
+        if (page) {
+          res.writeHead(302, { location: `${SIGN_IN_PATH}?post_login_redirect_uri=${encodeURIComponent(url.pathname + url.search)}`, "content-length": 0 });
+          res.end();
+          return;
+        }
+        res.writeHead(401, { "www-authenticate": challenge(options.easyAuth.metadata, check?.reason), "content-length": 0 });
+        res.end();
+        return;
+      }
+      identity = principalHeaders(check.claims);
+    }
     if (!chosen) {
       if (matching.length > 0) {
         const allowed = [...new Set(matching.flatMap(({ route }) => route.methods))];
@@ -95,7 +136,7 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
       response = await options.app.invokeHttp(chosen.route.functionName, {
         method,
         url: url.toString(),
-        headers: flattenHeaders(req.headers),
+        headers: { ...flattenHeaders(req.headers), ...identity },
         params: chosen.match?.params ?? {},
         body: body?.stream,
       });

@@ -16,6 +16,7 @@ import { readHostSettings } from "./hostJson";
 import { authorizedForSystem, loadOrCreateHostKeys, presentedKey, type HostKeys } from "./keys";
 import { createLocalEndpoints } from "./localEndpoints";
 import { LOCAL_DATA_DIR } from "./paths";
+import { readIssuerMetadata, type IssuerMetadata } from "../identity/issuer";
 import { registeredTimers, TimerTriggers } from "./timerTriggers";
 
 export interface RunningRuntime {
@@ -39,6 +40,15 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   const { keys, created } = loadOrCreateHostKeys(keysFile);
   // Where the keys are, never what they are.
   log(`local runtime: host keys ${created ? "created in" : "read from"} ${keysFile} (master, function "default", system durabletask_extension and eventgrid_extension)`);
+
+  // Entra mode: Easy Auth in front, validating tokens of the local issuer (identity/issuer.json).
+  let easyAuthMetadata: IssuerMetadata | undefined;
+  if (env.AUTH_MODE === "entra") {
+    const metadataFile = env.LOCAL_ISSUER_METADATA_FILE;
+    if (!metadataFile) throw new Error("AUTH_MODE=entra needs LOCAL_ISSUER_METADATA_FILE (the local issuer's issuer.json; the stack sets it with --auth entra)");
+    easyAuthMetadata = readIssuerMetadata(metadataFile);
+    log(`local runtime: Easy Auth on (issuer ${easyAuthMetadata.issuer}, audiences ${easyAuthMetadata.audiences.join(", ")})`);
+  }
 
   let baseUrl = "";
   const app = AppHost.load(env.LOCAL_APP_ENTRY || DEFAULT_APP_ENTRY, {
@@ -77,6 +87,7 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
     app,
     routePrefix: host.routePrefix,
     keys,
+    easyAuth: easyAuthMetadata ? { metadata: easyAuthMetadata, pageFunctions: ["dashboard"] } : undefined,
     handlers: [
       createLocalEndpoints({ functions: () => app.names(), deliverEvent, deliveries: () => watcher.deliveries(), eventGridAuthorized }),
       createEventGridWebhook({

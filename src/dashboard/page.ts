@@ -3,6 +3,7 @@
  * the inline script, both allowed by a per-response CSP nonce. No data, no key, no SAS in the HTML:
  * the script fills it from the JSON API (the same view model as GET /api/submissions/{id}).
  */
+import { SIGN_ROLES, type Caller } from "../domain/principal";
 import { DASHBOARD_SCRIPT } from "./script";
 
 const STYLE = `
@@ -30,7 +31,18 @@ td.gantt, th.gantt { width: 45%; } .bar { height: 10px; background: #0969da; bor
 pre { background: #fff; border: 1px solid #d0d7de; padding: 8px; white-space: pre-wrap; max-height: 320px; overflow: auto; }
 `;
 
-export function dashboardHtml(nonce: string): string {
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Who the page is shown to, said plainly: on function keys nobody is told apart. */
+export function accessLine(caller: Caller): string {
+  if (caller.identityProvider === "functionKey") {
+    return `Function keys only: whoever holds the key holds every role (${SIGN_ROLES.join(", ")}), and calls are not told apart.`;
+  }
+  const who = caller.name ?? caller.objectId;
+  return `Signed in as ${who}${caller.isApplication ? " (an application)" : ""}, roles: ${caller.signRoles.join(", ")}.`;
+}
+
+export function dashboardHtml(nonce: string, caller?: Caller): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -43,6 +55,7 @@ export function dashboardHtml(nonce: string): string {
 </head>
 <body>
 <h1>Driver signing runs</h1>
+${caller ? `<p id="access" class="notice">${escapeHtml(accessLine(caller))}</p>` : ""}
 <div id="notice" class="notice" role="status"></div>
 <div id="action-result" class="notice" role="status"></div>
 <section id="list-view">

@@ -11,6 +11,7 @@ import { redactSecrets } from "../domain/redact";
 import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 import { bodyLimited } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 /** Fixed text: it is stored as the instance's output and shown to users. */
 export const CANCEL_REASON = "canceled by request";
@@ -45,7 +46,7 @@ async function notifyCancelled(client: SubmissionsClient, status: DurableOrchest
 app.http("cancelSubmission", {
   route: "submissions/{id}/cancel",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
   handler: bodyLimited("cancelSubmission", handleCancelSubmission),
 });

@@ -7,15 +7,18 @@ import { randomBytes } from "node:crypto";
 import { app, type HttpResponseInit } from "@azure/functions";
 import { dashboardHeaders, dashboardHtml } from "../dashboard/page";
 import { bodyLimited } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
+import { callerOf } from "../identity/caller";
+import type { Caller } from "../domain/principal";
 
-export function handleDashboard(): HttpResponseInit {
+export function handleDashboard(caller?: Caller): HttpResponseInit {
   const nonce = randomBytes(16).toString("base64");
-  return { status: 200, headers: dashboardHeaders(nonce), body: dashboardHtml(nonce) };
+  return { status: 200, headers: dashboardHeaders(nonce), body: dashboardHtml(nonce, caller) };
 }
 
 app.http("dashboard", {
   route: "dashboard",
   methods: ["GET"],
-  authLevel: "function",
-  handler: bodyLimited("dashboard", async () => handleDashboard()),
+  authLevel: HTTP_AUTH_LEVEL,
+  handler: bodyLimited("dashboard", async (_request, context) => handleDashboard(callerOf(context))),
 });

@@ -27,6 +27,7 @@ import { parsePublishPolicy } from "../publishing/policySchema";
 import { isValidInstanceId, labelChangeInstanceId, labelInstanceId } from "../domain/instanceId";
 import { durableClientFor, findInstance, type SubmissionsClient, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseLabelUpdate } from "./validation/labelUpdate";
@@ -288,7 +289,7 @@ export async function handleLabelChangeStatus(request: HttpRequest, context: Inv
   };
 }
 
-const common = { authLevel: "function" as const, extraInputs: [df.input.durableClient()] };
+const common = { authLevel: HTTP_AUTH_LEVEL, extraInputs: [df.input.durableClient()] };
 app.http("startLabel", { ...common, route: "submissions/{id}/labels", methods: ["POST"], handler: bodyLimited("startLabel", handleStartLabel) });
 app.http("listLabels", { ...common, route: "submissions/{id}/labels", methods: ["GET"], handler: bodyLimited("listLabels", handleListLabels) });
 app.http("updateLabel", { ...common, route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], handler: bodyLimited("updateLabel", handleUpdateLabel) });

@@ -6,6 +6,7 @@
  */
 import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
 import { HTTP_BODY_LIMITS, JSON_BODY_MAX_BYTES, type HttpFunctionName } from "../domain/requestLimits";
+import { callerGated } from "./callerGate";
 import { invalidRequest } from "./validation/fieldProblems";
 
 /** Every JSON body this app accepts is small; 64 KiB is far above the largest valid one. */
@@ -34,13 +35,14 @@ function declaredLengthProblem(request: HttpRequest, limit: number): HttpRespons
 }
 
 /**
- * Wraps an HTTP handler with its function's body limit: an over-limit Content-Length is refused
+ * Wraps an HTTP handler with the caller gate (callerGate.ts: who may call, checked before anything
+ * else) and its function's body limit: an over-limit Content-Length is refused
  * before the handler runs; a function that reads no JSON (limit below the JSON limit) has its body
  * counted here, so a chunked body is refused once it passes the limit too.
  */
 export function bodyLimited(name: HttpFunctionName, handler: HttpHandler): HttpHandler {
   const limit = bodyLimitOf(name);
-  return async (request, context) => {
+  return callerGated(async (request, context) => {
     const declared = declaredLengthProblem(request, limit);
     if (declared) return declared;
     if (limit < JSON_BODY_MAX_BYTES) {
@@ -48,7 +50,7 @@ export function bodyLimited(name: HttpFunctionName, handler: HttpHandler): HttpH
       if (bytes.length > limit) return tooLarge(limit);
     }
     return handler(request, context);
-  };
+  });
 }
 
 export async function readJsonBody(request: HttpRequest, limit = MAX_REQUEST_BODY_BYTES): Promise<BodyResult> {

@@ -18,6 +18,7 @@ import { buildSubmitDriverInput } from "./submissionInput";
 import { admitPackage } from "./uploadAdmission";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
 import { previousRunOf, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
@@ -140,7 +141,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
 app.http("startSubmission", {
   route: "submissions",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
   handler: bodyLimited("startSubmission", handleStartSubmission),
 });

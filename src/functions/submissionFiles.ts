@@ -19,6 +19,7 @@ import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 import type { HttpFunctionName } from "../domain/requestLimits";
 import { bodyLimited } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 /** Route segment → the result it serves. */
 export const RESULT_FILES = {
@@ -91,7 +92,7 @@ for (const route of Object.keys(RESULT_FILES) as ResultFileRoute[]) {
   app.http(FUNCTION_NAMES[route], {
     route: `submissions/{id}/${route}`,
     methods: ["GET"],
-    authLevel: "function",
+    authLevel: HTTP_AUTH_LEVEL,
     extraInputs: [df.input.durableClient()],
     handler: bodyLimited(FUNCTION_NAMES[route], (request, context) => handleResultFile(route, request, context)),
   });

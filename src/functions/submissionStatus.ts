@@ -10,6 +10,7 @@ import { type SubmissionView, toSubmissionView } from "../domain/submissionView"
 import { invalidRequest } from "./validation/fieldProblems";
 import { encodeContinuationToken, parseListQuery } from "./validation/listQuery";
 import { bodyLimited } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 export async function handleSubmissionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? "";
@@ -57,7 +58,7 @@ function matchesPackage(view: SubmissionView, wanted: { container: string; blobP
 app.http("submissionStatus", {
   route: "submissions/{id}",
   methods: ["GET"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
   handler: bodyLimited("submissionStatus", handleSubmissionStatus),
 });
@@ -65,7 +66,7 @@ app.http("submissionStatus", {
 app.http("listSubmissions", {
   route: "submissions",
   methods: ["GET"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
   handler: bodyLimited("listSubmissions", handleListSubmissions),
 });

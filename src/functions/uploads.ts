@@ -25,6 +25,7 @@ import { storageStatusCode, toStorageOperationError, withStorageErrors } from ".
 import { createUploadRecord, readUploadRecord } from "../storage/uploadRecords";
 import { createUploadSasUrl } from "../storage/userSas";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
+import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { uploadBlobName } from "./uploadAdmission";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseUploadRequest, type UploadRequest } from "./validation/uploadRequest";
@@ -141,6 +142,6 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
 app.http("createUpload", {
   route: "uploads",
   methods: ["POST"],
-  authLevel: "function",
+  authLevel: HTTP_AUTH_LEVEL,
   handler: bodyLimited("createUpload", handleCreateUpload),
 });

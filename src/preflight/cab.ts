@@ -38,6 +38,8 @@ export interface CabListing {
   folders: CabFolder[];
   files: CabFile[];
   dataReserve: number;
+  /** The header's reserve area (abReserve; at most MAX_HEADER_RESERVE bytes): where a signed CAB says where its signature is. */
+  headerReserve: Uint8Array;
 }
 
 /** The file is not a cabinet, or its tables do not fit inside it. */
@@ -113,12 +115,14 @@ export async function readCabListing(reader: RangeReader): Promise<CabListing> {
   let headerReserve = 0;
   let folderReserve = 0;
   let dataReserve = 0;
+  let headerReserveBytes: Uint8Array = new Uint8Array(0);
   if (flags & FLAG_RESERVE) {
     const reserve = await readChecked(reader, offset, 4, "the reserve sizes");
     headerReserve = u16(reserve, 0);
     folderReserve = reserve[2];
     dataReserve = reserve[3];
     if (headerReserve > MAX_HEADER_RESERVE) throw new CabFormatError(`the header reserve is ${headerReserve} bytes (MS-CAB allows ${MAX_HEADER_RESERVE})`);
+    headerReserveBytes = await readChecked(reader, offset + 4, headerReserve, "the header reserve");
     offset += 4 + headerReserve;
   }
   const spanned = (flags & (FLAG_PREV | FLAG_NEXT)) !== 0;
@@ -161,7 +165,7 @@ export async function readCabListing(reader: RangeReader): Promise<CabListing> {
     files.push({ path: decoded.replace(/\\/g, "/"), size, folderOffset, folderIndex, attributes });
     at = name.next;
   }
-  return { size: reader.size, declaredSize, version: `${versionMajor}.${versionMinor}`, spanned, folders, files, dataReserve };
+  return { size: reader.size, declaredSize, version: `${versionMajor}.${versionMinor}`, spanned, folders, files, dataReserve, headerReserve: headerReserveBytes };
 }
 
 /** A budget shared by every decode of one package; `take` refuses once it would be exceeded. */

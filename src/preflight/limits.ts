@@ -16,3 +16,9 @@ export const MAX_CAB_NAME_BYTES = 256;
 export const MAX_BLOCK_UNCOMPRESSED = 32 * 1024;
 /** INF lines longer than this (after joining continuations) are cut: the parser stays linear. */
 export const MAX_INF_LINE_CHARS = 64 * 1024;
+/** An Authenticode signature (PKCS#7 with its certificate chain) bigger than this is not read; real ones are a few KiB. */
+export const MAX_SIGNATURE_BYTES = 1024 * 1024;
+/** Central directory entries read from an HLKX/HCKX (a zip without Zip64 holds at most 65,535). */
+export const MAX_ZIP_ENTRIES = 65_535;
+/** A package part (XML relationships) bigger than this is not read. */
+export const MAX_ZIP_PART_BYTES = 1024 * 1024;

@@ -4,7 +4,9 @@
  * may, or this check could not tell) and its source; docs/package-rules.md is the table users read
  * (test/unit/preflight/rules.test.ts keeps the two in step).
  */
+import { type CabSignature, OID, readCabSignature, type SignatureRead } from "./authenticode";
 import { CabFormatError } from "./cab";
+import { readHlkxListing, readPart, relationships, resolveTarget, SIGNATURE, SIGNATURE_ORIGIN, ZipFormatError } from "./hlkx";
 import { DEFAULT_READ_LIMITS, type PackageContents, type ReadLimits, readPackage } from "./package";
 import type { RangeReader } from "./rangeReader";
 
@@ -19,10 +21,11 @@ export interface RuleDefinition {
 }
 
 const ATTESTATION = "code-signing-attestation.md (MicrosoftDocs/windows-driver-docs), via reference/hdc-api.md (e)";
+const EV_RULE = "code-signing-attestation.md; windows-driver-docs #2289; microsoft/SDCM #42, via reference/hdc-api.md (e)";
 const SUBMISSION = "hardware-submission-create.md (MicrosoftDocs/windows-driver-docs), via reference/hdc-api.md (e)";
 
 export const RULES = {
-  notCabinet: { code: "PKG000", severity: "error", title: "The package is not a readable single cabinet", source: "Microsoft Cabinet Format (MS-CAB) specification" },
+  notCabinet: { code: "PKG000", severity: "error", title: "The package is not a readable single cabinet (or, for .hlkx/.hckx, zip)", source: "Microsoft Cabinet Format (MS-CAB) specification; ZIP APPNOTE" },
   rootFile: { code: "PKG001", severity: "error", title: "A file at the root of the cabinet", source: `${SUBMISSION}; Microsoft's text: "There are files at the root of the cabinet."` },
   folderWithoutInf: { code: "PKG002", severity: "error", title: "A driver folder without an INF", source: `${SUBMISSION}; Microsoft's text: "No .inf files found in driver directory/directories: X"` },
   folderNameTooLong: { code: "PKG003", severity: "error", title: "A folder name of 40 characters or more", source: `${ATTESTATION} ("folder names under 40 characters")` },
@@ -32,6 +35,17 @@ export const RULES = {
   architecturesDiffer: { code: "PKG007", severity: "error", title: "Driver folders support different architectures", source: `${ATTESTATION} ("every driver folder supports the same architectures")` },
   tooLarge: { code: "PKG008", severity: "error", title: "The package is over the size limit", source: "MS-CAB specification: a cabinet is at most 0x7FFFFFFF bytes (cbCabinet)" },
   notInspected: { code: "PKG009", severity: "warning", title: "Content not inspected", source: "this reader's limits (src/preflight/limits.ts): LZX/Quantum folders, size budgets" },
+  unsigned: { code: "PKG010", severity: "error", title: "The CAB has no Authenticode signature (attestation requested)", source: `${EV_RULE}; Microsoft: SignatureValidationFailed` },
+  notEv: { code: "PKG011", severity: "error", title: "The CAB's signer is not an EV code-signing certificate", source: `${EV_RULE}; EV policy OID 2.23.140.1.3 (CA/Browser Forum EV Code Signing Guidelines)` },
+  signerNotValid: { code: "PKG012", severity: "error", title: "The signer certificate is expired or not yet valid", source: `${EV_RULE}; Microsoft: 412 evCertificateNotFound "EV Certificate expired or not present"` },
+  weakDigest: { code: "PKG013", severity: "error", title: "The CAB is signed with SHA-1 (or MD5), not SHA-256", source: `${EV_RULE} ("signtool /fd sha256")` },
+  unregistered: { code: "PKG014", severity: "warning", title: "The signer certificate is not one registered for the account", source: `${EV_RULE}; Microsoft: SignatureValidationFailed, "Cab Signature validation failed with error: 0x80090008"` },
+  shortLived: { code: "PKG015", severity: "warning", title: "The signer certificate lives only days: it must be registered again for each new one", source: "reference/identity-and-audit.md 3 (Azure Artifact Signing's short-lived certificates); hdc-api.md (e)" },
+  signatureUnreadable: { code: "PKG016", severity: "error", title: "The CAB's signature cannot be read", source: "Authenticode (PKCS#7 SignedData, RFC 2315) as signtool and osslsigncode embed it in a CAB" },
+  zip64: { code: "PKG017", severity: "error", title: "The HLKX/HCKX uses Zip64", source: `${SUBMISSION}; Microsoft's text: "File is using Zip64(4gb+file Size)"` },
+  hlkxParts: { code: "PKG018", severity: "error", title: "The HLKX/HCKX lacks a package part", source: "ECMA-376 Part 2 (OPC): [Content_Types].xml and _rels/.rels; hdc-api.md (e)" },
+  hlkxUnsigned: { code: "PKG019", severity: "error", title: "The HLKX/HCKX has no package signature", source: "ECMA-376 Part 2 (OPC) digital signatures, as HLK Studio signs a package; hdc-api.md (e)" },
+  attestationOs: { code: "PKG020", severity: "error", title: "Attestation requested for Windows Server or an OS before Windows 10", source: "code-signing-attestation.md; windows-driver-docs #1555, via reference/hdc-api.md (e)" },
 } as const satisfies Record<string, RuleDefinition>;
 
 /** The largest package: MS-CAB's own limit on a cabinet (0x7FFFFFFF bytes); hdc-api.md (e) names no smaller upload limit. */
@@ -79,10 +93,44 @@ export interface PreflightReport {
   compression: string[];
   drivers: DriverSummary[];
   findings: Finding[];
+  /** The CAB's Authenticode signer, when it is signed and readable. */
+  signature: SignatureSummary | null;
 }
 
-export interface CheckOptions extends Partial<ReadLimits> {
+/** What the package is for, when `check` is told: the signature rules that depend on it. */
+export interface SigningIntent {
+  /** The CAB goes to attestation signing: it must carry an EV signature (PKG010), and PKG020 applies to osCodes. */
+  attestation?: boolean;
+  /** The requested OS codes (requestedSignatures), e.g. "WINDOWS_v100_X64_CO_FULL". */
+  osCodes?: readonly string[];
+  /** Thumbprints (SHA-1 or SHA-256 hex) of the certificates registered for the account; unset: not compared. */
+  registeredThumbprints?: readonly string[];
+  /** The check time (validity); defaults to now. */
+  now?: Date;
+}
+
+export interface CheckOptions extends Partial<ReadLimits>, SigningIntent {
   maxPackageBytes?: number;
+}
+
+/** A signer certificate valid for less than this in total is "short-lived" (PKG015): Azure Artifact Signing's live 3 days. */
+export const SHORT_LIVED_MS = 7 * 24 * 3600 * 1000;
+/** Digest algorithms Microsoft refuses (it requires SHA-2). */
+const WEAK_DIGESTS = new Set(["sha1", "md5"]);
+
+export interface SignatureSummary {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  ev: boolean;
+  digestAlgorithm: string;
+  fileDigestAlgorithm: string;
+  thumbprintSha1: string;
+  thumbprintSha256: string;
+  /** Whether it is among the registered thumbprints; null when none are configured. */
+  registered: boolean | null;
 }
 
 function finding(rule: RuleDefinition, message: string, file: string | null = null, line: number | null = null): Finding {
@@ -96,7 +144,7 @@ const dirOf = (path: string): string => (path.includes("/") ? path.slice(0, path
 /** Checks a package. Never throws for a bad package: an unreadable one is finding PKG000. */
 export async function checkPackage(reader: RangeReader, options: CheckOptions = {}): Promise<PreflightReport> {
   const maxPackageBytes = options.maxPackageBytes ?? MAX_PACKAGE_BYTES;
-  const findings: Finding[] = [];
+  const findings: Finding[] = [...osFindings(options)];
   if (reader.size > maxPackageBytes) {
     findings.push(finding(RULES.tooLarge, `The package is ${reader.size} bytes, over the ${maxPackageBytes}-byte limit of a cabinet: split the drivers into several submissions`));
   }
@@ -109,8 +157,118 @@ export async function checkPackage(reader: RangeReader, options: CheckOptions = 
     return report(reader.size, 0, [], [], findings);
   }
   findings.push(...packageFindings(contents));
+  const signatureRead = await readCabSignature(reader, contents.listing);
+  const signature = signatureRead.kind === "signed" ? summarise(signatureRead.signature, options) : null;
+  findings.push(...signatureFindings(signatureRead, options));
   const drivers = driverSummaries(contents);
-  return report(reader.size, contents.listing.files.length, [...new Set(contents.listing.folders.map((f) => f.compression))], drivers, findings);
+  return report(reader.size, contents.listing.files.length, [...new Set(contents.listing.folders.map((f) => f.compression))], drivers, findings, signature);
+}
+
+const normaliseThumbprint = (value: string) => value.replace(/[\s:]/g, "").toUpperCase();
+
+function summarise(signature: CabSignature, options: SigningIntent): SignatureSummary {
+  const { signer } = signature;
+  const registered = options.registeredThumbprints?.length ? options.registeredThumbprints.map(normaliseThumbprint).some((t) => t === signer.thumbprintSha1 || t === signer.thumbprintSha256) : null;
+  return {
+    subject: signer.subject,
+    issuer: signer.issuer,
+    serialNumber: signer.serialNumber,
+    notBefore: signer.notBefore.toISOString(),
+    notAfter: signer.notAfter.toISOString(),
+    ev: signer.policies.includes(OID.evCodeSigning),
+    digestAlgorithm: signature.digestAlgorithm,
+    fileDigestAlgorithm: signature.fileDigestAlgorithm,
+    thumbprintSha1: signer.thumbprintSha1,
+    thumbprintSha256: signer.thumbprintSha256,
+    registered,
+  };
+}
+
+/** The signature rules on a CAB. An unsigned CAB is only an error when attestation is requested (pack makes unsigned CABs to be signed next). */
+export function signatureFindings(read: SignatureRead, options: SigningIntent): Finding[] {
+  if (read.kind === "unsigned") {
+    return options.attestation ? [finding(RULES.unsigned, "The CAB has no Authenticode signature; Microsoft accepts only CABs signed with the account's EV code-signing certificate (otherwise SignatureValidationFailed): sign it with signtool sign /fd sha256 (or osslsigncode -h sha256)")] : [];
+  }
+  if (read.kind === "unreadable") return [finding(RULES.signatureUnreadable, `The CAB's Authenticode signature cannot be read: ${read.reason}. Sign the CAB again with signtool or osslsigncode`)];
+  const { signature } = read;
+  const summary = summarise(signature, options);
+  const who = `The signer certificate "${summary.subject}" (SHA-1 ${summary.thumbprintSha1})`;
+  const findings: Finding[] = [];
+  if (!summary.ev) {
+    findings.push(finding(RULES.notEv, `${who} is not an EV code-signing certificate (no policy ${OID.evCodeSigning} in its certificate policies): Microsoft accepts only EV-signed CABs; sign with the EV certificate registered for the account`));
+  }
+  const now = options.now ?? new Date();
+  if (now < signature.signer.notBefore || now > signature.signer.notAfter) {
+    const state = now > signature.signer.notAfter ? `expired on ${summary.notAfter}` : `is not valid before ${summary.notBefore}`;
+    findings.push(finding(RULES.signerNotValid, `${who} ${state} (checked at ${now.toISOString()}): Microsoft refuses it ("EV Certificate expired or not present"); sign with a current certificate`));
+  }
+  const weak = [["file digest", summary.fileDigestAlgorithm], ["signer's digest", summary.digestAlgorithm]].filter(([, algorithm]) => WEAK_DIGESTS.has(algorithm));
+  if (weak.length > 0) {
+    findings.push(finding(RULES.weakDigest, `The signature's ${weak.map(([what, algorithm]) => `${what} is ${algorithm.toUpperCase()}`).join(" and ")}; Microsoft requires SHA-256: sign with signtool sign /fd sha256 (osslsigncode -h sha256)`));
+  }
+  if (summary.registered === false) {
+    findings.push(finding(RULES.unregistered, `${who} is not among the registered certificates (SHA-256 ${summary.thumbprintSha256}): Microsoft will answer SignatureValidationFailed unless it is registered for the account in Partner Center`));
+  }
+  if (signature.signer.notAfter.getTime() - signature.signer.notBefore.getTime() < SHORT_LIVED_MS) {
+    findings.push(finding(RULES.shortLived, `${who} is valid only from ${summary.notBefore} to ${summary.notAfter}: a short-lived certificate (as Azure Artifact Signing issues) must be registered in Partner Center again for each new certificate, or Microsoft answers SignatureValidationFailed`));
+  }
+  return findings;
+}
+
+/** PKG020: attestation signs client Windows 10 and later only. OS codes look like WINDOWS_v100_X64_..., WINDOWS_v63_... (8.1). */
+export function osFindings(options: SigningIntent): Finding[] {
+  if (!options.attestation) return [];
+  const findings: Finding[] = [];
+  for (const code of options.osCodes ?? []) {
+    const version = /^WINDOWS_v(\d+)/i.exec(code);
+    if (/SERVER/i.test(code)) {
+      findings.push(finding(RULES.attestationOs, `${code} is a Windows Server OS: attestation signing covers client Windows 10 and later only (Microsoft accepts the submission, then fails it); use HLK certification for Server`));
+    } else if (version && Number(version[1]) < 100) {
+      findings.push(finding(RULES.attestationOs, `${code} is before Windows 10: attestation signing covers Windows 10 and later only; use HLK/HCK certification for older Windows`));
+    }
+  }
+  return findings;
+}
+
+/** The parts every OPC package has. */
+export const HLKX_REQUIRED_PARTS = ["[Content_Types].xml", "_rels/.rels"] as const;
+
+/** Checks an HLKX/HCKX (HLK/HCK Studio's signed OPC zip). Never throws for a bad package. */
+export async function checkHlkx(reader: RangeReader, options: CheckOptions = {}): Promise<PreflightReport> {
+  const maxPackageBytes = options.maxPackageBytes ?? MAX_PACKAGE_BYTES;
+  const findings: Finding[] = [];
+  if (reader.size > maxPackageBytes) findings.push(finding(RULES.tooLarge, `The package is ${reader.size} bytes, over the ${maxPackageBytes}-byte limit`));
+  try {
+    const listing = await readHlkxListing(reader);
+    for (const place of listing.zip64) {
+      findings.push(finding(RULES.zip64, `The package uses Zip64 (${place}); Microsoft refuses it ("File is using Zip64(4gb+file Size)"): export it again from HLK Studio without Zip64, under 4 GB`));
+    }
+    const byName = new Map(listing.entries.map((e) => [e.name, e]));
+    const byLowerName = new Map(listing.entries.map((e) => [e.name.toLowerCase(), e]));
+    for (const part of HLKX_REQUIRED_PARTS) {
+      if (!byName.has(part)) findings.push(finding(RULES.hlkxParts, `The package has no ${part} part: it is not an OPC package as HLK Studio writes it; create it again with HLK Studio's "Create Package"`, part));
+    }
+    const rels = byName.get("_rels/.rels");
+    if (rels) {
+      const origin = relationships(Buffer.from(await readPart(reader, rels)).toString("utf8")).find((r) => r.type === SIGNATURE_ORIGIN);
+      const originPart = origin ? resolveTarget("", origin.target) : undefined;
+      let signed = false;
+      if (originPart && byLowerName.has(originPart.toLowerCase())) {
+        const originRelsName = `${originPart.split("/").slice(0, -1).concat("_rels", `${originPart.split("/").pop()}.rels`).join("/")}`;
+        const originRels = byLowerName.get(originRelsName.toLowerCase());
+        if (originRels) {
+          const signatures = relationships(Buffer.from(await readPart(reader, originRels)).toString("utf8")).filter((r) => r.type === SIGNATURE);
+          signed = signatures.some((r) => byLowerName.has(resolveTarget(originPart, r.target).toLowerCase()));
+        }
+      }
+      if (!signed) findings.push(finding(RULES.hlkxUnsigned, "The package carries no package signature (no digital-signature origin in _rels/.rels with a signature part): sign it in HLK Studio (\"Create Package\" with your certificate) before submitting"));
+    }
+    return report(reader.size, listing.entries.length, [], [], findings);
+  } catch (error) {
+    if (!(error instanceof ZipFormatError)) throw error;
+    findings.push(finding(RULES.notCabinet, `The package is not a readable zip (HLKX/HCKX): ${error.message}`));
+    return report(reader.size, 0, [], [], findings);
+  }
 }
 
 function definedLimits(options: CheckOptions): Partial<ReadLimits> {
@@ -120,9 +278,9 @@ function definedLimits(options: CheckOptions): Partial<ReadLimits> {
   return limits;
 }
 
-function report(size: number, fileCount: number, compression: string[], drivers: DriverSummary[], findings: Finding[]): PreflightReport {
+function report(size: number, fileCount: number, compression: string[], drivers: DriverSummary[], findings: Finding[], signature: SignatureSummary | null = null): PreflightReport {
   const verdict: Verdict = findings.some((f) => f.severity === "error") ? "refused" : findings.length > 0 ? "warnings" : "clean";
-  return { verdict, size, fileCount, compression, drivers, findings };
+  return { verdict, size, fileCount, compression, drivers, findings, signature };
 }
 
 /** The rules over a package that could be read. Pure: same contents, same findings, same order. */

@@ -80,7 +80,11 @@ const functions = (runtime: RuntimeValues): Record<string, (...args: Value[]) =>
   format: (template, ...args) => String(template).replace(/\{(\d+)\}/g, (_, n: string) => String(args[Number(n)])),
   concat: (...args) => args.map(String).join(""),
   toLower: (value) => String(value).toLowerCase(),
-  environment: () => ({ name: "AzureCloud", suffixes: { storage: "core.windows.net" } }),
+  environment: () => ({
+    name: "AzureCloud",
+    suffixes: { storage: "core.windows.net" },
+    authentication: { loginEndpoint: "https://login.microsoftonline.com/" },
+  }),
   reference: (id) => {
     const type = resourceTypeOf(String(id));
     const values = runtime[type];

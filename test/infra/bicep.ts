@@ -76,6 +76,7 @@ export async function snapshot(dir: string, name: string, params: Record<string,
 function bicepLiteral(value: unknown): string {
   if (typeof value === "string") return `'${value.replace(/'/g, "\\'")}'`;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return `[ ${value.map(bicepLiteral).join(", ")} ]`;
   if (value && typeof value === "object") {
     return `{ ${Object.entries(value).map(([k, v]) => `'${k}': ${bicepLiteral(v)}`).join(", ")} }`;
   }

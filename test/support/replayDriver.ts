@@ -249,7 +249,7 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
         isReplaying: false,
         parentInstanceId: null,
         upperSchemaVersion: 1,
-        upperSchemaVersionNew: 2,
+        upperSchemaVersionNew: 3, // as the extension 3.19.0 sends (local/conformance)
         maximumShortTimerDuration: "6.00:00:00",
         longRunningTimerIntervalDuration: "3.00:00:00",
         defaultHttpAsyncRequestSleepTimeMillseconds: 30000,

@@ -176,7 +176,7 @@ describe("driver-sign check and pack", () => {
     expect(doc.exitCode).toBe(11);
   });
 
-  signIt("check: a CAB signed with osslsigncode as the README shows (header reserve, signature appended) still reads clean", async () => {
+  signIt("check: a CAB signed with osslsigncode as the README shows (header reserve, signature appended) still reads its drivers; a 1-day non-EV signer is refused (PKG011) and warned short-lived (PKG015), with the signer shown", async () => {
     const packed = path.join(work, "to-sign.cab");
     const signed = path.join(work, "signed.cab");
     expect((await runCli(["pack", usb, filter, "--out", packed])).code).toBe(0);
@@ -188,8 +188,43 @@ describe("driver-sign check and pack", () => {
     expect(header.readUInt16LE(30) & 4).toBe(4); // the reserve osslsigncode adds for the signature's location
     expect(fs.statSync(signed).size).toBeGreaterThan(fs.statSync(packed).size);
     const doc = documentOf(await runCli(["check", signed, "--json"]));
-    expect(doc).toMatchObject({ exitCode: 0, outcome: "clean", preflight: { findings: [] } });
+    expect(doc).toMatchObject({ exitCode: 11, outcome: "refused", preflight: { signature: { subject: "CN=Preflight Test Signer", ev: false, fileDigestAlgorithm: "sha256", registered: null } } });
+    expect(doc.preflight?.findings.map((f) => [f.code, f.severity])).toEqual([["PKG011", "error"], ["PKG015", "warning"]]);
     expect(doc.preflight?.drivers.map((d) => d.infs.map((i) => i.path))).toEqual([["filter/filter.inf"], ["usb/contoso.inf"]]);
+    // In words: the signer and both thumbprints; the registered list from the environment is compared (PKG014).
+    const sha1 = execFileSync("/usr/bin/openssl", ["x509", "-in", cert, "-noout", "-fingerprint", "-sha1"], { encoding: "utf8" }).trim().replace(/^.*=/, "").replace(/:/g, "");
+    const words = await runCli(["check", signed, "--registered-certs", "11".repeat(20)]);
+    expect(words.code).toBe(11);
+    expect(words.stdout).toContain(`signed by CN=Preflight Test Signer (issuer CN=Preflight Test Signer; not EV; SHA256;`);
+    expect(words.stdout).toContain(`thumbprint SHA-1 ${sha1}, SHA-256 `);
+    expect(words.stdout).toMatch(/warning PKG014 .*not among the registered certificates/);
+    const registered = documentOf(await runCli(["check", signed, "--json", "--registered-certs", `${"22".repeat(20)},${sha1.toLowerCase()}`]));
+    expect(registered.preflight?.signature?.registered).toBe(true);
+    expect(registered.preflight?.findings.map((f) => f.code)).toEqual(["PKG011", "PKG015"]);
+  });
+
+  toolIt("check --attestation: an unsigned CAB is refused (PKG010) and a Server OS too (PKG020); bad --os / --registered-certs values exit 1 naming the option", async () => {
+    const packed = path.join(work, "attest.cab");
+    expect((await runCli(["pack", usb, filter, "--out", packed])).code).toBe(0);
+    expect((await runCli(["check", packed])).code).toBe(0);
+    const doc = documentOf(await runCli(["check", packed, "--json", "--attestation", "--os", "WINDOWS_v100_X64_CO_FULL,WINDOWS_v100_SERVER_X64_RS5_FULL"]));
+    expect(doc.preflight?.findings.map((f) => f.code)).toEqual(["PKG020", "PKG010"]);
+    expect(doc.exitCode).toBe(11);
+    const badOs = await runCli(["check", packed, "--attestation", "--os", "windows 10"]);
+    expect([badOs.code, badOs.stderr]).toEqual([1, expect.stringContaining("--os")]);
+    const noAttestation = await runCli(["check", packed, "--os", "WINDOWS_v100_X64_CO_FULL"]);
+    expect([noAttestation.code, noAttestation.stderr]).toEqual([1, expect.stringContaining("add --attestation")]);
+    const badThumbprint = await runCli(["check", packed, "--registered-certs", "abc"]);
+    expect([badThumbprint.code, badThumbprint.stderr]).toEqual([1, expect.stringContaining("--registered-certs")]);
+  });
+
+  toolIt("check: an .hlkx is read as a zip: a Zip64 one is refused with PKG017", async () => {
+    const dir = path.join(work, "hlkx");
+    writeTree(dir, { "[Content_Types].xml": "<Types/>", "_rels/.rels": "<Relationships/>" });
+    const out = path.join(work, "z64.hlkx");
+    execFileSync("/usr/bin/bsdtar", ["-c", "--format", "zip", "--options", "zip:zip64", "-f", out, "[Content_Types].xml", "_rels/.rels"], { cwd: dir });
+    const doc = documentOf(await runCli(["check", out, "--json"]));
+    expect(new Set(doc.preflight?.findings.map((f) => f.code))).toEqual(new Set(["PKG017", "PKG019"]));
   });
 
   it("check: a missing file exits 8, a folder 1, a non-cabinet 11 (PKG000)", async () => {

@@ -5,6 +5,7 @@
 import { failureText, isTerminalFailure, orchestrationFailureText } from "../../../src/domain/failureText";
 import { describeActivityError } from "../../../src/orchestrators/activityCalls";
 import { toSubmissionView } from "../../../src/domain/submissionView";
+import { activityFailure } from "../../../local/durable/failures";
 
 /** One-line .NET exception JSON, as the extension writes TaskFailed.Details (newlines escaped). */
 function detailsJson(jsMessage: string): string {
@@ -39,6 +40,18 @@ describe("activity failures in the extension's format", () => {
     );
     expect(isTerminalFailure(literal)).toBe(true);
     expect(describeActivityError(literal)).toBe("400 Bad Request: productName is invalid");
+  });
+
+  test("the extension 3.19.0's form (one space after \"failed:\", as the conformance harness saw it) reads the same", () => {
+    // Built by local/durable's activityFailure, which writes what Microsoft's engine wrote in local/conformance.
+    const { reason, details } = activityFailure("createProduct", new Error("[terminal] 400 Bad Request: productName is invalid"));
+    expect(reason).toBe("Activity function 'createProduct' failed: [terminal] 400 Bad Request: productName is invalid");
+    const error = new Error(`${reason} \n ${details}`);
+    expect(isTerminalFailure(error)).toBe(true);
+    expect(describeActivityError(error)).toBe("400 Bad Request: productName is invalid");
+    const transient = activityFailure("copyPackage", new Error("503 Service Unavailable"));
+    expect(isTerminalFailure(new Error(`${transient.reason} \n ${transient.details}`))).toBe(false);
+    expect(describeActivityError(new Error(`${transient.reason} \n ${transient.details}`))).toBe("503 Service Unavailable");
   });
 
   test("a transient failure is not terminal; its message is shown as the activity wrote it", () => {

@@ -82,31 +82,34 @@ df.app.orchestration("longTimerOrEvent", function* (ctx: OrchestrationContext) {
 const ofType = (history: HistoryEvent[], type: EventType) => history.filter((e) => e.EventType === type);
 
 describe("failure text as the extension writes it", () => {
-  test("a JS activity error: Reason has the host's leading space, Details is the serialized cause", () => {
+  // The extension 3.16.2+ reads the host RpcException's RemoteMessage: one space after "failed:" (the conformance
+  // harness shows it on 3.19.0; this expected the older two-space parse before).
+  test("a JS activity error: Reason carries the worker's message (RemoteMessage), Details is the serialized cause", () => {
     const error = new Error("[terminal] boom");
     const { reason, details } = activityFailure("act", error);
-    expect(reason).toBe("Activity function 'act' failed:  [terminal] boom");
+    expect(reason).toBe("Activity function 'act' failed: [terminal] boom");
     const cause = JSON.parse(details);
     expect(cause).toMatchObject({
-      $type: "System.Exception, System.Private.CoreLib", ClassName: "System.Exception", Message: " [terminal] boom", Data: null,
+      $type: "System.Exception, System.Private.CoreLib", ClassName: "System.Exception", Message: "[terminal] boom", Data: null,
       HResult: -2146233088, InnerException: {
         $type: "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
         RemoteMessage: "[terminal] boom", RemoteStackTrace: error.stack,
-        Message: `Result: Failure\nType: \nException: [terminal] boom\nStack: ${error.stack}`,
+        Message: `Result: Failure\nException: [terminal] boom\nStack: ${error.stack}`,
       },
     });
     expect(details).not.toContain("\n"); // JSON escapes newlines: the orchestrator can split at the last " \n "
   });
 
-  test("the friendly message is cut at the first \\nStack: and at $OutOfProcData$, like OutOfProcExceptionHelpers", () => {
+  test("the older friendly-message parse is cut at \\nStack: and $OutOfProcData$; activity failures keep the whole message", () => {
     expect(friendlyMessage("Result: Failure\nException: a\nStack: b\nStack: c")).toBe(" a");
     expect(friendlyMessage("Result: Failure\nException: x\n\n$OutOfProcData$:{}\nStack: s")).toBe(" x");
     expect(friendlyMessage("no rpc exception")).toBeUndefined();
-    expect(activityFailure("act", new Error("one\nStack: two")).reason).toBe("Activity function 'act' failed:  one");
-    expect(activityFailure("act", "plain string").reason).toBe("Activity function 'act' failed:  plain string");
+    expect(activityFailure("act", new Error("one\nStack: two")).reason).toBe("Activity function 'act' failed: one\nStack: two");
+    expect(activityFailure("act", "plain string").reason).toBe("Activity function 'act' failed: plain string");
     expect(orchestratorFailure("orch", "x")).toEqual({
       reason: "Orchestrator function 'orch' failed: x",
-      details: expect.stringMatching(/^Message: x, StackTrace: {4}at Microsoft\.Azure\.WebJobs\.Extensions\.DurableTask\./),
+      // The extension 3.19.0's frames, as the conformance harness saw them (this expected only the shim's frame before).
+      details: expect.stringMatching(/^Message: x, StackTrace: {4}at System\.Threading\.Tasks\.Task\.ThrowIfExceptional\([\s\S]*\n {3}at Microsoft\.Azure\.WebJobs\.Extensions\.DurableTask\.TaskOrchestrationShim\.InvokeUserCodeAndHandleResults\(.*:line 148$/),
     });
   });
 
@@ -132,11 +135,11 @@ describe("DurableEngine behaves like the extension", () => {
   test("an activity's error reaches the orchestrator as `${Reason} \\n ${Details}` and TaskFailed carries both", async () => {
     const status = await runToIdle(engine, "catchesActivityFailure", "[terminal] boom");
     const [failed] = ofType(status.rawHistory, EventType.TaskFailed);
-    expect(failed.Reason).toBe("Activity function 'throwing' failed:  [terminal] boom");
+    expect(failed.Reason).toBe("Activity function 'throwing' failed: [terminal] boom");
     expect(JSON.parse(failed.Details as string).InnerException.RemoteMessage).toBe("[terminal] boom");
     const message = (status.output as { message: string }).message;
     expect(message).toBe(`${failed.Reason} \n ${failed.Details}`);
-    expect(message.startsWith("Activity function 'throwing' failed:  [terminal] boom \n {\"$type\":\"System.Exception")).toBe(true);
+    expect(message.startsWith("Activity function 'throwing' failed: [terminal] boom \n {\"$type\":\"System.Exception")).toBe(true);
   });
 
   test("an orchestrator that throws fails with \"Orchestrator function '<name>' failed: <message>\"", async () => {
@@ -204,10 +207,12 @@ describe("DurableEngine behaves like the extension", () => {
     expect(status.output).toBe("The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. The current payload size is 17 KB.");
   });
 
-  test("the orchestration trigger payload carries the Azure Storage timer limits as TimeSpans", () => {
+  // upperSchemaVersionNew was 2 here; the conformance harness showed the extension 3.19.0 sends 3.
+  test("the orchestration trigger payload carries the Azure Storage timer limits as TimeSpans and replay schema V3", () => {
     const payload = buildPayload({ instanceId: "i", input: null, playedHistory: [], newEvents: [] }) as Record<string, unknown>;
     expect(payload).toMatchObject({
-      maximumShortTimerDuration: "6.00:00:00", longRunningTimerIntervalDuration: "3.00:00:00", upperSchemaVersion: 1, upperSchemaVersionNew: 2,
+      maximumShortTimerDuration: "6.00:00:00", longRunningTimerIntervalDuration: "3.00:00:00", upperSchemaVersion: 1, upperSchemaVersionNew: 3,
+      isReplaying: false,
     });
   });
 

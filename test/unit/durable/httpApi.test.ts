@@ -250,7 +250,9 @@ describe("Durable HTTP API answers like the extension's HttpApiHandler", () => {
     const events = plain.historyEvents;
     expect(events.map((e) => e.EventType)).toEqual(["ExecutionStarted", "TaskCompleted", "EventRaised", "ExecutionCompleted"]);
     expect(events[0]).toMatchObject({ FunctionName: "greeter", Input: JSON.stringify({ name: "Gus" }) });
-    expect(events[1]).toMatchObject({ FunctionName: "greet", Input: JSON.stringify("Gus") });
+    // The extension keeps no activity input in history (the conformance harness shows Input: null on 3.19.0;
+    // this expected the input before).
+    expect(events[1]).toMatchObject({ FunctionName: "greet", Input: null });
     expect(events[1]).toHaveProperty("ScheduledTime");
     expect(events[1]).not.toHaveProperty("Result");
     expect(events[0]).not.toHaveProperty("Name"); // renamed to FunctionName

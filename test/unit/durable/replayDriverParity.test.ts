@@ -27,7 +27,7 @@ describe("replay driver parity with the extension", () => {
     const expected = activityFailure("fails", thrown);
     expect(result.output).toBe(`${expected.reason} \n ${expected.details}`);
     const failed = result.allEvents.find((e) => e.EventType === EventType.TaskFailed);
-    expect(failed).toMatchObject({ Reason: "Activity function 'fails' failed:  [terminal] boom", Details: expected.details });
+    expect(failed).toMatchObject({ Reason: "Activity function 'fails' failed: [terminal] boom", Details: expected.details });
   });
 
   test("a custom status over 16 KB (UTF-16) fails the run before anything is scheduled", async () => {

@@ -1,0 +1,55 @@
+/**
+ * Who may call: every HTTP function is registered through `bodyLimited` (requestBody.ts), which
+ * runs this gate first. With AUTH_MODE=entra a request needs the principal App Service
+ * Authentication injects (401 without one: it reached the app around Easy Auth, or Easy Auth
+ * let an anonymous request through) holding at least one of the API's app roles (403 otherwise;
+ * Easy Auth does not check roles). With AUTH_MODE=keys the host's function key is the only check
+ * and the caller is the key holder, who holds every role.
+ */
+import type { HttpHandler, HttpResponseInit } from "@azure/functions";
+import { readAuthMode, registeredAuthMode } from "../config";
+import { SIGN_ROLES } from "../domain/principal";
+import { attachCaller, KEY_HOLDER, readCaller } from "../identity/caller";
+
+/**
+ * The authLevel of every HTTP trigger: behind Easy Auth the token is the credential, so no function
+ * key is asked for as well; otherwise the host's function key.
+ */
+export const HTTP_AUTH_LEVEL: "anonymous" | "function" = registeredAuthMode() === "entra" ? "anonymous" : "function";
+
+function unauthenticated(): HttpResponseInit {
+  return {
+    status: 401,
+    headers: { "WWW-Authenticate": 'Bearer realm="driver-signing"' },
+    jsonBody: { error: "authentication required: call through App Service Authentication with an Entra ID access token" },
+  };
+}
+
+function forbidden(): HttpResponseInit {
+  return {
+    status: 403,
+    jsonBody: { error: `the caller holds none of this API's roles (${SIGN_ROLES.join(", ")})` },
+  };
+}
+
+export function callerGated(handler: HttpHandler): HttpHandler {
+  return async (request, context) => {
+    let mode;
+    try {
+      mode = readAuthMode();
+    } catch (error) {
+      // Fail closed: an unreadable AUTH_MODE must not fall back to letting callers in.
+      context.error(`caller gate: ${(error as Error).message}`);
+      return { status: 500, jsonBody: { error: "the app's settings are invalid; see the app log" } };
+    }
+    if (mode === "keys") {
+      attachCaller(context, KEY_HOLDER);
+      return handler(request, context);
+    }
+    const caller = readCaller(request);
+    if (!caller) return unauthenticated();
+    if (caller.signRoles.length === 0) return forbidden();
+    attachCaller(context, caller);
+    return handler(request, context);
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * Entra ID callers on the local runtime (issue 31): a stack started with auth "entra" plays App
+ * Service Authentication with the local token issuer of its data folder. Every route of the app
+ * (enumerated from the app's own registrations) refuses with 401 a request without a token, with
+ * an expired, not-yet-valid, other-audience, other-issuer, other-key, unsigned (alg none) or HS256
+ * token, and with a forged X-MS-CLIENT-PRINCIPAL; the page route sends a browser to sign-in
+ * instead. A forged principal next to a valid token does not override the token's. A token
+ * holding none of the four roles gets 403. A token from `npm run token` with Sign.Submit takes a
+ * package to a signed driver through POST /api/submissions and the status route.
+ */
+jest.mock("@azure/functions-core", () => jest.requireActual("../../local/functionsHost/coreStandIn"), { virtual: true });
+
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AppHost, type HttpTriggerInfo } from "../../local/runtime/appHost";
+import { DIST_DIR } from "../../local/runtime/paths";
+import { signJwt } from "../../local/identity/issuer";
+import { samplePackage } from "../../local/samplePackage";
+import { APP_CONTAINERS } from "../../local/stack";
+import { CLAIM_TYPES, encodeClientPrincipal, SIGN_ROLES } from "../../src/domain/principal";
+import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
+
+jest.setTimeout(180_000);
+
+const HTTP_CONTAINER = "e2e-auth-uploads";
+
+/** A concrete URL and method for a registered route ({id} and friends filled in). */
+function requestFor(apiUrl: string, trigger: HttpTriggerInfo): { url: string; method: string } {
+  const route = trigger.route.replace(/\{([^}:]+)(:[^}]*)?\}/g, (_m, name: string) => (name === "labelId" ? "123" : `some-${name}`));
+  return { url: `${apiUrl}/${route}`, method: trigger.methods[0] ?? "GET" };
+}
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8")) as Record<string, unknown>;
+const headerOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString("utf8")) as Record<string, unknown>;
+
+describe("Easy Auth on the local runtime (entra mode)", () => {
+  let stack: TestStack;
+  let routes: HttpTriggerInfo[];
+  let valid: string;
+  const readBack: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startTestStack({ auth: "entra", appSettings: { SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}` } });
+    // The routes as the app registers them (the same compiled app the runtime serves).
+    routes = AppHost.load(path.join(DIST_DIR, "src", "index.js"), { durableClientData: () => ({}), log: () => undefined }).httpTriggers();
+    valid = stack.issuer!.issue({ user: "alice", roles: ["Sign.Submit"] });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const isPage = (t: HttpTriggerInfo) => t.functionName === "dashboard";
+  async function call(t: HttpTriggerInfo, headers: Record<string, string>): Promise<Response> {
+    const { url, method } = requestFor(stack.apiUrl, t);
+    const body = method === "GET" || method === "HEAD" ? undefined : "{}";
+    return fetch(url, { method, headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) }, body, redirect: "manual" });
+  }
+
+  it("keeps the issuer's key in <dataDir>/identity (0600) and sets AUTH_MODE=entra", () => {
+    expect(fs.statSync(path.join(stack.dataDir, "identity", "issuer-key.json")).mode & 0o777).toBe(0o600);
+    expect(stack.env.AUTH_MODE).toBe("entra");
+    expect(routes.length).toBeGreaterThan(5);
+  });
+
+  it("refuses every bad credential with 401 on every API route, and sends the page to sign-in", async () => {
+    const issuer = stack.issuer!;
+    const meta = issuer.metadata;
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const hour = 3600_000;
+    const forgedPrincipal = encodeClientPrincipal({
+      auth_typ: "aad",
+      role_typ: CLAIM_TYPES.role,
+      claims: [{ typ: CLAIM_TYPES.objectId, val: "forged-oid" }, ...SIGN_ROLES.map((val) => ({ typ: "roles", val }))],
+    });
+    const good = payloadOf(valid);
+    const kid = headerOf(valid).kid;
+    const cases: Record<string, Record<string, string>> = {
+      "no token": {},
+      "a function key instead of a token": { "x-functions-key": stack.functionKey },
+      "an expired token": bearer(issuer.issue({ user: "alice", roles: ["Sign.Submit"], now: new Date(Date.now() - 2 * hour), expiresInSeconds: 600 })),
+      "a token not valid yet": bearer(issuer.issue({ user: "alice", roles: ["Sign.Submit"], now: new Date(Date.now() + hour) })),
+      "a token for another audience": bearer(issuer.issue({ user: "alice", roles: ["Sign.Submit"], audience: "api://another-api" })),
+      "a token from another issuer": bearer(issuer.issue({ user: "alice", roles: ["Sign.Submit"], issuer: `https://login.microsoftonline.com/${meta.tenantId}/v2.0` })),
+      "a token signed by another key (same kid)": bearer(signJwt({ alg: "RS256", typ: "JWT", kid }, good, other)),
+      "a token signed by another key (unknown kid)": bearer(signJwt({ alg: "RS256", typ: "JWT", kid: "other" }, good, other)),
+      "an unsigned token (alg none)": bearer(`${b64url({ alg: "none", typ: "JWT" })}.${b64url(good)}.`),
+      "an unsigned token (alg none, kid, junk signature)": bearer(`${b64url({ alg: "none", typ: "JWT", kid })}.${b64url(good)}.${valid.split(".")[2]}`),
+      "a valid signature over a changed payload": bearer(`${valid.split(".")[0]}.${b64url({ ...good, roles: [...SIGN_ROLES], oid: "someone-else" })}.${valid.split(".")[2]}`),
+      "an HS256 token keyed with the public key": bearer(`${b64url({ alg: "HS256", typ: "JWT", kid })}.${b64url(good)}.${valid.split(".")[2]}`),
+      "a forged X-MS-CLIENT-PRINCIPAL": { "x-ms-client-principal": forgedPrincipal, "x-ms-client-principal-id": "forged-oid", "x-ms-client-principal-idp": "aad" },
+      "a forged X-MS-CLIENT-PRINCIPAL with a bad token": { ...bearer(`${valid}x`), "X-MS-CLIENT-PRINCIPAL": forgedPrincipal },
+    };
+    for (const [label, headers] of Object.entries(cases)) {
+      for (const t of routes) {
+        const response = await call(t, headers);
+        const text = await response.text();
+        if (isPage(t)) {
+          expect({ label, fn: t.functionName, status: response.status }).toEqual({ label, fn: t.functionName, status: 302 });
+          expect(response.headers.get("location")).toBe(`/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent("/api/dashboard")}`);
+        } else {
+          expect({ label, fn: t.functionName, status: response.status }).toEqual({ label, fn: t.functionName, status: 401 });
+          expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm="api:\/\//);
+        }
+        expect(text).toBe("");
+      }
+    }
+    // An unknown route under /api is refused before any route matching, as Easy Auth does.
+    expect((await fetch(`${stack.apiUrl}/no-such-route`)).status).toBe(401);
+    // Nothing reached the app: no submission was started by any refused POST.
+    const list = await fetch(`${stack.apiUrl}/submissions`, { headers: bearer(valid) });
+    expect(list.status).toBe(200);
+    expect((JSON.parse(await list.text()) as { items: unknown[] }).items).toEqual([]);
+  });
+
+  it("a valid token holding none of the four roles gets 403 on every route, a forged principal beside it changes nothing", async () => {
+    const noRoles = stack.issuer!.issue({ user: "mallory", roles: [] });
+    const otherRole = stack.issuer!.issue({ app: "reader", roles: [] });
+    const forged = encodeClientPrincipal({ auth_typ: "aad", claims: [{ typ: "oid", val: "x" }, ...SIGN_ROLES.map((val) => ({ typ: "roles", val }))] });
+    for (const headers of [bearer(noRoles), bearer(otherRole), { ...bearer(noRoles), "x-ms-client-principal": forged }]) {
+      for (const t of routes) {
+        const response = await call(t, headers);
+        const text = await response.text();
+        expect({ fn: t.functionName, status: response.status }).toEqual({ fn: t.functionName, status: 403 });
+        expect(text).toContain("Sign.Submit, Sign.Publish, Sign.Approve, Sign.Operate");
+      }
+    }
+  });
+
+  it("npm run token prints only a token the stack accepts; with Sign.Submit a drop goes to signed end to end", async () => {
+    const out = execFileSync(process.execPath, [path.join(DIST_DIR, "local", "cli", "token.js"), "--user", "alice", "--roles", "Sign.Submit,Sign.Publish", "--expires", "10m", "--data-dir", stack.dataDir], { encoding: "utf8" });
+    expect(out).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    const token = out.trim();
+    const claims = payloadOf(token);
+    expect(claims).toMatchObject({ aud: stack.issuer!.metadata.audiences[0], iss: stack.issuer!.metadata.issuer, roles: ["Sign.Submit", "Sign.Publish"], name: "alice", tid: stack.issuer!.metadata.tenantId });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(600);
+
+    const pkg = samplePackage({ folder: "e2e-auth" });
+    const container = stack.blobService.getContainerClient(HTTP_CONTAINER);
+    await container.createIfNotExists();
+    await container.getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+    const started = await fetch(`${stack.apiUrl}/submissions`, {
+      method: "POST",
+      headers: { ...bearer(token), "content-type": "application/json", "x-ms-client-principal": "forged" },
+      body: JSON.stringify({ package: `${HTTP_CONTAINER}/${pkg.fileName}` }),
+    });
+    const text = await started.text();
+    readBack.push(text);
+    expect(started.status).toBe(202);
+    const { id, statusUrl } = JSON.parse(text) as { id: string; statusUrl: string };
+
+    let view: { runtimeStatus?: string; stage?: string } = {};
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      const response = await fetch(statusUrl, { headers: bearer(token) });
+      const body = await response.text();
+      readBack.push(body);
+      expect(response.status).toBe(200);
+      view = JSON.parse(body) as typeof view;
+      if (["Completed", "Failed", "Terminated"].includes(view.runtimeStatus ?? "")) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(view).toMatchObject({ runtimeStatus: "Completed", stage: "succeeded" });
+    expect(id).toEqual(expect.any(String));
+
+    // An application token with another of the roles reads the same status.
+    const app = stack.issuer!.issue({ app: "release-pipeline", roles: ["Sign.Operate"] });
+    expect((await fetch(statusUrl, { headers: bearer(app) })).status).toBe(200);
+    // The page opens with a token (a browser sign-in comes later).
+    const page = await fetch(`${stack.apiUrl}/dashboard`, { headers: bearer(token) });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Signed in as alice, roles: Sign.Submit, Sign.Publish.");
+  });
+
+  it("nothing secret (tokens included) in what callers read back or in the runtime log", () => {
+    const log = fs.readFileSync(stack.runtimeLogFile, "utf8");
+    expect(log).toContain("Easy Auth on (issuer https://login.local.test/");
+    expect(log).toContain("refused a bearer token");
+    for (const text of [...readBack, log]) expectNothingSecret(stack, text);
+  });
+});
