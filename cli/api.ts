@@ -132,7 +132,7 @@ export class ApiClient {
   }
 
   /** POST /api/submissions: 202 → started, 409 → the running one, 200 (already signed) → that one. */
-  async startSubmission(body: { package: string; product?: unknown; publish?: unknown }): Promise<StartedSubmission> {
+  async startSubmission(body: { package: string; product?: unknown; publish?: unknown; signing?: "preproduction" }): Promise<StartedSubmission> {
     const response = await this.send("POST", "/submissions", body);
     if (response.status !== 202 && response.status !== 409 && response.status !== 200) throw await this.failure("POST /api/submissions", response);
     const answer = await this.json(response);

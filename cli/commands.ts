@@ -184,6 +184,8 @@ async function finishWait(
 
 export interface SubmitOptions {
   productFile?: string;
+  /** Ask for Microsoft's preproduction signing (issue 40) instead of a product submission. */
+  preproduction?: boolean;
   wait: boolean;
   out?: string;
   waitOptions: WaitOptions;
@@ -243,7 +245,12 @@ export async function submit(api: ApiClient, packagePath: string, options: Submi
     });
     progress.clear();
   }
-  const started = await api.startSubmission({ package: ticket.package, ...(product ? { product } : {}), ...(publish !== undefined ? { publish } : {}) });
+  const started = await api.startSubmission({
+    package: ticket.package,
+    ...(product ? { product } : {}),
+    ...(publish !== undefined ? { publish } : {}),
+    ...(options.preproduction ? { signing: "preproduction" as const } : {}),
+  });
   progress.note(
     started.how === "started"
       ? `Started submission ${started.id}`

@@ -74,13 +74,25 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
     .option("--poll <duration>", "time between status checks", DEFAULT_POLL)
     .option("--out <dir>", "download the signed package, driver metadata and manifest here (implies --wait)")
     .addOption(new Option("--upload-cache <dir>", "where this machine remembers its upload ids, so a re-run skips the upload (default ~/.cache/driver-sign/uploads)").env("DRIVER_SIGN_UPLOAD_CACHE"))
-    .action(async (packagePath: string, options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string; uploadCache?: string }, command: Command) => {
-      commandName = "submit";
-      const wait = waitOptions(options);
-      const { api, progress } = context(command);
-      const uploadCacheDir = options.uploadCache ?? defaultUploadCacheDir(io.env);
-      result = await commands.submit(api, packagePath, { productFile: options.product, wait: Boolean(options.wait), out: options.out, waitOptions: wait, uploadCacheDir }, progress);
-    });
+    .option("--preproduction", "Microsoft's preproduction signing (Secure Boot test devices) instead of a product submission")
+    .action(
+      async (
+        packagePath: string,
+        options: { product?: string; wait?: boolean; timeout: string; poll: string; out?: string; uploadCache?: string; preproduction?: boolean },
+        command: Command,
+      ) => {
+        commandName = "submit";
+        const wait = waitOptions(options);
+        const { api, progress } = context(command);
+        const uploadCacheDir = options.uploadCache ?? defaultUploadCacheDir(io.env);
+        result = await commands.submit(
+          api,
+          packagePath,
+          { productFile: options.product, preproduction: Boolean(options.preproduction), wait: Boolean(options.wait), out: options.out, waitOptions: wait, uploadCacheDir },
+          progress,
+        );
+      },
+    );
 
   program
     .command("status")

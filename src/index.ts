@@ -1,6 +1,7 @@
 /** The app's entry (package.json "main"): importing each module registers its functions with the host. */
 import "./functions/httpStreaming";
 import "./orchestrators/submitDriver";
+import "./orchestrators/signPreproduction";
 import "./orchestrators/publishLabel";
 import "./orchestrators/changeLabel";
 import "./functions/activities";

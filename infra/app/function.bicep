@@ -29,6 +29,12 @@ param durableBackend string
 param durableTaskSchedulerEndpoint string
 param taskHubName string
 param extraAppSettings object
+@allowed([
+  'keys'
+  'entra'
+])
+@description('AUTH_MODE: entra exactly when App Service Authentication is in front (infra/app/auth.bicep).')
+param authMode string
 
 var storageSuffix = environment().suffixes.storage
 var blobEndpoint = 'https://${storageAccountName}.blob.${storageSuffix}'
@@ -130,6 +136,10 @@ var identitySettings = {
   // Both modes use it: managedIdentity, as the identity the app registration's federated
   // credential trusts (docs/deploy.md); keyVaultSecret, to read the vault (it holds the role).
   HDC_MANAGED_IDENTITY_CLIENT_ID: identityClientId
+  // entra: the app takes the caller from the X-MS-CLIENT-PRINCIPAL header Easy Auth injects (and
+  // strips from clients). Computed here, never from extraAppSettings: entra without Easy Auth in
+  // front would trust a header anyone can send.
+  AUTH_MODE: authMode
 }
 
 var hdcModeSettings = hdcAuthMode == 'managedIdentity'

@@ -118,6 +118,7 @@ module function './function.bicep' = {
     durableTaskSchedulerEndpoint: useDts ? dts!.outputs.endpoint : ''
     taskHubName: taskHubName
     extraAppSettings: extraAppSettings
+    authMode: appServiceAuth ? 'entra' : 'keys'
   }
 }
 

@@ -112,9 +112,12 @@ export async function startRealEngine(connectionString: string, hubName: string,
   process.once("exit", kill);
   try {
     const workerPort = await readyPort(worker, "worker", log);
-    const host = spawn("dotnet", [assembly, "--worker", `http://127.0.0.1:${workerPort}/`, "--hub", hubName, "--host-json", path.join(root, "host.json")], {
+    // Its stdin is a pipe we hold: the host exits when it closes, so a killed harness leaves no host behind.
+    const host = spawn("dotnet", [
+      assembly, "--worker", `http://127.0.0.1:${workerPort}/`, "--hub", hubName, "--host-json", path.join(root, "host.json"), "--exit-with-stdin", "1",
+    ], {
       env: { ...process.env, AzureWebJobsStorage: connectionString, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
     children.push(host);
     const controlPort = await readyPort(host, "host", log);

@@ -281,6 +281,72 @@ export interface CancelShippingLabelOutput {
   alreadyRequested: boolean;
 }
 
+// Preproduction signing (issue 40): the signPreproduction orchestration and its activities.
+
+/** Input of the signPreproduction orchestration. */
+export interface SignPreproductionInput {
+  signing: "preproduction";
+  package: PackageRef;
+  polling: PollingPolicy;
+  retry: ActivityRetryPolicy;
+  requestedBy: "eventGrid" | "http";
+  notify?: boolean;
+  /** A re-post after a failed preprod run is round n + 1: a new upload record, so a new package is sent (absent = 1). */
+  round?: number;
+  /** Carried through continueAsNew; absent on the first generation. */
+  carry?: PreprodCarry;
+}
+
+export interface PreprodCarry {
+  packageId: string;
+  startedAt: string;
+  deadline: string;
+  pollCount: number;
+  generation: number;
+  intervalSeconds: number;
+  signingStatus?: string;
+  stageHistory?: StageTransition[];
+}
+
+export interface UploadPreprodPackageInput {
+  /** Key of the upload record (intent before the PUT, package id after). */
+  instanceId: string;
+  package: PackageRef;
+}
+export interface UploadPreprodPackageOutput {
+  packageId: string;
+  signingStatus?: string;
+  /** The record already held the id: nothing was sent this time. */
+  reused: boolean;
+  bytesSent: number;
+}
+
+export interface GetPreprodStatusInput {
+  instanceId: string;
+  packageId: string;
+  package: PackageRef;
+}
+export interface GetPreprodStatusOutput {
+  phase: "notStarted" | "processing" | "succeeded" | "failed" | "unknown";
+  /** As Microsoft wrote it (bounded). */
+  signingStatus?: string;
+  /** Failed: a bounded excerpt of error.message; the whole message is errorMessageBlob. */
+  errorExcerpt?: string;
+  errorMessageBlob?: BlobLocation;
+}
+
+export interface DownloadPreprodSignedInput {
+  instanceId: string;
+  packageId: string;
+  package: PackageRef;
+}
+export interface DownloadPreprodSignedOutput {
+  signedPackage: BlobLocation;
+  assetId: string;
+  /** Microsoft's contentHash, checked against the SHA-256 of the bytes stored. */
+  contentHash: string;
+}
+
 /** Activity name → input/output types. The orchestrator calls activities only through this map. */
 export interface ActivityContract {
   authenticate: { input: AuthenticateInput; output: AuthenticateOutput };
@@ -298,11 +364,16 @@ export interface ActivityContract {
   getShippingLabelStatus: { input: GetShippingLabelStatusInput; output: GetShippingLabelStatusOutput };
   updateShippingLabel: { input: UpdateShippingLabelInput; output: UpdateShippingLabelOutput };
   cancelShippingLabel: { input: CancelShippingLabelInput; output: CancelShippingLabelOutput };
+  uploadPreprodPackage: { input: UploadPreprodPackageInput; output: UploadPreprodPackageOutput };
+  getPreprodStatus: { input: GetPreprodStatusInput; output: GetPreprodStatusOutput };
+  downloadPreprodSigned: { input: DownloadPreprodSignedInput; output: DownloadPreprodSignedOutput };
 }
 export type ActivityName = keyof ActivityContract;
 
 export const ORCHESTRATOR_NAME = "submitDriver";
 export const PUBLISH_LABEL_ORCHESTRATOR = "publishLabel";
+/** Preproduction signing (issue 40): a run of its own, so submitDriver's histories are untouched. */
+export const SIGN_PREPRODUCTION_ORCHESTRATOR = "signPreproduction";
 /** One PATCH or cancel of a label, in the background (functions/labels.ts answers 202). */
 export const CHANGE_LABEL_ORCHESTRATOR = "changeLabel";
 export type ChangeLabelInput = LabelRef & {

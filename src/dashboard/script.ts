@@ -108,7 +108,7 @@ export const DASHBOARD_SCRIPT = String.raw`
       body.appendChild(el("tr", { "data-id": view.id, class: "run " + category(view) }, [
         el("td", {}, [el("a", { href: "#run=" + encodeURIComponent(view.id), text: view.id })]),
         el("td", { text: packageName(view) }),
-        el("td", {}, [el("span", { class: "badge " + category(view), text: view.stage })]),
+        el("td", {}, [el("span", { class: "badge " + category(view), text: view.stage })].concat(view.signing === "preproduction" ? [" ", el("span", { class: "badge preprod", "data-signing": "preproduction", text: "preprod" })] : [])),
         el("td", { text: view.runtimeStatus }),
         el("td", { text: view.step ? (view.step.name + (view.step.index !== null ? " (" + view.step.index + "/" + view.step.count + ")" : "")) : "–" }),
         el("td", { text: when(view.createdTime) }),
@@ -211,6 +211,12 @@ export const DASHBOARD_SCRIPT = String.raw`
       fact("updated", when(view.lastUpdatedTime)),
     ]);
     if (view.productId && view.submissionId) facts.appendChild(fact("Partner Center", "", el("a", { href: portalUrl(view.productId, view.submissionId), target: "_blank", rel: "noopener noreferrer", "data-link": "partner-center", text: "submission " + view.submissionId + " of product " + view.productId })));
+    // Preproduction signing (issue 40): its package id and Microsoft's signingStatus instead of product/submission.
+    if (view.signing === "preproduction") {
+      facts.appendChild(fact("signing", "preproduction"));
+      facts.appendChild(fact("preprod package", view.preprodPackageId));
+      facts.appendChild(fact("signingStatus", view.signingStatus));
+    }
     if (view.reason) facts.appendChild(fact("reason", view.reason));
     if (view.error) facts.appendChild(fact("error", view.error));
     if (view.failureKind) facts.appendChild(fact("failureKind", view.failureKind));
@@ -219,7 +225,7 @@ export const DASHBOARD_SCRIPT = String.raw`
 
     var actions = el("div", { class: "actions" });
     if (view.signedPackage) actions.appendChild(download(view.id, "signed-package", "Download signed package"));
-    if (view.stage === "succeeded") actions.appendChild(download(view.id, "driver-metadata", "Download driver metadata"));
+    if (view.stage === "succeeded" && view.signing !== "preproduction") actions.appendChild(download(view.id, "driver-metadata", "Download driver metadata"));
     if (view.manifest) actions.appendChild(download(view.id, "manifest", "Download manifest"));
     if (view.errorReportBlob) actions.appendChild(download(view.id, "error-report", "Download error report"));
     if (!finished) actions.appendChild(act("Cancel", "Cancel run " + view.id + "? Microsoft keeps processing a committed submission; only our waiting stops.", function () {

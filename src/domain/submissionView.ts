@@ -8,7 +8,21 @@ import { orchestrationStatusFailureText } from "./failureText";
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
 type StatusFactsShown = Pick<
   SubmissionCustomStatus,
-  "productId" | "submissionId" | "commitStatus" | "currentStep" | "state" | "error" | "failureKind" | "signedPackage" | "manifest" | "errorReportBlob" | "nextPollAt" | "deadline"
+  | "productId"
+  | "submissionId"
+  | "commitStatus"
+  | "currentStep"
+  | "state"
+  | "error"
+  | "failureKind"
+  | "signedPackage"
+  | "manifest"
+  | "errorReportBlob"
+  | "nextPollAt"
+  | "deadline"
+  | "signing"
+  | "preprodPackageId"
+  | "signingStatus"
 >;
 
 export interface SubmissionView extends StatusFactsShown {
@@ -123,5 +137,7 @@ export function toSubmissionView(status: DurableStatusWithFailure): SubmissionVi
     step: hdcStepPosition(custom.currentStep),
     progress: progressOf(stage),
     ...(custom.label ?? summary?.label ? { label: custom.label ?? summary?.label } : {}),
+    // Preproduction signing (issue 40): only such runs carry these.
+    ...(custom.signing === "preproduction" ? { signing: custom.signing, preprodPackageId: custom.preprodPackageId, signingStatus: custom.signingStatus } : {}),
   };
 }

@@ -135,6 +135,12 @@ export interface ResultManifest {
   finishedAt: string;
   /** The shipping label published after signing (issue 11), when a `publish` policy was given. */
   label?: LabelReport;
+  /** Preproduction signing (issue 40): absent for a product submission. */
+  signing?: "preproduction";
+  /** The preprod package at Microsoft, its last signingStatus, and the SignedFilesZip's verified contentHash. */
+  preprodPackageId?: string;
+  signingStatus?: string;
+  contentHash?: string;
 }
 
 // Custom status: what GET /api/submissions/{id} shows while the orchestration runs.
@@ -190,6 +196,11 @@ export interface SubmissionCustomStatus {
   stepHistory?: StepTransition[];
   /** The shipping label after signing (bounded: see fitLabelReport). */
   label?: LabelReport;
+  /** Preproduction signing (issue 40): absent for a product submission. */
+  signing?: "preproduction";
+  preprodPackageId?: string;
+  /** Microsoft's signingStatus as last read (NotStarted, Processing, Succeeded, Failed, or another word). */
+  signingStatus?: string;
   updatedAt: string;
 }
 

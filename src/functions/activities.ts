@@ -19,6 +19,9 @@ import { getShippingLabelStatus } from "../activities/getShippingLabelStatus";
 import { updateShippingLabel } from "../activities/updateShippingLabel";
 import { cancelShippingLabel } from "../activities/cancelShippingLabel";
 import { toSafeActivityError } from "../activities/errors";
+import { uploadPreprodPackage } from "../activities/uploadPreprodPackage";
+import { getPreprodStatus } from "../activities/getPreprodStatus";
+import { downloadPreprodSigned } from "../activities/downloadPreprodSigned";
 
 type Implementations = {
   [N in ActivityName]: (input: ActivityContract[N]["input"], deps: ActivityDeps) => Promise<ActivityContract[N]["output"]>;
@@ -41,6 +44,9 @@ export const activityImplementations: Implementations = {
   getShippingLabelStatus,
   updateShippingLabel,
   cancelShippingLabel,
+  uploadPreprodPackage,
+  getPreprodStatus,
+  downloadPreprodSigned,
 };
 
 function register<N extends ActivityName>(name: N): void {

@@ -24,13 +24,16 @@ import { redactSecrets } from "../domain/redact";
 import { getBlobServiceClient } from "../storage/blobService";
 import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
+import { readPurgeRecord } from "../storage/purgeRecords";
 import { durableClientFor, findInstance, startOrFindRunning } from "../instances/durableClient";
-import { buildSubmitDriverInput } from "./submissionInput";
+import { buildSignPreproductionInput, buildSubmitDriverInput } from "./submissionInput";
 import { admitPackage } from "./uploadAdmission";
 import { notificationsConfigured } from "../notifications/queue";
 import { RECORD_REJECTED_DROP, type RecordRejectedDropInput } from "../orchestrators/recordRejectedDrop";
 import { problemsFromZod } from "./validation/fieldProblems";
 import { type Sidecar, sidecarSchema } from "./validation/productFields";
+import { preprodCombinationProblems } from "./validation/signing";
+import { SIGN_PREPRODUCTION_ORCHESTRATOR } from "../activities/contract";
 import { parsePublishPolicy } from "../publishing/policySchema";
 import type { PublishPolicy } from "../domain/publishing";
 
@@ -193,12 +196,25 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   const client = durableClientFor(context);
   const existing = await findInstance(client, instanceId);
   if (existing) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: String(existing.runtimeStatus) });
+  // A redelivered event for a version whose run retention purged: it ran; a drop never restarts a run (issue 30).
+  const purged = await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
+  if (purged) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: purged.runtimeStatus });
 
   const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
   if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem));
   const fields: Omit<Sidecar, "publish"> = sidecar.found ? sidecar.sidecar : {};
   const publish = sidecar.found && "publish" in sidecar ? sidecar.publish : undefined;
-  const { submissionName, submissionType, ...product } = fields;
+  const { submissionName, submissionType, signing, ...product } = fields;
+  if (signing === "preproduction") {
+    const combination = preprodCombinationProblems({ ...fields, publish });
+    if (combination.length > 0) {
+      return decide(await reject(config, context, instanceId, pkg, `sidecar ${sidecarNameFor(location.blobName)}: ${combination.map((p) => `${p.field} ${p.reason}`).join("; ")}`));
+    }
+    const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "eventGrid" }, config);
+    const started = await startOrFindRunning(client, SIGN_PREPRODUCTION_ORCHESTRATOR, instanceId, preprodInput);
+    if (!started.started) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: started.runtimeStatus });
+    return decide({ action: "started", instanceId });
+  }
 
   const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, publish, requestedBy: "eventGrid" }, config);
   // Two deliveries may race past getStatus: then the other one started it.

@@ -1,5 +1,5 @@
 /** Builds the orchestration input from a package, the user's overrides and configuration (read here, never in the orchestrator). */
-import type { SubmitDriverInput } from "../activities/contract";
+import type { SignPreproductionInput, SubmitDriverInput } from "../activities/contract";
 import type { PackageRef } from "../domain/types";
 import type { PublishPolicy } from "../domain/publishing";
 import type { AppConfig } from "../config";
@@ -39,5 +39,22 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     requestedBy: request.requestedBy,
     ...(notificationsConfigured(config) ? { notify: true } : {}),
     ...(request.publish ? { publish: { policy: request.publish, polling: config.labelPolling } } : {}),
+  };
+}
+
+/** The input of a preproduction run (issue 40): the package and the schedules; no product, no submission. */
+export function buildSignPreproductionInput(
+  request: { package: PackageRef; requestedBy: SignPreproductionInput["requestedBy"]; round?: number },
+  config: AppConfig,
+): SignPreproductionInput {
+  return {
+    signing: "preproduction",
+    package: request.package,
+    // Preprod signing is an automated pass, like attestation (no HLK review).
+    polling: config.polling("attestation"),
+    retry: config.retry,
+    requestedBy: request.requestedBy,
+    ...(request.round !== undefined && request.round > 1 ? { round: request.round } : {}),
+    ...(notificationsConfigured(config) ? { notify: true } : {}),
   };
 }

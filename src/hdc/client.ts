@@ -31,7 +31,9 @@ import {
   TokenAcquisitionError,
   type AttemptCounter,
 } from "./policies";
-import type { HdcApi, HdcLink, HdcProduct, HdcSubmission, NewProduct, NewSubmission } from "./types";
+import type { HdcApi, HdcLink, HdcProduct, HdcSubmission, NewProduct, NewSubmission, StreamedBody } from "./types";
+
+export type { StreamedBody } from "./types";
 
 export interface HdcClientOptions {
   /** e.g. https://manage.devcenter.microsoft.com/v2.0/my/ ; "hardware/..." paths are appended. https only (a bearer token never travels in clear). */
@@ -62,17 +64,6 @@ interface SendOptions {
   streamStatuses?: ReadonlySet<number>;
 }
 
-/**
- * A request body streamed from elsewhere (a blob). `open` is called once per attempt: the bearer
- * policy re-sends after a 401 and the retry policy after a 429, and a stream already read would send
- * an empty body.
- */
-export interface StreamedBody {
-  open: () => NodeJS.ReadableStream;
-  contentType: string;
-  /** Sent as Content-Length when known (no chunked encoding). */
-  contentLength?: number;
-}
 
 /** Guards against a service that keeps handing out next links. */
 const MAX_PAGES = 50;

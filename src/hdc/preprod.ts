@@ -10,7 +10,7 @@
 import type { HttpMethods } from "@azure/core-rest-pipeline";
 import { isSignedFilesZip } from "../domain/preprod";
 import { HdcError, isRecord } from "./errors";
-import type { StreamedBody } from "./client";
+import type { StreamedBody } from "./types";
 
 /** The requests the preprod operations need; HdcClient has them all. */
 export interface PreprodRequester {

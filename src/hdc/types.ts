@@ -78,4 +78,16 @@ export interface HdcApi {
   /** Any other HDC request (shipping labels, audiences: shippingLabels.ts), same pipeline and error rules. */
   requestJson(method: HttpMethods, path: string, expected: number[], body?: unknown, options?: { creates?: boolean }): Promise<unknown>;
   request(method: HttpMethods, path: string, expected: number[], body?: unknown): Promise<void>;
+  /** A request with a streamed non-JSON body, opened per attempt (preprod upload: preprod.ts). */
+  requestJsonWithBody(method: HttpMethods, path: string, expected: number[], body: StreamedBody, options?: { creates?: boolean; timeoutMs?: number }): Promise<unknown>;
+  /** A GET whose successful answer is a stream (preprod asset download). */
+  requestStream(path: string, expected: number[], options?: { timeoutMs?: number }): Promise<NodeJS.ReadableStream>;
+}
+
+/** A request body streamed from elsewhere; `open` is called once per attempt (a retry re-reads it). */
+export interface StreamedBody {
+  open: () => NodeJS.ReadableStream;
+  contentType: string;
+  /** Sent as Content-Length when known. */
+  contentLength?: number;
 }

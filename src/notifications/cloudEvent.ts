@@ -36,6 +36,9 @@ export interface NotificationData {
   signedPackage?: SubmissionView["signedPackage"];
   elapsedSeconds?: number;
   partnerCenterUrl?: string;
+  /** Preproduction signing (issue 40): absent for a product submission. */
+  signing?: SubmissionView["signing"];
+  preprodPackageId?: string;
   /** One line for a Teams/Slack incoming webhook (their `text` field). */
   text: string;
 }
@@ -66,7 +69,9 @@ export function buildCloudEvent(view: SubmissionView, event: NotificationEvent, 
   const portal = view.productId && view.submissionId ? partnerCenterUrl(view.productId, view.submissionId) : undefined;
   const detail =
     event === "succeeded"
-      ? `signed (product ${view.productId}, submission ${view.submissionId})`
+      ? view.signing === "preproduction"
+        ? `preproduction-signed (preprod package ${view.preprodPackageId})`
+        : `signed (product ${view.productId}, submission ${view.submissionId})`
       : event === "cancelled"
         ? "cancelled"
         : (view.reason ?? view.error ?? event);
@@ -86,7 +91,9 @@ export function buildCloudEvent(view: SubmissionView, event: NotificationEvent, 
     signedPackage: view.signedPackage,
     elapsedSeconds: view.elapsedSeconds,
     partnerCenterUrl: portal,
-    text: `Driver signing ${event}: ${pkg} — ${detail}`.slice(0, 1000),
+    signing: view.signing,
+    preprodPackageId: view.preprodPackageId,
+    text: `${view.signing === "preproduction" ? "Preproduction driver signing" : "Driver signing"} ${event}: ${pkg} — ${detail}`.slice(0, 1000),
   };
   for (const key of Object.keys(data) as Array<keyof NotificationData>) if (data[key] === undefined) delete data[key];
   return {

@@ -32,8 +32,12 @@
  * name another receiver now). test/fixtures/deliverNotification-v1 is such a history.
  *
  * changeLabel (issue 30) is new: its first version, no histories before it.
+ *
+ * signPreproduction (issue 40) is new too: preproduction signing runs under its own name instead of a
+ * path inside submitDriver, so no submitDriver history can meet it. It is listed with the submissions
+ * (status, list, cancel, page) but never picked by a restart of a submitDriver instance.
  */
-import { ORCHESTRATOR_NAME } from "../activities/contract";
+import { ORCHESTRATOR_NAME, SIGN_PREPRODUCTION_ORCHESTRATOR } from "../activities/contract";
 
 /** Every orchestrator name a submission may run under, oldest first; the last one starts new instances. */
 export const SUBMIT_DRIVER_NAMES: readonly string[] = [ORCHESTRATOR_NAME];
@@ -47,6 +51,13 @@ export function isSubmitDriverName(name: string | undefined): boolean {
 /** Orchestrations the submissions API lists and shows: every submitDriver version and rejected drops. */
 export const REJECTED_DROP_NAME = "recordRejectedDrop";
 
+/** Preproduction signing runs (issue 40); their status view says `signing: "preproduction"`. */
+export const PREPROD_ORCHESTRATOR_NAMES: readonly string[] = [SIGN_PREPRODUCTION_ORCHESTRATOR];
+
+export function isPreprodName(name: string | undefined): boolean {
+  return name !== undefined && PREPROD_ORCHESTRATOR_NAMES.includes(name);
+}
+
 export function isListedSubmissionName(name: string | undefined): boolean {
-  return isSubmitDriverName(name) || name === REJECTED_DROP_NAME;
+  return isSubmitDriverName(name) || name === REJECTED_DROP_NAME || isPreprodName(name);
 }

@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseConfig } from "../../src/config";
 import { resolve } from "./armExpression";
 import { describeInfra, failWithoutBicepInCi, TENANT, snapshot, type Resource, type Snapshot } from "./bicep";
 
@@ -58,7 +59,7 @@ describeInfra("App Service Authentication in the compiled template", () => {
     [withAuth, restricted, withoutAuth] = await Promise.all([
       snapshot(work, "auth", { ...BASE, apiClientId: API_CLIENT }),
       snapshot(work, "restricted", { ...BASE, apiClientId: API_CLIENT, apiTenantId: OTHER_TENANT, apiAllowedClientApplications: [CI_CLIENT, AZURE_CLI] }),
-      snapshot(work, "keys", BASE),
+      snapshot(work, "keys", { ...BASE, extraAppSettings: { AUTH_MODE: "entra" } }),
     ]);
   }, 300_000);
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -105,6 +106,19 @@ describeInfra("App Service Authentication in the compiled template", () => {
   test("the page's address goes through sign-in when Easy Auth is on", () => {
     expect(resolve(withAuth.outputs.DASHBOARD_SIGN_IN_URL)).toBe("https://func-example.azurewebsites.net/.auth/login/aad?post_login_redirect_uri=/api/dashboard");
     expect(resolve(withoutAuth.outputs.DASHBOARD_SIGN_IN_URL)).toBe("https://func-example.azurewebsites.net/api/dashboard");
+  });
+
+  test("the app's AUTH_MODE follows Easy Auth: entra exactly when authsettingsV2 is there, keys otherwise, and extraAppSettings cannot flip it", () => {
+    const appSettings = (snap: Snapshot) =>
+      resolve(snap.resources.find((r) => r.type === "Microsoft.Web/sites/config" && r.id.endsWith("/config/appsettings"))!.properties) as Record<string, string>;
+    expect(appSettings(withAuth).AUTH_MODE).toBe("entra");
+    expect(appSettings(restricted).AUTH_MODE).toBe("entra");
+    // The keys deployment asked for entra through extraAppSettings: without Easy Auth in front that
+    // would trust a principal header anyone can send, so the computed value wins.
+    expect(appSettings(withoutAuth).AUTH_MODE).toBe("keys");
+    // The app reads it as such (the same parse the deployed app does).
+    expect(parseConfig(appSettings(withAuth)).settings.AUTH_MODE).toBe("entra");
+    expect(parseConfig(appSettings(withoutAuth)).settings.AUTH_MODE).toBe("keys");
   });
 
   test("without a client id there is no Easy Auth (function keys, local demo); asking for it without one fails with the parameter named", async () => {

@@ -4,7 +4,7 @@
 // orchestrator and activity, each forwarding its trigger payload over loopback HTTP. A small control API
 // (start, status with history, raise event, terminate) lets the harness drive it.
 //
-// Usage: ConformanceHost --worker http://127.0.0.1:<port>/ --hub <taskHub> [--host-json <path>] [--control-port <n>]
+// Usage: ConformanceHost --worker http://127.0.0.1:<port>/ --hub <taskHub> [--host-json <path>] [--control-port <n>] [--exit-with-stdin 1]
 // Storage: the AzureWebJobsStorage environment variable (Azurite). Prints "READY <control port>" when started.
 using System;
 using System.Collections.Generic;
@@ -113,6 +113,16 @@ namespace ConformanceHost
             }
             // The extension speaks the out-of-proc (JavaScript) protocol when the worker runtime is node.
             Environment.SetEnvironmentVariable("FUNCTIONS_WORKER_RUNTIME", "node");
+
+            // No orphans: the harness holds our stdin; when it closes (the harness exited, even killed), so do we.
+            if (options.ContainsKey("exit-with-stdin"))
+            {
+                _ = Task.Run(() =>
+                {
+                    while (Console.In.ReadLine() != null) { }
+                    Environment.Exit(0);
+                });
+            }
 
             Forwarder.Http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromMinutes(5) };
             Forwarder.WorkerBase = worker;

@@ -3,6 +3,7 @@
  * missing ones come from configuration defaults and the package's name and extension.
  */
 import { z } from "zod";
+import { signingSchema } from "./signing";
 import type { ProductFields, TestHarness } from "../../domain/types";
 import { CONTROL_CHARACTERS } from "../../domain/packageRules";
 
@@ -133,6 +134,8 @@ export const sidecarSchema = z
     submissionType: submissionTypeSchema.optional(),
     /** Publish after signing; checked by parsePublishPolicy in packageDropped (publish.<field> problems). */
     publish: z.unknown().optional(),
+    /** Preproduction signing (issue 40); absent = a product submission. */
+    signing: signingSchema.optional(),
   })
   .superRefine(productWithinTotal);
 export type Sidecar = z.infer<typeof sidecarSchema>;

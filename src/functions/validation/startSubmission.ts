@@ -5,6 +5,7 @@ import type { PublishPolicy } from "../../domain/publishing";
 import { parsePublishPolicy } from "../../publishing/policySchema";
 import { type FieldProblem, type Parsed, problemsFromZod } from "./fieldProblems";
 import { type ProductFieldOverrides, productFieldsSchema, submissionNameSchema, submissionTypeSchema } from "./productFields";
+import { preprodCombinationProblems, signingSchema } from "./signing";
 
 const decimalId = z
   .string({ error: "must be a decimal digit string (ids exceed 2^53, so send them as JSON strings)" })
@@ -26,6 +27,8 @@ const bodySchema = z.strictObject({
   submissionId: decimalId.optional(),
   /** Checked by parsePublishPolicy (shape and cross-field rules), problems named publish.<field>. */
   publish: z.unknown().optional(),
+  /** Preproduction signing (issue 40); absent = a product submission. */
+  signing: signingSchema.optional(),
 });
 
 export interface StartSubmissionRequest {
@@ -35,6 +38,7 @@ export interface StartSubmissionRequest {
   submissionType?: "initial" | "derived";
   resume?: { productId: string; submissionId?: string };
   publish?: PublishPolicy;
+  signing?: "preproduction";
 }
 
 /** Checks the package reference's container and blob name; problems are named after the field the user wrote. */
@@ -79,6 +83,7 @@ export function parseStartSubmission(body: unknown): Parsed<StartSubmissionReque
   if (data?.product !== undefined && data.productId !== undefined) {
     problems.push({ field: "product", reason: "cannot be combined with productId: a resumed product already exists" });
   }
+  if (data) problems.push(...preprodCombinationProblems(data));
   if (problems.length > 0 || !data || !packageCheck.value || (publish && !publish.ok)) return { ok: false, problems };
 
   return {
@@ -90,6 +95,7 @@ export function parseStartSubmission(body: unknown): Parsed<StartSubmissionReque
       submissionType: data.submissionType,
       resume: data.productId !== undefined ? { productId: data.productId, submissionId: data.submissionId } : undefined,
       ...(publish?.ok ? { publish: publish.value } : {}),
+      ...(data.signing ? { signing: data.signing } : {}),
     },
   };
 }

@@ -86,7 +86,7 @@ export function testBytes(size: number, seed = 1): Buffer {
   return bytes;
 }
 
-type HdcMethod = Exclude<keyof HdcApi, "request" | "requestJson">;
+type HdcMethod = Exclude<keyof HdcApi, "request" | "requestJson" | "requestJsonWithBody" | "requestStream">;
 
 let lastIdOffset = BigInt(Date.now()) * 1000n;
 
@@ -132,6 +132,13 @@ export class FakeHdc implements HdcApi {
   }
   async request(method: string, path: string): Promise<void> {
     throw new Error(`FakeHdc does not model ${method} ${path}`);
+  }
+  /** Preprod signing is proven against the emulator (test/unit/hdc/preprod.test.ts, test/e2e/preprod.test.ts). */
+  async requestJsonWithBody(method: string, path: string): Promise<unknown> {
+    throw new Error(`FakeHdc does not model ${method} ${path}`);
+  }
+  async requestStream(path: string): Promise<NodeJS.ReadableStream> {
+    throw new Error(`FakeHdc does not model GET ${path}`);
   }
 
   async listProducts(options?: { top?: number }): Promise<HdcProduct[]> {

@@ -75,11 +75,13 @@ test("the compiled script appends the outputs to $GITHUB_OUTPUT", () => {
 
 test("action.yml declares the inputs and outputs and runs the built CLI", () => {
   const action = fs.readFileSync(path.join(ROOT, "action.yml"), "utf8");
-  for (const input of ["package", "product-fields", "url", "key", "timeout", "out"]) expect(action).toMatch(new RegExp(`^  ${input}:$`, "m"));
+  for (const input of ["package", "product-fields", "preproduction", "url", "key", "timeout", "out"]) expect(action).toMatch(new RegExp(`^  ${input}:$`, "m"));
   for (const output of ["instance-id", "product-id", "submission-id", "signed-package-path", "status"]) {
     expect(action).toContain(`value: \${{ steps.sign.outputs.${output} }}`);
     expect(Object.keys(actionOutputs(signed, 0))).toContain(output);
   }
+  // preproduction: true adds the CLI's --preproduction (issue 40), nothing else does.
+  expect(action).toContain('if [ "$INPUT_PREPRODUCTION" = "true" ]; then args+=(--preproduction); fi');
   expect(action).toContain("using: composite");
   expect(action).toMatch(/node-version: 22/);
   expect(action).toContain("npm ci");

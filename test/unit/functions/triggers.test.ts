@@ -205,8 +205,15 @@ describe("registrations", () => {
         "listLabels",
         "updateLabel",
         "cancelLabel",
+        // Preproduction signing (issue 40).
+        "signPreproduction",
+        "uploadPreprodPackage",
+        "getPreprodStatus",
+        "downloadPreprodSigned",
       ].sort(),
     );
+    expect(triggerOf(functions.get("signPreproduction")!).type).toBe("orchestrationTrigger");
+    expect(triggerOf(functions.get("uploadPreprodPackage")!).type).toBe("activityTrigger");
     expect(triggerOf(functions.get("packageDropped")!).type).toBe("eventGridTrigger");
     expect(triggerOf(functions.get("submitDriver")!).type).toBe("orchestrationTrigger");
     expect(triggerOf(functions.get("copyPackage")!).type).toBe("activityTrigger");
