@@ -15,8 +15,9 @@
 import { PassThrough } from "node:stream";
 import type { BlobGetPropertiesResponse } from "@azure/storage-blob";
 import { createPreprodPackage, isHdcError } from "../hdc";
-import { readStateJson, writeStateJson } from "../storage/checkpoints";
-import { storageStatusCode, withStorageErrors } from "../storage/storageErrors";
+import { ensureContainer } from "../storage/blobService";
+import { writeStateJson } from "../storage/checkpoints";
+import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import type { UploadPreprodPackageInput, UploadPreprodPackageOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
 import { TerminalActivityError } from "./errors";
@@ -33,6 +34,41 @@ export interface PreprodUploadRecord {
 
 export const preprodRecordName = (instanceId: string) => `preprod/${instanceId}.json`;
 
+async function recordBlob(deps: ActivityDeps, recordName: string) {
+  const container = await withStorageErrors("Preparing the state container", () => ensureContainer(deps.blobService, deps.config.settings.STATE_CONTAINER));
+  return container.getBlockBlobClient(recordName);
+}
+
+async function readRecord(deps: ActivityDeps, recordName: string): Promise<{ value?: PreprodUploadRecord; etag?: string }> {
+  const blob = await recordBlob(deps, recordName);
+  try {
+    const download = await blob.download(0, undefined, { abortSignal: deps.budget.signal });
+    const chunks: Buffer[] = [];
+    for await (const chunk of download.readableStreamBody as AsyncIterable<Buffer>) chunks.push(chunk);
+    return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) as PreprodUploadRecord, etag: download.etag };
+  } catch (error) {
+    if (storageStatusCode(error) === 404) return {};
+    throw toStorageOperationError("Reading the preprod upload record", error);
+  }
+}
+
+/** Writes the intent only over the record version read (none: create-only); losing that race is retryable. */
+async function claimIntent(deps: ActivityDeps, recordName: string, intent: PreprodUploadRecord, readEtag: string | undefined): Promise<void> {
+  const blob = await recordBlob(deps, recordName);
+  const body = JSON.stringify(intent);
+  try {
+    await blob.upload(body, Buffer.byteLength(body), {
+      blobHTTPHeaders: { blobContentType: "application/json" },
+      conditions: readEtag ? { ifMatch: readEtag } : { ifNoneMatch: "*" },
+      abortSignal: deps.budget.signal,
+    });
+  } catch (error) {
+    const status = storageStatusCode(error);
+    if (status === 409 || status === 412) throw new Error("another attempt of this upload is sending the package right now; not sending it twice (a retry will see its outcome)");
+    throw toStorageOperationError("Recording the preprod upload intent", error);
+  }
+}
+
 /** Whether a failed PUT certainly created nothing: Microsoft refused it (4xx other than 408), or it never left. */
 function certainlyNotCreated(error: unknown): boolean {
   if (!isHdcError(error)) return false;
@@ -44,7 +80,7 @@ function certainlyNotCreated(error: unknown): boolean {
 export async function uploadPreprodPackage(input: UploadPreprodPackageInput, deps: ActivityDeps): Promise<UploadPreprodPackageOutput> {
   const { blobService, config, log } = deps;
   const recordName = preprodRecordName(input.instanceId);
-  const record = await readStateJson<PreprodUploadRecord>(blobService, config, recordName);
+  const { value: record, etag: recordEtag } = await readRecord(deps, recordName);
   if (record?.packageId) {
     log(`Preprod package ${record.packageId} was already created for ${input.instanceId}; not sending again`);
     return { packageId: record.packageId, signingStatus: record.signingStatus, reused: true, bytesSent: 0 };
@@ -71,8 +107,9 @@ export async function uploadPreprodPackage(input: UploadPreprodPackageInput, dep
   const length = properties.contentLength ?? 0;
   const pinned = properties.etag ?? etag;
 
-  // Intent first: a crash from here on leaves "sending", which a retry never sends over.
-  await writeStateJson(blobService, config, recordName, { state: "sending", at: new Date().toISOString(), etag: pinned, contentLength: length } satisfies PreprodUploadRecord);
+  // Intent first: a crash from here on leaves "sending", which a retry never sends over. Written only
+  // if the record is still what was read (absent, or notSent): of two attempts at once, one sends.
+  await claimIntent(deps, recordName, { state: "sending", at: new Date().toISOString(), etag: pinned, contentLength: length }, recordEtag);
 
   let opened = 0;
   const open = (): NodeJS.ReadableStream => {

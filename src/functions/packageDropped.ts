@@ -24,6 +24,7 @@ import { redactSecrets } from "../domain/redact";
 import { getBlobServiceClient } from "../storage/blobService";
 import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
+import { readPurgeRecord } from "../storage/purgeRecords";
 import { durableClientFor, findInstance, startOrFindRunning } from "../instances/durableClient";
 import { buildSignPreproductionInput, buildSubmitDriverInput } from "./submissionInput";
 import { admitPackage } from "./uploadAdmission";
@@ -195,6 +196,9 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   const client = durableClientFor(context);
   const existing = await findInstance(client, instanceId);
   if (existing) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: String(existing.runtimeStatus) });
+  // A redelivered event for a version whose run retention purged: it ran; a drop never restarts a run (issue 30).
+  const purged = await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
+  if (purged) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: purged.runtimeStatus });
 
   const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
   if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem));

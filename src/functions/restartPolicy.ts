@@ -9,6 +9,7 @@
  */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import type { SubmitDriverInput } from "../activities/contract";
+import type { PurgeRecord } from "../domain/purgeRecord";
 import type { SubmissionCustomStatus } from "../domain/types";
 
 export interface PreviousRun {
@@ -24,6 +25,21 @@ export function previousRunOf(status: DurableOrchestrationStatus): PreviousRun {
     customStatus: asObject(status.customStatus) as Partial<SubmissionCustomStatus>,
     input: asObject(status.input) as Partial<SubmitDriverInput>,
   };
+}
+
+/** The previous run as retention recorded it before purging its history (domain/purgeRecord.ts). */
+export function previousRunOfRecord(record: PurgeRecord): PreviousRun {
+  return {
+    runtimeStatus: record.runtimeStatus,
+    customStatus: record.customStatus as Partial<SubmissionCustomStatus>,
+    input: record.input as Partial<SubmitDriverInput>,
+  };
+}
+
+/** The submission Microsoft failed in the previous run, if it did: a resume of it could only fail again. */
+export function failedSubmissionOf(previous: PreviousRun): string | undefined {
+  if (!failedAtMicrosoft(previous)) return undefined;
+  return previous.customStatus.submissionId ?? previous.input.carry?.submissionId ?? previous.input.resume?.submissionId;
 }
 
 /** Microsoft ended it: the explicit kind, or (runs from before failureKind existed) commitFailed / workflow state failed. */

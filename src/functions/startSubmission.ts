@@ -11,7 +11,8 @@ import { isHostContainer } from "../domain/packageRules";
 import { instanceIdForPackage } from "../domain/instanceId";
 import { resumeOwnershipProblems } from "../domain/resumeOwnership";
 import { getBlobServiceClient } from "../storage/blobService";
-import { resumeClaimants } from "../storage/checkpoints";
+import { peekCheckpoint, resumeClaimants } from "../storage/checkpoints";
+import { readPurgeRecord } from "../storage/purgeRecords";
 import { storageStatusCode, toStorageOperationError } from "../storage/storageErrors";
 import { durableClientFor, findInstance, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { buildSignPreproductionInput, buildSubmitDriverInput } from "./submissionInput";
@@ -22,7 +23,7 @@ import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
-import { previousRunOf, restartInput } from "./restartPolicy";
+import { failedSubmissionOf, type PreviousRun, previousRunOf, previousRunOfRecord, restartInput } from "./restartPolicy";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseStartSubmission } from "./validation/startSubmission";
 
@@ -110,16 +111,53 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   // A drop of this version that the trigger rejected (e.g. an invalid sidecar) is only a record: start afresh.
   const existing = found?.name === RECORD_REJECTED_DROP ? undefined : found;
   if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
-  if (existing?.runtimeStatus === "Completed") {
+  // No instance: retention may have purged an earlier run of this version. Its checkpoints and claims
+  // outlive the purge, so a plain round-1 start would resume whatever that run left (issue 30).
+  const purged = existing ? undefined : await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
+  const purgedFacts = purged ? { historyPurgedAt: purged.purgedAt } : {};
+  const previousRuntimeStatus = existing ? String(existing.runtimeStatus) : purged?.runtimeStatus;
+  if (previousRuntimeStatus === "Completed") {
     // This package version is already signed: answer with where it is, start nothing.
     // A `publish` here would be silently dropped: say where publishing a signed submission goes.
     const publishHint = rest.publish ? { publish: `not started: this version is already signed; POST ${links.statusUrl}/labels with the policy` } : {};
-    return { status: 200, jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, statusUrl: links.statusUrl, ...publishHint } };
+    const where = purged ? {} : { statusUrl: links.statusUrl }; // a purged instance has no status to show
+    return { status: 200, jsonBody: { id: instanceId, runtimeStatus: "Completed", alreadySigned: true, ...where, ...purgedFacts, ...publishHint } };
+  }
+  if (!existing && !purged && !rest.resume) {
+    // Checkpoints without an instance or a purge record: the history went some other way (a purge
+    // before purge records existed, or by hand). Whether Microsoft failed that submission cannot be
+    // told, so it is neither resumed as if new nor silently replaced.
+    const orphan = await peekCheckpoint(getBlobServiceClient(config), config, instanceId);
+    if (orphan.product?.productId || orphan.submission?.submissionId) return orphanRefusal(instanceId, `${location.container}/${location.blobName}`, orphan);
+  }
+
+  let previous: PreviousRun | undefined;
+  if (existing) previous = previousRunOf(await client.getStatus(instanceId, { showInput: true }));
+  else if (purged) previous = previousRunOfRecord(purged);
+  const failedSubmission = previous ? failedSubmissionOf(previous) : undefined;
+  if (failedSubmission !== undefined && rest.resume?.submissionId === failedSubmission) {
+    return {
+      status: 409,
+      jsonBody: {
+        error: `resume refused: Microsoft failed submission ${failedSubmission}; resuming it can only fail again`,
+        package: `${location.container}/${location.blobName}`,
+        fields: [
+          {
+            field: "submissionId",
+            reason:
+              `submission ${failedSubmission} was failed by Microsoft in the earlier run of this package version` +
+              (purged ? ` (its history was purged by retention on ${purged.purgedAt})` : "") +
+              "; re-post without submissionId to start a new submission (the next round)",
+          },
+        ],
+        ...purgedFacts,
+      },
+    };
   }
 
   if (rest.signing === "preproduction") {
     // Preproduction signing (issue 40): its own orchestration; a re-post after a failed one is a new round.
-    const pkg = { ...location, etag, contentLength: properties.contentLength };
+    const pkg = { ...location, etag, contentLength: properties.contentLength, ...(admission.sha256 ? { sha256: admission.sha256 } : {}) };
     let round: number | undefined;
     if (existing && isPreprodName(existing.name)) {
       const previous = await client.getStatus(instanceId, { showInput: true });
@@ -141,21 +179,40 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     config,
   );
   let newSubmission = false;
-  if (existing) {
+  if (previous) {
     // Failed or terminated before: resume it, or (Microsoft failed the submission) start a new round.
-    const previous = await client.getStatus(instanceId, { showInput: true });
-    ({ input, newSubmission } = restartInput(input, previousRunOf(previous), rest.resume !== undefined));
+    ({ input, newSubmission } = restartInput(input, previous, rest.resume !== undefined));
   }
   const start = await startOrFindRunning(client, CURRENT_SUBMIT_DRIVER, instanceId, input);
   if (!start.started) return alreadyRunning(start.runtimeStatus);
   context.log(
     `startSubmission: started ${instanceId} for ${location.container}/${location.blobName}` +
-      (existing ? ` (restart after ${String(existing.runtimeStatus)}: ${newSubmission ? `new submission, round ${input.round}` : "resuming"})` : ""),
+      (previous
+        ? ` (restart after ${previous.runtimeStatus}${purged ? ` purged on ${purged.purgedAt}` : ""}: ${newSubmission ? `new submission, round ${input.round}` : "resuming"})`
+        : ""),
   );
   return {
     status: 202,
     headers: { Location: links.statusUrl, "Retry-After": "10" },
-    jsonBody: { id: instanceId, runtimeStatus: "Pending", ...(existing ? { restarted: true, newSubmission } : {}), ...links },
+    jsonBody: { id: instanceId, runtimeStatus: "Pending", ...(previous ? { restarted: true, newSubmission } : {}), ...purgedFacts, ...links },
+  };
+}
+
+function orphanRefusal(instanceId: string, pkg: string, orphan: { product?: { productId?: string }; submission?: { submissionId?: string } }): HttpResponseInit {
+  const ids = [orphan.product?.productId ? `product ${orphan.product.productId}` : "", orphan.submission?.submissionId ? `submission ${orphan.submission.submissionId}` : ""]
+    .filter(Boolean)
+    .join(", ");
+  return {
+    status: 409,
+    jsonBody: {
+      error:
+        `not started: an earlier run of this package version created ${ids}, but its history was purged and no purge record says how it ended, ` +
+        "so it is neither resumed as if new nor replaced",
+      id: instanceId,
+      package: pkg,
+      howToStartOver:
+        "upload the package again (a new blob version starts a clean run), or, if that run failed on this side, resume it explicitly with its productId and submissionId",
+    },
   };
 }
 

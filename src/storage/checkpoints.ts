@@ -110,6 +110,21 @@ export async function readStateJson<T>(service: BlobServiceClient, config: AppCo
   return read ? (JSON.parse(read.text) as T) : undefined;
 }
 
+/**
+ * Read-only: a missing document or state container reads as undefined, and nothing is created for a
+ * read (triggers look with it before anything starts).
+ */
+export async function peekStateJson<T>(service: BlobServiceClient, config: AppConfig, blobName: string): Promise<T | undefined> {
+  const blob = service.getContainerClient(config.settings.STATE_CONTAINER).getBlockBlobClient(blobName);
+  const read = await readText(blob, "Reading a state document");
+  return read ? (JSON.parse(read.text) as T) : undefined;
+}
+
+/** The round's checkpoint, read-only (see peekStateJson); empty when none was written. */
+export async function peekCheckpoint(service: BlobServiceClient, config: AppConfig, key: string): Promise<InstanceCheckpoint> {
+  return (await peekStateJson<InstanceCheckpoint>(service, config, checkpointBlobName(key))) ?? {};
+}
+
 async function stateBlob(service: BlobServiceClient, config: AppConfig, blobName: string): Promise<BlockBlobClient> {
   const container = await withStorageErrors("Preparing the state container", () => ensureContainer(service, config.settings.STATE_CONTAINER));
   return container.getBlockBlobClient(blobName);

@@ -18,6 +18,14 @@ const fakeService = {
       },
       downloadToBuffer: async (offset: number, count: number) => fakeBlobs.get(`${container}/${name}`)!.subarray(offset, offset + count),
     }),
+    // State documents (a purge record the trigger looks for) are read whole.
+    getBlockBlobClient: (name: string) => ({
+      download: async () => {
+        const blob = fakeBlobs.get(`${container}/${name}`);
+        if (!blob) throw Object.assign(new Error("BlobNotFound"), { statusCode: 404 });
+        return { etag: '"0x1"', readableStreamBody: [blob] };
+      },
+    }),
   }),
 };
 jest.mock("../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
