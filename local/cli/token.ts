@@ -1,8 +1,10 @@
 /**
  * `npm run token -- --user alice --roles Sign.Submit,Sign.Publish [--expires 10m] [--data-dir .local-data/run]`
  * or `--app NAME` for an application: prints an access token of the local issuer (and nothing else)
- * on standard output. A stack started with `--auth entra` on the same data folder accepts it.
+ * on standard output, or with `--out FILE` into a new file of mode 0600 (a token file for a client,
+ * never on a command line). A stack started with `--auth entra` on the same data folder accepts it.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SIGN_ROLES } from "../../src/domain/principal";
@@ -15,6 +17,7 @@ const USAGE = `usage: npm run token -- (--user NAME | --app NAME) --roles ROLE[,
   --roles LIST       app roles, comma-separated: ${SIGN_ROLES.join(", ")} ("" for none)
   --expires DURATION lifetime such as 90s, 10m, 2h (default 1h)
   --data-dir DIR     the stack's data folder (default .local-data/run, as npm run local)
+  --out FILE         write the token to FILE (mode 0600, replaced if it exists) instead of stdout
 `;
 
 function fail(message: string): never {
@@ -33,6 +36,7 @@ function main(): void {
         roles: { type: "string" },
         expires: { type: "string", default: "1h" },
         "data-dir": { type: "string" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -63,6 +67,13 @@ function main(): void {
     fail((error as Error).message);
   }
   const token = issuer.issue({ ...(values.user !== undefined ? { user: name } : { app: name }), roles, expiresInSeconds });
+  if (values.out !== undefined) {
+    const out = path.resolve(values.out);
+    // Removed first so an existing file's looser mode is not kept.
+    fs.rmSync(out, { force: true });
+    fs.writeFileSync(out, token + "\n", { mode: 0o600, flag: "wx" });
+    return;
+  }
   process.stdout.write(token + "\n");
 }
 

@@ -134,6 +134,15 @@ describe("Easy Auth on the local runtime (entra mode)", () => {
     const out = execFileSync(process.execPath, [path.join(DIST_DIR, "local", "cli", "token.js"), "--user", "alice", "--roles", "Sign.Submit,Sign.Publish", "--expires", "10m", "--data-dir", stack.dataDir], { encoding: "utf8" });
     expect(out).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
     const token = out.trim();
+    // --out: the same kind of token in a 0600 file, nothing on stdout.
+    const tokenFile = path.join(stack.dataDir, "alice.token");
+    fs.writeFileSync(tokenFile, "old", { mode: 0o644 });
+    const quiet = execFileSync(process.execPath, [path.join(DIST_DIR, "local", "cli", "token.js"), "--app", "ci", "--roles", "Sign.Operate", "--data-dir", stack.dataDir, "--out", tokenFile], { encoding: "utf8" });
+    expect(quiet).toBe("");
+    expect(fs.statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const fromFile = fs.readFileSync(tokenFile, "utf8").trim();
+    expect(payloadOf(fromFile)).toMatchObject({ idtyp: "app", roles: ["Sign.Operate"] });
+    expect((await fetch(`${stack.apiUrl}/submissions`, { headers: bearer(fromFile) })).status).toBe(200);
     const claims = payloadOf(token);
     expect(claims).toMatchObject({ aud: stack.issuer!.metadata.audiences[0], iss: stack.issuer!.metadata.issuer, roles: ["Sign.Submit", "Sign.Publish"], name: "alice", tid: stack.issuer!.metadata.tenantId });
     expect((claims.exp as number) - (claims.iat as number)).toBe(600);
