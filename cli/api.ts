@@ -20,7 +20,7 @@ export interface ApiOptions {
 
 export type UploadTicket =
   | { exists: true; package: string; uploadId?: string }
-  | { exists: false; package: string; uploadId?: string; uploadUrl: string; expiresOn?: string; metadata: Record<string, string> };
+  | { exists: false; package: string; uploadId?: string; uploadKey?: string; uploadUrl: string; expiresOn?: string; metadata: Record<string, string> };
 
 export interface StartedSubmission {
   id: string;
@@ -124,7 +124,7 @@ export class ApiClient {
     );
   }
 
-  async createUpload(body: { fileName: string; sha256: string; size: number; product?: unknown; uploadId?: string }): Promise<UploadTicket> {
+  async createUpload(body: { fileName: string; sha256: string; size: number; product?: unknown; uploadId?: string; uploadKey?: string }): Promise<UploadTicket> {
     const response = await this.send("POST", "/uploads", body);
     if (response.status !== 200 && response.status !== 201) throw await this.failure("POST /api/uploads", response);
     const ticket = await this.json(response);
@@ -136,6 +136,7 @@ export class ApiClient {
       exists: false,
       package: ticket.package,
       ...(uploadId ? { uploadId } : {}),
+      ...(typeof ticket.uploadKey === "string" ? { uploadKey: ticket.uploadKey } : {}),
       uploadUrl: ticket.uploadUrl,
       expiresOn: typeof ticket.expiresOn === "string" ? ticket.expiresOn : undefined,
       metadata: (ticket.metadata && typeof ticket.metadata === "object" ? ticket.metadata : {}) as Record<string, string>,

@@ -5,7 +5,7 @@ import { PACKAGE_EXTENSIONS } from "../src/domain/packageRules";
 import { ApiClient } from "./api";
 import { CliError, ExitCode } from "./exitCodes";
 import { downloadVerified, hashFile, uploadPackageFile } from "./files";
-import { rememberedUploadId, rememberUploadId } from "./uploadCache";
+import { rememberedUpload, rememberUpload } from "./uploadCache";
 import { emptyResult, type FileDocument, type ResultDocument, type SubmissionDocument, toSubmissionDocument, withExit } from "./output";
 import type { ProgressLine } from "./progress";
 
@@ -229,13 +229,13 @@ export async function submit(api: ApiClient, packagePath: string, options: Submi
   progress.note(`Hashing ${fileName} (${stat.size} bytes)`);
   const { sha256, size } = await hashFile(packagePath);
   const cacheKey = { apiBase: api.base, fileName, sha256, size };
-  const earlier = options.uploadCacheDir ? rememberedUploadId(options.uploadCacheDir, cacheKey) : undefined;
-  const ticket = await api.createUpload({ fileName, sha256, size, ...(product ? { product } : {}), ...(earlier ? { uploadId: earlier } : {}) });
+  const earlier = options.uploadCacheDir ? rememberedUpload(options.uploadCacheDir, cacheKey) : undefined;
+  const ticket = await api.createUpload({ fileName, sha256, size, ...(product ? { product } : {}), ...(earlier ?? {}) });
   if (ticket.exists) {
     progress.note(`${ticket.package} already holds this package (SHA-256 ${sha256.slice(0, 16)}…); not uploading again`);
   } else {
-    if (options.uploadCacheDir && ticket.uploadId) {
-      const problem = rememberUploadId(options.uploadCacheDir, cacheKey, ticket.uploadId);
+    if (options.uploadCacheDir && ticket.uploadId && ticket.uploadKey) {
+      const problem = rememberUpload(options.uploadCacheDir, cacheKey, { uploadId: ticket.uploadId, uploadKey: ticket.uploadKey });
       if (problem) progress.note(`Could not remember upload ${ticket.uploadId} in ${options.uploadCacheDir} (${problem}); a re-run will upload again`);
     }
     progress.note(`Uploading to ${ticket.package}`);

@@ -1,8 +1,9 @@
 /**
  * Which upload this machine made for a file, so a re-run of the same command can tell the service
- * "I hold upload <id>": the service answers "already uploaded" only to the holder of the upload's
- * id, and only for the version it pinned. One small JSON file per (API, file name, SHA-256, size).
- * An id is not a write credential (no SAS is kept here); a lost or unreadable cache only costs an upload.
+ * "I hold upload <id>, here is its key": the service answers "already uploaded" only to the holder
+ * of the upload's key, and only for the version it pinned. One small JSON file (0600) per (API, file
+ * name, SHA-256, size). The key is not a write credential (no SAS is kept here), but it is kept
+ * private; a lost or unreadable cache only costs an upload.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -26,20 +27,27 @@ function entryPath(dir: string, key: UploadKey): string {
   return path.join(dir, `${digest}.json`);
 }
 
-export function rememberedUploadId(dir: string, key: UploadKey): string | undefined {
+export interface RememberedUpload {
+  uploadId: string;
+  uploadKey: string;
+}
+
+export function rememberedUpload(dir: string, key: UploadKey): RememberedUpload | undefined {
   try {
-    const value = JSON.parse(fs.readFileSync(entryPath(dir, key), "utf8")) as { uploadId?: unknown };
-    return typeof value.uploadId === "string" && /^[0-9a-f]{32}$/.test(value.uploadId) ? value.uploadId : undefined;
+    const value = JSON.parse(fs.readFileSync(entryPath(dir, key), "utf8")) as { uploadId?: unknown; uploadKey?: unknown };
+    if (typeof value.uploadId !== "string" || !/^[0-9a-f]{32}$/.test(value.uploadId)) return undefined;
+    if (typeof value.uploadKey !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(value.uploadKey)) return undefined;
+    return { uploadId: value.uploadId, uploadKey: value.uploadKey };
   } catch {
     return undefined;
   }
 }
 
 /** Best effort: returns why it could not remember, or undefined. */
-export function rememberUploadId(dir: string, key: UploadKey, uploadId: string): string | undefined {
+export function rememberUpload(dir: string, key: UploadKey, upload: RememberedUpload): string | undefined {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.writeFileSync(entryPath(dir, key), JSON.stringify({ uploadId, fileName: key.fileName, sha256: key.sha256 }), { mode: 0o600 });
+    fs.writeFileSync(entryPath(dir, key), JSON.stringify({ ...upload, fileName: key.fileName, sha256: key.sha256 }), { mode: 0o600 });
     return undefined;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code ?? (error as Error).message;

@@ -4,6 +4,8 @@
  * well-formed archive; real packages come from the HLK studio.
  */
 
+import { writeCab } from "../src/preflight/cabWriter";
+
 export interface ZipEntry {
   name: string;
   data: Buffer;
@@ -45,9 +47,14 @@ export function samplePackage(options: SamplePackageOptions = {}): SamplePackage
     { name: `${folder}/contoso.sys`, data: Buffer.from(`MZ placeholder driver binary ${folder} ${version}\n`, "utf8") },
     { name: `${folder}/contoso.cat`, data: Buffer.from(`placeholder catalog ${folder} ${version}\n`, "utf8") },
   ];
+  const extension = options.extension ?? ".hlkx";
   return {
-    fileName: `${folder}-${version}${options.extension ?? ".hlkx"}`,
-    bytes: zipStore(entries, options.modified ?? new Date(Date.UTC(2024, 0, 1))),
+    fileName: `${folder}-${version}${extension}`,
+    // A .cab is a real cabinet (the preflight step reads it as one); .hlkx/.hckx stay ZIP archives.
+    bytes:
+      extension === ".cab"
+        ? Buffer.from(writeCab(entries.map((entry) => ({ path: entry.name, data: entry.data }))))
+        : zipStore(entries, options.modified ?? new Date(Date.UTC(2024, 0, 1))),
   };
 }
 

@@ -135,6 +135,8 @@ const schema = z
     STREAM_BLOCK_MIB: positiveInt(8),
     STREAM_CONCURRENCY: positiveInt(2),
     ERROR_REPORT_MAX_BYTES: positiveInt(16384),
+    // Issue 37: check a .cab package's rules before anything is created at Microsoft (off: Microsoft's own checks only).
+    PREFLIGHT: z.enum(["on", "off"]).default("on"),
 
     // HTTP API and retention (helper C). SUBMISSION_CONTAINERS: containers POST /api/submissions may
     // start packages from (default: DROPS_CONTAINER only); the host's own containers are refused anyway.

@@ -13,6 +13,7 @@ import type {
   NormalizedSubmissionStatus,
   PackageRef,
   PollingPolicy,
+  PreflightResult,
   ProductFields,
   LabelPollingPolicy,
   LabelReport,
@@ -53,6 +54,11 @@ export interface SubmitDriverInput {
    * (src/orchestrators/versions.ts).
    */
   verifyResume?: boolean;
+  /**
+   * Run the preflightPackage activity before authenticate (issue 37; PREFLIGHT=on). Absent in every
+   * history written before it, which replay without the step (src/orchestrators/versions.ts).
+   */
+  preflight?: boolean;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
   /** Webhooks are configured: at the end, queue a notification (src/notifications). Absent = none. */
@@ -105,6 +111,8 @@ export interface PollingCarry {
   stageHistory?: StageTransition[];
   /** Microsoft's step changes of earlier generations. */
   stepHistory?: StepTransition[];
+  /** The preflight result (bounded as in custom status), so later generations still show it. */
+  preflight?: PreflightResult;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,6 +289,13 @@ export interface CancelShippingLabelOutput {
   alreadyRequested: boolean;
 }
 
+export interface PreflightPackageInput {
+  package: PackageRef;
+}
+export type PreflightPackageOutput = PreflightResult & {
+  /** Bytes read from the package blob (ranged reads), for the log and the benchmark. */
+  bytesRead: number;
+};
 // Preproduction signing (issue 40): the signPreproduction orchestration and its activities.
 
 /** Input of the signPreproduction orchestration. */
@@ -351,6 +366,7 @@ export interface DownloadPreprodSignedOutput {
 export interface ActivityContract {
   authenticate: { input: AuthenticateInput; output: AuthenticateOutput };
   checkResumeClaims: { input: CheckResumeClaimsInput; output: CheckResumeClaimsOutput };
+  preflightPackage: { input: PreflightPackageInput; output: PreflightPackageOutput };
   createProduct: { input: CreateProductInput; output: CreateProductOutput };
   createSubmission: { input: CreateSubmissionInput; output: CreateSubmissionOutput };
   copyPackage: { input: CopyPackageInput; output: CopyPackageOutput };

@@ -1,6 +1,6 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { LabelReport, PackageRef, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "./types";
+import type { LabelReport, PackageRef, PreflightResult, RejectedDropStatus, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "./types";
 import { hdcStepPosition, type HdcStepPosition } from "./hdcSteps";
 import type { SubmitDriverSummary } from "./types";
 import { orchestrationStatusFailureText } from "./failureText";
@@ -55,6 +55,8 @@ export interface SubmissionView extends StatusFactsShown {
    * signing `succeeded`: look at label.phase.
    */
   label?: LabelReport;
+  /** The preflight step's verdict, findings and hardware ids (issue 37), when the run had one. */
+  preflight?: PreflightResult;
 }
 
 /** nefarius/SDCM's `progress`: created (not committed yet), processing (Microsoft has it), completed, failed. */
@@ -126,6 +128,7 @@ export function toSubmissionView(status: DurableStatusWithFailure): SubmissionVi
     signedPackage: custom.signedPackage ?? summary?.signedPackage,
     manifest: custom.manifest ?? summary?.manifest,
     errorReportBlob: custom.errorReportBlob,
+    ...(custom.preflight ? { preflight: custom.preflight } : {}),
     nextPollAt: runtimeStatus === "Running" ? custom.nextPollAt : undefined,
     deadline: custom.deadline,
     createdTime,

@@ -135,12 +135,38 @@ export interface ResultManifest {
   finishedAt: string;
   /** The shipping label published after signing (issue 11), when a `publish` policy was given. */
   label?: LabelReport;
+  /** The preflight step's result (issue 37), every finding. */
+  preflight?: PreflightResult;
   /** Preproduction signing (issue 40): absent for a product submission. */
   signing?: "preproduction";
   /** The preprod package at Microsoft, its last signingStatus, and the SignedFilesZip's verified contentHash. */
   preprodPackageId?: string;
   signingStatus?: string;
   contentHash?: string;
+}
+
+/** One preflight finding (src/preflight/rules.ts): a package rule the dropped package breaks. */
+export interface PreflightFinding {
+  code: string;
+  severity: "error" | "warning";
+  message: string;
+  file: string | null;
+  line: number | null;
+}
+
+/**
+ * What the preflight step (issue 37) concluded: refused = an error finding, nothing is created at
+ * Microsoft; warnings/clean = the run goes on; notApplicable = not a cabinet package (.hlkx/.hckx
+ * are HLK archives, which these CAB rules do not describe). Small and non-secret.
+ */
+export interface PreflightResult {
+  verdict: "refused" | "warnings" | "clean" | "notApplicable";
+  findings: PreflightFinding[];
+  /** Hardware ids from the INFs' models sections, deduplicated, in package order. */
+  hardwareIds: string[];
+  /** Where a bounded copy (custom status) left some out: how many. */
+  moreFindings?: number;
+  moreHardwareIds?: number;
 }
 
 // Custom status: what GET /api/submissions/{id} shows while the orchestration runs.
@@ -196,6 +222,8 @@ export interface SubmissionCustomStatus {
   stepHistory?: StepTransition[];
   /** The shipping label after signing (bounded: see fitLabelReport). */
   label?: LabelReport;
+  /** The preflight step's verdict, findings and hardware ids (bounded: see fitPreflight). */
+  preflight?: PreflightResult;
   /** Preproduction signing (issue 40): absent for a product submission. */
   signing?: "preproduction";
   preprodPackageId?: string;
@@ -213,6 +241,9 @@ export interface RejectedDropStatus {
   package: PackageRef;
   reason: string;
   manifest?: BlobLocation;
+  /** A submitDriver run its preflight refused: every finding (as messages too) and the hardware ids. */
+  messages?: string[];
+  preflight?: PreflightResult;
   updatedAt: string;
 }
 

@@ -3,6 +3,7 @@ import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { authenticate } from "../activities/authenticate";
 import { checkResumeClaims } from "../activities/checkResumeClaims";
+import { preflightPackage } from "../activities/preflightPackage";
 import { commitSubmission } from "../activities/commitSubmission";
 import type { ActivityContract, ActivityName } from "../activities/contract";
 import { copyPackage } from "../activities/copyPackage";
@@ -31,6 +32,7 @@ type Implementations = {
 export const activityImplementations: Implementations = {
   authenticate,
   checkResumeClaims,
+  preflightPackage,
   createProduct,
   createSubmission,
   copyPackage,

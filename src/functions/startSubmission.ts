@@ -157,7 +157,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
 
   if (rest.signing === "preproduction") {
     // Preproduction signing (issue 40): its own orchestration; a re-post after a failed one is a new round.
-    const pkg = { ...location, etag, contentLength: properties.contentLength };
+    const pkg = { ...location, etag, contentLength: properties.contentLength, ...(admission.sha256 ? { sha256: admission.sha256 } : {}) };
     let round: number | undefined;
     if (existing && isPreprodName(existing.name)) {
       const previous = await client.getStatus(instanceId, { showInput: true });

@@ -34,6 +34,8 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     ...(request.resume ? { resume: request.resume } : {}),
     // Every new input has its resume ids (given now, or carried by a restart) re-checked in the run.
     verifyResume: true,
+    // Issue 37: the package rules are checked before anything is created at Microsoft (PREFLIGHT=off skips it).
+    ...(config.settings.PREFLIGHT === "on" ? { preflight: true } : {}),
     polling: config.polling(product.testHarness),
     retry: config.retry,
     requestedBy: request.requestedBy,

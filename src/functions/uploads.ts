@@ -9,11 +9,12 @@
  * (uploadAdmission.ts) and every later step is held to that ETag.
  *
  * "Already uploaded" (`exists: true`, no SAS) is answered only to a request that names the upload's
- * id, and only when the record says a version was pinned and the blob still has that ETag: never
- * from the blob's metadata, which the SAS holder writes. Packages over MAX_PACKAGE_BYTES get no URL.
+ * id and its key (answered once with the URL; the id alone is public, being in the blob's name), and
+ * only when the record says a version was pinned and the blob still has that ETag: never from the
+ * blob's metadata, which the SAS holder writes. Packages over MAX_PACKAGE_BYTES get no URL.
  * The SAS appears only in this response body: never in logs, status or history.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { type AppConfig, getConfig } from "../config";
@@ -38,15 +39,31 @@ export function newUploadId(): string {
   return randomBytes(16).toString("hex");
 }
 
+/** 256 random bits, base64url (43 characters): answered once, stored only as its SHA-256. */
+export function newUploadKey(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+export function uploadKeySha256(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+function sameKey(key: string, keySha256: string): boolean {
+  const given = Buffer.from(uploadKeySha256(key), "hex");
+  const stored = Buffer.from(keySha256, "hex");
+  return given.length === stored.length && timingSafeEqual(given, stored);
+}
+
 /**
  * The earlier upload the request names, when it is the same file and still exactly the pinned
  * version; else undefined (the caller gets a fresh upload of its own).
  */
 async function provenUpload(service: BlobServiceClient, config: AppConfig, upload: UploadRequest): Promise<{ package: string } | undefined> {
-  if (!upload.uploadId) return undefined;
+  if (!upload.uploadId || !upload.uploadKey) return undefined;
   const found = await readUploadRecord(service, config, upload.uploadId);
   const record = found?.record;
-  if (!record || record.pinnedEtag === undefined) return undefined;
+  if (!record || typeof record.keySha256 !== "string" || !sameKey(upload.uploadKey, record.keySha256)) return undefined;
+  if (record.pinnedEtag === undefined) return undefined;
   if (record.sha256 !== upload.sha256 || record.size !== upload.size || record.blobName !== uploadBlobName(upload.uploadId, upload.fileName)) return undefined;
   let etag: string | undefined;
   try {
@@ -78,6 +95,7 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
 
   const container = config.settings.DROPS_CONTAINER;
   const uploadId = newUploadId();
+  const uploadKey = newUploadKey();
   const blobName = uploadBlobName(uploadId, upload.fileName);
   const packageRef = `${container}/${blobName}`;
   const containerClient = await withStorageErrors(`Preparing container ${container}`, () => ensureContainer(service, container));
@@ -89,6 +107,7 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
     blobName,
     sha256: upload.sha256,
     size: upload.size,
+    keySha256: uploadKeySha256(uploadKey),
     createdAt: new Date().toISOString(),
     expiresOn: sas.expiresOn.toISOString(),
   });
@@ -109,6 +128,8 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
     jsonBody: {
       exists: false,
       uploadId,
+      // Like the SAS, only in this body: never logged or stored (the record keeps its hash).
+      uploadKey,
       package: packageRef,
       uploadUrl: sas.url,
       expiresOn: sas.expiresOn.toISOString(),

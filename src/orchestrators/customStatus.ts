@@ -3,7 +3,7 @@
  * Both are read by GET /api/submissions/{id}, so they hold only non-secret facts.
  */
 import type * as df from "durable-functions";
-import type { BlobLocation, LabelReport, PackageRef, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
+import type { BlobLocation, LabelReport, PackageRef, PreflightResult, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
 
 /** Microsoft's error report can be long; status and exception messages keep a bounded prefix. */
 export const MAX_ERROR_REPORT_IN_STATUS = 4000;
@@ -92,6 +92,29 @@ export function fitLabelReport(report: LabelReport): LabelReport {
   return fitted;
 }
 
+/** Bounds of the `preflight` block of custom status (the manifest keeps every finding). */
+export const MAX_FINDINGS_IN_STATUS = 10;
+export const MAX_FINDING_TEXT_IN_STATUS = 300;
+export const MAX_HARDWARE_IDS_IN_STATUS = 20;
+
+/** The preflight block as custom status shows it: errors first, few and short findings, a hardware id sample. */
+export function fitPreflight(result: PreflightResult, findings = MAX_FINDINGS_IN_STATUS, hardwareIds = MAX_HARDWARE_IDS_IN_STATUS): PreflightResult {
+  const ordered = [...result.findings.filter((f) => f.severity === "error"), ...result.findings.filter((f) => f.severity !== "error")];
+  const kept = ordered.slice(0, findings).map((f) => ({
+    ...f,
+    message: truncate(f.message, MAX_FINDING_TEXT_IN_STATUS),
+    file: f.file !== null ? truncate(f.file, MAX_WORD_LENGTH_IN_STATUS) : null,
+  }));
+  const ids = result.hardwareIds.slice(0, hardwareIds).map((id) => truncate(id, MAX_WORD_LENGTH_IN_STATUS));
+  return {
+    verdict: result.verdict,
+    findings: kept,
+    hardwareIds: ids,
+    ...(ordered.length > kept.length ? { moreFindings: ordered.length - kept.length + (result.moreFindings ?? 0) } : {}),
+    ...(result.hardwareIds.length > ids.length ? { moreHardwareIds: result.hardwareIds.length - ids.length + (result.moreHardwareIds ?? 0) } : {}),
+  };
+}
+
 /** What identifies a label when nothing else fits. */
 function minimalLabel(report: LabelReport): LabelReport {
   const { phase, labelId, instanceId, destination, hardwareIdCount } = report;
@@ -116,6 +139,7 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     errorReportText: status.errorReportText !== undefined ? truncate(status.errorReportText, MAX_ERROR_REPORT_IN_STATUS) : undefined,
     error: status.error !== undefined ? truncate(status.error, MAX_ERROR_IN_STATUS) : undefined,
     label: status.label !== undefined ? fitLabelReport(status.label) : undefined,
+    preflight: status.preflight !== undefined ? fitPreflight(status.preflight) : undefined,
   };
   for (const key of Object.keys(fitted) as Array<keyof SubmissionCustomStatus>) if (fitted[key] === undefined) delete fitted[key];
 
@@ -134,6 +158,9 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
       fitted = { ...fitted, messages: dropOneMessage(messages) };
     } else if (fitted.label !== undefined && serializedLength(fitted.label) > serializedLength(minimalLabel(fitted.label))) {
       fitted = { ...fitted, label: minimalLabel(fitted.label) };
+    } else if (fitted.preflight !== undefined && fitted.preflight.findings.length + fitted.preflight.hardwareIds.length > 2) {
+      const p = fitted.preflight;
+      fitted = { ...fitted, preflight: fitPreflight(p, Math.floor(p.findings.length / 2), Math.floor(p.hardwareIds.length / 2)) };
     } else if (fitted.error !== undefined && fitted.error.length > 200) {
       fitted = { ...fitted, error: truncate(fitted.error, Math.floor(fitted.error.length / 2)) };
     } else {

@@ -9,7 +9,19 @@
  */
 import * as df from "durable-functions";
 import type { PollingCarry, SubmitDriverInput } from "../activities/contract";
-import type { ActivityRetryPolicy, BlobLocation, FailureKind, LabelReport, NormalizedSubmissionStatus, ResultManifest, Stage, SubmitDriverSummary } from "../domain/types";
+import type {
+  ActivityRetryPolicy,
+  BlobLocation,
+  FailureKind,
+  LabelReport,
+  NormalizedSubmissionStatus,
+  PreflightFinding,
+  PreflightResult,
+  RejectedDropStatus,
+  ResultManifest,
+  Stage,
+  SubmitDriverSummary,
+} from "../domain/types";
 import { ORCHESTRATOR_NAME, PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput } from "../activities/contract";
 import { labelInstanceId, roundKey } from "../domain/instanceId";
 import { redactSecrets } from "../domain/redact";
@@ -19,6 +31,7 @@ import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPoll
 import {
   MAX_ERROR_REPORT_IN_MESSAGE,
   boundedMessages,
+  fitPreflight,
   StatusReporter,
   type StatusFacts,
   truncate,
@@ -66,7 +79,7 @@ function failureFromStatus(stage: Stage, status: NormalizedSubmissionStatus): Su
 
 export function* submitDriverOrchestration(
   context: df.OrchestrationContext,
-): Generator<df.Task, SubmitDriverSummary | undefined, any> {
+): Generator<df.Task, SubmitDriverSummary | PreflightRefusal | undefined, any> {
   const input = context.df.getInput<SubmitDriverInput>();
   const status = new StatusReporter(context, input.package, input.carry?.stageHistory, input.carry?.stepHistory);
   const startedAt = input.carry?.startedAt ?? context.df.currentUtcDateTime.toISOString();
@@ -82,9 +95,17 @@ export function* submitDriverOrchestration(
         pollCount: carry.pollCount,
         deadline: carry.deadline,
         ...(carry.lastStatus ? statusFacts(carry.lastStatus) : {}),
+        ...(carry.preflight ? { preflight: carry.preflight } : {}),
       });
     } else {
       status.report("queued");
+      // Issue 37: only inputs with `preflight` (PREFLIGHT=on, since issue 37) take this step, before
+      // anything is created at Microsoft; older histories replay authenticate-first (versions.ts).
+      let preflight: PreflightResult | undefined;
+      if (input.preflight) {
+        preflight = yield* runPreflight(context, input, status);
+        if (preflight.verdict === "refused") return yield* rejectAfterPreflight(context, input, preflight, startedAt);
+      }
       const prepared = yield* prepareSubmission(context, input, status);
       knownStatus = prepared.knownStatus;
       const pollingStartsAt = context.df.currentUtcDateTime;
@@ -96,6 +117,7 @@ export function* submitDriverOrchestration(
         generation: 0,
         intervalSeconds: firstPollIntervalSeconds(input.polling),
         lastStatus: knownStatus,
+        ...(preflight ? { preflight: fitPreflight(preflight) } : {}),
       };
     }
 
@@ -116,6 +138,70 @@ export function* submitDriverOrchestration(
     yield* queueNotificationBestEffort(context, input, "failed");
     throw new Error(failureMessage(failure));
   }
+}
+
+/** A run its preflight refused: completed, nothing created at Microsoft (listed as a rejected drop). */
+export interface PreflightRefusal {
+  outcome: "rejected";
+  instanceId: string;
+  package: SubmitDriverInput["package"];
+  reason: string;
+  findings: PreflightFinding[];
+  manifest?: BlobLocation;
+}
+
+/** Checks the package's rules; a retried failure of the check itself fails the run like any activity. */
+function* runPreflight(context: df.OrchestrationContext, input: SubmitDriverInput, status: StatusReporter): Generator<df.Task, PreflightResult, any> {
+  const checked = yield* callActivity(context, "preflightPackage", { package: input.package }, input.retry);
+  const result: PreflightResult = { verdict: checked.verdict, findings: checked.findings, hardwareIds: checked.hardwareIds };
+  // Warnings and hardware ids stay in the status for the rest of the run.
+  status.report("queued", { preflight: fitPreflight(result) });
+  return result;
+}
+
+export const findingText = (f: PreflightFinding): string =>
+  `${f.code} ${f.severity}: ${f.message}${f.file ? ` (${f.file}${f.line !== null ? `:${f.line}` : ""})` : ""}`;
+
+/**
+ * Ends a refused run as a rejected drop: a "rejected" manifest with every finding, the status of a
+ * rejected drop (stage "rejected", reason, findings as messages), the "rejected" notification.
+ */
+function* rejectAfterPreflight(
+  context: df.OrchestrationContext,
+  input: SubmitDriverInput,
+  preflight: PreflightResult,
+  startedAt: string,
+): Generator<df.Task, PreflightRefusal, any> {
+  const instanceId = context.df.instanceId;
+  const errors = preflight.findings.filter((f) => f.severity === "error");
+  const reason = `preflight: the package breaks ${errors.length} package rule${errors.length === 1 ? "" : "s"} (${[...new Set(errors.map((f) => f.code))].join(", ")}); nothing was created at Microsoft`;
+  const messages = preflight.findings.map(findingText);
+  let manifest: BlobLocation | undefined;
+  try {
+    manifest = yield* callActivity(
+      context,
+      "writeResultManifest",
+      {
+        instanceId,
+        manifest: { outcome: "rejected", instanceId, package: input.package, messages, reason, preflight, startedAt, finishedAt: context.df.currentUtcDateTime.toISOString() },
+      },
+      input.retry,
+    );
+  } catch {
+    // The rejection stands either way; a missing manifest location shows the write failed.
+  }
+  const rejected: RejectedDropStatus = {
+    stage: "rejected",
+    package: input.package,
+    reason,
+    messages: boundedMessages(messages),
+    preflight: fitPreflight(preflight),
+    ...(manifest ? { manifest } : {}),
+    updatedAt: context.df.currentUtcDateTime.toISOString(),
+  };
+  context.df.setCustomStatus(rejected);
+  yield* queueNotificationBestEffort(context, input, "rejected");
+  return { outcome: "rejected", instanceId, package: input.package, reason, findings: preflight.findings, ...(manifest ? { manifest } : {}) };
 }
 
 /** Steps up to and including commit; a resume skips what already exists. */

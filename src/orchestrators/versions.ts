@@ -24,7 +24,13 @@
  * their resumes replay authenticate-first as recorded; copying Microsoft's whole error report
  * (issue 29) adds the copyErrorReport activity on the failure path before the "failed" manifest, only
  * when the failing getSubmissionStatus result carries `hasErrorReport`, which only code since issue 29
- * records: test/fixtures/submitDriver-v1-failure holds a failure history from before it).
+ * records: test/fixtures/submitDriver-v1-failure holds a failure history from before it); the
+ * preflight step (issue 37) runs the preflightPackage activity before authenticate only when the new
+ * input field `preflight` is set, which only inputs built since issue 37 (PREFLIGHT=on) carry. The
+ * issue asked for a submitDriver_v2; it is not needed because this gate is exactly what a new name
+ * would buy: every history recorded before has no `preflight` and replays authenticate-first as
+ * recorded (the v1 fixtures in versioning.test.ts), and a run started with it takes the step from its
+ * first episode. A refusal completes the run with stage "rejected" before any Microsoft call.
  *
  * deliverNotification keeps its name too: since issue 30 its input holds `receiverId`; inputs written
  * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded

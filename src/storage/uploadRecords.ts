@@ -18,6 +18,11 @@ export interface UploadRecord {
   sha256: string;
   /** The size the caller claimed, in bytes. */
   size: number;
+  /**
+   * SHA-256 (hex) of the upload key handed to the caller once. The upload id is in the blob's name,
+   * which statuses and lists show; the key is what proves a later request is the uploader's.
+   */
+  keySha256: string;
   createdAt: string;
   /** When the upload URL stops accepting writes. */
   expiresOn: string;

@@ -236,7 +236,7 @@ describe("driver-sign CLI against the local stack", () => {
       body: JSON.stringify({ fileName: "../x.txt", sha256: "nope", size: 0, uploadId: "x" }),
     });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual(["fileName", "sha256", "size", "uploadId"]);
+    expect(((await bad.json()) as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual(["fileName", "sha256", "size", "uploadId", "uploadKey"]);
 
     const packageFile = writePackage("cli-fresh-cache");
     const first = documentOf(await cli("submit", packageFile, "--wait", "--poll", "200ms", "--timeout", "90s", "--json"));

@@ -145,7 +145,7 @@ describe("preproduction signing end to end", () => {
     stack.emulators.configure({ preprod: { statusCase: "pascal", processingStatusText: undefined, corruptContentHash: false } });
   });
 
-  it("driver-sign submit --preproduction starts a preprod run and waits for it", async () => {
+  it("driver-sign submit --preproduction --out starts a preprod run, waits and downloads the verified zip", async () => {
     stack.emulators.configure({ preprod: { notStartedSeconds: 5, processingSeconds: 10, outcome: "succeeded" } });
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "preprod-cli-"));
     try {
@@ -153,12 +153,18 @@ describe("preproduction signing end to end", () => {
       const file = path.join(work, pkg.fileName);
       fs.writeFileSync(file, pkg.bytes);
       const packagesBefore = preprodPackages().length;
-      const run = await runCli(["submit", file, "--preproduction", "--wait", "--poll", "200ms", "--timeout", "120s", "--json", "--url", stack.apiUrl, "--key", stack.functionKey]);
-      const doc = JSON.parse(run.stdout) as { id: string; exitCode: number };
+      const out = path.join(work, "out");
+      const run = await runCli(["submit", file, "--preproduction", "--out", out, "--poll", "200ms", "--timeout", "120s", "--json", "--url", stack.apiUrl, "--key", stack.functionKey]);
+      const doc = JSON.parse(run.stdout) as { id: string; exitCode: number; files: { kind: string; path: string }[] };
       expect(run.code).toBe(0);
       const view = (await stack.submissions.get(doc.id)).raw;
       expect(view).toMatchObject({ runtimeStatus: "Completed", signing: "preproduction" });
-      expect(preprodPackages().length).toBe(packagesBefore + 1);
+      const created = preprodPackages().slice(packagesBefore);
+      expect(created).toHaveLength(1);
+      // --out fetched the verified SignedFilesZip and the manifest (no driver metadata for preprod).
+      const zip = doc.files.find((f) => f.kind === "signedPackage")!;
+      expect(sha256(fs.readFileSync(zip.path))).toBe(created[0]!.signedZip!.sha256);
+      expect(doc.files.map((f) => f.kind).sort()).toEqual(["manifest", "signedPackage"]);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }

@@ -8,6 +8,7 @@
  * limit) is refused at the start and at the drop with nothing sent to Microsoft.
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import { BlockBlobClient } from "@azure/storage-blob";
 import { APP_CONTAINERS } from "../../local/stack";
 import { samplePackage } from "../../local/samplePackage";
@@ -97,6 +98,10 @@ describe("POST /api/uploads: a blob of its own per request, pinned, and refused 
     ) as UploadRecord;
     expect(record).toMatchObject({ uploadId: first.body.uploadId, blobName: blobNameOf(first.body.package), sha256: request.sha256, size: request.size, expiresOn: first.body.expiresOn });
     expect(Date.parse(record.createdAt)).toBeLessThanOrEqual(Date.now());
+    // The upload key is kept only as its hash.
+    expect(first.body.uploadKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(record.keySha256).toBe(sha256Of(Buffer.from(first.body.uploadKey, "utf8")));
+    expect(JSON.stringify(record)).not.toContain(first.body.uploadKey);
 
     const second = await ask(request);
     expect(second.status).toBe(200);
@@ -115,7 +120,7 @@ describe("POST /api/uploads: a blob of its own per request, pinned, and refused 
     expect(await after.downloadToBuffer()).toEqual(pkg.bytes);
   });
 
-  it("metadata a SAS holder writes never makes the service say 'already uploaded'; only the pinned, unchanged blob does, to its id", async () => {
+  it("metadata a SAS holder writes never makes the service say 'already uploaded'; only the pinned, unchanged blob does, to the holder of its id and key", async () => {
     const pkg = samplePackage({ folder: "uploads-metadata" });
     const request = { fileName: pkg.fileName, sha256: sha256Of(pkg.bytes), size: pkg.bytes.length };
     const issued = await ask(request);
@@ -125,19 +130,28 @@ describe("POST /api/uploads: a blob of its own per request, pinned, and refused 
     // The start pins this version (or finds it pinned by the drop): then its holder may skip the upload.
     const started = await start(issued.body.package);
     expect([202, 409]).toContain(started.status);
-    const pinned = await ask({ ...request, uploadId: issued.body.uploadId });
+    const holder = { uploadId: issued.body.uploadId, uploadKey: issued.body.uploadKey };
+    const pinned = await ask({ ...request, ...holder });
     expect(pinned.body).toEqual({ exists: true, uploadId: issued.body.uploadId, package: issued.body.package, sha256: request.sha256, size: request.size });
+
+    // The id is public (it is in the blob's name, in every status and list): it alone proves nothing.
+    const idOnly = await ask({ ...request, uploadId: issued.body.uploadId });
+    expect(idOnly.status).toBe(400);
+    expect(idOnly.body.fields).toEqual([{ field: "uploadKey", reason: "is required with uploadId" }]);
+    const wrongKey = await ask({ ...request, uploadId: issued.body.uploadId, uploadKey: "A".repeat(43) });
+    expect(wrongKey.body.exists).toBe(false);
+    expect(wrongKey.body.package).not.toBe(issued.body.package);
 
     // A request without the id, however well its metadata matches, gets a blob of its own.
     const stranger = await ask(request);
     expect(stranger.body).toMatchObject({ exists: false });
     expect(stranger.body.package).not.toBe(issued.body.package);
     // Nor does an id with another file's facts.
-    expect((await ask({ ...request, size: request.size + 1, uploadId: issued.body.uploadId })).body.exists).toBe(false);
+    expect((await ask({ ...request, size: request.size + 1, ...holder })).body.exists).toBe(false);
 
     // The SAS holder rewrites the blob (same bytes, same metadata): a new ETag, no longer the pinned one.
     await new BlockBlobClient(issued.body.uploadUrl).uploadData(pkg.bytes, { metadata: { sha256: request.sha256 } });
-    const rewritten = await ask({ ...request, uploadId: issued.body.uploadId });
+    const rewritten = await ask({ ...request, ...holder });
     expect(rewritten.body.exists).toBe(false);
     expect(rewritten.body.package).not.toBe(issued.body.package);
     // A start of the rewritten blob is refused: it is not the version pinned for that upload.
@@ -150,6 +164,8 @@ describe("POST /api/uploads: a blob of its own per request, pinned, and refused 
     const view = await stack.submissions.waitFor(id, (v) => v.httpStatus === 200 && v.runtimeStatus === "Completed", { timeoutMs: 30_000 });
     expect(view.raw).toMatchObject({ stage: "rejected", outcome: "rejected" });
     expect(view.raw.reason).toMatch(/^package: the package changed after the service pinned it/);
+    // Like the SAS, the key was in the response body only.
+    expect(fs.readFileSync(stack.runtimeLogFile, "utf8")).not.toContain(issued.body.uploadKey);
   });
 
   it("the sidecar is the service's: written from the validated request, out of the SAS's reach, untouched by a later request", async () => {

@@ -18,6 +18,8 @@ const bodySchema = z.strictObject({
   product: productFieldsSchema.optional(),
   /** An earlier upload of this file (from its answer): "already uploaded" is only ever said to its holder. */
   uploadId: z.string({ error: "must be a string" }).regex(/^[0-9a-f]{32}$/, "must be the 32 lower-case hexadecimal digits POST /api/uploads answered").optional(),
+  /** That upload's key (answered once, with its URL): the id alone is public (it is in the blob's name). */
+  uploadKey: z.string({ error: "must be a string" }).regex(/^[A-Za-z0-9_-]{43}$/, "must be the 43-character key POST /api/uploads answered").optional(),
 });
 
 export interface UploadRequest {
@@ -27,6 +29,7 @@ export interface UploadRequest {
   size: number;
   product?: ProductFieldOverrides;
   uploadId?: string;
+  uploadKey?: string;
 }
 
 function fileNameProblem(fileName: string): string | undefined {
@@ -49,6 +52,9 @@ export function parseUploadRequest(body: unknown): Parsed<UploadRequest> {
     const issue = fileNameProblem(fileName);
     if (issue) problems.push({ field: "fileName", reason: issue });
   }
+  const given = body as { uploadId?: unknown; uploadKey?: unknown };
+  if (given.uploadId !== undefined && given.uploadKey === undefined) problems.push({ field: "uploadKey", reason: "is required with uploadId" });
+  if (given.uploadKey !== undefined && given.uploadId === undefined) problems.push({ field: "uploadId", reason: "is required with uploadKey" });
   if (!result.success || problems.length > 0) return { ok: false, problems };
   return { ok: true, value: { ...result.data, sha256: result.data.sha256.toLowerCase() } };
 }

@@ -15,7 +15,7 @@ import { hdcStepPosition } from "../../../src/domain/hdcSteps";
 import type { SubmissionCustomStatus } from "../../../src/domain/types";
 import { elapsedSecondsOf, progressOf, toSubmissionView } from "../../../src/domain/submissionView";
 import { parseUploadRequest } from "../../../src/functions/validation/uploadRequest";
-import { newUploadId, uploadBlobName } from "../../../src/functions/uploads";
+import { newUploadId, newUploadKey, uploadBlobName } from "../../../src/functions/uploads";
 import { MAX_STAGE_HISTORY, StatusReporter } from "../../../src/orchestrators/customStatus";
 import { createDownloadSasUrl, createUploadSasUrl } from "../../../src/storage/userSas";
 
@@ -134,9 +134,13 @@ describe("POST /api/uploads validation", () => {
     expect(second).not.toBe(first);
     if (parsed.ok) expect(uploadBlobName(first, parsed.value.fileName)).toBe(`ci/${first}/contoso-usb-2.3.1.hlkx`);
   });
-  test("an earlier upload's id is 32 lower-case hex digits", () => {
-    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadId: "0f".repeat(16) })).toMatchObject({ ok: true, value: { uploadId: "0f".repeat(16) } });
-    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadId: "../x" })).toMatchObject({ ok: false, problems: [{ field: "uploadId" }] });
+  test("an earlier upload is named by its id (32 lower-case hex digits) and its key, together", () => {
+    const uploadKey = newUploadKey();
+    expect(uploadKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadId: "0f".repeat(16), uploadKey })).toMatchObject({ ok: true, value: { uploadId: "0f".repeat(16), uploadKey } });
+    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadId: "../x", uploadKey })).toMatchObject({ ok: false, problems: [{ field: "uploadId" }] });
+    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadId: "0f".repeat(16) })).toEqual({ ok: false, problems: [{ field: "uploadKey", reason: "is required with uploadId" }] });
+    expect(parseUploadRequest({ fileName: "x.hlkx", sha256: sha, size: 1, uploadKey })).toEqual({ ok: false, problems: [{ field: "uploadId", reason: "is required with uploadKey" }] });
   });
   test.each([
     [{ fileName: "x.txt", sha256: sha, size: 1 }, "fileName", /\.hlkx/],

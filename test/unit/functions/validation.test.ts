@@ -231,3 +231,18 @@ describe("settings of the HTTP API and retention", () => {
     expect(parseConfig({ ...base, PUBLIC_BASE_URL: "http://127.0.0.1:7071" }).settings.PUBLIC_BASE_URL).toBe("http://127.0.0.1:7071");
   });
 });
+
+describe("PREFLIGHT (issue 37)", () => {
+  const base = { AzureWebJobsStorage: "UseDevelopmentStorage=true", HDC_TENANT_ID: "t", HDC_CLIENT_ID: "c", HDC_CLIENT_SECRET: "s" };
+  const request = { package: { container: "driver-drops", blobName: "contoso-1.0.0.cab" }, requestedBy: "eventGrid" as const };
+
+  test("on by default: new inputs ask for the preflight step; off leaves the field out", () => {
+    expect(buildSubmitDriverInput(request, parseConfig(base)).preflight).toBe(true);
+    expect(buildSubmitDriverInput(request, parseConfig({ ...base, PREFLIGHT: "on" })).preflight).toBe(true);
+    expect("preflight" in buildSubmitDriverInput(request, parseConfig({ ...base, PREFLIGHT: "off" }))).toBe(false);
+  });
+
+  test("anything but on/off is refused, naming the setting", () => {
+    expect(() => parseConfig({ ...base, PREFLIGHT: "yes" })).toThrow(/PREFLIGHT/);
+  });
+});

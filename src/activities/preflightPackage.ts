@@ -1,0 +1,107 @@
+/**
+ * The preflight step (issue 37): reads a .cab package through ranged downloads of the blob, each
+ * pinned to the run's ETag, and applies the package rules (src/preflight/rules.ts) before anything
+ * is created at Hardware Dev Center. Only the CAB header, its file table and the compressed folders
+ * holding INFs are read, in small ranges, within a memory cap; a multi-GiB package is never pulled
+ * through the function. A blob replaced since the run started is the "package changed" terminal
+ * failure, as in copyPackage. .hlkx/.hckx are HLK archives (ZIP/OPC) the CAB rules do not describe:
+ * "notApplicable", and Microsoft's own checks apply.
+ */
+import type { BlockBlobClient } from "@azure/storage-blob";
+import { normalizeEtag } from "../domain/instanceId";
+import { packageExtension } from "../domain/packageRules";
+import type { PreflightFinding } from "../domain/types";
+import type { RangeReader } from "../preflight/rangeReader";
+import { checkPackage } from "../preflight/rules";
+import type { PreflightPackageInput, PreflightPackageOutput } from "./contract";
+import type { ActivityDeps } from "./deps";
+import { TerminalActivityError } from "./errors";
+
+/** The largest single ranged read: CAB tables and CFDATA blocks are small (a block is ≤ 32 KiB + header). */
+export const MAX_RANGE_BYTES = 4 * 1024 * 1024;
+/** Bytes of the package one preflight may read in total (tables plus the folders holding INFs). */
+export const MAX_PREFLIGHT_READ_BYTES = 512 * 1024 * 1024;
+/** Findings returned (and so kept in history): the rest are counted in one more finding. */
+export const MAX_FINDINGS = 50;
+export const MAX_HARDWARE_IDS = 200;
+
+export async function preflightPackage(input: PreflightPackageInput, deps: ActivityDeps): Promise<PreflightPackageOutput> {
+  const { container, blobName } = input.package;
+  if (packageExtension(blobName) !== ".cab") return { verdict: "notApplicable", findings: [], hardwareIds: [], bytesRead: 0 };
+
+  const client = deps.blobService.getContainerClient(container).getBlockBlobClient(blobName);
+  const pinned = input.package.etag;
+  let properties;
+  try {
+    properties = await client.getProperties(pinned ? { conditions: { ifMatch: pinned } } : {});
+  } catch (error) {
+    throw pinnedReadError(error, input);
+  }
+  if (pinned && properties.etag && normalizeEtag(pinned) !== normalizeEtag(properties.etag)) throw await packageChanged(input, client);
+  const reader = blobRangeReader(client, properties.contentLength ?? 0, properties.etag ?? pinned, input);
+  // Signature rules (PKG010-PKG017) apply to a signed CAB; an unsigned one is not refused here
+  // (attestation intent is not asserted: the emulator and existing flows sign unsigned test CABs).
+  const report = await checkPackage(reader, { maxPackageBytes: deps.config.settings.MAX_PACKAGE_BYTES });
+
+  const hardwareIds = [...new Set(report.drivers.flatMap((driver) => driver.infs.flatMap((inf) => inf.hardwareIds)))];
+  deps.log(`Preflight of ${container}/${blobName}: ${report.verdict}, ${report.findings.length} findings, ${hardwareIds.length} hardware ids, ${reader.bytesRead} of ${reader.size} bytes read`);
+  return {
+    verdict: report.verdict,
+    findings: boundedFindings(report.findings),
+    hardwareIds: hardwareIds.slice(0, MAX_HARDWARE_IDS),
+    bytesRead: reader.bytesRead,
+  };
+}
+
+function boundedFindings(findings: PreflightFinding[]): PreflightFinding[] {
+  if (findings.length <= MAX_FINDINGS) return findings;
+  const kept = findings.slice(0, MAX_FINDINGS);
+  const rest = findings.slice(MAX_FINDINGS);
+  const errors = rest.filter((f) => f.severity === "error").length;
+  return [...kept, { code: "PKG-MORE", severity: errors > 0 ? "error" : "warning", message: `${rest.length} more findings (${errors} errors) not listed: run driver-sign check on the package`, file: null, line: null }];
+}
+
+/** A range reader over the blob: every GET conditional on the ETag, each range bounded, a total budget. */
+export function blobRangeReader(client: BlockBlobClient, size: number, etag: string | undefined, input: PreflightPackageInput): RangeReader & { bytesRead: number } {
+  const reader = {
+    size,
+    bytesRead: 0,
+    read: async (offset: number, length: number): Promise<Uint8Array> => {
+      if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`read ${offset}+${length} is outside 0..${size}`);
+      if (length === 0) return new Uint8Array(0);
+      if (length > MAX_RANGE_BYTES) throw new TerminalActivityError(`Preflight would read ${length} bytes at once from ${input.package.blobName}, over the ${MAX_RANGE_BYTES}-byte cap`);
+      if (reader.bytesRead + length > MAX_PREFLIGHT_READ_BYTES) {
+        throw new TerminalActivityError(`Preflight of ${input.package.blobName} would read over ${MAX_PREFLIGHT_READ_BYTES} bytes; switch PREFLIGHT off for this package or split it`);
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await client.downloadToBuffer(offset, length, { conditions: etag ? { ifMatch: etag } : {}, concurrency: 1, blockSize: length });
+      } catch (error) {
+        throw pinnedReadError(error, input);
+      }
+      reader.bytesRead += bytes.length;
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    },
+  };
+  return reader;
+}
+
+function pinnedReadError(error: unknown, input: PreflightPackageInput): Error {
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status === 412) return new TerminalActivityError(changedText(input, undefined));
+  if (status === 404) return new TerminalActivityError(`Package ${input.package.container}/${input.package.blobName} does not exist (any more); nothing was created at Microsoft`);
+  return error as Error;
+}
+
+async function packageChanged(input: PreflightPackageInput, client: BlockBlobClient): Promise<TerminalActivityError> {
+  const now = await client.getProperties().then((p) => p.etag, () => undefined);
+  return new TerminalActivityError(changedText(input, now));
+}
+
+function changedText(input: PreflightPackageInput, nowEtag: string | undefined): string {
+  const { container, blobName } = input.package;
+  return (
+    `Package ${container}/${blobName} changed since the run started (pinned ETag ${input.package.etag ?? "(unknown)"}, now ${nowEtag ?? "a different version"}); ` +
+    "nothing was created at Microsoft. Drop it again to sign the new version"
+  );
+}
