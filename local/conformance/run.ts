@@ -7,14 +7,18 @@
  * (--dump writes both engines' status and latest orchestrator payload per scenario.)
  */
 import "../functionsHost/installCoreStandIn";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { startAzurite } from "../azurite";
+import { LOCAL_DATA_DIR } from "../runtime/paths";
+import { ensureLocalCa } from "../tls";
 import { loadFunctions } from "./appFunctions";
 import { compareRuns, Difference } from "./compare";
 import { EngineDriver, EngineStatus, OrchestratorPayload, repoRoot, startLocalEngine, startRealEngine } from "./engines";
 import { KNOWN_DIFFERENCES, knownDifferenceFor } from "./knownDifferences";
-import { Scenario, SCENARIOS, TERMINAL, WaitFor } from "./scenarios";
+import { ALL_SCENARIOS, Scenario, TERMINAL, WaitFor } from "./scenarios";
+import { normaliseAppRun, startAppStack, type AppStack } from "./appScenarios";
 
 export interface ScenarioResult {
   name: string;
@@ -24,6 +28,8 @@ export interface ScenarioResult {
   /** Milliseconds from start to settled, per engine. */
   elapsedMs: { real: number; local: number };
   activitySteps?: number;
+  /** App scenarios: each engine's `output.outcome` (the app's own verdict on the run). */
+  outcomes?: { real: unknown; local: unknown };
   error?: string;
 }
 
@@ -39,7 +45,7 @@ export interface ConformanceReport {
 const POLL_MS = 100;
 const SCENARIO_TIMEOUT_MS = 120000;
 
-async function runOn(engine: EngineDriver, scenario: Scenario, instanceId: string) {
+async function runOn(engine: EngineDriver, scenario: Scenario, instanceId: string, appStack?: AppStack) {
   const startedAt = Date.now();
   const waitFor: WaitFor = async (what, predicate) => {
     for (;;) {
@@ -51,18 +57,27 @@ async function runOn(engine: EngineDriver, scenario: Scenario, instanceId: strin
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   };
-  await engine.start(scenario.orchestrator, scenario.input, instanceId);
+  const input = scenario.app && appStack ? await scenario.app.input(appStack, engine.label) : scenario.input;
+  await engine.start(scenario.orchestrator, input, instanceId);
   if (scenario.drive) await scenario.drive(engine, instanceId, waitFor);
   const status = await waitFor("settled", scenario.settled ?? ((s: EngineStatus) => TERMINAL.includes(s.runtimeStatus)));
   const elapsedMs = Date.now() - startedAt;
   const payload: OrchestratorPayload | undefined = await engine.payload(instanceId);
+  if (scenario.app) return { ...normaliseAppRun({ status, payload }, instanceId, engine.label), elapsedMs };
   return { status, payload, elapsedMs };
 }
 
 export async function runConformance(options: { only?: string; log?: (line: string) => void; dumpDir?: string } = {}): Promise<ConformanceReport> {
   const log = options.log ?? (() => undefined);
-  const scenarios = SCENARIOS.filter((s) => !options.only || s.name === options.only);
+  const scenarios = ALL_SCENARIOS.filter((s) => !options.only || s.name === options.only);
   const azurite = await startAzurite({ inMemory: true });
+  // App scenarios: the local stack's emulators, and its app settings for both engines' app (this process's
+  // in-process engine and the worker, which inherits this environment) before anything reads configuration.
+  let appStack: AppStack | undefined;
+  if (scenarios.some((s) => s.app)) {
+    appStack = await startAppStack(azurite);
+    Object.assign(process.env, appStack.env);
+  }
   const app = loadFunctions();
   const tag = Date.now().toString(36);
   let real: Awaited<ReturnType<typeof startRealEngine>> | undefined;
@@ -75,9 +90,11 @@ export async function runConformance(options: { only?: string; log?: (line: stri
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios) {
       const instanceId = `conformance-${scenario.name}-${tag}`;
+      // App scenarios keep checkpoints, locks and results per instance id in the shared storage: one id per engine.
+      const idOn = (engine: "real" | "local") => (scenario.app ? `${instanceId}-${engine}` : instanceId);
       const result: ScenarioResult = { name: scenario.name, covers: scenario.covers, fields: 0, differences: [], elapsedMs: { real: 0, local: 0 }, activitySteps: scenario.activitySteps };
       try {
-        const [onReal, onLocal] = await Promise.all([runOn(real, scenario, instanceId), runOn(local, scenario, instanceId)]);
+        const [onReal, onLocal] = await Promise.all([runOn(real, scenario, idOn("real"), appStack), runOn(local, scenario, idOn("local"), appStack)]);
         if (options.dumpDir) {
           fs.mkdirSync(options.dumpDir, { recursive: true });
           fs.writeFileSync(path.join(options.dumpDir, `${scenario.name}.json`), JSON.stringify({ real: onReal, local: onLocal }, null, 2));
@@ -86,6 +103,10 @@ export async function runConformance(options: { only?: string; log?: (line: stri
         result.fields = comparison.fields;
         result.differences = comparison.differences.map((d) => ({ ...d, known: knownDifferenceFor(scenario.name, d)?.id }));
         result.elapsedMs = { real: onReal.elapsedMs, local: onLocal.elapsedMs };
+        if (scenario.app) {
+          const outcome = (run: { status?: EngineStatus }) => (run.status?.output as { outcome?: unknown } | null)?.outcome;
+          result.outcomes = { real: outcome(onReal), local: outcome(onLocal) };
+        }
       } catch (error) {
         result.error = (error as Error).message;
       }
@@ -103,6 +124,7 @@ export async function runConformance(options: { only?: string; log?: (line: stri
   } finally {
     await real?.stop();
     await local?.stop();
+    await appStack?.stack.stop();
     await azurite.stop();
   }
 }
@@ -127,6 +149,7 @@ export function formatReport(report: ConformanceReport): string {
     const perStep = s.activitySteps ? `; per activity step: real ${(s.elapsedMs.real / s.activitySteps).toFixed(0)} ms, local ${(s.elapsedMs.local / s.activitySteps).toFixed(0)} ms` : "";
     lines.push(`scenario ${s.name} (${s.covers})`);
     lines.push(`  fields compared: ${s.fields}; differences: ${s.differences.length} (${s.differences.filter((d) => !d.known).length} unknown); time: real ${s.elapsedMs.real} ms, local ${s.elapsedMs.local} ms${perStep}`);
+    if (s.outcomes) lines.push(`  the app's outcome: real ${String(s.outcomes.real)}, local ${String(s.outcomes.local)}`);
     if (s.error) lines.push(`  ERROR: ${s.error}`);
     for (const d of s.differences) lines.push(`  ${d.known ? `known[${d.known}]` : "DIFFERENT"} ${d.field}\n      real:  ${show(d.real)}\n      local: ${show(d.local)}`);
   }
@@ -144,6 +167,14 @@ if (require.main === module) {
     return at >= 0 ? args[at + 1] : undefined;
   };
   const verbose = args.includes("--verbose");
+  // The app scenarios' activities call the emulators over TLS from this process; Node reads
+  // NODE_EXTRA_CA_CERTS only at start, so run again with the local CA when it is not the one given.
+  const caCertPath = ensureLocalCa(path.join(LOCAL_DATA_DIR, "tls")).caCertPath;
+  const needsCa = ALL_SCENARIOS.some((s) => s.app && (!option("only") || s.name === option("only")));
+  if (needsCa && process.env.NODE_EXTRA_CA_CERTS !== caCertPath) {
+    const again = spawnSync(process.execPath, [__filename, ...args], { stdio: "inherit", env: { ...process.env, NODE_EXTRA_CA_CERTS: caCertPath } });
+    process.exit(again.status ?? 2);
+  }
   runConformance({ only: option("only"), dumpDir: option("dump"), log: verbose ? (line) => process.stderr.write(line + "\n") : undefined })
     .then((report) => {
       process.stdout.write(formatReport(report) + "\n");

@@ -3,6 +3,10 @@
  * The orchestrators and activities they run are test-only registrations (./scenarioFunctions).
  */
 import type { EngineDriver, EngineStatus } from "./engines";
+import { ORCHESTRATOR_NAME } from "../../src/activities/contract";
+import { parseConfig } from "../../src/config";
+import { buildSubmitDriverInput } from "../../src/functions/submissionInput";
+import { dropPackage, type AppStack } from "./appScenarios";
 
 export interface Scenario {
   name: string;
@@ -16,6 +20,11 @@ export interface Scenario {
   settled?: (status: EngineStatus) => boolean;
   /** Activities run one after another (for the time per activity step). */
   activitySteps?: number;
+  /**
+   * An app scenario: the app's own orchestrator against the local stack's emulators (./appScenarios). Each
+   * engine gets its own instance id and its own input (built per engine, e.g. its own dropped package).
+   */
+  app?: { input: (stack: AppStack, engine: "real" | "local") => Promise<unknown> };
 }
 
 export type WaitFor = (what: string, predicate: (status: EngineStatus) => boolean) => Promise<EngineStatus>;
@@ -107,3 +116,20 @@ export const SCENARIOS: Scenario[] = [
     orchestrator: "conformanceOrchestratorThrows",
   },
 ];
+
+/** The app's own orchestrations, on the local stack's emulators (run with the catalogue; `--only` picks one). */
+export const APP_SCENARIOS: Scenario[] = [
+  {
+    name: "appSubmitDriver",
+    covers: "the app's submitDriver from a dropped package to the signed package: Entra ID sign-in, product, submission, upload, commit, polling on durable timers, download, manifest",
+    orchestrator: ORCHESTRATOR_NAME,
+    app: {
+      input: async (stack, engine) => {
+        const pkg = await dropPackage(stack, engine);
+        return buildSubmitDriverInput({ package: pkg, requestedBy: "eventGrid" }, parseConfig(stack.env));
+      },
+    },
+  },
+];
+
+export const ALL_SCENARIOS: Scenario[] = [...SCENARIOS, ...APP_SCENARIOS];

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { ConformanceReport } from "../../local/conformance/run";
 import { KNOWN_DIFFERENCES } from "../../local/conformance/knownDifferences";
-import { SCENARIOS } from "../../local/conformance/scenarios";
+import { ALL_SCENARIOS } from "../../local/conformance/scenarios";
 
 const root = path.resolve(__dirname, "../..");
 const inCi = process.env.CI === "true";
@@ -48,13 +48,22 @@ if (!host.assembly && inCi) {
   }, 900_000);
 
   test("every scenario ran on both engines and was compared field by field", () => {
-    expect(report.scenarios.map((s) => s.name)).toEqual(SCENARIOS.map((s) => s.name));
+    expect(report.scenarios.map((s) => s.name)).toEqual(ALL_SCENARIOS.map((s) => s.name));
     for (const scenario of report.scenarios) {
       expect({ name: scenario.name, error: scenario.error }).toEqual({ name: scenario.name, error: undefined });
       expect(scenario.fields).toBeGreaterThan(10);
       expect(scenario.elapsedMs.real).toBeGreaterThan(0);
       expect(scenario.elapsedMs.local).toBeGreaterThan(0);
     }
+  });
+
+  test("the app's submitDriver ran from the drop to the signed package on both engines, through the emulators", () => {
+    const app = report.scenarios.find((s) => s.name === "appSubmitDriver");
+    expect(app?.error).toBeUndefined();
+    // Runtime status, output (outcome, ids, signed package) and custom status are among the compared fields;
+    // equal on both engines unless listed, and each engine's run is checked to have succeeded.
+    expect(app?.outcomes).toEqual({ real: "succeeded", local: "succeeded" });
+    expect(app?.fields).toBeGreaterThan(300);
   });
 
   test("every difference is fixed or listed as known, with its reason", () => {

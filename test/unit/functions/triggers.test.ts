@@ -210,6 +210,8 @@ describe("registrations", () => {
         "uploadPreprodPackage",
         "getPreprodStatus",
         "downloadPreprodSigned",
+        // Preflight in the service (issue 37).
+        "preflightPackage",
       ].sort(),
     );
     expect(triggerOf(functions.get("signPreproduction")!).type).toBe("orchestrationTrigger");
