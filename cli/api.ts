@@ -3,6 +3,7 @@
  * No storage keys and no Hardware Dev Center access. Error texts never contain the key or a SAS
  * (see `safeText`).
  */
+import type { TokenSource } from "./auth";
 import { CliError, ExitCode, exitCodeForHttpStatus } from "./exitCodes";
 
 export const KEY_HEADER = "x-functions-key";
@@ -11,6 +12,8 @@ export interface ApiOptions {
   /** The API base, e.g. https://signing.example.net/api (a bare origin gets /api appended). */
   url: string;
   key?: string;
+  /** A bearer token source instead of the key (Entra ID callers, issue 31). */
+  bearer?: TokenSource;
   /** Per-request timeout. */
   requestTimeoutMs?: number;
 }
@@ -26,10 +29,10 @@ export interface StartedSubmission {
   how: "started" | "running" | "alreadySigned";
 }
 
-/** Masks SAS signatures and the key in any text we might print. */
-export function safeText(text: string, key?: string): string {
+/** Masks SAS signatures, the key and any token in any text we might print. */
+export function safeText(text: string, key?: string | (string | undefined)[]): string {
   let result = text.replace(/(?<![a-z])sig=[^&\s"'<>]*/gi, "sig=REDACTED").replace(/(?<![a-z])sig%3D[^&\s"'<>]*/gi, "sig%3DREDACTED");
-  if (key && key.length >= 4) result = result.split(key).join("REDACTED");
+  for (const secret of Array.isArray(key) ? key : [key]) if (secret && secret.length >= 4) result = result.split(secret).join("REDACTED");
   return result;
 }
 
@@ -55,19 +58,28 @@ export class ApiClient {
     this.timeoutMs = options.requestTimeoutMs ?? 60_000;
   }
 
-  private headers(json: boolean): Record<string, string> {
+  /** Only requests to our own API carry the key or token; storage and redirects never do. */
+  private async headers(json: boolean): Promise<Record<string, string>> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (json) headers["content-type"] = "application/json";
-    if (this.options.key) headers[KEY_HEADER] = this.options.key;
+    if (this.options.bearer) headers.authorization = `Bearer ${await this.options.bearer.token()}`;
+    else if (this.options.key) headers[KEY_HEADER] = this.options.key;
     return headers;
+  }
+
+  /** What the service was shown, for a 401/403 message. */
+  private authHint(): string {
+    if (this.options.bearer) return ` (auth: ${this.options.bearer.describe}; expired, another audience, or no Sign.* role?)`;
+    return " (check --key / DRIVER_SIGN_KEY)";
   }
 
   /** One request; network failures are API errors (3), HTTP statuses are mapped by the caller. */
   private async send(method: string, path: string, body?: unknown, redirect: "follow" | "manual" = "follow"): Promise<Response> {
+    const headers = await this.headers(body !== undefined);
     try {
       return await fetch(`${this.base}${path}`, {
         method,
-        headers: this.headers(body !== undefined),
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         redirect,
         signal: AbortSignal.timeout(this.timeoutMs),
@@ -80,7 +92,7 @@ export class ApiClient {
   }
 
   private safe(text: string): string {
-    return safeText(text, this.options.key);
+    return safeText(text, [this.options.key, ...(this.options.bearer?.handedOut ?? [])]);
   }
 
   /** Reads a JSON body; anything else becomes `{ text }`. */
@@ -102,7 +114,7 @@ export class ApiClient {
       ? (body.fields as { field?: unknown; reason?: unknown }[]).map((f) => `${String(f.field)} ${String(f.reason)}`).join("; ")
       : "";
     const reason = typeof body.error === "string" ? body.error : typeof body.text === "string" ? body.text : "";
-    const auth = response.status === 401 || response.status === 403 ? " (check --key / DRIVER_SIGN_KEY)" : "";
+    const auth = response.status === 401 || response.status === 403 ? this.authHint() : "";
     const retry = response.status === 429 && response.headers.get("retry-after") ? ` (retry after ${response.headers.get("retry-after")} s)` : "";
     const detail = [reason, fields].filter(Boolean).join(": ");
     return new CliError(

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * driver-sign: sign a Windows driver package through the driver-signing service from any CI job.
- * Talks only to the service's HTTP API (function key in x-functions-key). See cli/README.md.
+ * Talks only to the service's HTTP API (function key in x-functions-key, or an Entra ID bearer
+ * token: cli/auth.ts). See cli/README.md.
  */
 import { Command, CommanderError, Option } from "commander";
 import { ApiClient, safeText } from "./api";
+import { tokenSource, type TokenSource } from "./auth";
 import * as commands from "./commands";
 import { parseDuration } from "./duration";
 import { CliError, ExitCode, type ExitCodeValue } from "./exitCodes";
@@ -16,6 +18,8 @@ import { defaultUploadCacheDir } from "./uploadCache";
 interface GlobalOptions {
   url?: string;
   key?: string;
+  tokenFile?: string;
+  audience?: string;
   json?: boolean;
 }
 
@@ -37,7 +41,10 @@ function duration(option: string, text: string): number {
 /** Runs one command line; resolves with the exit code (never calls process.exit). */
 export async function run(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<ExitCodeValue> {
   const keyIndex = argv.indexOf("--key");
-  const keyForRedaction = io.env.DRIVER_SIGN_KEY ?? (keyIndex >= 0 ? argv[keyIndex + 1] : argv.find((a) => a.startsWith("--key="))?.slice(6));
+  const keyGiven = io.env.DRIVER_SIGN_KEY ?? (keyIndex >= 0 ? argv[keyIndex + 1] : argv.find((a) => a.startsWith("--key="))?.slice(6));
+  // The token (env or file, once read) is masked like the key in everything printed.
+  let bearer: TokenSource | undefined;
+  const secrets = () => [keyGiven, io.env.DRIVER_SIGN_TOKEN?.trim(), ...(bearer?.handedOut ?? [])];
   const wantsJson = argv.includes("--json");
   let result: ResultDocument | undefined;
   // Known before parsing, so an argument error still names its command in the JSON document.
@@ -48,19 +55,22 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
     .description("Sign a Windows driver package through the driver-signing service")
     .addOption(new Option("--url <url>", "the service's API base, e.g. https://signing.example.net/api").env("DRIVER_SIGN_URL"))
     .addOption(new Option("--key <key>", "function key (sent as x-functions-key; never printed)").env("DRIVER_SIGN_KEY"))
+    .addOption(new Option("--token-file <file>", "a file holding an Entra ID access token, read again for every request (the token itself: DRIVER_SIGN_TOKEN)").env("DRIVER_SIGN_TOKEN_FILE"))
+    .addOption(new Option("--audience <api://clientId>", "get a token for <audience>/.default (workload identity / GitHub OIDC, Azure CLI, managed identity)").env("DRIVER_SIGN_AUDIENCE"))
     .option("--json", "print one JSON document (schema in cli/README.md)")
     .exitOverride()
     .configureOutput({
-      writeOut: (text) => io.stdout.write(safeText(text, keyForRedaction)),
+      writeOut: (text) => io.stdout.write(safeText(text, secrets())),
       // An unknown "--opt=value" is echoed by commander; its value may be a mistyped --key.
-      writeErr: (text) => io.stderr.write(safeText(text, keyForRedaction).replace(/(--[A-Za-z][\w-]*=)[^'\s]+/g, "$1***")),
+      writeErr: (text) => io.stderr.write(safeText(text, secrets()).replace(/(--[A-Za-z][\w-]*=)[^'\s]+/g, "$1***")),
     });
 
   const context = (command: Command) => {
     const globals = command.optsWithGlobals<GlobalOptions>();
     if (!globals.url) throw new CliError(ExitCode.BadArguments, "--url (or DRIVER_SIGN_URL) is required");
     const progress = new ProgressLine(io.stderr);
-    return { api: new ApiClient({ url: globals.url, key: globals.key }), progress };
+    bearer = tokenSource({ key: globals.key, tokenFile: globals.tokenFile, token: io.env.DRIVER_SIGN_TOKEN, audience: globals.audience }, io.env);
+    return { api: new ApiClient({ url: globals.url, key: bearer ? undefined : globals.key, bearer }), progress };
   };
   const waitOptions = (options: { timeout: string; poll: string }) => ({ timeoutMs: duration("--timeout", options.timeout), pollMs: duration("--poll", options.poll) });
 
@@ -178,14 +188,14 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
       result = withError(commandName, ExitCode.BadArguments, error.message.replace(/^error: /, "").replace(/(--[A-Za-z][\w-]*=)[^'\s]+/g, "$1***"));
     } else if (error instanceof CliError) {
       result = withError(commandName, error.exitCode, error.message, error.httpStatus);
-      if (!wantsJson) io.stderr.write(`driver-sign: ${safeText(error.message, keyForRedaction)}\n`);
+      if (!wantsJson) io.stderr.write(`driver-sign: ${safeText(error.message, secrets())}\n`);
     } else {
       const message = `unexpected error: ${(error as Error).message}`;
       result = withError(commandName, ExitCode.ApiError, message);
-      if (!wantsJson) io.stderr.write(`driver-sign: ${safeText(message, keyForRedaction)}\n`);
+      if (!wantsJson) io.stderr.write(`driver-sign: ${safeText(message, secrets())}\n`);
     }
   }
-  print(result, wantsJson, io, keyForRedaction);
+  print(result, wantsJson, io, secrets());
   return result.exitCode as ExitCodeValue;
 }
 
@@ -193,7 +203,7 @@ function withError(command: ResultDocument["command"], exitCode: ExitCodeValue, 
   return { ...emptyResult(command), exitCode, outcome: "error", message, error: { message, httpStatus: httpStatus ?? null } };
 }
 
-function print(result: ResultDocument, json: boolean, io: CliIo, key: string | undefined): void {
+function print(result: ResultDocument, json: boolean, io: CliIo, key: (string | undefined)[]): void {
   if (json) {
     io.stdout.write(`${safeText(JSON.stringify(result, null, 2), key)}\n`);
     return;

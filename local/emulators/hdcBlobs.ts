@@ -5,6 +5,8 @@
  * secrets: nothing here logs them.
  */
 import * as crypto from "node:crypto";
+import type { RangeReader } from "../../src/preflight/rangeReader";
+import { checkPackage, RULES } from "../../src/preflight/rules";
 import {
   BlobSASPermissions,
   BlobServiceClient,
@@ -72,6 +74,22 @@ export class HdcBlobs {
   /** Test-only: every SAS the emulator generated (signatures are secrets: never log or serve them). */
   issuedSas(): IssuedSas[] {
     return this.issued.map((sas) => ({ ...sas }));
+  }
+
+  /**
+   * Microsoft's package rules at commit (issue 37): a cabinet upload ("MSCF") is read with the
+   * service's own rules, and the first error Microsoft words tersely (hdc-api.md (e)) is answered in
+   * Microsoft's text. Undefined when the upload is not a cabinet or breaks none of those rules.
+   */
+  async cabinetRuleFailure(blob: string, size: number): Promise<string | undefined> {
+    const client = this.container(INGESTION_CONTAINER).getBlobClient(blob);
+    const reader: RangeReader = { size, read: async (offset, length) => (length === 0 ? new Uint8Array(0) : new Uint8Array(await client.downloadToBuffer(offset, length))) };
+    if (size < 4 || Buffer.from(await reader.read(0, 4)).toString("latin1") !== "MSCF") return undefined;
+    const report = await checkPackage(reader);
+    if (report.findings.some((f) => f.code === RULES.rootFile.code)) return "There are files at the root of the cabinet.";
+    const noInf = report.findings.filter((f) => f.code === RULES.folderWithoutInf.code).map((f) => f.file);
+    if (noInf.length > 0) return `No .inf files found in driver directory/directories: ${noInf.join(", ")}`;
+    return undefined;
   }
 
   /** Length and hashes of what the client uploaded; undefined when nothing (or an empty blob) arrived. */

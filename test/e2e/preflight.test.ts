@@ -135,3 +135,31 @@ describe("preflight before anything is created at Hardware Dev Center", () => {
     expect((await emulatorState()).products.length).toBe(productsBefore + 1);
   });
 });
+
+describe("with PREFLIGHT=off the same bad package fails at Microsoft's commit, in Microsoft's terse text", () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ appSettings: { PREFLIGHT: "off" } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("a .cab with files at its root gets a product and a submission, then fails at commit", async () => {
+    const blobName = "preflight-off-bad-1.0.0.cab";
+    await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(blobName).uploadData(badCab());
+    const id = await stack.submissions.findByBlob(blobName, 20_000);
+    const final = await waitForEnd(stack, id);
+
+    expect(final.runtimeStatus).toBe("Failed");
+    expect(final.stage).toBe("failed");
+    expect(final.custom.failureKind).toBe("microsoft");
+    expect(final.custom.commitStatus).toMatch(/commitFailed/i);
+    expect(JSON.stringify(final.raw)).toContain("There are files at the root of the cabinet.");
+    expect(final.raw.preflight).toBeUndefined();
+    // Created at Microsoft before the refusal: what the preflight step saves.
+    expect(final.custom.productId).toMatch(/^\d+$/);
+    expect(stack.emulators.requests().entries.filter((e) => e.kind === "createProduct" && e.status < 300)).toHaveLength(1);
+  });
+});

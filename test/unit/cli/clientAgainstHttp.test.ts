@@ -1,7 +1,7 @@
 /**
  * The CLI's run() against small HTTP servers on 127.0.0.1 standing in for the service's answers
  * (one branch each): HTTP statuses → SDCM-compatible exit codes, the key never printed nor sent to
- * storage on a redirect, and downloads verified (a wrong Content-MD5 or size fails with exit 8 and
+ * storage on a redirect (nor a bearer token, issue 31), and downloads verified (a wrong Content-MD5 or size fails with exit 8 and
  * leaves no file). The whole client against the real service is test/e2e/cli.test.ts.
  */
 import { createHash } from "node:crypto";
@@ -53,10 +53,10 @@ function sink(isTTY = false): NodeJS.WriteStream & { text: string } {
 
 const KEY = "unit-test-function-key-0123456789";
 
-async function cli(args: string[]): Promise<{ code: number; doc?: ResultDocument; stdout: string; stderr: string }> {
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; doc?: ResultDocument; stdout: string; stderr: string }> {
   const stdout = sink();
   const stderr = sink();
-  const code = await run(args, { stdout, stderr, env: {} });
+  const code = await run(args, { stdout, stderr, env });
   const doc = args.includes("--json") ? resultDocumentSchema.parse(JSON.parse(stdout.text)) : undefined;
   return { code, doc, stdout: stdout.text, stderr: stderr.text };
 }
@@ -83,6 +83,39 @@ describe("exit codes from the service's HTTP answers", () => {
       expect(result.stdout + result.stderr).not.toContain(KEY);
     } finally {
       await server.close();
+    }
+  });
+
+  test("a bearer token the service refuses is exit 2 naming the auth mode; the token is sent, never printed", async () => {
+    const TOKEN = "eyJhbGciOiJSUzI1NiJ9.unit-test-token-payload.signature-part";
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "driver-sign-token-"));
+    const server = await serve((_req, res) => json(res, 401, { error: `bad token ${TOKEN}` }));
+    try {
+      const file = path.join(dir, "token");
+      fs.writeFileSync(file, `${TOKEN}\n`);
+      const viaFile = await cli(["list", "--url", `${server.url}/api`, "--token-file", file, "--json"]);
+      expect(viaFile.code).toBe(2);
+      expect(viaFile.doc!.message).toMatch(/401.*auth: bearer token from the token file/);
+      const viaEnv = await cli(["list", "--url", `${server.url}/api`], { DRIVER_SIGN_TOKEN: TOKEN });
+      expect(viaEnv.code).toBe(2);
+      expect(viaEnv.stderr).toMatch(/401.*auth: bearer token from DRIVER_SIGN_TOKEN/);
+      expect(server.seen.map((h) => [h.authorization, h["x-functions-key"]])).toEqual([
+        [`Bearer ${TOKEN}`, undefined],
+        [`Bearer ${TOKEN}`, undefined],
+      ]);
+      for (const out of [viaFile, viaEnv]) expect(out.stdout + out.stderr).not.toContain(TOKEN.slice(10));
+      // A missing token file is the same auth failure, before any request.
+      const missing = await cli(["list", "--url", `${server.url}/api`, "--token-file", path.join(dir, "nope"), "--json"]);
+      expect(missing.code).toBe(2);
+      expect(missing.doc!.message).toMatch(/cannot read the token file .*nope: ENOENT/);
+      expect(server.seen).toHaveLength(2);
+      // Two credentials at once is an argument error naming both.
+      const both = await cli(["list", "--url", `${server.url}/api`, "--key", KEY, "--token-file", file, "--json"]);
+      expect(both.code).toBe(1);
+      expect(both.doc!.message).toMatch(/either --key .* or a bearer token \(--token-file\)/);
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -166,6 +199,24 @@ describe("download: redirects and verification", () => {
       expect(signed.verified.sort()).toEqual(["contentLength", "contentMd5", "manifestSize"]);
       expect(result.doc!.files.map((file) => file.kind)).toEqual(["manifest", "signedPackage"]);
       expect(result.stdout + result.stderr).not.toContain("SECRETSIG");
+    });
+  });
+
+  test("with a token file, the token goes to the API only: not to storage on the redirects", async () => {
+    await withServers({ "content-md5": md5(signedBody) }, async (api, storage) => {
+      const file = path.join(os.tmpdir(), `driver-sign-token-${process.pid}`);
+      fs.writeFileSync(file, "unit-test-bearer-token-0123456789");
+      try {
+        const result = await cli(["download", "abc", "--out", dir, "--url", `${api.url}/api`, "--token-file", file, "--json"]);
+        expect(result.code).toBe(0);
+        expect(api.seen.length).toBeGreaterThanOrEqual(3);
+        for (const headers of api.seen) expect(headers.authorization).toBe("Bearer unit-test-bearer-token-0123456789");
+        expect(storage.seen).toHaveLength(2);
+        for (const headers of storage.seen) expect([headers.authorization, headers["x-functions-key"]]).toEqual([undefined, undefined]);
+        expect(result.stdout + result.stderr).not.toContain("unit-test-bearer-token");
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
     });
   });
 

@@ -75,7 +75,11 @@ test("the compiled script appends the outputs to $GITHUB_OUTPUT", () => {
 
 test("action.yml declares the inputs and outputs and runs the built CLI", () => {
   const action = fs.readFileSync(path.join(ROOT, "action.yml"), "utf8");
-  for (const input of ["package", "product-fields", "preproduction", "url", "key", "timeout", "out"]) expect(action).toMatch(new RegExp(`^  ${input}:$`, "m"));
+  for (const input of ["package", "product-fields", "preproduction", "url", "key", "audience", "token-file", "timeout", "out"]) expect(action).toMatch(new RegExp(`^  ${input}:$`, "m"));
+  // Entra ID (issue 31): the inputs reach the CLI's own env names; the key is optional beside them.
+  expect(action).toContain("DRIVER_SIGN_AUDIENCE: ${{ inputs.audience }}");
+  expect(action).toContain("DRIVER_SIGN_TOKEN_FILE: ${{ inputs.token-file }}");
+  expect(action).toMatch(/^  key:\n(?:    .*\n)*?    required: false$/m);
   for (const output of ["instance-id", "product-id", "submission-id", "signed-package-path", "status"]) {
     expect(action).toContain(`value: \${{ steps.sign.outputs.${output} }}`);
     expect(Object.keys(actionOutputs(signed, 0))).toContain(output);
