@@ -19,6 +19,8 @@ export const APP_SCENARIO_SETTINGS: Record<string, string> = {
   POLL_MAX_SECONDS: "4",
   ACTIVITY_RETRY_FIRST_SECONDS: "1",
   ACTIVITY_RETRY_MAX_SECONDS: "4",
+  LABEL_POLL_INITIAL_SECONDS: "2",
+  LABEL_POLL_MAX_SECONDS: "4",
 };
 
 export interface AppStack {
@@ -34,16 +36,16 @@ export async function startAppStack(azurite: AzuriteHandle): Promise<AppStack> {
     // Microsoft's processing done by the first poll after the commit: how many polls a run makes then does not
     // depend on how fast each engine runs (with steps that take time, the real engine's slower episodes saw
     // later steps on fewer polls).
-    behaviour: { workflow: { stepSeconds: 0, commitSeconds: 0 } },
+    behaviour: { workflow: { stepSeconds: 0, commitSeconds: 0 }, labels: { stepSeconds: 0, approvalSeconds: 0 } },
     appSettings: APP_SCENARIO_SETTINGS,
   });
   return { stack, env: stack.env };
 }
 
 /** Drops a sample package (as Event Grid would report it) and builds the orchestration input the app's trigger builds. */
-export async function dropPackage(app: AppStack, engine: "real" | "local"): Promise<{ container: string; blobName: string; etag?: string; contentLength: number }> {
+export async function dropPackage(app: AppStack, engine: "real" | "local", variant = "app"): Promise<{ container: string; blobName: string; etag?: string; contentLength: number }> {
   // The same bytes for both engines (same length and MD5 downstream), under a name per engine.
-  const pkg = samplePackage({ folder: "conformance-app", modified: new Date("2026-01-02T03:04:05Z") });
+  const pkg = samplePackage({ folder: `conformance-${variant}`, modified: new Date("2026-01-02T03:04:05Z") });
   const blobName = `conformance-${engine}-${pkg.fileName}`;
   const blob = app.stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(blobName);
   const uploaded = await blob.uploadData(pkg.bytes);
@@ -54,7 +56,7 @@ type Run = { status?: EngineStatus; payload?: OrchestratorPayload };
 
 /**
  * Replaces what legitimately differs between the two engines' runs of an app scenario: the instance id, the
- * product and submission ids the emulator handed out (read from the run's own output), the dropped blob's
+ * product, submission and label ids the emulator handed out (read from the run itself), the dropped blob's
  * ETag (read from the run's input), and ISO instants.
  */
 export function normaliseAppRun<T extends Run>(run: T, instanceId: string, engine: "real" | "local"): T {
@@ -66,7 +68,7 @@ export function normaliseAppRun<T extends Run>(run: T, instanceId: string, engin
   }
   // Ids the emulator handed out also appear where the output does not name them (e.g. createProduct's
   // sharedProductId), also inside JSON-encoded results: collect every such id from the run's text.
-  for (const match of (JSON.stringify(run) ?? "").matchAll(/(productId|submissionId|sharedProductId)\\*":\\*"(\d+)/g)) {
+  for (const match of (JSON.stringify(run) ?? "").matchAll(/(productId|submissionId|sharedProductId|labelId)\\*":\\*"(\d+)/g)) {
     if (!ids.has(match[2])) ids.set(match[2], `<${match[1]}>`);
   }
   // The ETag without its quotes: it is also written inside JSON-encoded inputs, where the quotes are escaped.

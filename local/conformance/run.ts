@@ -63,7 +63,14 @@ async function runOn(engine: EngineDriver, scenario: Scenario, instanceId: strin
   const status = await waitFor("settled", scenario.settled ?? ((s: EngineStatus) => TERMINAL.includes(s.runtimeStatus)));
   const elapsedMs = Date.now() - startedAt;
   const payload: OrchestratorPayload | undefined = await engine.payload(instanceId);
-  if (scenario.app) return { ...normaliseAppRun({ status, payload }, instanceId, engine.label), elapsedMs };
+  if (scenario.app) {
+    // Children are normalised with the parent's ids (their ids and data derive from the parent's run).
+    const children = await Promise.all((scenario.app.children?.(instanceId) ?? []).map(async (id) => {
+      const child = { status: await engine.status(id), payload: await engine.payload(id) };
+      return normaliseAppRun({ ...child, parent: status }, instanceId, engine.label);
+    }));
+    return { ...normaliseAppRun({ status, payload }, instanceId, engine.label), children, elapsedMs };
+  }
   return { status, payload, elapsedMs };
 }
 
@@ -100,8 +107,15 @@ export async function runConformance(options: { only?: string; log?: (line: stri
           fs.writeFileSync(path.join(options.dumpDir, `${scenario.name}.json`), JSON.stringify({ real: onReal, local: onLocal }, null, 2));
         }
         const comparison = compareRuns(onReal, onLocal);
+        const childrenOf = (run: object) => ((run as { children?: { status?: EngineStatus; payload?: OrchestratorPayload }[] }).children ?? []);
+        childrenOf(onReal).forEach((child, i) => {
+          const other = childrenOf(onLocal)[i] ?? {};
+          const sub = compareRuns(child, other);
+          comparison.fields += sub.fields;
+          comparison.differences.push(...sub.differences.map((d) => ({ ...d, field: `child[${i}].${d.field}` })));
+        });
         result.fields = comparison.fields;
-        result.differences = comparison.differences.map((d) => ({ ...d, known: knownDifferenceFor(scenario.name, d)?.id }));
+        result.differences = comparison.differences.map((d) => ({ ...d, known: knownDifferenceFor(scenario.name, { ...d, field: d.field.replace(/^child\[\d+\]\./, "") })?.id }));
         result.elapsedMs = { real: onReal.elapsedMs, local: onLocal.elapsedMs };
         if (scenario.app) {
           const outcome = (run: { status?: EngineStatus }) => (run.status?.output as { outcome?: unknown } | null)?.outcome;

@@ -5,6 +5,8 @@
 import type { EngineDriver, EngineStatus } from "./engines";
 import { ORCHESTRATOR_NAME } from "../../src/activities/contract";
 import { parseConfig } from "../../src/config";
+import { parsePublishPolicy } from "../../src/publishing";
+import { labelInstanceId } from "../../src/domain/instanceId";
 import { buildSubmitDriverInput } from "../../src/functions/submissionInput";
 import { dropPackage, type AppStack } from "./appScenarios";
 
@@ -24,7 +26,11 @@ export interface Scenario {
    * An app scenario: the app's own orchestrator against the local stack's emulators (./appScenarios). Each
    * engine gets its own instance id and its own input (built per engine, e.g. its own dropped package).
    */
-  app?: { input: (stack: AppStack, engine: "real" | "local") => Promise<unknown> };
+  app?: {
+    input: (stack: AppStack, engine: "real" | "local") => Promise<unknown>;
+    /** Sub-orchestrations compared too (their own status, history view and replayed history), by instance id. */
+    children?: (instanceId: string) => string[];
+  };
 }
 
 export type WaitFor = (what: string, predicate: (status: EngineStatus) => boolean) => Promise<EngineStatus>;
@@ -128,6 +134,20 @@ export const APP_SCENARIOS: Scenario[] = [
         const pkg = await dropPackage(stack, engine);
         return buildSubmitDriverInput({ package: pkg, requestedBy: "eventGrid" }, parseConfig(stack.env));
       },
+    },
+  },
+  {
+    name: "appPublishLabel",
+    covers: "the app's submitDriver with a publish policy (another partner): signed, then the publishLabel sub-orchestration through its phases to published",
+    orchestrator: ORCHESTRATOR_NAME,
+    app: {
+      input: async (stack, engine) => {
+        const pkg = await dropPackage(stack, engine, "publish");
+        const policy = parsePublishPolicy({ destination: "anotherPartner", receiverPublisherId: "27691110" });
+        if (!policy.ok) throw new Error(`appPublishLabel: ${JSON.stringify(policy)}`);
+        return buildSubmitDriverInput({ package: pkg, requestedBy: "eventGrid", publish: policy.value }, parseConfig(stack.env));
+      },
+      children: (instanceId) => [labelInstanceId(instanceId, 1)],
     },
   },
 ];

@@ -57,13 +57,19 @@ if (!host.assembly && inCi) {
     }
   });
 
-  test("the app's submitDriver ran from the drop to the signed package on both engines, through the emulators", () => {
-    const app = report.scenarios.find((s) => s.name === "appSubmitDriver");
+  test.each(["appSubmitDriver", "appPublishLabel"])("the app's %s ran to its end on both engines, through the emulators", (name) => {
+    const app = report.scenarios.find((s) => s.name === name);
     expect(app?.error).toBeUndefined();
-    // Runtime status, output (outcome, ids, signed package) and custom status are among the compared fields;
-    // equal on both engines unless listed, and each engine's run is checked to have succeeded.
+    // Runtime status, output (outcome, ids, signed package, label) and custom status are among the compared
+    // fields; equal on both engines unless listed, and each engine's run is checked to have succeeded.
     expect(app?.outcomes).toEqual({ real: "succeeded", local: "succeeded" });
     expect(app?.fields).toBeGreaterThan(300);
+  });
+
+  test("the publishLabel sub-orchestration itself was compared (its status, history view and replayed history)", () => {
+    const app = report.scenarios.find((s) => s.name === "appPublishLabel");
+    expect(app?.differences.some((d) => d.field.startsWith("child[0].payload.history["))).toBe(true);
+    expect(app?.fields).toBeGreaterThan(700);
   });
 
   test("every difference is fixed or listed as known, with its reason", () => {
