@@ -6,7 +6,7 @@
  */
 import { IncomingMessage, ServerResponse } from "node:http";
 import { WEBHOOK_BODY_LIMITS } from "../../src/domain/requestLimits";
-import { readBodyAtMost, sendTooLarge } from "../runtime/bodyLimits";
+import { readBodyAtMost, sendTooLarge } from "../http/bodyLimits";
 import { managementPayload, RPC_PATH, WEBHOOK_PATH } from "./clientBinding";
 import { DurableEngine } from "./engine";
 import { statusPayload } from "./statusView";

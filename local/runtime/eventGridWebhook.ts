@@ -11,7 +11,7 @@
 import type * as http from "node:http";
 import type { EventGridEvent } from "./eventGridWatcher";
 import { WEBHOOK_BODY_LIMITS } from "../../src/domain/requestLimits";
-import { readBodyAtMost, sendTooLarge } from "./bodyLimits";
+import { readBodyAtMost, sendTooLarge } from "../http/bodyLimits";
 import { sendJson, sendUnauthorized, type RawHandler } from "./httpFront";
 import { eventSchemaProblems } from "./localEndpoints";
 

@@ -12,7 +12,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AppHost, HttpTriggerInfo } from "./appHost";
-import { declaredLength, discardUnreadBodyAfterResponse, HostLimitExceeded, pulledBody, sendHostTooLarge } from "./bodyLimits";
+import { declaredLength, discardUnreadBodyAfterResponse, HostLimitExceeded, pulledBody, sendHostTooLarge } from "../http/bodyLimits";
 import { HOST_MAX_REQUEST_BODY_BYTES } from "../../src/domain/requestLimits";
 import { authorizedFor, presentedKey, type HostKeys } from "./keys";
 import { bearerToken, challenge, checkAccessToken, isPlatformIdentityHeader, principalHeaders } from "../identity/easyAuth";

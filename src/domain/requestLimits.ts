@@ -2,7 +2,7 @@
  * Every request body limit, written once: the app's HTTP routes (by function name), the Event Grid
  * webhook that feeds packageDropped, and the host's own ceiling. The app's triggers enforce their
  * entries (functions/requestBody.ts); the local runtime's front enforces the host's and the Event
- * Grid webhook's (local/runtime/bodyLimits.ts). Kept in domain/ so both sides read the same table.
+ * Grid webhook's (local/http/bodyLimits.ts). Kept in domain/ so both sides read the same table.
  */
 
 /** The Functions host's request limit: "The HTTP request length is limited to 100 MB (104,857,600 bytes)". */

@@ -3,7 +3,7 @@
  * is loaded with the functions-core stand-in and each registered HTTP function is invoked with its
  * body as a stream that counts what is pulled. Every HTTP function has its entry in the one table
  * (domain/requestLimits.ts) and refuses a Content-Length over it without pulling a byte, and a
- * chunked body once it passes the limit. Plus the local front's readers (local/runtime/bodyLimits.ts).
+ * chunked body once it passes the limit. Plus the local front's readers (local/http/bodyLimits.ts).
  */
 jest.mock("@azure/functions-core", () => jest.requireActual("../../../local/functionsHost/coreStandIn"), { virtual: true });
 
@@ -11,7 +11,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { AppHost } from "../../../local/runtime/appHost";
-import { pulledBody, readBodyAtMost } from "../../../local/runtime/bodyLimits";
+import { pulledBody, readBodyAtMost } from "../../../local/http/bodyLimits";
 import { HTTP_BODY_LIMITS, JSON_BODY_MAX_BYTES, type HttpFunctionName } from "../../../src/domain/requestLimits";
 
 /** A body of `size` bytes that records how many bytes the handler pulled. */
