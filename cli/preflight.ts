@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { packageExtension } from "../src/domain/packageRules";
 import { CabWriteError, type CabEntry, writeCab } from "../src/preflight/cabWriter";
 import type { RangeReader } from "../src/preflight/rangeReader";
 import { checkHlkx, checkPackage, type PreflightReport, type SigningIntent } from "../src/preflight/rules";
@@ -59,7 +60,8 @@ export function signingIntent(options: { attestation?: boolean; os?: string; reg
   return { attestation: Boolean(options.attestation), osCodes, ...(registeredThumbprints.length > 0 ? { registeredThumbprints } : {}) };
 }
 
-const isHlkx = (packagePath: string) => /\.(hlkx|hckx)$/i.test(packagePath);
+/** HLKX and HCKX are OPC zips with checks of their own; everything else is read as a CAB. */
+const isHlkx = (packagePath: string) => ["hlkx", "hckx"].includes(packageExtension(packagePath)?.slice(1) ?? "");
 
 const EXIT_FOR: Record<PreflightReport["verdict"], ExitCodeValue> = {
   clean: ExitCode.Signed,

@@ -80,7 +80,7 @@ param deleteRetentionDays int = 30
 @description('More app settings (e.g. {"POLL_MAX_SECONDS":"600"}); every setting in the README table may go here. They cannot replace the settings this template computes (identity, storage, HDC ids, containers).')
 param extraAppSettings object = {}
 
-@description('API_CLIENT_ID: application (client) id of the API app registration that callers get tokens for (infra/scripts/app-registration.sh creates it and sets this). Empty: no App Service Authentication (function keys only; local demo).')
+@description('API_CLIENT_ID: application (client) id of the API app registration that callers get tokens for (infra/hooks/app-registration.sh creates it and sets this). Empty: no App Service Authentication (function keys only; local demo).')
 param apiClientId string = ''
 
 @description('Tenant of the API app registration.')

@@ -7,6 +7,7 @@ import { isLoopbackUrl } from "./domain/loopback";
 import { containerNameProblem, isHostContainer } from "./domain/packageRules";
 import { splitWebhookEntry, webhookSubscriptions } from "./domain/webhookReceivers";
 import type { ActivityRetryPolicy, DeviceType, LabelPollingPolicy, PollingPolicy, TestHarness } from "./domain/types";
+import type { AuthMode } from "./domain/principal";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);
@@ -320,12 +321,12 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
  * AUTH_MODE as the HTTP triggers' registrations need it, before (and without) the full settings:
  * only an exact "entra" opens the triggers to callers without a function key.
  */
-export function registeredAuthMode(env: NodeJS.ProcessEnv = process.env): "keys" | "entra" {
+export function registeredAuthMode(env: NodeJS.ProcessEnv = process.env): AuthMode {
   return env.AUTH_MODE === "entra" ? "entra" : "keys";
 }
 
 /** AUTH_MODE alone (the caller gate reads it on every request without the rest of the settings). */
-export function readAuthMode(env: NodeJS.ProcessEnv = process.env): "keys" | "entra" {
+export function readAuthMode(env: NodeJS.ProcessEnv = process.env): AuthMode {
   const value = env.AUTH_MODE;
   if (value === undefined || value === "" || value === "keys") return "keys";
   if (value === "entra") return "entra";

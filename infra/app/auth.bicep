@@ -1,6 +1,6 @@
 // App Service Authentication ("Easy Auth" v2) in front of the function app: every request needs a
 // valid Entra ID token (or the page's sign-in session) for the API's app registration, made by
-// infra/scripts/app-registration.sh. The platform validates signature, issuer, audience and expiry,
+// infra/hooks/app-registration.sh. The platform validates signature, issuer, audience and expiry,
 // strips any X-MS-CLIENT-PRINCIPAL* header a client sends and injects its own; the app reads only
 // that. Easy Auth does not check app roles: the app does (src/identity).
 param appName string
@@ -31,7 +31,7 @@ var excludedPaths = [
 
 // appServiceAuth=true with no client id would put an Easy Auth in front that accepts no token.
 var clientId = empty(apiClientId)
-  ? fail('apiClientId: required when appServiceAuth is true (run infra/scripts/app-registration.sh, which sets API_CLIENT_ID)')
+  ? fail('apiClientId: required when appServiceAuth is true (run infra/hooks/app-registration.sh, which sets API_CLIENT_ID)')
   : apiClientId
 
 var restrictClients = !empty(allowedClientApplications)

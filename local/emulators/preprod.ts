@@ -14,6 +14,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import type { EmulatorClock } from "./clock";
 import { sizedErrorReport, type PreprodBehaviour } from "./hdcBehaviour";
 import { EmulatorRequest, EmulatorResponse, jsonResponse } from "./httpServer";
+import { zipStore } from "../samplePackage";
 
 export const PREPROD_CONTAINER = "hdc-preprod";
 
@@ -76,71 +77,6 @@ function spelled(phase: Phase, settings: PreprodBehaviour): string {
   if (settings.statusCase === "camel") return text.charAt(0).toLowerCase() + text.slice(1);
   if (settings.statusCase === "upper") return text.toUpperCase();
   return text;
-}
-
-// ---- A stored zip (no compression), enough for "a zip of the signed driver files" ----------------
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(data: Buffer): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/** A zip with the given files stored as they are (method 0); a fixed date so the same input gives the same bytes. */
-export function storedZip(files: { name: string; data: Buffer }[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const file of files) {
-    const name = Buffer.from(file.name, "utf8");
-    const crc = crc32(file.data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(0, 8);
-    local.writeUInt16LE(0, 10);
-    local.writeUInt16LE(0x5a21, 12); // 2025-01-01
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(file.data.length, 18);
-    local.writeUInt32LE(file.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(0, 10);
-    central.writeUInt16LE(0, 12);
-    central.writeUInt16LE(0x5a21, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(file.data.length, 20);
-    central.writeUInt32LE(file.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, file.data);
-    centrals.push(central, name);
-    offset += local.length + name.length + file.data.length;
-  }
-  const centralSize = centrals.reduce((sum, part) => sum + part.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.length, 8);
-  end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -217,10 +153,14 @@ export function createPreprodRoutes(options: {
     packages.set(id, record);
     if (settings.outcome === "succeeded") {
       // "Signing": the uploaded package plus a signature note, in a zip kept in Azurite.
-      const zip = storedZip([
-        { name: "package/driver-package.bin", data: request.body },
-        { name: "PreprodSignature.txt", data: Buffer.from(`Preproduction-signed by the HDC emulator for package ${id} (sha256 ${record.upload.sha256}).\n`) },
-      ]);
+      // A fixed date, so the same upload gives the same bytes.
+      const zip = zipStore(
+        [
+          { name: "package/driver-package.bin", data: request.body },
+          { name: "PreprodSignature.txt", data: Buffer.from(`Preproduction-signed by the HDC emulator for package ${id} (sha256 ${record.upload.sha256}).\n`) },
+        ],
+        new Date(Date.UTC(2025, 0, 1)),
+      );
       const blob = `${id}/SignedFilesZip.zip`;
       record.signing = (async () => {
         containerReady ??= container.createIfNotExists();

@@ -5,7 +5,7 @@
  * the platform sets (X-MS-CLIENT-PRINCIPAL, -ID, -NAME, -IDP), and every such header a client sends
  * is removed first, valid token or not.
  */
-import { createPublicKey, verify } from "node:crypto";
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { CLAIM_TYPES, encodeClientPrincipal, type ClientPrincipal } from "../../src/domain/principal";
 import type { IssuerMetadata } from "./issuer";
 
@@ -25,6 +25,17 @@ function decodeSegment(segment: string): Record<string, unknown> | undefined {
 }
 
 /** Checks a compact JWS as Easy Auth checks an access token; never trusts anything before the signature. */
+/** Each JWKS entry is turned into a key object once, not on every request. */
+const publicKeys = new WeakMap<IssuerMetadata["jwks"]["keys"][number], KeyObject>();
+function publicKeyOf(jwk: IssuerMetadata["jwks"]["keys"][number]): KeyObject {
+  let key = publicKeys.get(jwk);
+  if (!key) {
+    key = createPublicKey({ key: { kty: jwk.kty, n: jwk.n, e: jwk.e }, format: "jwk" });
+    publicKeys.set(jwk, key);
+  }
+  return key;
+}
+
 export function checkAccessToken(token: string, metadata: IssuerMetadata, nowMs = Date.now()): TokenCheck {
   const parts = token.split(".");
   if (parts.length !== 3 || parts.some((p) => p.length === 0)) return { ok: false, reason: "not a signed JWT" };
@@ -36,7 +47,7 @@ export function checkAccessToken(token: string, metadata: IssuerMetadata, nowMs 
   if (!jwk) return { ok: false, reason: "signed by an unknown key" };
   let signatureOk = false;
   try {
-    const key = createPublicKey({ key: { kty: jwk.kty, n: jwk.n, e: jwk.e }, format: "jwk" });
+    const key = publicKeyOf(jwk);
     signatureOk = verify("RSA-SHA256", Buffer.from(`${parts[0]}.${parts[1]}`), key, Buffer.from(parts[2], "base64url"));
   } catch {
     signatureOk = false;

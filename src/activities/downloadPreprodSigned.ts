@@ -15,7 +15,7 @@ import type { DownloadPreprodSignedInput, DownloadPreprodSignedOutput } from "./
 import type { ActivityDeps } from "./deps";
 import { TerminalActivityError } from "./errors";
 
-export function preprodSignedBlobName(input: DownloadPreprodSignedInput): string {
+function preprodSignedBlobName(input: DownloadPreprodSignedInput): string {
   return `${resultFolder(input.package, input.instanceId)}/PreprodSigned_${input.packageId}.zip`;
 }
 

@@ -62,7 +62,7 @@ function boundedFindings(findings: PreflightFinding[]): PreflightFinding[] {
 }
 
 /** A range reader over the blob: every GET conditional on the ETag, each range bounded, a total budget. */
-export function blobRangeReader(client: BlockBlobClient, size: number, etag: string | undefined, input: PreflightPackageInput): RangeReader & { bytesRead: number } {
+function blobRangeReader(client: BlockBlobClient, size: number, etag: string | undefined, input: PreflightPackageInput): RangeReader & { bytesRead: number } {
   const reader = {
     size,
     bytesRead: 0,

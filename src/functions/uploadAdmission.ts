@@ -26,8 +26,10 @@ export function uploadBlobName(uploadId: string, fileName: string): string {
 /** For a blob in the uploads folder: the upload id its name carries (undefined if the name is not one we issue). */
 export function uploadIdOfBlob(config: AppConfig, container: string, blobName: string): { inFolder: boolean; uploadId?: string } {
   if (container !== config.settings.DROPS_CONTAINER || !blobName.startsWith(`${UPLOAD_FOLDER}/`)) return { inFolder: false };
-  const match = /^ci\/([^/]+)\/[^/]+$/.exec(blobName);
-  return { inFolder: true, uploadId: match && isUploadId(match[1]) ? match[1] : undefined };
+  // <UPLOAD_FOLDER>/<uploadId>/<fileName>, exactly three segments.
+  const segments = blobName.split("/");
+  const uploadId = segments.length === 3 && segments[2] !== "" ? segments[1] : undefined;
+  return { inFolder: true, uploadId: uploadId !== undefined && isUploadId(uploadId) ? uploadId : undefined };
 }
 
 export type Admission =

@@ -67,3 +67,21 @@ export function* callActivity<N extends ActivityName>(
     }
   }
 }
+
+/**
+ * callActivity for steps whose failure must not change the run's outcome (a manifest written after
+ * the outcome is decided, a report copied beside it): undefined when the activity failed for good.
+ * It yields exactly what callActivity yields, so histories replay unchanged.
+ */
+export function* callActivityBestEffort<N extends ActivityName>(
+  context: df.OrchestrationContext,
+  name: N,
+  input: ActivityContract[N]["input"],
+  policy: ActivityRetryPolicy,
+): Generator<df.Task, ActivityContract[N]["output"] | undefined, any> {
+  try {
+    return yield* callActivity(context, name, input, policy);
+  } catch {
+    return undefined;
+  }
+}

@@ -16,7 +16,7 @@ import {
 import type { BlobLocation, FailureKind, ResultManifest } from "../domain/types";
 import { roundKey } from "../domain/instanceId";
 import { redactSecrets } from "../domain/redact";
-import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
+import { ActivityFailure, callActivity, callActivityBestEffort, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
 import { StatusReporter, truncate } from "./customStatus";
 import { queueNotificationBestEffort } from "./notify";
@@ -162,33 +162,29 @@ export function* signPreproductionOrchestration(
     const reason = truncate(redactSecrets(failure.reason), MAX_FAILURE_TEXT);
     const errorReportText = failure.status?.errorExcerpt;
     const errorReportBlob = failure.status?.errorMessageBlob;
-    let manifestLocation: BlobLocation | undefined;
-    try {
-      manifestLocation = yield* callActivity(
-        context,
-        "writeResultManifest",
-        {
+    // Best effort, as for submissions: the failure stands in custom status either way.
+    const manifestLocation = yield* callActivityBestEffort(
+      context,
+      "writeResultManifest",
+      {
+        instanceId,
+        manifest: {
+          outcome: "failed",
           instanceId,
-          manifest: {
-            outcome: "failed",
-            instanceId,
-            package: input.package,
-            ...signing,
-            ...(packageId ? { preprodPackageId: packageId } : {}),
-            ...(lastStatus ? { signingStatus: lastStatus } : {}),
-            messages: [],
-            ...(errorReportText ? { errorReportText } : {}),
-            ...(errorReportBlob ? { errorReportBlob } : {}),
-            reason: `${stage}: ${reason}`,
-            startedAt,
-            finishedAt: context.df.currentUtcDateTime.toISOString(),
-          },
+          package: input.package,
+          ...signing,
+          ...(packageId ? { preprodPackageId: packageId } : {}),
+          ...(lastStatus ? { signingStatus: lastStatus } : {}),
+          messages: [],
+          ...(errorReportText ? { errorReportText } : {}),
+          ...(errorReportBlob ? { errorReportBlob } : {}),
+          reason: `${stage}: ${reason}`,
+          startedAt,
+          finishedAt: context.df.currentUtcDateTime.toISOString(),
         },
-        input.retry,
-      );
-    } catch {
-      // Best effort, as for submissions: the failure stands in custom status either way.
-    }
+      },
+      input.retry,
+    );
     status.report("failed", {
       error: `${stage}: ${reason}`,
       failureKind: failure.kind,

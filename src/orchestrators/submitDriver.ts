@@ -26,7 +26,7 @@ import { ORCHESTRATOR_NAME, PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput }
 import { labelInstanceId, roundKey } from "../domain/instanceId";
 import { redactSecrets } from "../domain/redact";
 import { queueNotificationBestEffort } from "./notify";
-import { ActivityFailure, callActivity, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
+import { ActivityFailure, callActivity, callActivityBestEffort, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
 import {
   MAX_ERROR_REPORT_IN_MESSAGE,
@@ -159,7 +159,7 @@ function* runPreflight(context: df.OrchestrationContext, input: SubmitDriverInpu
   return result;
 }
 
-export const findingText = (f: PreflightFinding): string =>
+const findingText = (f: PreflightFinding): string =>
   `${f.code} ${f.severity}: ${f.message}${f.file ? ` (${f.file}${f.line !== null ? `:${f.line}` : ""})` : ""}`;
 
 /**
@@ -176,20 +176,16 @@ function* rejectAfterPreflight(
   const errors = preflight.findings.filter((f) => f.severity === "error");
   const reason = `preflight: the package breaks ${errors.length} package rule${errors.length === 1 ? "" : "s"} (${[...new Set(errors.map((f) => f.code))].join(", ")}); nothing was created at Microsoft`;
   const messages = preflight.findings.map(findingText);
-  let manifest: BlobLocation | undefined;
-  try {
-    manifest = yield* callActivity(
-      context,
-      "writeResultManifest",
-      {
-        instanceId,
-        manifest: { outcome: "rejected", instanceId, package: input.package, messages, reason, preflight, startedAt, finishedAt: context.df.currentUtcDateTime.toISOString() },
-      },
-      input.retry,
-    );
-  } catch {
-    // The rejection stands either way; a missing manifest location shows the write failed.
-  }
+  // The rejection stands either way; a missing manifest location shows the write failed.
+  const manifest = yield* callActivityBestEffort(
+    context,
+    "writeResultManifest",
+    {
+      instanceId,
+      manifest: { outcome: "rejected", instanceId, package: input.package, messages, reason, preflight, startedAt, finishedAt: context.df.currentUtcDateTime.toISOString() },
+    },
+    input.retry,
+  );
   const rejected: RejectedDropStatus = {
     stage: "rejected",
     package: input.package,
@@ -294,11 +290,7 @@ function* readStatusBestEffort(
   ids: SubmissionIds,
   retry: ActivityRetryPolicy,
 ): Generator<df.Task, NormalizedSubmissionStatus | undefined, any> {
-  try {
-    return yield* callActivity(context, "getSubmissionStatus", ids, retry);
-  } catch {
-    return undefined;
-  }
+  return yield* callActivityBestEffort(context, "getSubmissionStatus", ids, retry);
 }
 
 /**
@@ -465,48 +457,41 @@ function* recordFailure(
   // before it replay the same actions (versions.ts). Best effort, like the manifest.
   let errorReportBlob: BlobLocation | undefined;
   if (failure.details.hasErrorReport && known.productId && known.submissionId) {
-    try {
-      const copied = yield* callActivity(
-        context,
-        "copyErrorReport",
-        { instanceId, productId: known.productId, submissionId: known.submissionId, package: input.package },
-        input.retry,
-      );
-      errorReportBlob = copied.errorReport;
-    } catch {
-      // The excerpt stays in the manifest and status; the missing location shows the copy failed.
-    }
-  }
-
-  let manifestLocation: BlobLocation | undefined;
-  try {
-    manifestLocation = yield* callActivity(
+    // The excerpt stays in the manifest and status; a missing location shows the copy failed.
+    const copied = yield* callActivityBestEffort(
       context,
-      "writeResultManifest",
-      {
-        instanceId,
-        manifest: {
-          outcome: "failed",
-          instanceId,
-          package: input.package,
-          productId: known.productId,
-          submissionId: known.submissionId,
-          commitStatus: failure.details.commitStatus ?? known.commitStatus,
-          currentStep: failure.details.currentStep ?? known.currentStep,
-          state: failure.details.state ?? known.state,
-          messages,
-          errorReportText,
-          ...(errorReportBlob ? { errorReportBlob } : {}),
-          reason: `${failure.stage}: ${reason}`,
-          startedAt,
-          finishedAt: context.df.currentUtcDateTime.toISOString(),
-        },
-      },
+      "copyErrorReport",
+      { instanceId, productId: known.productId, submissionId: known.submissionId, package: input.package },
       input.retry,
     );
-  } catch {
-    // The orchestration fails either way; the manifest is a convenience, its absence shows in status.
+    errorReportBlob = copied?.errorReport;
   }
+
+  // The orchestration fails either way; the manifest is a convenience, its absence shows in status.
+  const manifestLocation = yield* callActivityBestEffort(
+    context,
+    "writeResultManifest",
+    {
+      instanceId,
+      manifest: {
+        outcome: "failed",
+        instanceId,
+        package: input.package,
+        productId: known.productId,
+        submissionId: known.submissionId,
+        commitStatus: failure.details.commitStatus ?? known.commitStatus,
+        currentStep: failure.details.currentStep ?? known.currentStep,
+        state: failure.details.state ?? known.state,
+        messages,
+        errorReportText,
+        ...(errorReportBlob ? { errorReportBlob } : {}),
+        reason: `${failure.stage}: ${reason}`,
+        startedAt,
+        finishedAt: context.df.currentUtcDateTime.toISOString(),
+      },
+    },
+    input.retry,
+  );
 
   status.report("failed", {
     commitStatus: failure.details.commitStatus ?? known.commitStatus,

@@ -7,7 +7,7 @@
 import { type CabSignature, OID, readCabSignature, type SignatureRead } from "./authenticode";
 import { CabFormatError } from "./cab";
 import { readHlkxListing, readPart, relationships, resolveTarget, SIGNATURE, SIGNATURE_ORIGIN, ZipFormatError } from "./hlkx";
-import { DEFAULT_READ_LIMITS, type PackageContents, type ReadLimits, readPackage } from "./package";
+import { DEFAULT_READ_LIMITS, isInf, type PackageContents, type ReadLimits, readPackage } from "./package";
 import type { RangeReader } from "./rangeReader";
 
 export type Severity = "error" | "warning";
@@ -301,7 +301,7 @@ export function packageFindings(contents: PackageContents): Finding[] {
   }
 
   for (const folder of topFolders) {
-    const hasInf = listing.files.some((f) => topFolderOf(f.path) === folder && f.path.toLowerCase().endsWith(".inf"));
+    const hasInf = listing.files.some((f) => topFolderOf(f.path) === folder && isInf(f));
     if (!hasInf) {
       findings.push(finding(RULES.folderWithoutInf, `Driver folder "${folder}" has no .inf (Microsoft: "No .inf files found in driver directory/directories: ${folder}"): add its INF or move its files into the folder of the driver they belong to`, `${folder}/`));
     }

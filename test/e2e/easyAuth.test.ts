@@ -11,7 +11,7 @@
 jest.mock("@azure/functions-core", () => jest.requireActual("../../local/functionsHost/coreStandIn"), { virtual: true });
 
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
+import { createHmac, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AppHost, type HttpTriggerInfo } from "../../local/runtime/appHost";
@@ -78,6 +78,13 @@ describe("Easy Auth on the local runtime (entra mode)", () => {
     });
     const good = payloadOf(valid);
     const kid = headerOf(valid).kid;
+    // The key-confusion attack: an HMAC whose secret is the issuer's public key, in the PEM a verifier
+    // that trusted the token's alg would use as its secret.
+    const publicPem = createPublicKey({ key: meta.jwks.keys.find((key) => key.kid === kid)!, format: "jwk" }).export({ type: "spki", format: "pem" });
+    const hmacSignedWithPublicKey = (header: object, payload: object) => {
+      const signingInput = `${b64url(header)}.${b64url(payload)}`;
+      return `${signingInput}.${createHmac("sha256", publicPem).update(signingInput).digest("base64url")}`;
+    };
     const cases: Record<string, Record<string, string>> = {
       "no token": {},
       "a function key instead of a token": { "x-functions-key": stack.functionKey },
@@ -90,7 +97,7 @@ describe("Easy Auth on the local runtime (entra mode)", () => {
       "an unsigned token (alg none)": bearer(`${b64url({ alg: "none", typ: "JWT" })}.${b64url(good)}.`),
       "an unsigned token (alg none, kid, junk signature)": bearer(`${b64url({ alg: "none", typ: "JWT", kid })}.${b64url(good)}.${valid.split(".")[2]}`),
       "a valid signature over a changed payload": bearer(`${valid.split(".")[0]}.${b64url({ ...good, roles: [...SIGN_ROLES], oid: "someone-else" })}.${valid.split(".")[2]}`),
-      "an HS256 token keyed with the public key": bearer(`${b64url({ alg: "HS256", typ: "JWT", kid })}.${b64url(good)}.${valid.split(".")[2]}`),
+      "an HS256 token keyed with the public key": bearer(hmacSignedWithPublicKey({ alg: "HS256", typ: "JWT", kid }, good)),
       "a forged X-MS-CLIENT-PRINCIPAL": { "x-ms-client-principal": forgedPrincipal, "x-ms-client-principal-id": "forged-oid", "x-ms-client-principal-idp": "aad" },
       "a forged X-MS-CLIENT-PRINCIPAL with a bad token": { ...bearer(`${valid}x`), "X-MS-CLIENT-PRINCIPAL": forgedPrincipal },
     };
