@@ -183,6 +183,27 @@ describe("preproduction signing end to end", () => {
     expect(puts()).toBe(before);
   });
 
+  it("Microsoft refusing the PUT (400) fails the run at once with its message; the package is sent once", async () => {
+    const MESSAGE = "E2E-PREPROD-REFUSED: the package must be EV-signed (catalog contoso.cat has no EV signature)";
+    stack.emulators.configure({ faults: [{ method: "PUT", pathRegex: "/preprod/packages/?$", status: 400, message: MESSAGE, times: 10 }] });
+    const packagesBefore = preprodPackages().length;
+    const putsBefore = puts();
+    const pkg = samplePackage({ folder: "e2e-preprod-refused" });
+    await uploadOutsideDrops(pkg.fileName, pkg.bytes);
+    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}`, signing: "preproduction" });
+    expect(started.httpStatus).toBe(202);
+    const final = await waitForEnd(stack, started.id!, 60_000);
+    stack.emulators.configure({ faults: [] });
+    expect(final.runtimeStatus).toBe("Failed");
+    const view = final.raw as Record<string, unknown>;
+    expect(view).toMatchObject({ stage: "failed", signing: "preproduction", failureKind: "activity" });
+    expect(String(view.error)).toContain(MESSAGE);
+    expect(String(view.error)).toMatch(/^uploading: uploadPreprodPackage failed: /);
+    // Not retried: one PUT, no package.
+    expect(puts()).toBe(putsBefore + 1);
+    expect(preprodPackages().length).toBe(packagesBefore);
+  });
+
   it("kill -9 right after the PUT went out: still exactly one preprod package at the emulator", async () => {
     stack.emulators.configure({
       preprod: { notStartedSeconds: 5, processingSeconds: 5, outcome: "succeeded", failureMessageBytes: undefined },
