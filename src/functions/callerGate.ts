@@ -2,13 +2,14 @@
  * Who may call: every HTTP function is registered through `bodyLimited` (requestBody.ts), which
  * runs this gate first. With AUTH_MODE=entra a request needs the principal App Service
  * Authentication injects (401 without one: it reached the app around Easy Auth, or Easy Auth
- * let an anonymous request through) holding at least one of the API's app roles (403 otherwise;
- * Easy Auth does not check roles). With AUTH_MODE=keys the host's function key is the only check
- * and the caller is the key holder, who holds every role.
+ * let an anonymous request through) holding one of the roles that may do the function's action
+ * (domain/authorization.ts; 403 naming the action and those roles otherwise: Easy Auth does not
+ * check roles). With AUTH_MODE=keys the host's function key is the only check and the caller is the
+ * key holder, who holds every role.
  */
 import type { HttpHandler, HttpResponseInit } from "@azure/functions";
 import { readAuthMode, registeredAuthMode } from "../config";
-import { SIGN_ROLES } from "../domain/principal";
+import { type Action, authorize, refusalText, rolesFor } from "../domain/authorization";
 import { attachCaller, KEY_HOLDER, readCaller } from "../identity/caller";
 
 /**
@@ -25,14 +26,12 @@ function unauthenticated(): HttpResponseInit {
   };
 }
 
-function forbidden(): HttpResponseInit {
-  return {
-    status: 403,
-    jsonBody: { error: `the caller holds none of this API's roles (${SIGN_ROLES.join(", ")})` },
-  };
+function forbidden(action: Action): HttpResponseInit {
+  return { status: 403, jsonBody: { error: refusalText(action), action, allowedRoles: rolesFor(action) } };
 }
 
-export function callerGated(handler: HttpHandler): HttpHandler {
+/** Runs `handler` only for a caller who may do `action`; nothing of the request is read before. */
+export function callerGated(action: Action, handler: HttpHandler): HttpHandler {
   return async (request, context) => {
     let mode;
     try {
@@ -48,7 +47,7 @@ export function callerGated(handler: HttpHandler): HttpHandler {
     }
     const caller = readCaller(request);
     if (!caller) return unauthenticated();
-    if (caller.signRoles.length === 0) return forbidden();
+    if (!authorize(caller.signRoles, action).allowed) return forbidden(action);
     attachCaller(context, caller);
     return handler(request, context);
   };

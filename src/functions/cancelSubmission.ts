@@ -48,5 +48,5 @@ app.http("cancelSubmission", {
   methods: ["POST"],
   authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
-  handler: bodyLimited("cancelSubmission", handleCancelSubmission),
+  handler: bodyLimited("cancelSubmission", "submission.cancel", handleCancelSubmission),
 });

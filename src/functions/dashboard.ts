@@ -20,5 +20,5 @@ app.http("dashboard", {
   route: "dashboard",
   methods: ["GET"],
   authLevel: HTTP_AUTH_LEVEL,
-  handler: bodyLimited("dashboard", async (_request, context) => handleDashboard(callerOf(context))),
+  handler: bodyLimited("dashboard", "dashboard.view", async (_request, context) => handleDashboard(callerOf(context))),
 });

@@ -290,13 +290,13 @@ export async function handleLabelChangeStatus(request: HttpRequest, context: Inv
 }
 
 const common = { authLevel: HTTP_AUTH_LEVEL, extraInputs: [df.input.durableClient()] };
-app.http("startLabel", { ...common, route: "submissions/{id}/labels", methods: ["POST"], handler: bodyLimited("startLabel", handleStartLabel) });
-app.http("listLabels", { ...common, route: "submissions/{id}/labels", methods: ["GET"], handler: bodyLimited("listLabels", handleListLabels) });
-app.http("updateLabel", { ...common, route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], handler: bodyLimited("updateLabel", handleUpdateLabel) });
-app.http("cancelLabel", { ...common, route: "submissions/{id}/labels/{labelId}/cancel", methods: ["POST"], handler: bodyLimited("cancelLabel", handleCancelLabel) });
+app.http("startLabel", { ...common, route: "submissions/{id}/labels", methods: ["POST"], handler: bodyLimited("startLabel", "label.create", handleStartLabel) });
+app.http("listLabels", { ...common, route: "submissions/{id}/labels", methods: ["GET"], handler: bodyLimited("listLabels", "label.list", handleListLabels) });
+app.http("updateLabel", { ...common, route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], handler: bodyLimited("updateLabel", "label.change", handleUpdateLabel) });
+app.http("cancelLabel", { ...common, route: "submissions/{id}/labels/{labelId}/cancel", methods: ["POST"], handler: bodyLimited("cancelLabel", "label.cancel", handleCancelLabel) });
 app.http("labelChangeStatus", {
   ...common,
   route: "submissions/{id}/labels/{labelId}/changes/{change}",
   methods: ["GET"],
-  handler: bodyLimited("labelChangeStatus", handleLabelChangeStatus),
+  handler: bodyLimited("labelChangeStatus", "label.changeStatus", handleLabelChangeStatus),
 });

@@ -6,6 +6,7 @@
  */
 import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
 import { HTTP_BODY_LIMITS, JSON_BODY_MAX_BYTES, type HttpFunctionName } from "../domain/requestLimits";
+import type { Action } from "../domain/authorization";
 import { callerGated } from "./callerGate";
 import { invalidRequest } from "./validation/fieldProblems";
 
@@ -35,14 +36,14 @@ function declaredLengthProblem(request: HttpRequest, limit: number): HttpRespons
 }
 
 /**
- * Wraps an HTTP handler with the caller gate (callerGate.ts: who may call, checked before anything
- * else) and its function's body limit: an over-limit Content-Length is refused
+ * Wraps an HTTP handler with the caller gate (callerGate.ts: whether the caller may do `action`,
+ * checked before anything else) and its function's body limit: an over-limit Content-Length is refused
  * before the handler runs; a function that reads no JSON (limit below the JSON limit) has its body
  * counted here, so a chunked body is refused once it passes the limit too.
  */
-export function bodyLimited(name: HttpFunctionName, handler: HttpHandler): HttpHandler {
+export function bodyLimited(name: HttpFunctionName, action: Action, handler: HttpHandler): HttpHandler {
   const limit = bodyLimitOf(name);
-  return callerGated(async (request, context) => {
+  return callerGated(action, async (request, context) => {
     const declared = declaredLengthProblem(request, limit);
     if (declared) return declared;
     if (limit < JSON_BODY_MAX_BYTES) {

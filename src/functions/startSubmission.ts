@@ -221,5 +221,5 @@ app.http("startSubmission", {
   methods: ["POST"],
   authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
-  handler: bodyLimited("startSubmission", handleStartSubmission),
+  handler: bodyLimited("startSubmission", "submission.start", handleStartSubmission),
 });

@@ -94,6 +94,6 @@ for (const route of Object.keys(RESULT_FILES) as ResultFileRoute[]) {
     methods: ["GET"],
     authLevel: HTTP_AUTH_LEVEL,
     extraInputs: [df.input.durableClient()],
-    handler: bodyLimited(FUNCTION_NAMES[route], (request, context) => handleResultFile(route, request, context)),
+    handler: bodyLimited(FUNCTION_NAMES[route], "submission.files", (request, context) => handleResultFile(route, request, context)),
   });
 }

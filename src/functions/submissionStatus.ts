@@ -60,7 +60,7 @@ app.http("submissionStatus", {
   methods: ["GET"],
   authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
-  handler: bodyLimited("submissionStatus", handleSubmissionStatus),
+  handler: bodyLimited("submissionStatus", "submission.status", handleSubmissionStatus),
 });
 
 app.http("listSubmissions", {
@@ -68,5 +68,5 @@ app.http("listSubmissions", {
   methods: ["GET"],
   authLevel: HTTP_AUTH_LEVEL,
   extraInputs: [df.input.durableClient()],
-  handler: bodyLimited("listSubmissions", handleListSubmissions),
+  handler: bodyLimited("listSubmissions", "submission.list", handleListSubmissions),
 });

@@ -143,5 +143,5 @@ app.http("createUpload", {
   route: "uploads",
   methods: ["POST"],
   authLevel: HTTP_AUTH_LEVEL,
-  handler: bodyLimited("createUpload", handleCreateUpload),
+  handler: bodyLimited("createUpload", "upload.create", handleCreateUpload),
 });
