@@ -82,9 +82,13 @@ describe("the page signs in (entra mode, Chromium)", () => {
   /** The status of a navigation to a 401 with an empty body (Chromium turns it into its own error page). */
   async function statusOfNavigation(url: string): Promise<{ status: number; location?: string }> {
     const response = page.waitForResponse((r) => r.url() === url);
+    let failed = false;
     await page.goto(url).catch((error: Error) => {
       if (!error.message.includes("ERR_HTTP_RESPONSE_CODE_FAILURE")) throw error;
+      failed = true;
     });
+    // Let Chromium's error page finish loading, so it cannot interrupt the next navigation.
+    if (failed) await page.waitForURL((u) => u.protocol === "chrome-error:", { timeout: 10_000 });
     const answer = await response;
     return { status: answer.status(), location: answer.headers()["location"] };
   }
