@@ -90,7 +90,16 @@ export interface HdcBehaviour {
   labels?: Partial<LabelBehaviour>;
   /** Preproduction signing (preprod.ts): status timing, outcome, quirks; merged field by field. */
   preprod?: Partial<PreprodBehaviour>;
+  /**
+   * The signed package of a CAB submission (signedPackage.ts): "valid" (catalogs signed by the local
+   * test publisher), "infChanged" (the first INF differs from the submitted one), "untrustedRoot"
+   * (catalogs signed under a root nobody trusts), "noWhqlEku" (signed without the WHQL EKU).
+   */
+  signedPackage: SignedPackageMode;
 }
+
+export type SignedPackageMode = "valid" | "infChanged" | "untrustedRoot" | "noWhqlEku";
+export const SIGNED_PACKAGE_MODES: readonly SignedPackageMode[] = ["valid", "infChanged", "untrustedRoot", "noWhqlEku"];
 
 /** A partial behaviour; `workflow` merges field by field, `faults` replaces the list. */
 export type HdcBehaviourPatch = Partial<Omit<HdcBehaviour, "workflow">> & { workflow?: Partial<WorkflowBehaviour> };
@@ -108,6 +117,7 @@ export const DEFAULT_BEHAVIOUR: HdcBehaviour = {
   downloadUrlOrigin: null,
   tokenLifetimeSeconds: 3600,
   tokenExpiryClock: "real",
+  signedPackage: "valid",
 };
 
 const FAULT_STATUSES = new Set<number>([400, 401, 403, 404, 409, 422, 429, 500, 502, 503]);
@@ -139,6 +149,7 @@ function assertValid(behaviour: HdcBehaviour): void {
     if (origin === undefined || origin === "null") problems.push("downloadUrlOrigin must be null or an origin like https://host:port");
   }
   if (!["camel", "pascal"].includes(behaviour.enumCase)) problems.push("enumCase must be camel or pascal");
+  if (!SIGNED_PACKAGE_MODES.includes(behaviour.signedPackage)) problems.push(`signedPackage must be one of ${SIGNED_PACKAGE_MODES.join(", ")}`);
   if (!Array.isArray(behaviour.faults)) problems.push("faults must be an array");
   else {
     behaviour.faults.forEach((fault, index) => {

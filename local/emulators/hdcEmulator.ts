@@ -139,7 +139,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     if (view.finished && !submission.published && submission.upload) {
       const upload = submission.upload;
       submission.publishing ??= blobs
-        .publishSigned(submission.uploadBlob, submission.id.toString(), upload, sasExpiry())
+        .publishSigned(submission.uploadBlob, submission.id.toString(), upload, sasExpiry(), behaviour().signedPackage)
         .then((published) => {
           submission.published = published;
           saveOwner(submission);

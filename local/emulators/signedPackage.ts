@@ -10,10 +10,9 @@ import { DecodeBudget, readCabListing, readFolderFiles, type CabFile } from "../
 import { bytesReader } from "../../src/preflight/rangeReader";
 import { zipStore } from "../samplePackage";
 import { type CatalogSigner, writeCatalog } from "./catalogWriter";
+import type { SignedPackageMode } from "./hdcBehaviour";
 import type { SigningChain } from "./signingChain";
 
-export type SignedPackageMode = "valid" | "infChanged" | "untrustedRoot" | "noWhqlEku";
-export const SIGNED_PACKAGE_MODES: readonly SignedPackageMode[] = ["valid", "infChanged", "untrustedRoot", "noWhqlEku"];
 
 /** The line the "infChanged" mode appends to the first INF. */
 export const CHANGED_INF_LINE = "; changed by the HDC emulator after submission\r\n";

@@ -55,10 +55,10 @@ authorityKeyIdentifier = keyid
 
 const FILES = ["root.pem", "root.key", "publisher.pem", "publisher.key", "untrusted-root.pem", "untrusted-root.key", "untrusted-publisher.pem", "untrusted-publisher.key", "noeku.pem", "noeku.key"];
 
-/** The chain in `dir`, made there first if any part is missing. */
+/** The chain in `dir`, made there first if any part is missing (several processes may race: one directory wins). */
 export function loadOrCreateSigningChain(dir: string): SigningChain {
-  fs.mkdirSync(dir, { recursive: true });
-  if (!FILES.every((file) => fs.existsSync(path.join(dir, file)))) create(dir);
+  const complete = () => FILES.every((file) => fs.existsSync(path.join(dir, file)));
+  if (!complete()) create(dir, complete);
   const read = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
   const signer = (name: string, root: string): ChainSigner => ({ certificatePem: read(`${name}.pem`), keyPem: read(`${name}.key`), extraCertificatesPem: [read(root)] });
   return {
@@ -71,8 +71,10 @@ export function loadOrCreateSigningChain(dir: string): SigningChain {
   };
 }
 
-function create(dir: string): void {
-  const work = fs.mkdtempSync(path.join(dir, ".making-"));
+/** Makes the chain in a scratch directory and renames it to `dir` whole, so no reader sees half a chain. */
+function create(dir: string, complete: () => boolean): void {
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const work = fs.mkdtempSync(`${dir}.making-`);
   const run = (args: string[]) => execFileSync(OPENSSL, args, { cwd: work, stdio: "pipe" });
   fs.writeFileSync(path.join(work, "ext.cnf"), EXTENSIONS);
   let serial = Date.now();
@@ -85,8 +87,13 @@ function create(dir: string): void {
   };
   try {
     makeAll(root, leaf);
-    // Moved into place only when all are made, so a crash leaves no half chain behind.
-    for (const file of FILES) fs.renameSync(path.join(work, file), path.join(dir, file));
+    if (fs.existsSync(dir) && !complete()) fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.renameSync(work, dir);
+    } catch (error) {
+      // Another process made it first: its chain is the one.
+      if (!complete()) throw error;
+    }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -351,4 +351,6 @@ export interface SubmitDriverSummary {
   finishedAt: string;
   /** The shipping label published after signing, when the input asked for one. */
   label?: LabelReport;
+  /** What was verified in the signed package (issue 36), when the input asked for the check. */
+  signedPackageVerification?: SignedPackageVerification;
 }

@@ -212,6 +212,8 @@ describe("registrations", () => {
         "downloadPreprodSigned",
         // Preflight in the service (issue 37).
         "preflightPackage",
+        // The signed package's check after download (issue 36).
+        "verifySignedPackage",
       ].sort(),
     );
     expect(triggerOf(functions.get("signPreproduction")!).type).toBe("orchestrationTrigger");
@@ -219,6 +221,7 @@ describe("registrations", () => {
     expect(triggerOf(functions.get("packageDropped")!).type).toBe("eventGridTrigger");
     expect(triggerOf(functions.get("submitDriver")!).type).toBe("orchestrationTrigger");
     expect(triggerOf(functions.get("copyPackage")!).type).toBe("activityTrigger");
+    expect(triggerOf(functions.get("verifySignedPackage")!).type).toBe("activityTrigger");
     expect(triggerOf(functions.get("startSubmission")!)).toMatchObject({ route: "submissions", methods: ["POST"], authLevel: "function" });
     expect(triggerOf(functions.get("publishLabel")!).type).toBe("orchestrationTrigger");
     expect(triggerOf(functions.get("updateLabel")!)).toMatchObject({ route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], authLevel: "function" });

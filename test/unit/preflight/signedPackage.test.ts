@@ -143,6 +143,18 @@ describe("verifySignedPackage", () => {
     expect(dropped.failures).toEqual([{ file: "net/fabrikam.inf", check: "infMissing", reason: "the submitted INF is not in the signed package" }]);
   });
 
+  it("opens only the INFs and catalogs: a driver folder of 300 more files costs no read per file", async () => {
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, n) => [`firmware-${n}.bin`, Buffer.from(`blob ${n}`)]));
+    const zip = signedZip({ ...goodFolders(), usb: { files: { "contoso.inf": INF, "contoso.sys": SYS, ...many }, listed: ["contoso.inf"] } });
+    const inner = bytesReader(zip);
+    let reads = 0;
+    const counting = { size: inner.size, read: (offset: number, length: number) => (reads++, inner.read(offset, length)) };
+    const result = await verifySignedPackage(counting, bytesReader(submittedCab()), { trustedRoots: trusted, at: new Date() });
+    expect(result.failures).toEqual([]);
+    // End record, central directory, then a local header and the data for each of 2 INFs and 2 catalogs.
+    expect(reads).toBeLessThanOrEqual(4 + 4 * 2);
+  });
+
   it("fails a package that is not a zip", async () => {
     const result = await verify(Buffer.from("not a zip at all, just text padding it past twenty-two bytes"));
     expect(result.failures).toEqual([{ file: "(signed package)", check: "archive", reason: expect.stringContaining("not a readable zip") }]);
