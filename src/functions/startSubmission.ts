@@ -83,7 +83,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
   // Always derived from the blob version and the signing kind, never chosen by the caller: a drop and
   // an HTTP start of the same version and kind, or two HTTP starts, land on one instance.
-  const instanceId = await instanceIdForRequest(client, location, etag, rest.signing);
+  const instanceId = await instanceIdForRequest(client, location, etag, rest.signing, (id) => readPurgeRecord(getBlobServiceClient(config), config, id));
   const links = { statusUrl: statusUrlFor(config, instanceId), cancelUrl: cancelUrlFor(config, instanceId) };
 
   const alreadyRunning = (runtimeStatus: string): HttpResponseInit => ({
@@ -116,6 +116,8 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   // No instance: retention may have purged an earlier run of this version. Its checkpoints and claims
   // outlive the purge, so a plain round-1 start would resume whatever that run left (issue 30).
   const purged = existing ? undefined : await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
+  const purgedClash = signingClashResponse(purged?.name, rest.signing, instanceId, `${location.container}/${location.blobName}`);
+  if (purgedClash) return purgedClash;
   const purgedFacts = purged ? { historyPurgedAt: purged.purgedAt } : {};
   const previousRuntimeStatus = existing ? String(existing.runtimeStatus) : purged?.runtimeStatus;
   if (previousRuntimeStatus === "Completed") {
@@ -164,7 +166,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     if (existing && isPreprodName(existing.name)) {
       const previous = await client.getStatus(instanceId, { showInput: true });
       round = ((previous?.input as Partial<SignPreproductionInput> | undefined)?.round ?? 1) + 1;
-    }
+    } else if (purged) round = (purged.input.round ?? 1) + 1; // after retention: its record says which round ended
     const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "http", round }, config);
     const started = await startOrFindRunning(client, SIGN_PREPRODUCTION_ORCHESTRATOR, instanceId, preprodInput);
     if (!started.started) return alreadyRunning(started.runtimeStatus);
