@@ -154,6 +154,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         HDC_KEYVAULT_SECRET_NAME: "",
         HDC_CERTIFICATE_PATH: "",
         HDC_MANAGED_IDENTITY_CLIENT_ID: "",
+        // The emulator signs catalogs with a local test chain; only its root is added to Microsoft's.
+        SIGNED_PACKAGE_TRUSTED_ROOTS: emulators.signingRootFile,
       },
       forced: forcedSettings({ user, azurite, port, virtualClock, emulators, caCertPath: ca.caCertPath, dataDir, auth }),
     });

@@ -139,6 +139,11 @@ const schema = z
     ERROR_REPORT_MAX_BYTES: positiveInt(16384),
     // Issue 37: check a .cab package's rules before anything is created at Microsoft (off: Microsoft's own checks only).
     PREFLIGHT: z.enum(["on", "off"]).default("on"),
+    // Issue 36: check Microsoft's signed package (catalogs, root, INFs) before a run is a success.
+    VERIFY_SIGNED_PACKAGE: z.enum(["on", "off"]).default("on"),
+    // Local runs only: a PEM file of extra roots the signed packages' catalogs may chain to (the
+    // emulator's test root). Refused unless Hardware Dev Center is the local emulator (below).
+    SIGNED_PACKAGE_TRUSTED_ROOTS: z.string().min(1).optional(),
 
     // HTTP API and retention (helper C). SUBMISSION_CONTAINERS: containers POST /api/submissions may
     // start packages from (default: DROPS_CONTAINER only); the host's own containers are refused anyway.
@@ -201,6 +206,13 @@ const schema = z
       if (env.SUBMISSION_CONTAINERS?.includes(reserved)) {
         ctx.addIssue({ code: "custom", path: ["SUBMISSION_CONTAINERS"], message: `must not include ${reserved} (the app's own state or results)` });
       }
+    }
+    if (env.SIGNED_PACKAGE_TRUSTED_ROOTS && !isLoopbackUrl(env.HDC_API_BASE_URL)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SIGNED_PACKAGE_TRUSTED_ROOTS"],
+        message: "is for local runs only: it is allowed only while HDC_API_BASE_URL is the local emulator (a loopback URL); signed packages from Microsoft must chain to Microsoft's root",
+      });
     }
     if (env.NOTIFY_WEBHOOK_URLS.length > 0) need("NOTIFY_WEBHOOK_SECRET", "when NOTIFY_WEBHOOK_URLS is set (every notification is signed)");
     if (env.ACTIVITY_DEADLINE_MINUTES >= FUNCTION_TIMEOUT_MINUTES) {

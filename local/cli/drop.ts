@@ -13,6 +13,15 @@ const CONNECTION_FILE = path.resolve(".local-data/run/storage-connection-string.
 const KEYS_FILE = path.resolve(".local-data/run/keys.json");
 const API_URL_FILE = path.resolve(".local-data/run/api-url.txt");
 
+/** The sidecar's `signing`; an unreadable sidecar is the trigger's to reject (under the product id). */
+function sidecarSigning(text: string): unknown {
+  try {
+    return (JSON.parse(text) as { signing?: unknown } | null)?.signing;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const [packagePath, sidecarPath] = process.argv.slice(2);
   if (!packagePath) throw new Error("usage: npm run drop -- <package.hlkx|.hckx|.cab> [sidecar.json]");
@@ -26,8 +35,9 @@ async function main(): Promise<void> {
   }
   const uploaded = await drops.getBlockBlobClient(blobName).uploadFile(packagePath);
   if (!uploaded.etag) throw new Error(`storage answered the upload of ${blobName} without an ETag`);
-  // The same id the trigger derives from this blob version (src/shared/instanceId.ts).
-  const id = instanceIdForPackage(APP_CONTAINERS.drops, blobName, uploaded.etag);
+  // The same id the trigger derives from this blob version and the sidecar's signing kind (src/domain/instanceId.ts).
+  const signing = sidecarPath ? sidecarSigning(fs.readFileSync(sidecarPath, "utf8")) : undefined;
+  const id = instanceIdForPackage(APP_CONTAINERS.drops, blobName, uploaded.etag, signing === "preproduction" ? "preproduction" : undefined);
   const apiUrl = fs.existsSync(API_URL_FILE) ? fs.readFileSync(API_URL_FILE, "utf8").trim() : "http://127.0.0.1:7071/api";
   const keys = path.relative(process.cwd(), KEYS_FILE);
   console.log(`dropped ${APP_CONTAINERS.drops}/${blobName}`);

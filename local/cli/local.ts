@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     `  Status:   GET  ${stack.apiUrl}/submissions/{id}`,
     `  List:     GET  ${stack.apiUrl}/submissions`,
     ...(options.auth === "entra"
-      ? [`  Page:     ${stack.apiUrl}/dashboard   (browser sign-in is not emulated yet: the page redirects to ${"/.auth/login/aad"})`]
+      ? [`  Page:     ${new URL(stack.apiUrl).origin}/.auth/login/aad?post_login_redirect_uri=/api/dashboard   (sign in on the local test tenant's form: a user name and its roles)`]
       : [
           `  Page:     ${stack.apiUrl}/dashboard?code=<functionKeys.default>   (the key leaves the address bar at once)`,
           `  Example:  curl -H "x-functions-key: $(node -p 'require("./${shown(stack.keysFile)}").functionKeys.default')" ${stack.apiUrl}/submissions`,

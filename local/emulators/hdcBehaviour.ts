@@ -6,7 +6,8 @@
  */
 import type { TokenExpiryClock } from "./tokenRegistry";
 
-export type FaultStatus = 401 | 429 | 500 | 502 | 503;
+/** Transient faults, and refusals (400/403/404/409/422) that retrying cannot fix. */
+export type FaultStatus = 400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 502 | 503;
 
 export interface ScriptedFault {
   /** HTTP method to match (any when omitted). */
@@ -15,6 +16,8 @@ export interface ScriptedFault {
   pathRegex?: string;
   /** Status to answer; omitted = only delay (delayMs), then answer normally. */
   status?: FaultStatus;
+  /** error.message of the fault's answer (default: "Scripted fault (<status>) from the emulator."). */
+  message?: string;
   /** How many matching requests get the fault. */
   times: number;
   retryAfterSeconds?: number;
@@ -87,7 +90,16 @@ export interface HdcBehaviour {
   labels?: Partial<LabelBehaviour>;
   /** Preproduction signing (preprod.ts): status timing, outcome, quirks; merged field by field. */
   preprod?: Partial<PreprodBehaviour>;
+  /**
+   * The signed package of a CAB submission (signedPackage.ts): "valid" (catalogs signed by the local
+   * test publisher), "infChanged" (the first INF differs from the submitted one), "untrustedRoot"
+   * (catalogs signed under a root nobody trusts), "noWhqlEku" (signed without the WHQL EKU).
+   */
+  signedPackage: SignedPackageMode;
 }
+
+export type SignedPackageMode = "valid" | "infChanged" | "untrustedRoot" | "noWhqlEku";
+export const SIGNED_PACKAGE_MODES: readonly SignedPackageMode[] = ["valid", "infChanged", "untrustedRoot", "noWhqlEku"];
 
 /** A partial behaviour; `workflow` merges field by field, `faults` replaces the list. */
 export type HdcBehaviourPatch = Partial<Omit<HdcBehaviour, "workflow">> & { workflow?: Partial<WorkflowBehaviour> };
@@ -105,9 +117,10 @@ export const DEFAULT_BEHAVIOUR: HdcBehaviour = {
   downloadUrlOrigin: null,
   tokenLifetimeSeconds: 3600,
   tokenExpiryClock: "real",
+  signedPackage: "valid",
 };
 
-const FAULT_STATUSES = new Set<number>([401, 429, 500, 502, 503]);
+const FAULT_STATUSES = new Set<number>([400, 401, 403, 404, 409, 422, 429, 500, 502, 503]);
 
 function assertValid(behaviour: HdcBehaviour): void {
   const problems: string[] = [];
@@ -136,10 +149,12 @@ function assertValid(behaviour: HdcBehaviour): void {
     if (origin === undefined || origin === "null") problems.push("downloadUrlOrigin must be null or an origin like https://host:port");
   }
   if (!["camel", "pascal"].includes(behaviour.enumCase)) problems.push("enumCase must be camel or pascal");
+  if (!SIGNED_PACKAGE_MODES.includes(behaviour.signedPackage)) problems.push(`signedPackage must be one of ${SIGNED_PACKAGE_MODES.join(", ")}`);
   if (!Array.isArray(behaviour.faults)) problems.push("faults must be an array");
   else {
     behaviour.faults.forEach((fault, index) => {
-      if (fault.status !== undefined && !FAULT_STATUSES.has(fault.status)) problems.push(`faults[${index}].status must be one of 401, 429, 500, 502, 503`);
+      if (fault.status !== undefined && !FAULT_STATUSES.has(fault.status)) problems.push(`faults[${index}].status must be one of ${[...FAULT_STATUSES].join(", ")}`);
+      if (fault.message !== undefined && typeof fault.message !== "string") problems.push(`faults[${index}].message must be a string`);
       if (fault.status === undefined && fault.delayMs === undefined) problems.push(`faults[${index}] needs a status or a delayMs`);
       if (!(fault.times >= 1)) problems.push(`faults[${index}].times must be >= 1`);
       if (fault.pathRegex !== undefined) {

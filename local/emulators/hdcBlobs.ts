@@ -7,6 +7,9 @@
 import * as crypto from "node:crypto";
 import type { RangeReader } from "../../src/preflight/rangeReader";
 import { checkPackage, RULES } from "../../src/preflight/rules";
+import type { SignedPackageMode } from "./hdcBehaviour";
+import { signedZipFromCab } from "./signedPackage";
+import type { SigningChain } from "./signingChain";
 import {
   BlobSASPermissions,
   BlobServiceClient,
@@ -45,7 +48,11 @@ export class HdcBlobs {
   private readonly service: BlobServiceClient;
   private readonly issued: IssuedSas[] = [];
 
-  constructor(connectionString: string) {
+  /** `signing`: the local test chain the signed packages' catalogs are signed with (signingChain.ts). */
+  constructor(
+    connectionString: string,
+    private readonly signing?: SigningChain,
+  ) {
     this.service = BlobServiceClient.fromConnectionString(connectionString);
   }
 
@@ -114,19 +121,37 @@ export class HdcBlobs {
   }
 
   /**
-   * "Signs" the upload: a server-side copy (async Copy Blob within Azurite) into the signed
-   * container, tagged so tests can tell it from the original, plus a driver metadata document.
+   * "Signs" the upload. A cabinet becomes what Microsoft returns (signedPackage.ts): a zip of its
+   * driver folders, each with a catalog signed by the local test chain (`mode` picks a failing
+   * case). Anything else (an HLKX, or a cabinet the emulator cannot read) is a server-side copy
+   * (async Copy Blob within Azurite) as before. Either is tagged so tests can tell it from the
+   * original; a driver metadata document goes beside it.
    */
-  async publishSigned(uploadBlob: string, submissionId: string, upload: UploadFacts, expiresOn: Date): Promise<PublishedPackage> {
+  async publishSigned(uploadBlob: string, submissionId: string, upload: UploadFacts, expiresOn: Date, mode: SignedPackageMode = "valid"): Promise<PublishedPackage> {
     const signedBlob = `Signed_${submissionId}.zip`;
     const metadataBlob = `driverMetadata_${submissionId}.json`;
-    const sourceUrl = await this.sasUrl(INGESTION_CONTAINER, uploadBlob, "r", expiresOn);
     const target = this.container(SIGNED_CONTAINER).getBlockBlobClient(signedBlob);
-    const poller = await target.beginCopyFromURL(sourceUrl, {
-      metadata: { signedby: "hdc-emulator", sourcelength: String(upload.length), sourcesha256: upload.sha256 },
-      intervalInMs: 200,
-    });
-    await poller.pollUntilDone();
+    const metadata = { signedby: "hdc-emulator", sourcelength: String(upload.length), sourcesha256: upload.sha256 };
+    const zip = this.signing ? await this.signedZip(uploadBlob, upload, mode) : undefined;
+    if (zip) {
+      await target.uploadData(zip, { metadata: { ...metadata, signedpackage: mode }, blobHTTPHeaders: { blobContentType: "application/zip" } });
+    } else {
+      const sourceUrl = await this.sasUrl(INGESTION_CONTAINER, uploadBlob, "r", expiresOn);
+      const poller = await target.beginCopyFromURL(sourceUrl, { metadata, intervalInMs: 200 });
+      await poller.pollUntilDone();
+    }
+    await this.writeDriverMetadata(metadataBlob, submissionId);
+    return { container: SIGNED_CONTAINER, signedBlob, metadataBlob };
+  }
+
+  /** The signed zip of a cabinet upload (read whole: emulator packages are small); undefined for anything else. */
+  private async signedZip(uploadBlob: string, upload: UploadFacts, mode: SignedPackageMode): Promise<Buffer | undefined> {
+    const client = this.container(INGESTION_CONTAINER).getBlobClient(uploadBlob);
+    if (upload.length < 4 || (await client.downloadToBuffer(0, 4)).toString("latin1") !== "MSCF") return undefined;
+    return signedZipFromCab(await client.downloadToBuffer(), this.signing!, mode);
+  }
+
+  private async writeDriverMetadata(metadataBlob: string, submissionId: string): Promise<void> {
     const metadata = {
       BundleInfoMap: {
         [crypto.randomUUID()]: {
@@ -150,7 +175,6 @@ export class HdcBlobs {
     await this.container(SIGNED_CONTAINER).getBlockBlobClient(metadataBlob).upload(text, Buffer.byteLength(text), {
       blobHTTPHeaders: { blobContentType: "application/json" },
     });
-    return { container: SIGNED_CONTAINER, signedBlob, metadataBlob };
   }
 
   async writeErrorReport(submissionId: string, text: string): Promise<string> {

@@ -139,7 +139,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     if (view.finished && !submission.published && submission.upload) {
       const upload = submission.upload;
       submission.publishing ??= blobs
-        .publishSigned(submission.uploadBlob, submission.id.toString(), upload, sasExpiry())
+        .publishSigned(submission.uploadBlob, submission.id.toString(), upload, sasExpiry(), behaviour().signedPackage)
         .then((published) => {
           submission.published = published;
           saveOwner(submission);
@@ -367,8 +367,19 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
     const retryAfter = fault.retryAfterSeconds ?? (status === 429 ? 1 : undefined);
     const headers: Record<string, string> = retryAfter !== undefined ? { "retry-after": String(retryAfter) } : {};
     if (status === 401) headers["www-authenticate"] = 'Bearer error="invalid_token"';
-    const codes: Record<number, string> = { 401: "unauthorized", 429: "tooManyRequests", 500: "internalServerError", 502: "badGateway", 503: "serviceUnavailable" };
-    return hdcError(status, kind, codes[status] ?? "error", `Scripted fault (${status}) from the emulator.`, undefined, headers);
+    const codes: Record<number, string> = {
+      400: "invalidInput",
+      401: "unauthorized",
+      403: "forbidden",
+      404: "entityNotFound",
+      409: "requestInvalidForCurrentState",
+      422: "invalidInput",
+      429: "tooManyRequests",
+      500: "internalServerError",
+      502: "badGateway",
+      503: "serviceUnavailable",
+    };
+    return hdcError(status, kind, codes[status] ?? "error", fault.message ?? `Scripted fault (${status}) from the emulator.`, undefined, headers);
   }
 
   const handler: EmulatorHandler = async (request) => {

@@ -5,6 +5,7 @@
  * runs the SDKs must trust <tlsDir>/ca.pem through NODE_EXTRA_CA_CERTS.
  */
 import * as crypto from "node:crypto";
+import * as path from "node:path";
 import { ensureLocalCa, issueServerCertificate } from "../tls";
 import { EmulatorClock } from "./clock";
 import { CONTROL_PATH, EmulatorControl, EmulatorsState, createControlHandler } from "./controlApi";
@@ -15,6 +16,7 @@ import { HDC_BASE_PATH, createHdcEmulator } from "./hdcEmulator";
 import { EmulatorServer, startEmulatorServer } from "./httpServer";
 import { createKeyVaultEmulator } from "./keyVaultEmulator";
 import { RequestLog } from "./requestLog";
+import { loadOrCreateSigningChain } from "./signingChain";
 import { TokenRegistry } from "./tokenRegistry";
 import { FaultInjector } from "./trafficShaping";
 
@@ -45,6 +47,11 @@ export interface StartEmulatorsOptions {
    * and the emulator clock in this file, so a restarted stack continues where it stopped.
    */
   stateFile?: string;
+  /**
+   * Where the local signing chain of the signed packages lives (signingChain.ts), made once; default
+   * hdc-signing beside tlsDir. Its root.pem is what local runs trust (SIGNED_PACKAGE_TRUSTED_ROOTS).
+   */
+  signingDir?: string;
 }
 
 export interface EmulatorsHandle extends EmulatorControl {
@@ -56,6 +63,8 @@ export interface EmulatorsHandle extends EmulatorControl {
   keyVaultUrl: string;
   /** http://127.0.0.1:<hdc port>/_emulator/ */
   controlUrl: string;
+  /** The test root the signed packages' catalogs chain to: the value of SIGNED_PACKAGE_TRUSTED_ROOTS for the app. */
+  signingRootFile: string;
   caCertPath: string;
   /** For ManagedIdentityCredential (App Service style): set IDENTITY_ENDPOINT / IDENTITY_HEADER to these. */
   managedIdentity: { endpoint: string; header: string };
@@ -82,7 +91,8 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
   let behaviour = startBehaviour;
   const faults = new FaultInjector();
   faults.arm(behaviour.faults);
-  const blobs = new HdcBlobs(options.azuriteConnectionString);
+  const signing = loadOrCreateSigningChain(options.signingDir ?? path.join(path.dirname(options.tlsDir), "hdc-signing"));
+  const blobs = new HdcBlobs(options.azuriteConnectionString, signing);
   await blobs.ensureContainers();
 
   const urls = { entra: "", keyVault: "" };
@@ -177,6 +187,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
       authorityHost: urls.entra,
       keyVaultUrl: urls.keyVault,
       controlUrl: `http://127.0.0.1:${hdcServer.port}${CONTROL_PATH}`,
+      signingRootFile: signing.rootFile,
       caCertPath: ca.caCertPath,
       managedIdentity: { endpoint: `${urls.entra}/msi/token`, header: managedIdentityHeader },
       setSecrets: (secrets) => keyVault.setSecrets(secrets),

@@ -162,6 +162,31 @@ export class LocalIssuer {
         };
     return signJwt({ alg: "RS256", typ: "JWT", kid: this.metadata.jwks.keys[0].kid }, payload, this.privateKey);
   }
+
+  /**
+   * The ID token of a browser sign-in (the implicit flow Easy Auth uses without a client secret):
+   * audience the API's client id (Easy Auth's registration), the request's nonce, the user's app roles.
+   */
+  issueIdToken(request: { user: string; roles: string[]; nonce: string; now?: Date; expiresInSeconds?: number }): string {
+    const { tenantId } = this.metadata;
+    const now = Math.floor((request.now ?? new Date()).getTime() / 1000);
+    const payload: Record<string, unknown> = {
+      aud: this.metadata.apiClientId,
+      iss: this.metadata.issuer,
+      iat: now,
+      nbf: now,
+      exp: now + (request.expiresInSeconds ?? 3600),
+      tid: tenantId,
+      ver: "2.0",
+      nonce: request.nonce,
+      name: request.user,
+      preferred_username: `${request.user}@local.test`,
+      oid: stableId(tenantId, "user", request.user),
+      sub: stableId(tenantId, "user-sub", request.user),
+      ...(request.roles.length > 0 ? { roles: request.roles } : {}),
+    };
+    return signJwt({ alg: "RS256", typ: "JWT", kid: this.metadata.jwks.keys[0].kid }, payload, this.privateKey);
+  }
 }
 
 /** The public metadata the runtime validates against (identity/issuer.json). */

@@ -6,8 +6,11 @@
  * as the host bounds them (bodyLimits.ts): over 100 MB is a 413 on every route, and a trigger pulls
  * its body as a stream instead of getting it buffered. Binds 127.0.0.1 only.
  * Identity headers only App Service may set (X-MS-CLIENT-PRINCIPAL*, X-MS-TOKEN-*) are removed from
- * every request; with `easyAuth` (entra mode) the app's routes need a valid bearer token and get the
- * caller's principal from here (../identity/easyAuth.ts), as App Service Authentication does.
+ * every request; with `easyAuth` (entra mode) the app's routes need a valid bearer token or the
+ * browser sign-in's session cookie and get the caller's principal from here (../identity/easyAuth.ts,
+ * ../identity/browserSignIn.ts), as App Service Authentication does. Like the Bicep's
+ * unauthenticatedClientAction Return401, every route without either answers 401, the page too:
+ * a browser opens it through /.auth/login/aad?post_login_redirect_uri=/api/dashboard.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,6 +20,7 @@ import { HOST_MAX_REQUEST_BODY_BYTES } from "../../src/domain/requestLimits";
 import { authorizedFor, presentedKey, type HostKeys } from "./keys";
 import { bearerToken, challenge, checkAccessToken, isPlatformIdentityHeader, principalHeaders } from "../identity/easyAuth";
 import type { IssuerMetadata } from "../identity/issuer";
+import { BrowserSignIn } from "../identity/browserSignIn";
 import { pathSegmentsOf, RouteTemplate } from "./routes";
 
 /** Returns true when it handled the request; false lets the next handler try. */
@@ -38,12 +42,12 @@ export interface HttpFrontOptions {
 export interface EasyAuthOptions {
   /** The local issuer's public metadata (issuer, audiences, JWKS). */
   metadata: IssuerMetadata;
-  /** Functions serving a page: an unauthenticated GET is sent to sign-in instead of a 401. */
-  pageFunctions: string[];
+  /** Where /.auth/login/aad sends a browser: the local tenant's authorize endpoint (../identity/localTenant.ts). */
+  authorizePath: string;
+  /** Session lifetime (default Azure's 8 hours) and clock, for tests. */
+  sessionSeconds?: number;
+  now?: () => number;
 }
-
-/** Where Easy Auth sends a browser to sign in. */
-export const SIGN_IN_PATH = "/.auth/login/aad";
 
 /** A name, IPv4 address or bracketed IPv6 address, and an optional port. */
 const VALID_HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/;
@@ -59,6 +63,8 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
     .map((info) => ({ ...info, template: new RouteTemplate(info.route) }))
     .sort((a, b) => b.template.specificity - a.template.specificity);
   const log = options.log ?? (() => undefined);
+  const easyAuth = options.easyAuth;
+  const signIn = easyAuth ? new BrowserSignIn({ metadata: easyAuth.metadata, authorizePath: easyAuth.authorizePath, sessionSeconds: easyAuth.sessionSeconds, now: easyAuth.now, log }) : undefined;
 
   return http.createServer((req, res) => {
     // As Kestrel in front of the host: a Host header that is not host[:port] is a 400 before any
@@ -83,9 +89,8 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
       if (await handler(req, res)) return;
     }
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
-    if (options.easyAuth && url.pathname.toLowerCase() === SIGN_IN_PATH) {
-      return sendJson(res, 501, { error: "the local sign-in page is not available yet: get a token with `npm run token` and send it as Authorization: Bearer <token>" });
-    }
+    // Easy Auth's own endpoints (/.auth/*) answer before the app and need no credential.
+    if (signIn && url.pathname.toLowerCase().startsWith("/.auth/")) return signIn.handle(req, res, url);
     const segments = pathSegmentsOf(url.pathname);
     const underPrefix = prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
     if (!underPrefix) return sendJson(res, 404, { error: `No route for ${url.pathname}` });
@@ -98,18 +103,13 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
     const chosen = matching.find(({ route }) => route.methods.length === 0 || route.methods.includes(method));
     // Easy Auth answers before the app: an unknown route under the prefix is a 401 too.
     let identity: Record<string, string> = {};
-    if (options.easyAuth) {
+    if (easyAuth && signIn) {
+      // A bearer token, when sent, decides alone; otherwise the sign-in session's cookie.
       const token = bearerToken(req.headers.authorization);
-      const check = token === undefined ? undefined : checkAccessToken(token, options.easyAuth.metadata);
+      const check = token !== undefined ? checkAccessToken(token, easyAuth.metadata) : signIn.sessionOf(req.headers.cookie);
       if (!check?.ok) {
-        if (check) log(`Easy Auth: refused a bearer token on ${method} ${url.pathname}: ${check.reason}`);
-        const page = chosen !== undefined && method === "GET" && options.easyAuth.pageFunctions.includes(chosen.route.functionName);
-        if (page) {
-          res.writeHead(302, { location: `${SIGN_IN_PATH}?post_login_redirect_uri=${encodeURIComponent(url.pathname + url.search)}`, "content-length": 0 });
-          res.end();
-          return;
-        }
-        res.writeHead(401, { "www-authenticate": challenge(options.easyAuth.metadata, check?.reason), "content-length": 0 });
+        if (check) log(`Easy Auth: refused a ${token !== undefined ? "bearer token" : "session cookie"} on ${method} ${url.pathname}: ${check.reason}`);
+        res.writeHead(401, { "www-authenticate": challenge(easyAuth.metadata, check?.reason), "content-length": 0 });
         res.end();
         return;
       }

@@ -16,7 +16,8 @@ import { readHostSettings } from "./hostJson";
 import { authorizedForSystem, loadOrCreateHostKeys, presentedKey, type HostKeys } from "./keys";
 import { createLocalEndpoints } from "./localEndpoints";
 import { LOCAL_DATA_DIR } from "./paths";
-import { readIssuerMetadata, type IssuerMetadata } from "../identity/issuer";
+import { LocalIssuer, readIssuerMetadata, type IssuerMetadata } from "../identity/issuer";
+import { createLocalTenant, TENANT_AUTHORIZE_PATH } from "../identity/localTenant";
 import { registeredTimers, TimerTriggers } from "./timerTriggers";
 
 export interface RunningRuntime {
@@ -43,11 +44,17 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
 
   // Entra mode: Easy Auth in front, validating tokens of the local issuer (identity/issuer.json).
   let easyAuthMetadata: IssuerMetadata | undefined;
+  const tenantHandlers: RawHandler[] = [];
   if (env.AUTH_MODE === "entra") {
     const metadataFile = env.LOCAL_ISSUER_METADATA_FILE;
     if (!metadataFile) throw new Error("AUTH_MODE=entra needs LOCAL_ISSUER_METADATA_FILE (the local issuer's issuer.json; the stack sets it with --auth entra)");
     easyAuthMetadata = readIssuerMetadata(metadataFile);
     log(`local runtime: Easy Auth on (issuer ${easyAuthMetadata.issuer}, audiences ${easyAuthMetadata.audiences.join(", ")})`);
+    // The browser sign-in's tenant: the issuer of the same data folder (<dataDir>/identity/issuer.json).
+    const tenant = LocalIssuer.load(path.dirname(path.dirname(path.resolve(metadataFile))));
+    if (tenant.metadata.issuer !== easyAuthMetadata.issuer) throw new Error(`${metadataFile}: its issuer is not the one of the key beside it; restart the stack with --fresh`);
+    tenantHandlers.push(createLocalTenant(tenant));
+    log(`local runtime: browser sign-in at /.auth/login/aad (local test tenant at ${TENANT_AUTHORIZE_PATH})`);
   }
 
   let baseUrl = "";
@@ -87,8 +94,9 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
     app,
     routePrefix: host.routePrefix,
     keys,
-    easyAuth: easyAuthMetadata ? { metadata: easyAuthMetadata, pageFunctions: ["dashboard"] } : undefined,
+    easyAuth: easyAuthMetadata ? { metadata: easyAuthMetadata, authorizePath: TENANT_AUTHORIZE_PATH } : undefined,
     handlers: [
+      ...tenantHandlers,
       createLocalEndpoints({ functions: () => app.names(), deliverEvent, deliveries: () => watcher.deliveries(), eventGridAuthorized }),
       createEventGridWebhook({
         functions: () => eventGridFunctions,

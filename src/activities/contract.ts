@@ -19,6 +19,7 @@ import type {
   LabelPollingPolicy,
   LabelReport,
   ResultManifest,
+  SignedPackageVerification,
   StageTransition,
   StepTransition,
   TestHarness,
@@ -66,6 +67,12 @@ export interface SubmitDriverInput {
    * history written before it, which replay without the step (src/orchestrators/versions.ts).
    */
   preflight?: boolean;
+  /**
+   * Run the verifySignedPackage activity after the download (issue 36; VERIFY_SIGNED_PACKAGE=on):
+   * catalogs, root and INFs checked before the run is a success. Absent in every history written
+   * before it, which replay without the step (src/orchestrators/versions.ts).
+   */
+  verifySignedPackage?: boolean;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
   /** Webhooks are configured: at the end, queue a notification (src/notifications). Absent = none. */
@@ -303,6 +310,17 @@ export type PreflightPackageOutput = PreflightResult & {
   /** Bytes read from the package blob (ranged reads), for the log and the benchmark. */
   bytesRead: number;
 };
+/** Checks the signed package downloaded for this run against the package submitted (issue 36). */
+export interface VerifySignedPackageInput {
+  instanceId: string;
+  /** The submitted package, read pinned to its ETag. */
+  package: PackageRef;
+  /** Where downloadSignedPackage put Microsoft's signed package. */
+  signedPackage: BlobLocation;
+}
+/** A "failed" verdict is returned, not thrown: the orchestrator fails the run with the reason. */
+export type VerifySignedPackageOutput = SignedPackageVerification;
+
 // Preproduction signing (issue 40): the signPreproduction orchestration and its activities.
 
 /** Input of the signPreproduction orchestration. */
@@ -382,6 +400,7 @@ export interface ActivityContract {
   commitSubmission: { input: CommitSubmissionInput; output: CommitSubmissionOutput };
   getSubmissionStatus: { input: GetSubmissionStatusInput; output: NormalizedSubmissionStatus };
   downloadSignedPackage: { input: DownloadSignedPackageInput; output: DownloadSignedPackageOutput };
+  verifySignedPackage: { input: VerifySignedPackageInput; output: VerifySignedPackageOutput };
   writeResultManifest: { input: WriteResultManifestInput; output: WriteResultManifestOutput };
   copyErrorReport: { input: CopyErrorReportInput; output: CopyErrorReportOutput };
   prepareShippingLabel: { input: PrepareShippingLabelInput; output: PrepareShippingLabelOutput };

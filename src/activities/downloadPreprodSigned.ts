@@ -14,13 +14,19 @@ import { withStorageErrors } from "../storage/storageErrors";
 import type { DownloadPreprodSignedInput, DownloadPreprodSignedOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
 import { TerminalActivityError } from "./errors";
+import { rethrowHdcFailure } from "./hdcFailures";
 
 function preprodSignedBlobName(input: DownloadPreprodSignedInput): string {
   return `${resultFolder(input.package, input.instanceId)}/PreprodSigned_${input.packageId}.zip`;
 }
 
 export async function downloadPreprodSigned(input: DownloadPreprodSignedInput, deps: ActivityDeps): Promise<DownloadPreprodSignedOutput> {
-  const assets = await listPreprodAssets(deps.hdc, input.packageId);
+  let assets;
+  try {
+    assets = await listPreprodAssets(deps.hdc, input.packageId);
+  } catch (error) {
+    rethrowHdcFailure(error, `Listing the assets of preprod package ${input.packageId}`);
+  }
   const asset = findSignedFilesZip(assets);
   // Retryable: the list may lag the status a little.
   if (!asset) throw new Error(`Preprod package ${input.packageId} lists no SignedFilesZip asset yet (${assets.length} asset(s))`);
@@ -42,7 +48,12 @@ export async function downloadPreprodSigned(input: DownloadPreprodSignedInput, d
       done(null, chunk);
     },
   });
-  const source = await downloadPreprodAsset(deps.hdc, input.packageId, asset.id, { timeoutMs: Math.max(1000, deps.budget.deadlineMs - Date.now()) });
+  let source;
+  try {
+    source = await downloadPreprodAsset(deps.hdc, input.packageId, asset.id, { timeoutMs: Math.max(1000, deps.budget.deadlineMs - Date.now()) });
+  } catch (error) {
+    rethrowHdcFailure(error, `Downloading asset ${asset.id} of preprod package ${input.packageId}`);
+  }
   source.on("error", (error) => hashing.destroy(error as Error));
   source.pipe(hashing);
   // Bounded memory: 4 MiB blocks, two in flight.

@@ -12,6 +12,7 @@ import { resultFolder } from "../storage/manifests";
 import { withStorageErrors } from "../storage/storageErrors";
 import type { GetPreprodStatusInput, GetPreprodStatusOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
+import { rethrowHdcFailure } from "./hdcFailures";
 
 export const MAX_PREPROD_ERROR_EXCERPT = 2000;
 const MAX_STATUS_WORD = 200;
@@ -21,7 +22,12 @@ export function preprodErrorBlobName(input: GetPreprodStatusInput): string {
 }
 
 export async function getPreprodStatus(input: GetPreprodStatusInput, deps: ActivityDeps): Promise<GetPreprodStatusOutput> {
-  const pkg = await getPreprodPackage(deps.hdc, input.packageId);
+  let pkg;
+  try {
+    pkg = await getPreprodPackage(deps.hdc, input.packageId);
+  } catch (error) {
+    rethrowHdcFailure(error, `Reading preprod package ${input.packageId}`);
+  }
   const phase = preprodPhase(pkg.signingStatus);
   const signingStatus = typeof pkg.signingStatus === "string" ? pkg.signingStatus.slice(0, MAX_STATUS_WORD) : undefined;
   if (phase !== "failed") return { phase, ...(signingStatus ? { signingStatus } : {}) };

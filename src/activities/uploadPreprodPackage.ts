@@ -10,7 +10,8 @@
  * without an id (a crash, or a 5xx/timeout, after the PUT went out) cannot tell whether Microsoft
  * created a package: the API has no way to find one without its id (reference f.2), so it stops
  * terminally instead of sending a second one. A failure that proves nothing was created (4xx, a
- * refused connection, no token) clears the intent, so that retry sends again.
+ * refused connection, no token) clears the intent, so that retry sends again; a refusal that
+ * retrying cannot fix (hdcFailures.ts) fails the run at once with Microsoft's message.
  */
 import { PassThrough } from "node:stream";
 import type { BlobGetPropertiesResponse } from "@azure/storage-blob";
@@ -21,6 +22,7 @@ import { storageStatusCode, toStorageOperationError, withStorageErrors } from ".
 import type { UploadPreprodPackageInput, UploadPreprodPackageOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
 import { TerminalActivityError } from "./errors";
+import { rethrowHdcFailure } from "./hdcFailures";
 
 export interface PreprodUploadRecord {
   state: "sending" | "created" | "notSent";
@@ -134,9 +136,17 @@ export async function uploadPreprodPackage(input: UploadPreprodPackageInput, dep
     created = await createPreprodPackage(deps.hdc, { open, contentLength: length }, { timeoutMs: Math.max(1000, deps.budget.deadlineMs - Date.now()) });
   } catch (error) {
     if (certainlyNotCreated(error)) {
-      await writeStateJson(blobService, config, recordName, { state: "notSent", at: new Date().toISOString() } satisfies PreprodUploadRecord);
+      // Microsoft's refusal is what the user must see: a record that cannot be cleared only costs a
+      // retry (it then stops on "sending"), so its failure is logged, never thrown in its place.
+      try {
+        await writeStateJson(blobService, config, recordName, { state: "notSent", at: new Date().toISOString() } satisfies PreprodUploadRecord);
+      } catch (recordError) {
+        log(`Could not record that preprod package ${container}/${blobName} was not sent (${recordName}): ${recordError instanceof Error ? recordError.message : String(recordError)}`);
+      }
     }
-    throw error;
+    // As for product submissions: a refusal (400/403/409/422...) fails the run with Microsoft's
+    // message, so the package is not streamed again for each retry; 429/5xx stay retryable.
+    rethrowHdcFailure(error, `Sending ${container}/${blobName} to Microsoft as a preprod package`);
   }
   await withStorageErrors("Recording the preprod package id", () =>
     writeStateJson(blobService, config, recordName, {

@@ -5,6 +5,8 @@
 import { createHash } from "node:crypto";
 
 export const INSTANCE_ID_PREFIX = "drv-";
+/** Preproduction runs (issue 40): "pre-" tells the kind at a glance in lists and on the page. */
+export const PREPROD_INSTANCE_ID_PREFIX = "pre-";
 const HASH_HEX_LENGTH = 32;
 
 /** Event Grid sends ETags bare ("0x8D…"), HEAD responses quote them ("\"0x8D…\""); both mean the same version. */
@@ -12,12 +14,21 @@ export function normalizeEtag(etag: string): string {
   return etag.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
 }
 
-/** "drv-" + 32 hex chars of sha256(container, blob name, ETag): stable and safe in URLs and table keys. */
-export function instanceIdForPackage(container: string, blobName: string, etag: string): string {
-  const digest = createHash("sha256")
-    .update(JSON.stringify([container, blobName, normalizeEtag(etag)]))
-    .digest("hex");
-  return `${INSTANCE_ID_PREFIX}${digest.slice(0, HASH_HEX_LENGTH)}`;
+/**
+ * "drv-" + 32 hex chars of sha256(container, blob name, ETag): stable and safe in URLs and table keys.
+ *
+ * A preproduction run of the same version gets an id of its own ("pre-" + the hash with the kind
+ * mixed in), so both kinds may exist side by side: preprod signing is how an engineer tests the very
+ * package (ELAM, HalExt... with Secure Boot on) that later goes for product signing, or the way to
+ * get what attestation could not give an already signed one; asking for one kind must neither return
+ * nor replace the other's run, nor make the user upload the same bytes again. Each kind stays
+ * idempotent per version. Product ids are unchanged (no kind in their hash).
+ */
+export function instanceIdForPackage(container: string, blobName: string, etag: string, signing?: "preproduction"): string {
+  const parts: string[] = [container, blobName, normalizeEtag(etag)];
+  if (signing === "preproduction") parts.push(signing);
+  const digest = createHash("sha256").update(JSON.stringify(parts)).digest("hex");
+  return `${signing === "preproduction" ? PREPROD_INSTANCE_ID_PREFIX : INSTANCE_ID_PREFIX}${digest.slice(0, HASH_HEX_LENGTH)}`;
 }
 
 /** Caller-chosen ids: letters, digits, '-' and '_', starting with a letter or digit, at most 100 characters. */

@@ -143,6 +143,36 @@ export interface ResultManifest {
   preprodPackageId?: string;
   signingStatus?: string;
   contentHash?: string;
+  /** The check of Microsoft's signed package (issue 36): catalogs, roots, INFs compared. */
+  signedPackageVerification?: SignedPackageVerification;
+}
+
+/** Which check of Microsoft's signed package a failure is about (issue 36, src/preflight/signedPackage.ts). */
+export type SignedPackageCheck =
+  | "archive"
+  | "catalogPresent"
+  | "catalogSignature"
+  | "catalogChain"
+  | "whqlEku"
+  | "catalogCoversInf"
+  | "infIdentical"
+  | "infMissing";
+
+/**
+ * What was verified in the signed package before the run was called a success: every driver
+ * folder's catalog (PKCS#7 signature over its content, chain to a trusted root, WHQL EKU on the
+ * signer) and every INF compared byte for byte (SHA-256) with the submitted one. Bounded lists:
+ * the counts say how many there were in all. Lands in history, status and the manifest: no secrets.
+ */
+export interface SignedPackageVerification {
+  verdict: "verified" | "failed" | "notApplicable";
+  /** notApplicable: why; failed: the first failure in words. */
+  reason?: string;
+  catalogCount: number;
+  infCount: number;
+  catalogs: { path: string; signer: string; signerThumbprintSha256: string; root: string; rootThumbprintSha256: string; members: number }[];
+  infs: { path: string; submittedPath: string; sha256: string }[];
+  failures: { file: string; check: SignedPackageCheck; reason: string }[];
 }
 
 /** One preflight finding (src/preflight/rules.ts): a package rule the dropped package breaks. */
@@ -224,6 +254,8 @@ export interface SubmissionCustomStatus {
   label?: LabelReport;
   /** The preflight step's verdict, findings and hardware ids (bounded: see fitPreflight). */
   preflight?: PreflightResult;
+  /** The signed package's check after download (issue 36), bounded as in history. */
+  signedPackageVerification?: SignedPackageVerification;
   /** Preproduction signing (issue 40): absent for a product submission. */
   signing?: "preproduction";
   preprodPackageId?: string;
@@ -319,4 +351,6 @@ export interface SubmitDriverSummary {
   finishedAt: string;
   /** The shipping label published after signing, when the input asked for one. */
   label?: LabelReport;
+  /** What was verified in the signed package (issue 36), when the input asked for the check. */
+  signedPackageVerification?: SignedPackageVerification;
 }

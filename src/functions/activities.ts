@@ -11,6 +11,7 @@ import { createProduct } from "../activities/createProduct";
 import { createSubmission } from "../activities/createSubmission";
 import { type ActivityDeps, getActivityDeps } from "../activities/deps";
 import { downloadSignedPackage } from "../activities/downloadSignedPackage";
+import { verifySignedPackage } from "../activities/verifySignedPackage";
 import { copyErrorReport } from "../activities/copyErrorReport";
 import { getSubmissionStatus } from "../activities/getSubmissionStatus";
 import { writeResultManifest } from "../activities/writeResultManifest";
@@ -39,6 +40,7 @@ export const activityImplementations: Implementations = {
   commitSubmission,
   getSubmissionStatus,
   downloadSignedPackage,
+  verifySignedPackage,
   writeResultManifest,
   copyErrorReport,
   prepareShippingLabel,

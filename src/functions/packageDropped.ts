@@ -27,6 +27,7 @@ import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
 import { readPurgeRecord } from "../storage/purgeRecords";
 import { durableClientFor, findInstance, startOrFindRunning } from "../instances/durableClient";
+import { instanceIdForRequest } from "./signingKind";
 import { buildSignPreproductionInput, buildSubmitDriverInput } from "./submissionInput";
 import { admitPackage } from "./uploadAdmission";
 import { notificationsConfigured } from "../notifications/queue";
@@ -179,7 +180,8 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   }
   const pkg: PackageRef = { container: location.container, blobName: location.blobName, etag: verified.etag, contentLength: verified.contentLength };
   // From the blob's real ETag, never from the event id: one instance per stored version.
-  const instanceId = instanceIdForPackage(location.container, location.blobName, verified.etag);
+  // A preprod drop's own id is chosen once its sidecar is read (below); rejections before that use this one.
+  let instanceId = instanceIdForPackage(location.container, location.blobName, verified.etag);
 
   const nameProblem = blobNameProblem(location.blobName);
   if (nameProblem) return decide(await reject(config, context, instanceId, pkg, `blobName ${nameProblem}`));
@@ -198,13 +200,14 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   const owner = admission.owner ?? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName);
 
   const client = durableClientFor(context);
+  const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
+  if (sidecar.found && "sidecar" in sidecar) instanceId = await instanceIdForRequest(client, location, verified.etag, sidecar.sidecar.signing);
   const existing = await findInstance(client, instanceId);
   if (existing) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: String(existing.runtimeStatus) });
   // A redelivered event for a version whose run retention purged: it ran; a drop never restarts a run (issue 30).
   const purged = await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
   if (purged) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: purged.runtimeStatus });
 
-  const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
   if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem));
   const fields: Omit<Sidecar, "publish"> = sidecar.found ? sidecar.sidecar : {};
   const publish = sidecar.found && "publish" in sidecar ? sidecar.publish : undefined;

@@ -1,14 +1,13 @@
 /**
  * POST /api/submissions: sign a package already in storage, or resume by product/submission id.
  * Validates the body, HEADs the package blob (existence, size, ETag), then starts the orchestration
- * under the same instance id a blob drop would get, so the two entry points cannot double-submit.
+ * under the same instance id a blob drop of that kind would get, so the two entry points cannot double-submit.
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { CURRENT_SUBMIT_DRIVER } from "../orchestrators/versions";
 import { type AppConfig, getConfig } from "../config";
 import { isHostContainer } from "../domain/packageRules";
-import { instanceIdForPackage } from "../domain/instanceId";
 import { resumeOwnershipProblems } from "../domain/resumeOwnership";
 import { getBlobServiceClient } from "../storage/blobService";
 import { peekCheckpoint, resumeClaimants } from "../storage/checkpoints";
@@ -28,6 +27,7 @@ import { ownerIn } from "../domain/authorization";
 import { dropOwnerFor } from "../domain/dropOwners";
 import { apiLink } from "./publicUrls";
 import { failedSubmissionOf, type PreviousRun, previousRunOf, previousRunOfRecord, restartInput } from "./restartPolicy";
+import { instanceIdForRequest, signingClashResponse } from "./signingKind";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseStartSubmission } from "./validation/startSubmission";
 import type { FieldProblem } from "../domain/validation";
@@ -99,9 +99,9 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     if (!admission.changed) return invalidRequest([{ field: admission.field, reason: admission.reason }]);
     return { status: 409, jsonBody: { error: "the package changed after it was pinned", package: `${location.container}/${location.blobName}`, fields: [{ field: admission.field, reason: admission.reason }] } };
   }
-  // Always derived from the blob version, never chosen by the caller: a drop and an HTTP start of
-  // the same version, or two HTTP starts, land on one instance (and one set of checkpoints).
-  const instanceId = instanceIdForPackage(location.container, location.blobName, etag);
+  // Always derived from the blob version and the signing kind, never chosen by the caller: a drop and
+  // an HTTP start of the same version and kind, or two HTTP starts, land on one instance.
+  const instanceId = await instanceIdForRequest(client, location, etag, rest.signing);
   const links = { statusUrl: statusUrlFor(config, instanceId), cancelUrl: cancelUrlFor(config, instanceId) };
 
   const alreadyRunning = (runtimeStatus: string): HttpResponseInit => ({
@@ -145,6 +145,8 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     });
     if (problems.length > 0) return resumeRefused(problems);
   }
+  const clash = signingClashResponse(existing?.name, rest.signing, instanceId, `${location.container}/${location.blobName}`);
+  if (clash) return clash;
   if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
   const purgedFacts = purged ? { historyPurgedAt: purged.purgedAt } : {};
   const previousRuntimeStatus = existing ? String(existing.runtimeStatus) : purged?.runtimeStatus;

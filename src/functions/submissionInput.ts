@@ -39,6 +39,8 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     verifyResume: true,
     // Issue 37: the package rules are checked before anything is created at Microsoft (PREFLIGHT=off skips it).
     ...(config.settings.PREFLIGHT === "on" ? { preflight: true } : {}),
+    // Issue 36: Microsoft's signed package is checked before the run is a success (VERIFY_SIGNED_PACKAGE=off skips it).
+    ...(config.settings.VERIFY_SIGNED_PACKAGE === "on" ? { verifySignedPackage: true } : {}),
     polling: config.polling(product.testHarness),
     retry: config.retry,
     requestedBy: request.requestedBy,

@@ -3,7 +3,17 @@
  * Both are read by GET /api/submissions/{id}, so they hold only non-secret facts.
  */
 import type * as df from "durable-functions";
-import type { BlobLocation, LabelReport, PackageRef, PreflightResult, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "../domain/types";
+import type {
+  BlobLocation,
+  LabelReport,
+  PackageRef,
+  PreflightResult,
+  SignedPackageVerification,
+  Stage,
+  StageTransition,
+  StepTransition,
+  SubmissionCustomStatus,
+} from "../domain/types";
 
 /** Microsoft's error report can be long; status and exception messages keep a bounded prefix. */
 export const MAX_ERROR_REPORT_IN_STATUS = 4000;
@@ -115,6 +125,23 @@ export function fitPreflight(result: PreflightResult, findings = MAX_FINDINGS_IN
   };
 }
 
+/** Entries of each list of the `signedPackageVerification` block in custom status (the manifest keeps up to MAX_LISTED). */
+export const MAX_VERIFICATION_ENTRIES_IN_STATUS = 3;
+
+/** The signed-package check as custom status shows it: verdict, reason, counts and the first few of each list. */
+export function fitSignedPackageVerification(result: SignedPackageVerification, entries = MAX_VERIFICATION_ENTRIES_IN_STATUS): SignedPackageVerification {
+  const short = (text: string) => truncate(text, MAX_FINDING_TEXT_IN_STATUS);
+  return {
+    verdict: result.verdict,
+    ...(result.reason !== undefined ? { reason: truncate(result.reason, MAX_MESSAGE_LENGTH_IN_STATUS) } : {}),
+    catalogCount: result.catalogCount,
+    infCount: result.infCount,
+    catalogs: result.catalogs.slice(0, entries).map((c) => ({ ...c, path: short(c.path), signer: short(c.signer), root: short(c.root) })),
+    infs: result.infs.slice(0, entries).map((i) => ({ ...i, path: short(i.path), submittedPath: short(i.submittedPath) })),
+    failures: result.failures.slice(0, entries).map((f) => ({ ...f, file: short(f.file), reason: short(f.reason) })),
+  };
+}
+
 /** What identifies a label when nothing else fits. */
 function minimalLabel(report: LabelReport): LabelReport {
   const { phase, labelId, instanceId, destination, hardwareIdCount } = report;
@@ -140,6 +167,7 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     error: status.error !== undefined ? truncate(status.error, MAX_ERROR_IN_STATUS) : undefined,
     label: status.label !== undefined ? fitLabelReport(status.label) : undefined,
     preflight: status.preflight !== undefined ? fitPreflight(status.preflight) : undefined,
+    signedPackageVerification: status.signedPackageVerification !== undefined ? fitSignedPackageVerification(status.signedPackageVerification) : undefined,
   };
   for (const key of Object.keys(fitted) as Array<keyof SubmissionCustomStatus>) if (fitted[key] === undefined) delete fitted[key];
 
@@ -161,6 +189,8 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     } else if (fitted.preflight !== undefined && fitted.preflight.findings.length + fitted.preflight.hardwareIds.length > 2) {
       const p = fitted.preflight;
       fitted = { ...fitted, preflight: fitPreflight(p, Math.floor(p.findings.length / 2), Math.floor(p.hardwareIds.length / 2)) };
+    } else if (fitted.signedPackageVerification !== undefined && serializedLength(fitted.signedPackageVerification) > serializedLength(fitSignedPackageVerification(fitted.signedPackageVerification, 0))) {
+      fitted = { ...fitted, signedPackageVerification: fitSignedPackageVerification(fitted.signedPackageVerification, 0) };
     } else if (fitted.error !== undefined && fitted.error.length > 200) {
       fitted = { ...fitted, error: truncate(fitted.error, Math.floor(fitted.error.length / 2)) };
     } else {

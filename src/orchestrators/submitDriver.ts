@@ -19,6 +19,7 @@ import type {
   PreflightResult,
   RejectedDropStatus,
   ResultManifest,
+  SignedPackageVerification,
   Stage,
   SubmitDriverSummary,
 } from "../domain/types";
@@ -45,6 +46,8 @@ export class SubmissionFailure extends Error {
     readonly details: Pick<NormalizedSubmissionStatus, "messages"> &
       Partial<Pick<NormalizedSubmissionStatus, "commitStatus" | "currentStep" | "state" | "errorReportText" | "hasErrorReport">> = { messages: [] },
     readonly kind: FailureKind = "activity",
+    /** Facts for the failed manifest and status beyond Microsoft's (the signed package and its check, issue 36). */
+    readonly result: { signedPackage?: BlobLocation; signedPackageVerification?: SignedPackageVerification } = {},
   ) {
     super(reason);
     this.name = "SubmissionFailure";
@@ -378,6 +381,28 @@ function* collectSignedPackage(
   );
   status.report("downloadingSignedPackage", { signedPackage: downloaded.signedPackage });
 
+  // Issue 36: only inputs with verifySignedPackage (VERIFY_SIGNED_PACKAGE=on, since issue 36) take
+  // this step; older histories replay download → manifest as recorded (versions.ts).
+  let verification: SignedPackageVerification | undefined;
+  if (input.verifySignedPackage) {
+    verification = yield* callActivity(
+      context,
+      "verifySignedPackage",
+      { instanceId, package: input.package, signedPackage: downloaded.signedPackage },
+      input.retry,
+    );
+    status.report("downloadingSignedPackage", { signedPackageVerification: verification });
+    if (verification.verdict === "failed") {
+      throw new SubmissionFailure(
+        "downloadingSignedPackage",
+        `the signed package Microsoft returned failed verification: ${verification.reason ?? "(no reason)"}`,
+        { messages: finalStatus.messages, commitStatus: finalStatus.commitStatus, currentStep: finalStatus.currentStep, state: finalStatus.state },
+        "microsoft",
+        { signedPackage: downloaded.signedPackage, signedPackageVerification: verification },
+      );
+    }
+  }
+
   // What both the manifest and the orchestration output say about the result.
   const result = {
     outcome: "succeeded" as const,
@@ -388,6 +413,7 @@ function* collectSignedPackage(
     commitStatus: finalStatus.commitStatus,
     signedPackage: downloaded.signedPackage,
     driverMetadata: downloaded.driverMetadata,
+    ...(verification ? { signedPackageVerification: verification } : {}),
     startedAt: carry.startedAt,
     finishedAt: context.df.currentUtcDateTime.toISOString(),
   };
@@ -485,6 +511,7 @@ function* recordFailure(
         messages,
         errorReportText,
         ...(errorReportBlob ? { errorReportBlob } : {}),
+        ...failure.result,
         reason: `${failure.stage}: ${reason}`,
         startedAt,
         finishedAt: context.df.currentUtcDateTime.toISOString(),
@@ -504,6 +531,7 @@ function* recordFailure(
     failureKind: failure.kind,
     nextPollAt: undefined,
     manifest: manifestLocation,
+    ...failure.result,
   });
 }
 

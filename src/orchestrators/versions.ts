@@ -30,7 +30,12 @@
  * issue asked for a submitDriver_v2; it is not needed because this gate is exactly what a new name
  * would buy: every history recorded before has no `preflight` and replays authenticate-first as
  * recorded (the v1 fixtures in versioning.test.ts), and a run started with it takes the step from its
- * first episode. A refusal completes the run with stage "rejected" before any Microsoft call.
+ * first episode. A refusal completes the run with stage "rejected" before any Microsoft call. The
+ * signed-package check (issue 36) runs the verifySignedPackage activity between downloadSignedPackage
+ * and the result manifest only when the new input field `verifySignedPackage` is set, which only
+ * inputs built since issue 36 (VERIFY_SIGNED_PACKAGE=on) carry: older histories replay download →
+ * manifest as recorded, and their failure path is unchanged (the failed manifest gains the check's
+ * facts only when that step failed).
  *
  * deliverNotification keeps its name too: since issue 30 its input holds `receiverId`; inputs written
  * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded

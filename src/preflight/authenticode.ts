@@ -142,7 +142,7 @@ function tbsFields(certificate: DerNode): TbsFields {
 }
 
 /** SignerIdentifier: issuerAndSerialNumber (a SEQUENCE) or [0] subjectKeyIdentifier. */
-function matchesSid(certificate: DerNode, sid: DerNode | undefined): boolean {
+export function matchesSid(certificate: DerNode, sid: DerNode | undefined): boolean {
   if (!sid) throw new DerError("the SignerInfo has no signer identifier");
   const fields = tbsFields(certificate);
   if (sid.tag === TAG.sequence) {
@@ -156,7 +156,7 @@ function matchesSid(certificate: DerNode, sid: DerNode | undefined): boolean {
   throw new DerError(`the signer identifier has tag 0x${sid.tag.toString(16)}`);
 }
 
-function describeCertificate(certificate: DerNode): SignerCertificate {
+export function describeCertificate(certificate: DerNode): SignerCertificate {
   const fields = tbsFields(certificate);
   const [notBefore, notAfter] = children(fields.validity).map(timeOf);
   const policiesValue = fields.extensions.get(OID.certificatePolicies);

@@ -94,15 +94,15 @@ export async function readHlkxListing(reader: RangeReader): Promise<HlkxListing>
   return { entries, zip64 };
 }
 
-/** A part's content (stored or deflated), when it is at most MAX_ZIP_PART_BYTES. */
-export async function readPart(reader: RangeReader, entry: ZipEntry): Promise<Uint8Array> {
-  if (entry.size > MAX_ZIP_PART_BYTES || entry.compressedSize > MAX_ZIP_PART_BYTES) throw new ZipFormatError(`${entry.name} is over the ${MAX_ZIP_PART_BYTES}-byte limit for a part read`);
+/** A part's content (stored or deflated), when it is at most `maxBytes` (MAX_ZIP_PART_BYTES for OPC parts). */
+export async function readPart(reader: RangeReader, entry: ZipEntry, maxBytes = MAX_ZIP_PART_BYTES): Promise<Uint8Array> {
+  if (entry.size > maxBytes || entry.compressedSize > maxBytes) throw new ZipFormatError(`${entry.name} is over the ${maxBytes}-byte limit for a part read`);
   const local = await readChecked(reader, entry.localOffset, 30, `the local header of ${entry.name}`);
   const data = await readChecked(reader, entry.localOffset + 30 + u16(local, 26) + u16(local, 28), entry.compressedSize, entry.name);
   if (entry.method === 0) return data;
   if (entry.method !== 8) throw new ZipFormatError(`${entry.name} uses compression method ${entry.method} (only stored and deflate are read)`);
   try {
-    return inflateRawSync(data, { maxOutputLength: MAX_ZIP_PART_BYTES });
+    return inflateRawSync(data, { maxOutputLength: maxBytes });
   } catch (error) {
     throw new ZipFormatError(`${entry.name} does not inflate: ${(error as Error).message}`);
   }

@@ -22,3 +22,5 @@ export const MAX_SIGNATURE_BYTES = 1024 * 1024;
 export const MAX_ZIP_ENTRIES = 65_535;
 /** A package part (XML relationships) bigger than this is not read. */
 export const MAX_ZIP_PART_BYTES = 1024 * 1024;
+/** A catalog (.cat) in a signed package bigger than this is not read; real ones are KiB to a few MiB. */
+export const MAX_CATALOG_BYTES = 32 * 1024 * 1024;

@@ -3,10 +3,13 @@
  * Service Authentication with the local token issuer of its data folder. Every route of the app
  * (enumerated from the app's own registrations) refuses with 401 a request without a token, with
  * an expired, not-yet-valid, other-audience, other-issuer, other-key, unsigned (alg none) or HS256
- * token, and with a forged X-MS-CLIENT-PRINCIPAL; the page route sends a browser to sign-in
- * instead. A forged principal next to a valid token does not override the token's. A token
- * holding none of the four roles gets 403. A token from `npm run token` with Sign.Submit takes a
- * package to a signed driver through POST /api/submissions and the status route.
+ * token, with a forged X-MS-CLIENT-PRINCIPAL and with an unknown or altered session cookie: the
+ * page too (Return401, as the Bicep configures Azure). A forged principal next to a valid token does
+ * not override the token's. A token holding none of the four roles gets 403. A token from
+ * `npm run token` with Sign.Submit takes a package to a signed driver through POST /api/submissions
+ * and the status route. The browser sign-in (/.auth/login/aad → local tenant → callback → the
+ * AppServiceAuthSession cookie → /.auth/logout) walked over HTTP: same-site redirect targets only,
+ * the callback bound to its browser, state and nonce; the cookie carries the principal like a token.
  */
 jest.mock("@azure/functions-core", () => jest.requireActual("../../local/functionsHost/coreStandIn"), { virtual: true });
 
@@ -21,6 +24,7 @@ import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { CLAIM_TYPES, encodeClientPrincipal, SIGN_ROLES } from "../../src/domain/principal";
 import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
+import { callback, setCookie, startSignIn, tenantSignIn } from "../support/signIn";
 
 jest.setTimeout(180_000);
 
@@ -53,7 +57,6 @@ describe("Easy Auth on the local runtime (entra mode)", () => {
   });
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-  const isPage = (t: HttpTriggerInfo) => t.functionName === "dashboard";
   async function call(t: HttpTriggerInfo, headers: Record<string, string>): Promise<Response> {
     const { url, method } = requestFor(stack.apiUrl, t);
     const body = method === "GET" || method === "HEAD" ? undefined : "{}";
@@ -66,7 +69,7 @@ describe("Easy Auth on the local runtime (entra mode)", () => {
     expect(routes.length).toBeGreaterThan(5);
   });
 
-  it("refuses every bad credential with 401 on every API route, and sends the page to sign-in", async () => {
+  it("refuses every bad credential with 401 on every route, the page included", async () => {
     const issuer = stack.issuer!;
     const meta = issuer.metadata;
     const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
@@ -100,18 +103,17 @@ describe("Easy Auth on the local runtime (entra mode)", () => {
       "an HS256 token keyed with the public key": bearer(hmacSignedWithPublicKey({ alg: "HS256", typ: "JWT", kid }, good)),
       "a forged X-MS-CLIENT-PRINCIPAL": { "x-ms-client-principal": forgedPrincipal, "x-ms-client-principal-id": "forged-oid", "x-ms-client-principal-idp": "aad" },
       "a forged X-MS-CLIENT-PRINCIPAL with a bad token": { ...bearer(`${valid}x`), "X-MS-CLIENT-PRINCIPAL": forgedPrincipal },
+      "an unknown session cookie": { cookie: `AppServiceAuthSession=${Buffer.alloc(32, 7).toString("base64url")}` },
+      "a forged X-MS-CLIENT-PRINCIPAL with an unknown session cookie": { cookie: "AppServiceAuthSession=x", "x-ms-client-principal": forgedPrincipal },
     };
     for (const [label, headers] of Object.entries(cases)) {
       for (const t of routes) {
         const response = await call(t, headers);
         const text = await response.text();
-        if (isPage(t)) {
-          expect({ label, fn: t.functionName, status: response.status }).toEqual({ label, fn: t.functionName, status: 302 });
-          expect(response.headers.get("location")).toBe(`/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent("/api/dashboard")}`);
-        } else {
-          expect({ label, fn: t.functionName, status: response.status }).toEqual({ label, fn: t.functionName, status: 401 });
-          expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm="api:\/\//);
-        }
+        // As Azure with unauthenticatedClientAction Return401: no redirect to sign-in, not for the page either.
+        expect({ label, fn: t.functionName, status: response.status }).toEqual({ label, fn: t.functionName, status: 401 });
+        expect(response.headers.get("www-authenticate")).toMatch(/^Bearer realm="api:\/\//);
+        expect(response.headers.get("location")).toBeNull();
         expect(text).toBe("");
       }
     }
@@ -185,10 +187,136 @@ describe("Easy Auth on the local runtime (entra mode)", () => {
     // An application token with another of the roles reads the same status.
     const app = stack.issuer!.issue({ app: "release-pipeline", roles: ["Sign.Operate"] });
     expect((await fetch(statusUrl, { headers: bearer(app) })).status).toBe(200);
-    // The page opens with a token (a browser sign-in comes later).
+    // The page opens with a token as well as with the sign-in's cookie.
     const page = await fetch(`${stack.apiUrl}/dashboard`, { headers: bearer(token) });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Signed in as alice, roles: Sign.Submit, Sign.Publish.");
+  });
+
+  describe("browser sign-in (/.auth/login/aad → local tenant → AppServiceAuthSession cookie)", () => {
+    const origin = () => new URL(stack.apiUrl).origin;
+    const host = () => new URL(stack.apiUrl).host;
+
+    it("refuses a redirect target off this site before any sign-in starts, and takes same-site ones", async () => {
+      const refused = ["https://evil.example/api/dashboard", "//evil.example/api/dashboard", "/\\evil.example/x", "javascript:alert(1)", `https://${host()}.evil.example/`, "http://127.0.0.2/api/dashboard"];
+      for (const target of refused) {
+        const response = await fetch(`${origin()}/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(target)}`, { redirect: "manual" });
+        expect({ target, status: response.status }).toEqual({ target, status: 403 });
+        expect(response.headers.get("location")).toBeNull();
+        expect(response.headers.getSetCookie()).toEqual([]);
+        expect(await response.text()).toContain("post_login_redirect_uri");
+      }
+      const logout = await fetch(`${origin()}/.auth/logout?post_logout_redirect_uri=${encodeURIComponent("https://evil.example/")}`, { redirect: "manual" });
+      expect(logout.status).toBe(403);
+      // A path, or an absolute URL of this very host, is followed after sign-in.
+      for (const [target, expected] of [["/api/dashboard", "/api/dashboard"], [`${origin()}/api/dashboard?x=1`, "/api/dashboard?x=1"]]) {
+        const started = await startSignIn(origin(), target);
+        const authorize = new URL(started.authorizeUrl);
+        expect(authorize.pathname).toBe("/_local/tenant/oauth2/v2.0/authorize");
+        expect(Object.fromEntries(authorize.searchParams)).toMatchObject({
+          client_id: stack.issuer!.metadata.apiClientId,
+          response_type: "id_token",
+          response_mode: "form_post",
+          redirect_uri: `${origin()}/.auth/login/aad/callback`,
+        });
+        const answer = await tenantSignIn(started, "carol", []);
+        const done = await callback(answer, started.loginCookie);
+        expect(done.status).toBe(302);
+        expect(done.headers.get("location")).toBe(expected);
+      }
+    });
+
+    it("signs alice in: a Secure HttpOnly SameSite=None session cookie that carries her principal like a token", async () => {
+      const started = await startSignIn(origin());
+      const answer = await tenantSignIn(started, "alice", ["Sign.Submit"]);
+      expect(answer.replyUrl).toBe(`${origin()}/.auth/login/aad/callback`);
+      expect(payloadOf(answer.idToken)).toMatchObject({ aud: stack.issuer!.metadata.apiClientId, name: "alice", roles: ["Sign.Submit"], nonce: new URL(started.authorizeUrl).searchParams.get("nonce") });
+      const done = await callback(answer, started.loginCookie);
+      expect(done.status).toBe(302);
+      expect(done.headers.get("location")).toBe("/api/dashboard");
+      const session = setCookie(done, "AppServiceAuthSession")!;
+      expect(session.line).toMatch(/^AppServiceAuthSession=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=None$/);
+      // Opaque: nothing of the token or the principal is in the cookie.
+      expect(session.pair).not.toContain(answer.idToken.split(".")[1].slice(0, 20));
+      expect(session.pair).not.toMatch(/eyJ/);
+      expect(setCookie(done, "LocalEasyAuthLogin")!.line).toMatch(/Max-Age=0/);
+
+      // The same callback again: its state was used.
+      expect((await callback(answer, started.loginCookie)).status).toBe(401);
+
+      const cookie = session.pair;
+      const page = await fetch(`${stack.apiUrl}/dashboard`, { headers: { cookie } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("Signed in as alice, roles: Sign.Submit.");
+      expect((await fetch(`${stack.apiUrl}/submissions`, { headers: { cookie } })).status).toBe(200);
+      // A forged all-roles principal beside the cookie changes nothing: the app sees alice's.
+      const forged = encodeClientPrincipal({ auth_typ: "aad", claims: [{ typ: "oid", val: "x" }, ...SIGN_ROLES.map((val) => ({ typ: "roles", val }))] });
+      const withForged = await fetch(`${stack.apiUrl}/dashboard`, { headers: { cookie, "x-ms-client-principal": forged } });
+      expect(await withForged.text()).toContain("Signed in as alice, roles: Sign.Submit.");
+      // An altered cookie is not a session: 401, like no cookie at all.
+      const value = cookie.split("=")[1];
+      const altered = `AppServiceAuthSession=${value.slice(0, -1)}${value.endsWith("A") ? "B" : "A"}`;
+      for (const bad of [altered, `AppServiceAuthSession=${value}x`, "AppServiceAuthSession="]) {
+        expect({ bad, status: (await fetch(`${stack.apiUrl}/submissions`, { headers: { cookie: bad } })).status }).toEqual({ bad, status: 401 });
+        expect({ bad, status: (await fetch(`${stack.apiUrl}/dashboard`, { headers: { cookie: bad } })).status }).toEqual({ bad, status: 401 });
+      }
+      // A bearer token decides alone: a bad one is refused even beside a good cookie.
+      expect((await fetch(`${stack.apiUrl}/submissions`, { headers: { cookie, ...bearer(`${valid}x`) } })).status).toBe(401);
+
+      // Sign-out ends the session on the server, not only in the browser.
+      const out = await fetch(`${origin()}/.auth/logout`, { headers: { cookie }, redirect: "manual" });
+      expect(out.status).toBe(302);
+      expect(out.headers.get("location")).toBe("/.auth/logout/complete");
+      expect(setCookie(out, "AppServiceAuthSession")!.line).toMatch(/^AppServiceAuthSession=; Path=\/; Secure; HttpOnly; SameSite=None; Max-Age=0$/);
+      expect((await fetch(`${stack.apiUrl}/submissions`, { headers: { cookie } })).status).toBe(401);
+      expect((await fetch(`${stack.apiUrl}/dashboard`, { headers: { cookie } })).status).toBe(401);
+    });
+
+    it("a callback is refused from another browser, with another sign-in's nonce, or with an access token", async () => {
+      const first = await startSignIn(origin());
+      const second = await startSignIn(origin());
+      const firstAnswer = await tenantSignIn(first, "mallory", [...SIGN_ROLES]);
+      const secondAnswer = await tenantSignIn(second, "alice", ["Sign.Submit"]);
+      // Login CSRF: mallory's finished sign-in posted from alice's browser (her login cookie, not his).
+      const crossBrowser = await callback(firstAnswer, second.loginCookie);
+      expect(crossBrowser.status).toBe(401);
+      expect(await crossBrowser.text()).toContain("another browser");
+      expect(setCookie(crossBrowser, "AppServiceAuthSession")).toBeUndefined();
+      // The second sign-in's state with an ID token minted for the first one's nonce.
+      const third = await startSignIn(origin());
+      const thirdAnswer = await tenantSignIn(third, "alice", ["Sign.Submit"]);
+      const wrongNonce = await callback(thirdAnswer, third.loginCookie, { idToken: secondAnswer.idToken });
+      expect(wrongNonce.status).toBe(401);
+      expect(await wrongNonce.text()).toContain("nonce");
+      // An access token (audience api://...) is not an ID token of this app.
+      const fourth = await startSignIn(origin());
+      const fourthAnswer = await tenantSignIn(fourth, "alice", ["Sign.Submit"]);
+      const accessToken = await callback(fourthAnswer, fourth.loginCookie, { idToken: valid });
+      expect(accessToken.status).toBe(401);
+      expect(await accessToken.text()).toContain("not issued to this app");
+      // A state nobody issued, and the callback without the login cookie.
+      expect((await callback(secondAnswer, second.loginCookie, { state: "A".repeat(43) })).status).toBe(401);
+      const fifth = await startSignIn(origin());
+      expect((await callback(await tenantSignIn(fifth, "alice", []), undefined)).status).toBe(401);
+    });
+
+    it("the local tenant takes only this app's client id and its own reply URL", async () => {
+      const started = await startSignIn(origin());
+      const url = new URL(started.authorizeUrl);
+      const variants: Record<string, [string, string]> = {
+        "another client": ["client_id", "00000000-0000-0000-0000-000000000000"],
+        "a foreign reply URL": ["redirect_uri", "https://evil.example/.auth/login/aad/callback"],
+        "another path as reply URL": ["redirect_uri", `${origin()}/api/submissions`],
+        "the code flow": ["response_type", "code"],
+      };
+      for (const [label, [name, value]] of Object.entries(variants)) {
+        const changed = new URL(url);
+        changed.searchParams.set(name, value);
+        const response = await fetch(changed);
+        expect({ label, status: response.status }).toEqual({ label, status: 400 });
+        expect(await response.text()).toContain(`${name}:`);
+      }
+    });
   });
 
   it("nothing secret (tokens included) in what callers read back or in the runtime log", () => {

@@ -183,6 +183,79 @@ describe("preproduction signing end to end", () => {
     expect(puts()).toBe(before);
   });
 
+  it("Microsoft refusing the PUT (400) fails the run at once with its message; the package is sent once", async () => {
+    const MESSAGE = "E2E-PREPROD-REFUSED: the package must be EV-signed (catalog contoso.cat has no EV signature)";
+    stack.emulators.configure({ faults: [{ method: "PUT", pathRegex: "/preprod/packages/?$", status: 400, message: MESSAGE, times: 10 }] });
+    const packagesBefore = preprodPackages().length;
+    const putsBefore = puts();
+    const pkg = samplePackage({ folder: "e2e-preprod-refused" });
+    await uploadOutsideDrops(pkg.fileName, pkg.bytes);
+    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}`, signing: "preproduction" });
+    expect(started.httpStatus).toBe(202);
+    const final = await waitForEnd(stack, started.id!, 60_000);
+    stack.emulators.configure({ faults: [] });
+    expect(final.runtimeStatus).toBe("Failed");
+    const view = final.raw as Record<string, unknown>;
+    expect(view).toMatchObject({ stage: "failed", signing: "preproduction", failureKind: "activity" });
+    expect(String(view.error)).toContain(MESSAGE);
+    expect(String(view.error)).toMatch(/^uploading: uploadPreprodPackage failed: /);
+    // Not retried: one PUT, no package.
+    expect(puts()).toBe(putsBefore + 1);
+    expect(preprodPackages().length).toBe(packagesBefore);
+  });
+
+  it("a preprod run and a product run of one package version are two runs: neither answers for nor replaces the other", async () => {
+    stack.emulators.configure({ preprod: { notStartedSeconds: 5, processingSeconds: 5, outcome: "succeeded", failureMessageBytes: undefined } });
+    const productsBefore = stack.emulators.state().products.length;
+    // A drop asks for preproduction; the same version then goes for product signing over HTTP.
+    const pkg = samplePackage({ folder: "e2e-preprod-both-kinds" });
+    await blob(APP_CONTAINERS.drops, `${pkg.fileName}.json`).uploadData(Buffer.from(JSON.stringify({ signing: "preproduction" })));
+    await blob(APP_CONTAINERS.drops, pkg.fileName).uploadData(pkg.bytes);
+    const preprodId = await stack.submissions.findByBlob(pkg.fileName, 20_000);
+    expect((await waitForEnd(stack, preprodId, 90_000)).runtimeStatus).toBe("Completed");
+
+    const ref = `${APP_CONTAINERS.drops}/${pkg.fileName}`;
+    const product = await stack.submissions.start({ package: ref });
+    expect(product.httpStatus).toBe(202); // not the preprod run's "alreadySigned"
+    expect(product.id).toMatch(/^drv-[0-9a-f]{32}$/);
+    expect(product.id).not.toBe(preprodId);
+    expect(product.raw.signing).toBeUndefined();
+    const productFinal = await waitForEnd(stack, product.id!, 90_000);
+    expect(productFinal.runtimeStatus).toBe("Completed");
+    expect((productFinal.raw as Record<string, unknown>).signing).toBeUndefined();
+    expect(stack.emulators.state().products.length).toBe(productsBefore + 1);
+
+    // Each kind still finds its own run (the drop and HTTP share the preprod id), and neither was replaced.
+    const preprodAgain = await stack.submissions.start({ package: ref, signing: "preproduction" });
+    expect(preprodAgain.httpStatus).toBe(200);
+    expect(preprodAgain.raw).toMatchObject({ id: preprodId, alreadySigned: true });
+    const productAgain = await stack.submissions.start({ package: ref });
+    expect(productAgain.httpStatus).toBe(200);
+    expect(productAgain.raw).toMatchObject({ id: product.id, alreadySigned: true });
+    expect((await stack.submissions.get(preprodId)).raw).toMatchObject({ runtimeStatus: "Completed", signing: "preproduction" });
+    expect(preprodPackages().filter((p) => p.upload.sha256 === sha256(pkg.bytes))).toHaveLength(1);
+    expect(preprodId).toMatch(/^pre-[0-9a-f]{32}$/); // the kind shows in the id
+  });
+
+  it("a product run first, then preproduction of the same version over HTTP: a preprod run of its own starts", async () => {
+    stack.emulators.configure({ preprod: { notStartedSeconds: 5, processingSeconds: 5, outcome: "succeeded", failureMessageBytes: undefined } });
+    const pkg = samplePackage({ folder: "e2e-product-then-preprod" });
+    await uploadOutsideDrops(pkg.fileName, pkg.bytes);
+    const ref = `${HTTP_CONTAINER}/${pkg.fileName}`;
+    const product = await stack.submissions.start({ package: ref });
+    expect(product.httpStatus).toBe(202);
+    // Asked while the product run is still going: not its "already in progress", a run of its own.
+    const preprod = await stack.submissions.start({ package: ref, signing: "preproduction" });
+    expect(preprod.httpStatus).toBe(202);
+    expect(preprod.raw.signing).toBe("preproduction");
+    expect(preprod.id).toMatch(/^pre-/);
+    const [productFinal, preprodFinal] = await Promise.all([waitForEnd(stack, product.id!, 90_000), waitForEnd(stack, preprod.id!, 90_000)]);
+    expect(productFinal.runtimeStatus).toBe("Completed");
+    expect((productFinal.raw as Record<string, unknown>).signing).toBeUndefined();
+    expect(preprodFinal.runtimeStatus).toBe("Completed");
+    expect((preprodFinal.raw as Record<string, unknown>).signing).toBe("preproduction");
+  });
+
   it("kill -9 right after the PUT went out: still exactly one preprod package at the emulator", async () => {
     stack.emulators.configure({
       preprod: { notStartedSeconds: 5, processingSeconds: 5, outcome: "succeeded", failureMessageBytes: undefined },

@@ -27,6 +27,16 @@ describe("instanceIdForPackage", () => {
     expect(instanceIdForPackage("c1c", "a.cab", '"0x1"')).toBe(instanceIdForPackage("c1c", "a.cab", "0x1"));
   });
 
+  test("a preproduction run has an id of its own; product ids are the ones runs already have", () => {
+    // Pinned: the id every existing product run of this version was started under (issue 40 kept it).
+    expect(instanceIdForPackage("driver-drops", "contoso/usb 2.3.1.hlkx", "0x8DC0FFEE")).toBe("drv-b63c8e25c6d5d31b50f475b9d2f24ae4");
+    const preprod = instanceIdForPackage("driver-drops", "contoso/usb 2.3.1.hlkx", "0x8DC0FFEE", "preproduction");
+    expect(preprod).toMatch(/^pre-[0-9a-f]{32}$/);
+    expect(preprod).toBe(instanceIdForPackage("driver-drops", "contoso/usb 2.3.1.hlkx", '"0x8DC0FFEE"', "preproduction"));
+    expect(preprod.slice(4)).not.toBe(instanceIdForPackage("driver-drops", "contoso/usb 2.3.1.hlkx", "0x8DC0FFEE").slice(4));
+    expect(INSTANCE_ID_PATTERN.test(preprod)).toBe(true);
+  });
+
   test("differs when container, name or ETag differ (and the parts cannot be shifted)", () => {
     const base = instanceIdForPackage("drops", "a.cab", "0x1");
     expect(instanceIdForPackage("drops2", "a.cab", "0x1")).not.toBe(base);

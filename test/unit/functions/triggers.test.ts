@@ -215,6 +215,8 @@ describe("registrations", () => {
         "downloadPreprodSigned",
         // Preflight in the service (issue 37).
         "preflightPackage",
+        // The signed package's check after download (issue 36).
+        "verifySignedPackage",
       ].sort(),
     );
     expect(triggerOf(functions.get("signPreproduction")!).type).toBe("orchestrationTrigger");
@@ -222,6 +224,7 @@ describe("registrations", () => {
     expect(triggerOf(functions.get("packageDropped")!).type).toBe("eventGridTrigger");
     expect(triggerOf(functions.get("submitDriver")!).type).toBe("orchestrationTrigger");
     expect(triggerOf(functions.get("copyPackage")!).type).toBe("activityTrigger");
+    expect(triggerOf(functions.get("verifySignedPackage")!).type).toBe("activityTrigger");
     expect(triggerOf(functions.get("startSubmission")!)).toMatchObject({ route: "submissions", methods: ["POST"], authLevel: "function" });
     expect(triggerOf(functions.get("publishLabel")!).type).toBe("orchestrationTrigger");
     expect(triggerOf(functions.get("updateLabel")!)).toMatchObject({ route: "submissions/{id}/labels/{labelId}", methods: ["PATCH"], authLevel: "function" });
@@ -849,5 +852,48 @@ describe("GET /api/submissions: paged and filtered", () => {
     expect(response.status).toBe(400);
     expect(response.jsonBody).toMatchObject({ fields: [expect.objectContaining({ field })] });
     expect(pageQueries).toHaveLength(0);
+  });
+});
+
+describe("a preprod run under the product id (started before preprod runs had ids of their own)", () => {
+  const legacyPreprod = (instanceId: string) => ({ name: "signPreproduction", instanceId, runtimeStatus: "Completed", input: { round: 1 }, createdTime: "", lastUpdatedTime: "" });
+
+  test("POST of a product run is refused with 409 naming signing and the kind that exists; nothing starts", async () => {
+    blobs.set("driver-drops/k.cab", { content: Buffer.alloc(10), etag: "e" });
+    const productId = instanceIdForPackage("driver-drops", "k.cab", "e");
+    const { client, started } = fakeClient([legacyPreprod(productId)]);
+    const response = await handleStartSubmission(post({ package: "driver-drops/k.cab" }), contextFor("startSubmission", client));
+    expect(response.status).toBe(409);
+    expect(response.jsonBody).toMatchObject({ id: productId, signing: "preproduction", fields: [{ field: "signing", reason: expect.stringContaining("a preproduction signing run") }] });
+    expect((response.jsonBody as { alreadySigned?: boolean }).alreadySigned).toBeUndefined();
+    expect(started).toHaveLength(0);
+  });
+
+  test("POST of preproduction finds that run (no second package), and a drop's redelivery too", async () => {
+    blobs.set("driver-drops/k.cab", { content: Buffer.alloc(10), etag: "e" });
+    const productId = instanceIdForPackage("driver-drops", "k.cab", "e");
+    const { client, started } = fakeClient([legacyPreprod(productId)]);
+    const response = await handleStartSubmission(post({ package: "driver-drops/k.cab", signing: "preproduction" }), contextFor("startSubmission", client));
+    expect(response.status).toBe(200);
+    expect(response.jsonBody).toMatchObject({ id: productId, alreadySigned: true });
+
+    putPackage("k.cab", "e");
+    blobs.set("driver-drops/k.cab.json", { content: Buffer.from(JSON.stringify({ signing: "preproduction" })), etag: "s" });
+    const decision = await handlePackageDropped(blobCreated("k.cab", {}, { eTag: "e" }), contextFor("packageDropped", client));
+    expect(decision).toMatchObject({ action: "alreadyStarted", instanceId: productId });
+    expect(started).toHaveLength(0);
+  });
+
+  test("a new preprod drop gets the preprod id, not the product id", async () => {
+    putPackage("n.cab", "e");
+    blobs.set("driver-drops/n.cab.json", { content: Buffer.from(JSON.stringify({ signing: "preproduction" })), etag: "s" });
+    const { client, started } = fakeClient([
+      { name: "submitDriver", instanceId: instanceIdForPackage("driver-drops", "n.cab", '"e"'), runtimeStatus: "Completed", input: null, createdTime: "", lastUpdatedTime: "" },
+    ]);
+    const decision = await handlePackageDropped(blobCreated("n.cab", {}, { eTag: "e" }), contextFor("packageDropped", client));
+    const preprodId = instanceIdForPackage("driver-drops", "n.cab", "e", "preproduction");
+    expect(preprodId).toMatch(/^pre-[0-9a-f]{32}$/);
+    expect(decision).toEqual({ action: "started", instanceId: preprodId });
+    expect(started).toEqual([expect.objectContaining({ name: "signPreproduction", instanceId: preprodId })]);
   });
 });

@@ -2,7 +2,9 @@
  * The runtime front's Easy Auth parts over a one-function stub app: identity headers a client sends
  * (X-MS-CLIENT-PRINCIPAL*, X-MS-TOKEN-*) never reach the app, in keys mode as in entra mode; with a
  * valid token the app sees exactly the platform's headers built from the token. And the token
- * checks at their edges: clock skew on exp and nbf, audience as a list, another tenant.
+ * checks at their edges: clock skew on exp and nbf, audience as a list, another tenant. The
+ * browser sign-in's session: the app sees exactly the signed-in user's principal, and the session
+ * ends when its lifetime is over (clock moved) even though the cookie is still sent.
  */
 jest.mock("@azure/functions-core", () => jest.requireActual("../../../local/functionsHost/coreStandIn"), { virtual: true });
 
@@ -14,6 +16,9 @@ import { AppHost } from "../../../local/runtime/appHost";
 import { closeServer, createHttpFront, listen } from "../../../local/runtime/httpFront";
 import { checkAccessToken, CLOCK_SKEW_SECONDS } from "../../../local/identity/easyAuth";
 import { LocalIssuer, signJwt } from "../../../local/identity/issuer";
+import { createLocalTenant, TENANT_AUTHORIZE_PATH } from "../../../local/identity/localTenant";
+import { DEFAULT_SESSION_SECONDS } from "../../../local/identity/browserSignIn";
+import { signIn } from "../../support/signIn";
 import { parseClientPrincipal } from "../../../src/domain/principal";
 
 const FORGED = {
@@ -30,15 +35,20 @@ describe("Easy Auth in the runtime front", () => {
   const servers: http.Server[] = [];
   let keysBase: string;
   let entraBase: string;
+  let sessionBase: string;
+  let clockMs = Date.now();
 
   beforeAll(async () => {
     app = AppHost.load(path.join(__dirname, "../../e2e/fixtures/identityStubApp"), { durableClientData: () => ({}), log: () => undefined });
     issuer = LocalIssuer.loadOrCreate(fs.mkdtempSync(path.join(os.tmpdir(), "issuer-")));
     const keysFront = createHttpFront({ app });
-    const entraFront = createHttpFront({ app, easyAuth: { metadata: issuer.metadata, pageFunctions: [] } });
-    servers.push(keysFront, entraFront);
+    const entraFront = createHttpFront({ app, easyAuth: { metadata: issuer.metadata, authorizePath: "/_local/tenant/oauth2/v2.0/authorize" } });
+    // Sessions on a clock the test moves; the default lifetime (Azure's 8 hours).
+    const sessionFront = createHttpFront({ app, handlers: [createLocalTenant(issuer)], easyAuth: { metadata: issuer.metadata, authorizePath: TENANT_AUTHORIZE_PATH, now: () => clockMs } });
+    servers.push(keysFront, entraFront, sessionFront);
     keysBase = `http://127.0.0.1:${await listen(keysFront, 0)}`;
     entraBase = `http://127.0.0.1:${await listen(entraFront, 0)}`;
+    sessionBase = `http://127.0.0.1:${await listen(sessionFront, 0)}`;
   });
   afterAll(async () => {
     for (const server of servers) await closeServer(server);
@@ -70,6 +80,29 @@ describe("Easy Auth in the runtime front", () => {
     const token = issuer.issue({ app: "release-pipeline", roles: ["Sign.Publish", "Sign.Operate"] });
     const seen = (await (await fetch(`${entraBase}/api/whoami`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, string>;
     expect(parseClientPrincipal(seen["x-ms-client-principal"])).toMatchObject({ isApplication: true, signRoles: ["Sign.Publish", "Sign.Operate"] });
+  });
+
+  it("a session cookie gives the app the signed-in user's principal, forged headers removed, until the session's lifetime is over", async () => {
+    clockMs = Date.now();
+    const { cookie } = await signIn(sessionBase, "dave", ["Sign.Approve", "Sign.Operate"]);
+    const response = await fetch(`${sessionBase}/api/whoami`, { headers: { ...FORGED, cookie } });
+    expect(response.status).toBe(200);
+    const seen = (await response.json()) as Record<string, string>;
+    expect(Object.keys(seen).sort()).toEqual(["x-ms-client-principal", "x-ms-client-principal-id", "x-ms-client-principal-idp", "x-ms-client-principal-name"]);
+    expect(parseClientPrincipal(seen["x-ms-client-principal"])).toMatchObject({ name: "dave", signRoles: ["Sign.Approve", "Sign.Operate"], tenantId: issuer.metadata.tenantId, isApplication: false });
+    expect(seen["x-ms-client-principal-name"]).toBe("dave@local.test");
+    // One second before the end it still works; at the end it is a 401 with the challenge.
+    clockMs += (DEFAULT_SESSION_SECONDS - 1) * 1000;
+    expect((await fetch(`${sessionBase}/api/whoami`, { headers: { cookie } })).status).toBe(200);
+    clockMs += 1000;
+    const expired = await fetch(`${sessionBase}/api/whoami`, { headers: { cookie } });
+    expect(expired.status).toBe(401);
+    expect(expired.headers.get("www-authenticate")).toMatch(/^Bearer realm=/);
+    // Gone for good: moving the clock back does not revive it.
+    clockMs -= 10 * 60_000;
+    expect((await fetch(`${sessionBase}/api/whoami`, { headers: { cookie } })).status).toBe(401);
+    // The keys-mode front serves no sign-in.
+    expect((await fetch(`${keysBase}/.auth/login/aad`, { redirect: "manual" })).status).toBe(404);
   });
 
   it("exp and nbf are checked with the clock skew, no more", () => {
