@@ -50,8 +50,13 @@ function hasZip64Extra(extra: Uint8Array): boolean {
   return false;
 }
 
-/** The central directory, and every Zip64 marker in it, its end records and the local headers. */
-export async function readHlkxListing(reader: RangeReader): Promise<HlkxListing> {
+/**
+ * The central directory, and every Zip64 marker in it, its end records and the local headers.
+ * `localHeaders: false` skips the one ranged read per entry of its local header (a reader of a few
+ * entries, like the signed-package check, reads those it opens through readPart anyway).
+ */
+export async function readHlkxListing(reader: RangeReader, options: { localHeaders?: boolean } = {}): Promise<HlkxListing> {
+  const localHeaders = options.localHeaders ?? true;
   if (reader.size < 22) throw new ZipFormatError(`the file is ${reader.size} bytes, shorter than a zip's end record`);
   const head = await reader.read(0, 4);
   if (u32(head, 0) !== LOCAL) throw new ZipFormatError('the file does not start with a zip entry ("PK\\3\\4")');
@@ -84,10 +89,12 @@ export async function readHlkxListing(reader: RangeReader): Promise<HlkxListing>
     if ((directory[at + 6] ?? 0) >= ZIP64_VERSION) zip64.push(`${name}: version needed to extract 4.5 (Zip64)`);
     if (entry.compressedSize === 0xffffffff || entry.size === 0xffffffff || entry.localOffset === 0xffffffff) zip64.push(`${name}: Zip64 placeholders in the central directory`);
     if (hasZip64Extra(directory.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength))) zip64.push(`${name}: a Zip64 extra field in the central directory`);
-    const local = await readChecked(reader, entry.localOffset, 30, `the local header of ${name}`);
-    if (u32(local, 0) !== LOCAL) throw new ZipFormatError(`the local header of ${name} is not at ${entry.localOffset}`);
-    const localExtra = await readChecked(reader, entry.localOffset + 30 + u16(local, 26), u16(local, 28), `the local extra field of ${name}`);
-    if (hasZip64Extra(localExtra)) zip64.push(`${name}: a Zip64 extra field in the local header`);
+    if (localHeaders) {
+      const local = await readChecked(reader, entry.localOffset, 30, `the local header of ${name}`);
+      if (u32(local, 0) !== LOCAL) throw new ZipFormatError(`the local header of ${name} is not at ${entry.localOffset}`);
+      const localExtra = await readChecked(reader, entry.localOffset + 30 + u16(local, 26), u16(local, 28), `the local extra field of ${name}`);
+      if (hasZip64Extra(localExtra)) zip64.push(`${name}: a Zip64 extra field in the local header`);
+    }
     entries.push(entry);
     at += 46 + nameLength + extraLength + commentLength;
   }
@@ -98,6 +105,7 @@ export async function readHlkxListing(reader: RangeReader): Promise<HlkxListing>
 export async function readPart(reader: RangeReader, entry: ZipEntry, maxBytes = MAX_ZIP_PART_BYTES): Promise<Uint8Array> {
   if (entry.size > maxBytes || entry.compressedSize > maxBytes) throw new ZipFormatError(`${entry.name} is over the ${maxBytes}-byte limit for a part read`);
   const local = await readChecked(reader, entry.localOffset, 30, `the local header of ${entry.name}`);
+  if (u32(local, 0) !== LOCAL) throw new ZipFormatError(`the local header of ${entry.name} is not at ${entry.localOffset}`);
   const data = await readChecked(reader, entry.localOffset + 30 + u16(local, 26) + u16(local, 28), entry.compressedSize, entry.name);
   if (entry.method === 0) return data;
   if (entry.method !== 8) throw new ZipFormatError(`${entry.name} uses compression method ${entry.method} (only stored and deflate are read)`);

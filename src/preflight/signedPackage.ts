@@ -41,7 +41,8 @@ export async function verifySignedPackage(signed: RangeReader, submitted: RangeR
 
   let entries: ZipEntry[];
   try {
-    entries = (await readHlkxListing(signed)).entries.filter((entry) => !entry.name.endsWith("/"));
+    // Only the INFs and catalogs are opened: no ranged read per other file's local header.
+    entries = (await readHlkxListing(signed, { localHeaders: false })).entries.filter((entry) => !entry.name.endsWith("/"));
   } catch (error) {
     if (!(error instanceof ZipFormatError)) throw error;
     return finish([], [], 0, 0, [{ file: "(signed package)", check: "archive", reason: `the signed package is not a readable zip: ${error.message}` }]);

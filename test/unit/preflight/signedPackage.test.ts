@@ -42,7 +42,7 @@ const submittedCab = (files: Record<string, Buffer> = { "usb/contoso.inf": INF, 
 interface SignedFolder {
   files: Record<string, Buffer>;
   /** Which chain member signs its catalog (default: the publisher). */
-  signer?: "publisher" | "untrusted" | "noWhqlEku";
+  signer?: "publisher" | "untrusted" | "noWhqlEku" | "attested";
   /** Files the catalog lists (default: every file of the folder). */
   listed?: string[];
   tamper?: boolean;
@@ -127,6 +127,12 @@ describe("verifySignedPackage", () => {
     expect(result.failures).toEqual([{ file: "net/net.cat", check: "whqlEku", reason: expect.stringContaining("1.3.6.1.4.1.311.10.3.5") }]);
   });
 
+  it("verifies an attestation-signed catalog whose signer carries only the attested-verification EKU", async () => {
+    const result = await verify(signedZip({ ...goodFolders(), net: { ...goodFolders().net, signer: "attested" } }));
+    expect(result.failures).toEqual([]);
+    expect(result.verdict).toBe("verified");
+  });
+
   it("fails a catalog whose list was changed after signing", async () => {
     const result = await verify(signedZip({ ...goodFolders(), usb: { ...goodFolders().usb, tamper: true } }));
     expect(result.failures).toEqual([{ file: "usb/usb.cat", check: "catalogSignature", reason: expect.stringContaining("does not match the message digest") }]);
@@ -141,6 +147,18 @@ describe("verifySignedPackage", () => {
 
     const dropped = await verify(signedZip({ usb: goodFolders().usb }));
     expect(dropped.failures).toEqual([{ file: "net/fabrikam.inf", check: "infMissing", reason: "the submitted INF is not in the signed package" }]);
+  });
+
+  it("opens only the INFs and catalogs: a driver folder of 300 more files costs no read per file", async () => {
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, n) => [`firmware-${n}.bin`, Buffer.from(`blob ${n}`)]));
+    const zip = signedZip({ ...goodFolders(), usb: { files: { "contoso.inf": INF, "contoso.sys": SYS, ...many }, listed: ["contoso.inf"] } });
+    const inner = bytesReader(zip);
+    let reads = 0;
+    const counting = { size: inner.size, read: (offset: number, length: number) => (reads++, inner.read(offset, length)) };
+    const result = await verifySignedPackage(counting, bytesReader(submittedCab()), { trustedRoots: trusted, at: new Date() });
+    expect(result.failures).toEqual([]);
+    // End record, central directory, then a local header and the data for each of 2 INFs and 2 catalogs.
+    expect(reads).toBeLessThanOrEqual(4 + 4 * 2);
   });
 
   it("fails a package that is not a zip", async () => {
