@@ -10,6 +10,8 @@ import { ownerIn, type Owner } from "./authorization";
 
 export interface PurgeRecord {
   instanceId: string;
+  /** The orchestration that ran (a submitDriver version, or signPreproduction): which kind of run it was. */
+  name?: string;
   /** When retention purged the history (the timer's invocation time). */
   purgedAt: string;
   createdTime?: string;
@@ -51,7 +53,7 @@ function defined<T extends Loose>(value: T): T {
 
 /** Picks the record's facts out of an instance status (input shown); anything else in it is not kept. */
 export function purgeRecordOf(
-  status: { instanceId: string; runtimeStatus: unknown; customStatus?: unknown; input?: unknown; createdTime?: unknown; lastUpdatedTime?: unknown },
+  status: { instanceId: string; name?: unknown; runtimeStatus: unknown; customStatus?: unknown; input?: unknown; createdTime?: unknown; lastUpdatedTime?: unknown },
   purgedAt: Date,
 ): PurgeRecord {
   const custom = objectOr(status.customStatus);
@@ -62,7 +64,7 @@ export function purgeRecordOf(
   return {
     instanceId: status.instanceId,
     purgedAt: purgedAt.toISOString(),
-    ...defined({ createdTime: isoOf(status.createdTime), lastUpdatedTime: isoOf(status.lastUpdatedTime) }),
+    ...defined({ name: text(status.name), createdTime: isoOf(status.createdTime), lastUpdatedTime: isoOf(status.lastUpdatedTime) }),
     runtimeStatus: String(status.runtimeStatus),
     customStatus: defined({
       failureKind: text(custom.failureKind),

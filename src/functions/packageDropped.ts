@@ -201,7 +201,9 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
 
   const client = durableClientFor(context);
   const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
-  if (sidecar.found && "sidecar" in sidecar) instanceId = await instanceIdForRequest(client, location, verified.etag, sidecar.sidecar.signing);
+  if (sidecar.found && "sidecar" in sidecar) {
+    instanceId = await instanceIdForRequest(client, location, verified.etag, sidecar.sidecar.signing, (id) => readPurgeRecord(getBlobServiceClient(config), config, id));
+  }
   const existing = await findInstance(client, instanceId);
   if (existing) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: String(existing.runtimeStatus) });
   // A redelivered event for a version whose run retention purged: it ran; a drop never restarts a run (issue 30).

@@ -101,7 +101,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
   // Always derived from the blob version and the signing kind, never chosen by the caller: a drop and
   // an HTTP start of the same version and kind, or two HTTP starts, land on one instance.
-  const instanceId = await instanceIdForRequest(client, location, etag, rest.signing);
+  const instanceId = await instanceIdForRequest(client, location, etag, rest.signing, (id) => readPurgeRecord(getBlobServiceClient(config), config, id));
   const links = { statusUrl: statusUrlFor(config, instanceId), cancelUrl: cancelUrlFor(config, instanceId) };
 
   const alreadyRunning = (runtimeStatus: string): HttpResponseInit => ({
@@ -148,6 +148,8 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   const clash = signingClashResponse(existing?.name, rest.signing, instanceId, `${location.container}/${location.blobName}`);
   if (clash) return clash;
   if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
+  const purgedClash = signingClashResponse(purged?.name, rest.signing, instanceId, `${location.container}/${location.blobName}`);
+  if (purgedClash) return purgedClash;
   const purgedFacts = purged ? { historyPurgedAt: purged.purgedAt } : {};
   const previousRuntimeStatus = existing ? String(existing.runtimeStatus) : purged?.runtimeStatus;
   if (previousRuntimeStatus === "Completed") {
@@ -195,7 +197,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     let round: number | undefined;
     if (existing && isPreprodName(existing.name)) {
       round = ((existing.input as Partial<SignPreproductionInput> | undefined)?.round ?? 1) + 1;
-    }
+    } else if (purged) round = (purged.input.round ?? 1) + 1; // after retention: its record says which round ended
     const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "http", round, owner: owner ?? runOwner }, config);
     const started = await startOrFindRunning(client, SIGN_PREPRODUCTION_ORCHESTRATOR, instanceId, preprodInput);
     if (!started.started) return alreadyRunning(started.runtimeStatus);

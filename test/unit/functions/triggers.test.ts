@@ -884,6 +884,21 @@ describe("a preprod run under the product id (started before preprod runs had id
     expect(started).toHaveLength(0);
   });
 
+  test("the same once retention purged that run (its record names signPreproduction): 409 for a product POST, found for preproduction", async () => {
+    blobs.set("driver-drops/p.cab", { content: Buffer.alloc(10), etag: "e" });
+    const productId = instanceIdForPackage("driver-drops", "p.cab", "e");
+    const record = { instanceId: productId, name: "signPreproduction", purgedAt: "2026-12-01T00:00:00.000Z", runtimeStatus: "Completed", customStatus: {}, input: { round: 1 } };
+    blobs.set(`signing-state/purged/${productId}.json`, { content: Buffer.from(JSON.stringify(record)), etag: "p" });
+    const { client, started } = fakeClient();
+    const product = await handleStartSubmission(post({ package: "driver-drops/p.cab" }), contextFor("startSubmission", client));
+    expect(product.status).toBe(409);
+    expect(product.jsonBody).toMatchObject({ id: productId, signing: "preproduction", fields: [{ field: "signing" }] });
+    const preprod = await handleStartSubmission(post({ package: "driver-drops/p.cab", signing: "preproduction" }), contextFor("startSubmission", client));
+    expect(preprod.status).toBe(200);
+    expect(preprod.jsonBody).toMatchObject({ id: productId, alreadySigned: true, historyPurgedAt: "2026-12-01T00:00:00.000Z" });
+    expect(started).toHaveLength(0);
+  });
+
   test("a new preprod drop gets the preprod id, not the product id", async () => {
     putPackage("n.cab", "e");
     blobs.set("driver-drops/n.cab.json", { content: Buffer.from(JSON.stringify({ signing: "preproduction" })), etag: "s" });
