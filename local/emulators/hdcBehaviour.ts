@@ -166,7 +166,36 @@ function assertValid(behaviour: HdcBehaviour): void {
       }
     });
   }
+  if (behaviour.preprod !== undefined) problems.push(...preprodBehaviourProblems(behaviour.preprod));
   if (problems.length > 0) throw new Error(`Invalid emulator behaviour: ${problems.join("; ")}`);
+}
+
+const PREPROD_CHECKS: { [K in keyof PreprodBehaviour]-?: [test: (value: unknown) => boolean, must: string] } = {
+  notStartedSeconds: [(v) => typeof v === "number" && Number.isFinite(v) && v >= 0, "be a number >= 0"],
+  processingSeconds: [(v) => typeof v === "number" && Number.isFinite(v) && v >= 0, "be a number >= 0"],
+  outcome: [(v) => v === "succeeded" || v === "failed", "be succeeded or failed"],
+  failureMessage: [(v) => typeof v === "string", "be a string"],
+  failureMessageBytes: [(v) => Number.isInteger(v) && (v as number) >= 64 && (v as number) <= 16 * 1024 * 1024, "be an integer from 64 to 16777216"],
+  statusCase: [(v) => v === "pascal" || v === "camel" || v === "upper", "be pascal, camel or upper"],
+  processingStatusText: [(v) => typeof v === "string" && v.trim() !== "", "be a non-empty string"],
+  contentHashEncoding: [(v) => v === "hex" || v === "base64", "be hex or base64"],
+  corruptContentHash: [(v) => typeof v === "boolean", "be true or false"],
+};
+
+/**
+ * What is wrong with preprod settings, each naming its field. Checked when they are set (not first
+ * at the next PUT, where a bad value would surface as an emulator failure mid-test); a present but
+ * undefined/null optional field means "back to the default".
+ */
+export function preprodBehaviourProblems(preprod: unknown): string[] {
+  if (typeof preprod !== "object" || preprod === null || Array.isArray(preprod)) return ["preprod must be an object"];
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(preprod)) {
+    const check = PREPROD_CHECKS[key as keyof PreprodBehaviour];
+    if (!check) problems.push(`preprod.${key} is not a preprod setting (${Object.keys(PREPROD_CHECKS).join(", ")})`);
+    else if (value !== undefined && value !== null && !check[0](value)) problems.push(`preprod.${key} must ${check[1]}`);
+  }
+  return problems;
 }
 
 export function mergeBehaviour(base: HdcBehaviour, patch: HdcBehaviourPatch = {}): HdcBehaviour {
@@ -175,7 +204,10 @@ export function mergeBehaviour(base: HdcBehaviour, patch: HdcBehaviourPatch = {}
     ...patch,
     workflow: { ...base.workflow, ...(patch.workflow ?? {}) },
     ...(base.labels || patch.labels ? { labels: { ...base.labels, ...patch.labels } } : {}),
-    ...(base.preprod || patch.preprod ? { preprod: { ...base.preprod, ...patch.preprod } } : {}),
+    // A preprod that is not an object is kept as sent, for assertValid to name.
+    ...(base.preprod || patch.preprod
+      ? { preprod: typeof patch.preprod === "object" || patch.preprod === undefined ? { ...base.preprod, ...patch.preprod } : patch.preprod }
+      : {}),
     faults: (patch.faults ?? base.faults).map((fault) => ({ ...fault })),
   };
   assertValid(merged);

@@ -12,7 +12,7 @@
 import * as crypto from "node:crypto";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { EmulatorClock } from "./clock";
-import { sizedErrorReport, type PreprodBehaviour } from "./hdcBehaviour";
+import { preprodBehaviourProblems, sizedErrorReport, type PreprodBehaviour } from "./hdcBehaviour";
 import { EmulatorRequest, EmulatorResponse, jsonResponse } from "./httpServer";
 import { zipStore } from "../samplePackage";
 
@@ -28,22 +28,12 @@ export const DEFAULT_PREPROD_BEHAVIOUR: PreprodBehaviour = {
   corruptContentHash: false,
 };
 
+/** The settings a new package gets: the defaults under what was set (checked when set, by hdcBehaviour). */
 export function resolvePreprodBehaviour(patch: unknown): PreprodBehaviour {
-  const merged = { ...DEFAULT_PREPROD_BEHAVIOUR, ...(patch && typeof patch === "object" ? patch : {}) } as PreprodBehaviour;
-  const problems: string[] = [];
-  for (const key of ["notStartedSeconds", "processingSeconds"] as const) {
-    if (!Number.isFinite(merged[key]) || merged[key] < 0) problems.push(`preprod.${key} must be a number >= 0`);
-  }
-  if (!["succeeded", "failed"].includes(merged.outcome)) problems.push("preprod.outcome must be succeeded or failed");
-  if (!["pascal", "camel", "upper"].includes(merged.statusCase)) problems.push("preprod.statusCase must be pascal, camel or upper");
-  if (!["hex", "base64"].includes(merged.contentHashEncoding)) problems.push("preprod.contentHashEncoding must be hex or base64");
-  if (typeof merged.failureMessage !== "string") problems.push("preprod.failureMessage must be a string");
-  const bytes = merged.failureMessageBytes;
-  if (bytes !== undefined && bytes !== null && !(Number.isInteger(bytes) && bytes >= 64 && bytes <= 16 * 1024 * 1024)) {
-    problems.push("preprod.failureMessageBytes must be an integer from 64 to 16777216");
-  }
+  const problems = patch === undefined ? [] : preprodBehaviourProblems(patch);
   if (problems.length > 0) throw new Error(`Invalid emulator behaviour: ${problems.join("; ")}`);
-  return merged;
+  const set = Object.fromEntries(Object.entries((patch ?? {}) as object).filter(([, value]) => value !== undefined && value !== null));
+  return { ...DEFAULT_PREPROD_BEHAVIOUR, ...set } as PreprodBehaviour;
 }
 
 interface PreprodRecord {

@@ -17,7 +17,7 @@ import type { SigningChain } from "./signingChain";
 /** The line the "infChanged" mode appends to the first INF. */
 export const CHANGED_INF_LINE = "; changed by the HDC emulator after submission\r\n";
 
-export function catalogSigner(chain: SigningChain, which: "publisher" | "untrusted" | "noWhqlEku"): CatalogSigner {
+export function catalogSigner(chain: SigningChain, which: "publisher" | "untrusted" | "noWhqlEku" | "attested"): CatalogSigner {
   return chain[which];
 }
 

@@ -13,6 +13,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 export const WHQL_EKU = "1.3.6.1.4.1.311.10.3.5";
+/** Windows Hardware Driver Attested Verification: what attestation signing's publisher certificate carries. */
+export const ATTESTED_EKU = "1.3.6.1.4.1.311.10.3.5.1";
 const OPENSSL = "openssl";
 
 export interface ChainSigner {
@@ -30,6 +32,8 @@ export interface SigningChain {
   publisher: ChainSigner;
   untrusted: ChainSigner;
   noWhqlEku: ChainSigner;
+  /** A publisher with only the attested-verification EKU (an attestation-signed catalog). */
+  attested: ChainSigner;
 }
 
 const EXTENSIONS = `[req]
@@ -45,6 +49,12 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = ${WHQL_EKU},codeSigning
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[attested]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = ${ATTESTED_EKU},codeSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [noeku]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -53,7 +63,7 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 `;
 
-const FILES = ["root.pem", "root.key", "publisher.pem", "publisher.key", "untrusted-root.pem", "untrusted-root.key", "untrusted-publisher.pem", "untrusted-publisher.key", "noeku.pem", "noeku.key"];
+const FILES = ["root.pem", "root.key", "publisher.pem", "publisher.key", "untrusted-root.pem", "untrusted-root.key", "untrusted-publisher.pem", "untrusted-publisher.key", "noeku.pem", "noeku.key", "attested.pem", "attested.key"];
 
 /** The chain in `dir`, made there first if any part is missing (several processes may race: one directory wins). */
 export function loadOrCreateSigningChain(dir: string): SigningChain {
@@ -68,6 +78,7 @@ export function loadOrCreateSigningChain(dir: string): SigningChain {
     publisher: signer("publisher", "root.pem"),
     untrusted: signer("untrusted-publisher", "untrusted-root.pem"),
     noWhqlEku: signer("noeku", "root.pem"),
+    attested: signer("attested", "root.pem"),
   };
 }
 
@@ -103,6 +114,7 @@ function makeAll(root: (name: string, cn: string) => void, leaf: (name: string, 
   root("root", "HDC Emulator Test Root");
   leaf("publisher", "Windows Hardware Compatibility Publisher", "root", "publisher");
   leaf("noeku", "Code Signing without the WHQL EKU", "root", "noeku");
+  leaf("attested", "Windows Hardware Compatibility Publisher (attested)", "root", "attested");
   root("untrusted-root", "HDC Emulator Test Root");
   leaf("untrusted-publisher", "Windows Hardware Compatibility Publisher", "untrusted-root", "publisher");
 }

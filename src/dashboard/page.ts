@@ -1,9 +1,12 @@
 /**
  * The dashboard's HTML: a static shell (filters, counts, table, run view) with an inline style and
  * the inline script, both allowed by a per-response CSP nonce. No data, no key, no SAS in the HTML:
- * the script fills it from the JSON API (the same view model as GET /api/submissions/{id}).
+ * the script fills it from the JSON API (the same view model as GET /api/submissions/{id}). What the
+ * server knows of the caller is rendered in: the auth mode (data-auth, which the script obeys
+ * instead of guessing), who is signed in and a sign-out link, and the sign-in link the script shows
+ * when the session has ended.
  */
-import { SIGN_ROLES, type Caller } from "../domain/principal";
+import { SIGN_ROLES, type AuthMode, type Caller } from "../domain/principal";
 import { DASHBOARD_SCRIPT } from "./script";
 
 const STYLE = `
@@ -23,6 +26,7 @@ th, td { border-bottom: 1px solid #d0d7de; padding: 5px 8px; text-align: left; f
 td.empty { color: #57606a; font-style: italic; }
 .badge { border-radius: 10px; padding: 1px 8px; font-size: .8rem; background: #ddf4ff; }
 .badge.succeeded { background: #dafbe1; } .badge.failed { background: #ffebe9; } .badge.rejected { background: #fff1e5; } .badge.cancelled { background: #eaeef2; }
+#who { display: flex; gap: 12px; align-items: baseline; } #sign-in { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; }
 .notice { min-height: 1.2em; font-size: .85rem; color: #57606a; margin: 8px 0; } .notice.error { color: #cf222e; }
 dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 6px 16px; background: #fff; padding: 12px; border: 1px solid #d0d7de; border-radius: 6px; }
 .fact dt { font-size: .75rem; color: #57606a; } .fact dd { margin: 0; word-break: break-all; }
@@ -42,7 +46,24 @@ export function accessLine(caller: Caller): string {
   return `Signed in as ${who}${caller.isApplication ? " (an application)" : ""}, roles: ${caller.signRoles.join(", ")}.`;
 }
 
-export function dashboardHtml(nonce: string, caller?: Caller): string {
+/** Keys mode: the caller is the key holder; otherwise App Service Authentication's principal. */
+export function authModeOf(caller: Caller | undefined): AuthMode {
+  return caller === undefined || caller.identityProvider === "functionKey" ? "keys" : "entra";
+}
+
+/** Where a browser signs in to come back to this page (App Service Authentication's endpoint). */
+export function signInHref(pagePath: string): string {
+  return `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(pagePath)}`;
+}
+
+export function dashboardHtml(nonce: string, caller?: Caller, pagePath = "/api/dashboard"): string {
+  const auth = authModeOf(caller);
+  const who = !caller
+    ? ""
+    : auth === "keys"
+      ? `<p id="access" class="notice">${escapeHtml(accessLine(caller))}</p>`
+      : `<div id="who"><p id="access" class="notice">${escapeHtml(accessLine(caller))}</p><a id="sign-out" href="/.auth/logout">Sign out</a></div>
+<p id="sign-in" hidden>Your sign-in has ended. <a id="sign-in-link" href="${escapeHtml(signInHref(pagePath))}">Sign in</a></p>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -53,9 +74,9 @@ export function dashboardHtml(nonce: string, caller?: Caller): string {
 <link rel="icon" href="data:,">
 <style nonce="${nonce}">${STYLE}</style>
 </head>
-<body>
+<body data-auth="${auth}">
 <h1>Driver signing runs</h1>
-${caller ? `<p id="access" class="notice">${escapeHtml(accessLine(caller))}</p>` : ""}
+${who}
 <div id="notice" class="notice" role="status"></div>
 <div id="action-result" class="notice" role="status"></div>
 <section id="list-view">

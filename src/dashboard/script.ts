@@ -1,17 +1,30 @@
 /**
  * The dashboard's one script, served inline under a CSP nonce (no build step, no external asset).
- * Plain browser JavaScript kept in a string: it reads the function key from `?code=` once, keeps it
- * in sessionStorage, removes it from the address bar, and calls the same JSON API as the CLI with
- * the `x-functions-key` header. Everything is rendered with textContent (no HTML from data), and
- * nothing secret (key, SAS) is ever written into the DOM.
+ * Plain browser JavaScript kept in a string. It follows the auth mode the server rendered into the
+ * page (body data-auth), never a guess: on function keys it reads the key from `?code=` once, keeps
+ * it in sessionStorage, removes it from the address bar, and calls the same JSON API as the CLI
+ * with the `x-functions-key` header; under Entra ID it holds no credential at all: its same-origin
+ * calls ride the sign-in session cookie, and a 401 shows the sign-in link. Every call carries the
+ * page's header (../identity/crossSite.ts), which a form on another site cannot send. Everything is
+ * rendered with textContent (no HTML from data), and nothing secret (key, token, SAS) is ever
+ * written into the DOM.
  */
+import { PAGE_REQUEST_HEADER, PAGE_REQUEST_VALUE } from "../identity/crossSite";
+
 export const DASHBOARD_SCRIPT = String.raw`
 "use strict";
 (function () {
+  var AUTH = document.body.getAttribute("data-auth") === "entra" ? "entra" : "keys";
   var KEY_SLOT = "driverSigningKey";
   var params = new URLSearchParams(location.search);
-  var key = params.get("code");
-  if (key) sessionStorage.setItem(KEY_SLOT, key); else key = sessionStorage.getItem(KEY_SLOT);
+  var key = null;
+  if (AUTH === "keys") {
+    key = params.get("code");
+    if (key) sessionStorage.setItem(KEY_SLOT, key); else key = sessionStorage.getItem(KEY_SLOT);
+  } else {
+    // Signed in: no key is kept anywhere (one left by a keys-mode visit in this tab is dropped).
+    sessionStorage.removeItem(KEY_SLOT);
+  }
   // The key leaves the address bar (history, bookmarks, screenshots) at once.
   var initialId = params.get("id");
   history.replaceState(null, "", location.pathname + (initialId ? "#run=" + encodeURIComponent(initialId) : location.hash));
@@ -38,14 +51,24 @@ export const DASHBOARD_SCRIPT = String.raw`
   function say(text, isError) { show("notice", text, isError); }
   function tell(text, isError) { show("action-result", text, isError); }
 
+  // The session has ended (expired, signed out elsewhere): offer the sign-in, stop refreshing.
+  function signedOut() {
+    var box = $("sign-in");
+    if (box) box.hidden = false;
+    if (refreshTimer) { clearInterval(refreshTimer); refreshTimer = null; }
+  }
   function call(method, path, body) {
-    if (!key) return Promise.reject(new Error("no function key: open this page with ?code=<function key>"));
-    var init = { method: method, headers: { "x-functions-key": key }, cache: "no-store" };
+    if (AUTH === "keys" && !key) return Promise.reject(new Error("no function key: open this page with ?code=<function key>"));
+    var headers = {};
+    headers[${JSON.stringify(PAGE_REQUEST_HEADER)}] = ${JSON.stringify(PAGE_REQUEST_VALUE)};
+    if (AUTH === "keys") headers["x-functions-key"] = key;
+    var init = { method: method, headers: headers, cache: "no-store", credentials: "same-origin" };
     if (body !== undefined) { init.body = JSON.stringify(body); init.headers["content-type"] = "application/json"; }
     return fetch(api + path, init).then(function (response) {
       return response.text().then(function (text) {
         var json = null;
         try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
+        if (response.status === 401 && AUTH === "entra") { signedOut(); throw new Error(method + " " + path.split("?")[0] + ": HTTP 401 — not signed in (any more): use the Sign in link"); }
         if (!response.ok) throw new Error(method + " " + path.split("?")[0] + ": HTTP " + response.status + (json && json.error ? " — " + json.error : ""));
         return json;
       });
@@ -270,7 +293,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   $("filters").addEventListener("submit", function (event) { event.preventDefault(); loadList(); });
   $("f-id").addEventListener("input", renderList);
   $("f-auto").addEventListener("change", schedule);
-  if (!key) say("No function key: open this page as /api/dashboard?code=<function key>.", true);
+  if (AUTH === "keys" && !key) say("No function key: open this page as /api/dashboard?code=<function key>.", true);
   schedule();
   showRoute();
 })();

@@ -6,8 +6,12 @@
  * very submission Microsoft had failed. Only ids, statuses and round facts are kept: nothing secret.
  */
 
+import { ownerIn, type Owner } from "./authorization";
+
 export interface PurgeRecord {
   instanceId: string;
+  /** The orchestration that ran (a submitDriver version, or signPreproduction): which kind of run it was. */
+  name?: string;
   /** When retention purged the history (the timer's invocation time). */
   purgedAt: string;
   createdTime?: string;
@@ -29,6 +33,8 @@ export interface PurgeRecord {
     submissionType?: string;
     carry?: { productId?: string; submissionId?: string };
     product?: { testHarness?: string; isTestSign?: boolean };
+    /** Who the run belonged to (issue 32): a re-post after the purge is held to it. */
+    owner?: Owner;
   };
 }
 
@@ -47,7 +53,7 @@ function defined<T extends Loose>(value: T): T {
 
 /** Picks the record's facts out of an instance status (input shown); anything else in it is not kept. */
 export function purgeRecordOf(
-  status: { instanceId: string; runtimeStatus: unknown; customStatus?: unknown; input?: unknown; createdTime?: unknown; lastUpdatedTime?: unknown },
+  status: { instanceId: string; name?: unknown; runtimeStatus: unknown; customStatus?: unknown; input?: unknown; createdTime?: unknown; lastUpdatedTime?: unknown },
   purgedAt: Date,
 ): PurgeRecord {
   const custom = objectOr(status.customStatus);
@@ -58,7 +64,7 @@ export function purgeRecordOf(
   return {
     instanceId: status.instanceId,
     purgedAt: purgedAt.toISOString(),
-    ...defined({ createdTime: isoOf(status.createdTime), lastUpdatedTime: isoOf(status.lastUpdatedTime) }),
+    ...defined({ name: text(status.name), createdTime: isoOf(status.createdTime), lastUpdatedTime: isoOf(status.lastUpdatedTime) }),
     runtimeStatus: String(status.runtimeStatus),
     customStatus: defined({
       failureKind: text(custom.failureKind),
@@ -73,6 +79,7 @@ export function purgeRecordOf(
       resume: text(resume.productId) ? defined({ productId: text(resume.productId)!, submissionId: text(resume.submissionId) }) : undefined,
       submissionType: text(input.submissionType),
       carry: text(carry.productId) ? defined({ productId: text(carry.productId), submissionId: text(carry.submissionId) }) : undefined,
+      owner: ownerIn(input),
       product: input.product !== undefined ? defined({ testHarness: text(product.testHarness), isTestSign: typeof product.isTestSign === "boolean" ? product.isTestSign : undefined }) : undefined,
     }),
   };

@@ -4,8 +4,8 @@
  * ago. Running instances are never touched. The result manifests and signed packages in
  * SIGNED_CONTAINER stay; they are the user's record. The checkpoints and claims in STATE_CONTAINER
  * stay too (a resume-ownership check needs the claims to refuse foreign ids), so before a
- * submission's history goes, what a re-post decides with (status, failure kind, round, ids) is kept
- * as a purge record (issue 30): a re-post then starts the next round instead of resuming the
+ * submission's (or preprod run's) history goes, what a re-post decides with (status, failure kind,
+ * round, ids) is kept as a purge record (issue 30): a re-post then starts the next round instead of resuming the
  * submission Microsoft failed. No record written, nothing purged.
  */
 import { app, type InvocationContext, type Timer } from "@azure/functions";
@@ -13,7 +13,7 @@ import * as df from "durable-functions";
 import { getConfig } from "../config";
 import { purgeRecordOf } from "../domain/purgeRecord";
 import { durableClientFor } from "../instances/durableClient";
-import { isSubmitDriverName } from "../orchestrators/versions";
+import { isPreprodName, isSubmitDriverName } from "../orchestrators/versions";
 import { getBlobServiceClient } from "../storage/blobService";
 import { writePurgeRecord } from "../storage/purgeRecords";
 
@@ -35,7 +35,8 @@ export async function purgeFinishedSubmissions(
   // is re-posted meanwhile gets a new created time, so it is neither recorded nor purged.
   let recordsWritten = 0;
   for (const status of await client.getStatusBy(filter)) {
-    if (!isSubmitDriverName(status.name)) continue; // rejected drops, labels, deliveries: nothing to resume
+    // Preprod runs too (issue 40): a re-post decides "already signed" or "next round" (a new package) from it.
+    if (!isSubmitDriverName(status.name) && !isPreprodName(status.name)) continue; // rejected drops, labels, deliveries: nothing to resume
     const full = await client.getStatus(status.instanceId, { showInput: true });
     await writePurgeRecord(getBlobServiceClient(config), config, purgeRecordOf(full, now));
     recordsWritten++;

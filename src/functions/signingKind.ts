@@ -21,18 +21,22 @@ export function runKindOf(name: string | undefined): SigningKind | undefined {
   return undefined;
 }
 
-/** The instance id for `signing` of this version: its kind's own, or the shared product id of an older preprod run. */
+/**
+ * The instance id for `signing` of this version: its kind's own, or the shared product id of an older
+ * preprod run (its history, or retention's record of it once purged).
+ */
 export async function instanceIdForRequest(
   client: SubmissionsClient,
   location: { container: string; blobName: string },
   etag: string,
   signing: "preproduction" | undefined,
+  readPurged: (instanceId: string) => Promise<{ name?: string } | undefined>,
 ): Promise<string> {
   const productId = instanceIdForPackage(location.container, location.blobName, etag);
   if (signing !== "preproduction") return productId;
   const preprodId = instanceIdForPackage(location.container, location.blobName, etag, "preproduction");
   if (await findInstance(client, preprodId)) return preprodId;
-  const shared = await findInstance(client, productId);
+  const shared = (await findInstance(client, productId)) ?? (await readPurged(productId));
   return isPreprodName(shared?.name) ? productId : preprodId;
 }
 

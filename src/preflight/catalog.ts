@@ -2,7 +2,8 @@
  * A driver catalog (.cat) checked the way `signtool verify /kp` does before Windows trusts it: a
  * PKCS#7 SignedData whose content is a certificate trust list (CTL, 1.3.6.1.4.1.311.10.1), one
  * signer whose signature verifies over the content (through the signed attributes' messageDigest
- * when present), a signer certificate with the WHQL EKU (1.3.6.1.4.1.311.10.3.5), and a chain
+ * when present), a signer certificate with a Windows hardware signing EKU (WHQL
+ * 1.3.6.1.4.1.311.10.3.5, or attested verification ...5.1 for attestation signing), and a chain
  * through the certificates in the catalog to one of the trusted roots, each link's signature
  * checked with node:crypto's X509Certificate and each certificate valid at `at`. The catalog's
  * members' hashes are read too, so the caller can see that an INF is listed in it.
@@ -16,6 +17,8 @@ export const CATALOG_OID = {
   signedData: "1.2.840.113549.1.7.2",
   ctl: "1.3.6.1.4.1.311.10.1",
   whqlCrypto: "1.3.6.1.4.1.311.10.3.5",
+  /** Windows Hardware Driver Attested Verification: attestation signing's publisher EKU. */
+  attestedVerification: "1.3.6.1.4.1.311.10.3.5.1",
   contentType: "1.2.840.113549.1.9.3",
   messageDigest: "1.2.840.113549.1.9.4",
   spcIndirectData: "1.3.6.1.4.1.311.2.1.4",
@@ -97,10 +100,12 @@ export function verifyCatalog(bytes: Uint8Array, trustedRoots: readonly X509Cert
   if (!valid) throw new CatalogError("catalogSignature", `the signature of ${subjectOf(signerX509)} does not verify over the catalog's content`);
 
   const signer = describeCertificate(signerDer);
-  if (!signer.extendedKeyUsages.includes(CATALOG_OID.whqlCrypto)) {
+  // Either EKU is Microsoft's alone under its root: do not fail an attestation-signed catalog that
+  // carries only the attested one.
+  if (!signer.extendedKeyUsages.some((eku) => eku === CATALOG_OID.whqlCrypto || eku === CATALOG_OID.attestedVerification)) {
     throw new CatalogError(
       "whqlEku",
-      `the signer ${signer.subject} lacks the Windows Hardware Driver Verification EKU (${CATALOG_OID.whqlCrypto}); its EKUs: ${signer.extendedKeyUsages.join(", ") || "(none)"}`,
+      `the signer ${signer.subject} lacks the Windows Hardware Driver Verification EKU (${CATALOG_OID.whqlCrypto}) and the attested one (${CATALOG_OID.attestedVerification}); its EKUs: ${signer.extendedKeyUsages.join(", ") || "(none)"}`,
     );
   }
   const bag = certificates.map((node) => new X509Certificate(Buffer.from(node.der)));

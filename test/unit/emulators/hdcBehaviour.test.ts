@@ -87,6 +87,38 @@ describe("workflow behaviour", () => {
     }
   });
 
+  it("refuses invalid preprod settings when they are set, naming the field, and keeps the valid ones", async () => {
+    await control.configure({ preprod: { statusCase: "upper", notStartedSeconds: 3 } });
+    const refusals: Array<[unknown, RegExp]> = [
+      [{ outcome: "maybe" }, /preprod\.outcome must be succeeded or failed/],
+      [{ notStartedSeconds: -1 }, /preprod\.notStartedSeconds must be a number >= 0/],
+      [{ processingSeconds: "60" }, /preprod\.processingSeconds must be a number >= 0/],
+      [{ statusCase: "lower" }, /preprod\.statusCase must be pascal, camel or upper/],
+      [{ contentHashEncoding: "sha256" }, /preprod\.contentHashEncoding must be hex or base64/],
+      [{ corruptContentHash: "yes" }, /preprod\.corruptContentHash must be true or false/],
+      [{ failureMessageBytes: 10 }, /preprod\.failureMessageBytes must be an integer from 64 to 16777216/],
+      [{ failureMessage: 42 }, /preprod\.failureMessage must be a string/],
+      [{ processingStatusText: "" }, /preprod\.processingStatusText must be a non-empty string/],
+      [{ outcom: "failed" }, /preprod\.outcom is not a preprod setting/],
+      ["fast", /preprod must be an object/],
+    ];
+    for (const [preprod, message] of refusals) {
+      await expect(control.configure({ preprod } as never)).rejects.toThrow(message);
+    }
+    // Nothing refused was applied; null puts a field back to its default.
+    expect((await control.state()).behaviour.preprod).toEqual({ statusCase: "upper", notStartedSeconds: 3 });
+    const cleared = null as unknown as undefined;
+    await control.configure({ preprod: { statusCase: cleared } });
+    const { token } = await credential.getToken("https://manage.devcenter.microsoft.com/.default");
+    const put = await fetch(new URL("hardware/preprod/packages/", emulators.hdcBaseUrl), {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
+      body: crypto.randomBytes(1024),
+    });
+    expect(put.status).toBeLessThan(300);
+    expect(((await put.json()) as { signingStatus: string }).signingStatus).toBe("NotStarted");
+  });
+
   it("fails at the configured step with messages and a readable error report", async () => {
     await control.configure({ workflow: { failAtStep: "validation", failMessages: ["Driver failed validation"], errorReportText: "INF has no [Manufacturer] section" } });
     const route = await committedSubmission();

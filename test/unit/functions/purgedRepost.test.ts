@@ -29,6 +29,7 @@ import { handleStartSubmission } from "../../../src/functions/startSubmission";
 import { claimResource, readCheckpoint, updateCheckpoint } from "../../../src/storage/checkpoints";
 import { readPurgeRecord } from "../../../src/storage/purgeRecords";
 import { type EngineFixture, engineFixture } from "../durable/harness";
+import { attachCaller, KEY_HOLDER } from "../../../src/identity/caller";
 
 type Ending = { kind: "microsoft" | "activity"; productId: string; submissionId: string } | { kind: "complete" } | { kind: "wait" };
 /** How the next stand-in run ends, per instance id; and every input a run was started with. */
@@ -58,6 +59,20 @@ df.app.orchestration("submitDriver", function* (ctx: OrchestrationContext) {
   throw new Error("Driver submission failed at stage waitingForMicrosoft");
 });
 
+// The preprod stand-in (issue 40): ends as the endings map says, failing the way signPreproduction does.
+df.app.orchestration("signPreproduction", function* (ctx: OrchestrationContext) {
+  const input = ctx.df.getInput<Record<string, unknown> & { package: unknown }>();
+  if (!ctx.df.isReplaying) startedInputs.push({ instanceId: ctx.df.instanceId, input });
+  const ending = endings.get(ctx.df.instanceId) ?? { kind: "wait" };
+  if (ending.kind === "wait") {
+    yield ctx.df.waitForExternalEvent("never");
+    return undefined;
+  }
+  if (ending.kind === "complete") return { outcome: "succeeded", signing: "preproduction" };
+  ctx.df.setCustomStatus({ stage: "failed", signing: "preproduction", package: input.package, signingStatus: "Failed", failureKind: ending.kind, error: "waitingForMicrosoft: failed", updatedAt: "" });
+  throw new Error("Preproduction signing failed at stage waitingForMicrosoft");
+});
+
 describe("a re-post after retention purged the run (issue 30)", () => {
   let fixture: EngineFixture;
   let engine: DurableEngine;
@@ -76,6 +91,8 @@ describe("a re-post after retention purged the run (issue 30)", () => {
       options: { trigger: triggerOf(registered) as never, extraInputs: [clientInput as never], extraOutputs: [] },
     });
     context.extraInputs.set(clientInput as never, durableClientBindingData(baseUrl, hub));
+    // Called past the gate, as under AUTH_MODE=keys: the key holder (the gate and owners: callerGate.test.ts, owners e2e).
+    attachCaller(context, KEY_HOLDER);
     return context;
   }
 
@@ -253,5 +270,68 @@ describe("a re-post after retention purged the run (issue 30)", () => {
     expect(explicit.status).toBe(202);
     await engine.waitForIdle(30_000);
     expect(startsOf(pkg.instanceId)[1]).toMatchObject({ resume: { productId: "1301", submissionId: "2301" } });
+  });
+
+  /** Runs a preprod run of `name` to `ending`, lets retention purge it; its ref, ids and the purge time. */
+  async function preprodRunAndPurge(name: string, ending: Ending) {
+    const pkg = await upload(name);
+    const preprodId = instanceIdForPackage("driver-drops", name, pkg.etag, "preproduction");
+    endings.set(preprodId, ending);
+    const first = await post({ package: pkg.ref, signing: "preproduction" });
+    expect(first.status).toBe(202);
+    expect(first.jsonBody).toMatchObject({ id: preprodId, signing: "preproduction" });
+    await engine.waitForIdle(30_000);
+    expect((await engine.getStatus(preprodId, {}))?.runtimeStatus).toBe(ending.kind === "complete" ? "Completed" : "Failed");
+    const purgedAt = new Date(engine.now().getTime() + 91 * DAY);
+    const purge = await purgeFinishedSubmissions(contextFor("purgeFinishedSubmissions"), purgedAt);
+    expect(purge.instancesDeleted).toBeGreaterThanOrEqual(1);
+    expect(await engine.getStatus(preprodId, {})).toBeUndefined();
+    endings.set(preprodId, { kind: "wait" });
+    return { ...pkg, preprodId, purgedAt };
+  }
+
+  test("a preprod run Microsoft failed, purged by retention: its record is written, and a re-post is the next round (a new package), not a replay of the failed one", async () => {
+    const pkg = await preprodRunAndPurge("preprod-failed-purged.cab", { kind: "microsoft", productId: "-", submissionId: "-" });
+    const record = await readPurgeRecord(blobService, getConfig(), pkg.preprodId);
+    expect(record).toMatchObject({ instanceId: pkg.preprodId, name: "signPreproduction", runtimeStatus: "Failed", purgedAt: pkg.purgedAt.toISOString(), customStatus: { failureKind: "microsoft" } });
+
+    const again = await post({ package: pkg.ref, signing: "preproduction" });
+    expect(again.status).toBe(202);
+    expect(again.jsonBody).toMatchObject({ id: pkg.preprodId, signing: "preproduction" });
+    await engine.waitForIdle(30_000);
+    const starts = startsOf(pkg.preprodId);
+    expect(starts).toHaveLength(2);
+    // Round 2: uploadPreprodPackage keys its record by round, so a new package is sent instead of the failed one being waited on again.
+    expect(starts[1]).toMatchObject({ round: 2 });
+  });
+
+  test("a signed preprod run, purged: a re-post answers already signed and a redelivered drop starts nothing; a product request is a run of its own", async () => {
+    const pkg = await preprodRunAndPurge("preprod-signed-purged.cab", { kind: "complete" });
+    const again = await post({ package: pkg.ref, signing: "preproduction" });
+    expect(again.status).toBe(200);
+    expect(again.jsonBody).toMatchObject({ id: pkg.preprodId, runtimeStatus: "Completed", alreadySigned: true, historyPurgedAt: pkg.purgedAt.toISOString() });
+    const container = blobService.getContainerClient("driver-drops");
+    await container.getBlockBlobClient(`${pkg.blobName}.json`).uploadData(Buffer.from(JSON.stringify({ signing: "preproduction" })));
+    const properties = await container.getBlobClient(pkg.blobName).getProperties();
+    const decision = await handlePackageDropped(
+      {
+        id: "evt-2",
+        eventType: "Microsoft.Storage.BlobCreated",
+        subject: `/blobServices/default/containers/driver-drops/blobs/${pkg.blobName}`,
+        data: { eTag: pkg.etag, contentLength: properties.contentLength, url: container.getBlobClient(pkg.blobName).url },
+        eventTime: new Date().toISOString(),
+        dataVersion: "",
+        topic: "",
+      } as never,
+      contextFor("packageDropped"),
+    );
+    expect(decision).toMatchObject({ action: "alreadyStarted", instanceId: pkg.preprodId, runtimeStatus: "Completed" });
+    await engine.waitForIdle(30_000);
+    expect(startsOf(pkg.preprodId)).toHaveLength(1);
+
+    endings.set(pkg.instanceId, { kind: "wait" });
+    const product = await post({ package: pkg.ref, product: { productName: "Fabrikam" } });
+    expect(product.status).toBe(202);
+    expect(product.jsonBody).toMatchObject({ id: pkg.instanceId });
   });
 });

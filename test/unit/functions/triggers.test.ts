@@ -50,6 +50,7 @@ import { handleListSubmissions, handleSubmissionStatus } from "../../../src/func
 import { instanceIdForPackage } from "../../../src/domain/instanceId";
 import { recordRejection } from "../../../src/storage/manifests";
 import { getRegisteredFunctions, triggerOf } from "../../../local/functionsHost/coreStandIn";
+import { attachCaller, KEY_HOLDER } from "../../../src/identity/caller";
 
 interface FakeInstance {
   name: string;
@@ -121,6 +122,8 @@ function contextFor(functionName: string, client: unknown): InvocationContext {
     logHandler: () => undefined,
   });
   context.extraInputs.set(durableInput as never, client);
+  // Called past the gate, as under AUTH_MODE=keys: the key holder (the gate and owners: callerGate.test.ts, owners e2e).
+  attachCaller(context, KEY_HOLDER);
   return context;
 }
 
@@ -878,6 +881,21 @@ describe("a preprod run under the product id (started before preprod runs had id
     blobs.set("driver-drops/k.cab.json", { content: Buffer.from(JSON.stringify({ signing: "preproduction" })), etag: "s" });
     const decision = await handlePackageDropped(blobCreated("k.cab", {}, { eTag: "e" }), contextFor("packageDropped", client));
     expect(decision).toMatchObject({ action: "alreadyStarted", instanceId: productId });
+    expect(started).toHaveLength(0);
+  });
+
+  test("the same once retention purged that run (its record names signPreproduction): 409 for a product POST, found for preproduction", async () => {
+    blobs.set("driver-drops/p.cab", { content: Buffer.alloc(10), etag: "e" });
+    const productId = instanceIdForPackage("driver-drops", "p.cab", "e");
+    const record = { instanceId: productId, name: "signPreproduction", purgedAt: "2026-12-01T00:00:00.000Z", runtimeStatus: "Completed", customStatus: {}, input: { round: 1 } };
+    blobs.set(`signing-state/purged/${productId}.json`, { content: Buffer.from(JSON.stringify(record)), etag: "p" });
+    const { client, started } = fakeClient();
+    const product = await handleStartSubmission(post({ package: "driver-drops/p.cab" }), contextFor("startSubmission", client));
+    expect(product.status).toBe(409);
+    expect(product.jsonBody).toMatchObject({ id: productId, signing: "preproduction", fields: [{ field: "signing" }] });
+    const preprod = await handleStartSubmission(post({ package: "driver-drops/p.cab", signing: "preproduction" }), contextFor("startSubmission", client));
+    expect(preprod.status).toBe(200);
+    expect(preprod.jsonBody).toMatchObject({ id: productId, alreadySigned: true, historyPurgedAt: "2026-12-01T00:00:00.000Z" });
     expect(started).toHaveLength(0);
   });
 

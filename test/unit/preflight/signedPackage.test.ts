@@ -42,7 +42,7 @@ const submittedCab = (files: Record<string, Buffer> = { "usb/contoso.inf": INF, 
 interface SignedFolder {
   files: Record<string, Buffer>;
   /** Which chain member signs its catalog (default: the publisher). */
-  signer?: "publisher" | "untrusted" | "noWhqlEku";
+  signer?: "publisher" | "untrusted" | "noWhqlEku" | "attested";
   /** Files the catalog lists (default: every file of the folder). */
   listed?: string[];
   tamper?: boolean;
@@ -125,6 +125,12 @@ describe("verifySignedPackage", () => {
   it("fails a catalog signed through the trusted root by a certificate without the WHQL EKU", async () => {
     const result = await verify(signedZip({ ...goodFolders(), net: { ...goodFolders().net, signer: "noWhqlEku" } }));
     expect(result.failures).toEqual([{ file: "net/net.cat", check: "whqlEku", reason: expect.stringContaining("1.3.6.1.4.1.311.10.3.5") }]);
+  });
+
+  it("verifies an attestation-signed catalog whose signer carries only the attested-verification EKU", async () => {
+    const result = await verify(signedZip({ ...goodFolders(), net: { ...goodFolders().net, signer: "attested" } }));
+    expect(result.failures).toEqual([]);
+    expect(result.verdict).toBe("verified");
   });
 
   it("fails a catalog whose list was changed after signing", async () => {
