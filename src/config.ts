@@ -6,6 +6,7 @@ import { z } from "zod";
 import { isLoopbackUrl } from "./domain/loopback";
 import { containerNameProblem, isHostContainer } from "./domain/packageRules";
 import { splitWebhookEntry, webhookSubscriptions } from "./domain/webhookReceivers";
+import { parseDropOwners } from "./domain/dropOwners";
 import type { ActivityRetryPolicy, DeviceType, LabelPollingPolicy, PollingPolicy, TestHarness } from "./domain/types";
 import type { AuthMode } from "./domain/principal";
 
@@ -156,6 +157,17 @@ const schema = z
         }
       })
       .optional(),
+    // Issue 32: who owns a package dropped into storage without an upload URL (<container>/<prefix>=<objectId>[:<name>];...).
+    // Unmatched drops belong to operators only (Sign.Operate).
+    DROP_OWNERS: z
+      .string()
+      .transform((value, ctx) => {
+        const parsed = parseDropOwners(value);
+        if (parsed.ok) return parsed.entries;
+        for (const problem of parsed.problems) ctx.addIssue({ code: "custom", message: problem });
+        return z.NEVER;
+      })
+      .default([]),
     RETENTION_DAYS: positiveInt(90),
     // The origin clients reach the API at: statusUrl, cancelUrl and Location are built on it, never on
     // the request's Host header (which the caller chooses). Unset: those links are relative (/api/...).

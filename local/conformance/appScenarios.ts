@@ -29,14 +29,20 @@ export interface AppStack {
   env: Record<string, string>;
 }
 
-export async function startAppStack(azurite: AzuriteHandle): Promise<AppStack> {
+/** Microsoft's processing done by the first poll after the commit (see startAppStack). */
+export const INSTANT_PROCESSING: NonNullable<Parameters<typeof startStack>[0]>["behaviour"] = {
+  workflow: { stepSeconds: 0, commitSeconds: 0 },
+  labels: { stepSeconds: 0, approvalSeconds: 0 },
+};
+
+export async function startAppStack(azurite: AzuriteHandle, behaviour = INSTANT_PROCESSING): Promise<AppStack> {
   const stack = await startStack({
     azurite,
     virtualClock: false,
-    // Microsoft's processing done by the first poll after the commit: how many polls a run makes then does not
-    // depend on how fast each engine runs (with steps that take time, the real engine's slower episodes saw
-    // later steps on fewer polls).
-    behaviour: { workflow: { stepSeconds: 0, commitSeconds: 0 }, labels: { stepSeconds: 0, approvalSeconds: 0 } },
+    // By default Microsoft's processing is done by the first poll after the commit: how many polls a run makes
+    // then does not depend on how fast each engine runs (with steps that take time, the real engine's slower
+    // episodes saw later steps on fewer polls). The replay-fixture recorder asks for steps that take time.
+    behaviour,
     appSettings: APP_SCENARIO_SETTINGS,
   });
   return { stack, env: stack.env };

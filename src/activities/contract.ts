@@ -6,6 +6,7 @@
  * 64-bit and always travel as decimal strings.
  */
 
+import type { Owner } from "../domain/authorization";
 import type {
   ActivityRetryPolicy,
   BlobLocation,
@@ -38,6 +39,12 @@ export interface SubmitDriverInput {
   polling: PollingPolicy;
   retry: ActivityRetryPolicy;
   requestedBy: "eventGrid" | "http";
+  /**
+   * Who the submission belongs to (issue 32): the caller who started it, the caller who asked for the
+   * upload URL, or the DROP_OWNERS owner of a drop. Never read by the orchestrator. Absent in
+   * histories written before, and for unowned drops and key-holder starts: operators only.
+   */
+  owner?: Owner;
   /**
    * Which attempt at a submission this run is (absent = 1). A re-post after Microsoft failed the
    * submission starts round n + 1: its product/submission checkpoints are new, so a new submission is
@@ -323,6 +330,8 @@ export interface SignPreproductionInput {
   polling: PollingPolicy;
   retry: ActivityRetryPolicy;
   requestedBy: "eventGrid" | "http";
+  /** Who the run belongs to (issue 32), as SubmitDriverInput.owner. */
+  owner?: Owner;
   notify?: boolean;
   /** A re-post after a failed preprod run is round n + 1: a new upload record, so a new package is sent (absent = 1). */
   round?: number;

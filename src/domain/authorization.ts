@@ -92,3 +92,24 @@ export function withinScope(scope: Scope, callerObjectId: string, owner: Owner |
 export function refusalText(action: Action): string {
   return `the caller may not do ${action}: it needs one of the roles ${rolesFor(action).join(", ")}`;
 }
+
+const OBJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** The owner recorded in an orchestration input or a record; undefined when absent or malformed (legacy: operators only). */
+export function ownerIn(value: unknown): Owner | undefined {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const owner = (value as { owner?: unknown }).owner;
+  if (!owner || typeof owner !== "object" || Array.isArray(owner)) return undefined;
+  const { objectId, name, clientAppId } = owner as Record<string, unknown>;
+  if (typeof objectId !== "string" || !OBJECT_ID.test(objectId)) return undefined;
+  return {
+    objectId,
+    ...(typeof name === "string" ? { name } : {}),
+    ...(typeof clientAppId === "string" ? { clientAppId } : {}),
+  };
+}
+
+/** An owner's object id as DROP_OWNERS names it: Entra object ids are GUIDs; anything id-like is accepted. */
+export function objectIdProblem(objectId: string): string | undefined {
+  return OBJECT_ID.test(objectId) ? undefined : "must be an object id (letters, digits, '.', '_' or '-', at most 128)";
+}

@@ -6,6 +6,8 @@
  * very submission Microsoft had failed. Only ids, statuses and round facts are kept: nothing secret.
  */
 
+import { ownerIn, type Owner } from "./authorization";
+
 export interface PurgeRecord {
   instanceId: string;
   /** The orchestration that ran (a submitDriver version, or signPreproduction): which kind of run it was. */
@@ -31,6 +33,8 @@ export interface PurgeRecord {
     submissionType?: string;
     carry?: { productId?: string; submissionId?: string };
     product?: { testHarness?: string; isTestSign?: boolean };
+    /** Who the run belonged to (issue 32): a re-post after the purge is held to it. */
+    owner?: Owner;
   };
 }
 
@@ -75,6 +79,7 @@ export function purgeRecordOf(
       resume: text(resume.productId) ? defined({ productId: text(resume.productId)!, submissionId: text(resume.submissionId) }) : undefined,
       submissionType: text(input.submissionType),
       carry: text(carry.productId) ? defined({ productId: text(carry.productId), submissionId: text(carry.submissionId) }) : undefined,
+      owner: ownerIn(input),
       product: input.product !== undefined ? defined({ testHarness: text(product.testHarness), isTestSign: typeof product.isTestSign === "boolean" ? product.isTestSign : undefined }) : undefined,
     }),
   };

@@ -1,9 +1,10 @@
-/** What GET /api/submissions/{id} returns: built from custom status and output, never from the input. */
+/** What GET /api/submissions/{id} returns: built from custom status and output; of the input, only the owner (issue 32). */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import type { LabelReport, PackageRef, PreflightResult, RejectedDropStatus, SignedPackageVerification, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "./types";
 import { hdcStepPosition, type HdcStepPosition } from "./hdcSteps";
 import type { SubmitDriverSummary } from "./types";
 import { orchestrationStatusFailureText } from "./failureText";
+import { ownerIn, type Owner } from "./authorization";
 
 /** The custom status facts shown as they are; stage, messages and the error report are shaped below. */
 type StatusFactsShown = Pick<
@@ -28,6 +29,8 @@ type StatusFactsShown = Pick<
 export interface SubmissionView extends StatusFactsShown {
   id: string;
   runtimeStatus: string;
+  /** Who started it (object id, name, client app id), when the instance was read with its input and records one. */
+  owner?: Owner;
   stage: Stage | "terminated" | "rejected" | "unknown";
   /** A rejected drop: `outcome: "rejected"` and why the package was refused (nothing was submitted). */
   outcome?: "rejected";
@@ -112,9 +115,11 @@ export function toSubmissionView(status: DurableStatusWithFailure): SubmissionVi
   const stage = stageOf(runtimeStatus, custom);
   const createdTime = isoOrUndefined(status.createdTime);
   const lastUpdatedTime = isoOrUndefined(status.lastUpdatedTime);
+  const owner = ownerIn(status.input);
   return {
     id: status.instanceId,
     runtimeStatus,
+    ...(owner ? { owner } : {}),
     stage,
     ...(stage === "rejected" ? { outcome: "rejected" as const, reason: typeof custom.reason === "string" ? custom.reason : undefined } : {}),
     package: custom.package ?? summary?.package,

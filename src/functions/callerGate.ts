@@ -4,13 +4,15 @@
  * Authentication injects (401 without one: it reached the app around Easy Auth, or Easy Auth
  * let an anonymous request through) holding one of the roles that may do the function's action
  * (domain/authorization.ts; 403 naming the action and those roles otherwise: Easy Auth does not
- * check roles). With AUTH_MODE=keys the host's function key is the only check and the caller is the
+ * check roles). A state-changing call signed in only by the browser's session cookie must carry the
+ * page's header (identity/crossSite.ts; 403 otherwise). With AUTH_MODE=keys the host's function key is the only check and the caller is the
  * key holder, who holds every role.
  */
 import type { HttpHandler, HttpResponseInit } from "@azure/functions";
 import { readAuthMode, registeredAuthMode } from "../config";
 import { type Action, authorize, refusalText, rolesFor } from "../domain/authorization";
 import { attachCaller, KEY_HOLDER, readCaller } from "../identity/caller";
+import { crossSiteRefusal } from "../identity/crossSite";
 
 /**
  * The authLevel of every HTTP trigger: behind Easy Auth the token is the credential, so no function
@@ -48,6 +50,9 @@ export function callerGated(action: Action, handler: HttpHandler): HttpHandler {
     const caller = readCaller(request);
     if (!caller) return unauthenticated();
     if (!authorize(caller.signRoles, action).allowed) return forbidden(action);
+    // A session-cookie caller's state-changing call must come from our page (identity/crossSite.ts).
+    const crossSite = crossSiteRefusal(request);
+    if (crossSite) return crossSite;
     attachCaller(context, caller);
     return handler(request, context);
   };

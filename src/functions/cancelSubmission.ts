@@ -11,6 +11,7 @@ import { redactSecrets } from "../domain/redact";
 import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 import { bodyLimited } from "./requestBody";
+import { mayTouchInstance } from "./access";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 /** Fixed text: it is stored as the instance's output and shown to users. */
@@ -20,8 +21,10 @@ export async function handleCancelSubmission(request: HttpRequest, context: Invo
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
   const client = durableClientFor(context);
-  const status = await findInstance(client, id);
-  if (!status || !isListedSubmissionName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  const status = await findInstance(client, id, { showInput: true });
+  if (!status || !isListedSubmissionName(status.name) || !mayTouchInstance(context, "submission.cancel", status)) {
+    return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  }
   const runtimeStatus = String(status.runtimeStatus);
   if (TERMINAL_RUNTIME_STATUSES.has(runtimeStatus)) {
     return { status: 409, jsonBody: { error: `submission ${id} has already finished`, runtimeStatus } };

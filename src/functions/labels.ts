@@ -27,6 +27,8 @@ import { parsePublishPolicy } from "../publishing/policySchema";
 import { isValidInstanceId, labelChangeInstanceId, labelInstanceId } from "../domain/instanceId";
 import { durableClientFor, findInstance, type SubmissionsClient, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
+import { mayTouchInstance } from "./access";
+import type { Action } from "../domain/authorization";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
 import { invalidRequest } from "./validation/fieldProblems";
@@ -63,11 +65,14 @@ const notFound = (id: string): HttpResponseInit => ({ status: 404, jsonBody: { e
 async function signedSubmission(
   client: SubmissionsClient,
   id: string,
+  context: InvocationContext,
+  action: Action,
 ): Promise<{ ok: true; summary: SubmitDriverSummary; input: SubmitDriverInput } | { ok: false; response: HttpResponseInit }> {
   if (!isValidInstanceId(id)) return { ok: false, response: invalidRequest([ID_PROBLEM]) };
-  const status = await findInstance(client, id);
-  if (!status || !isSubmitDriverName(status.name)) return { ok: false, response: notFound(id) };
-  const withInput = await client.getStatus(id, { showInput: true });
+  const withInput = await findInstance(client, id, { showInput: true });
+  // Someone else's submission is not found (issue 32).
+  if (!withInput || !isSubmitDriverName(withInput.name) || !mayTouchInstance(context, action, withInput)) return { ok: false, response: notFound(id) };
+  const status = withInput;
   const custom = (withInput.customStatus ?? {}) as { stage?: string; productId?: string; submissionId?: string; signedPackage?: unknown; package?: SubmitDriverSummary["package"] };
   const output = withInput.output && typeof withInput.output === "object" ? (withInput.output as SubmitDriverSummary) : undefined;
   // Signed = the run reached "succeeded" (it may still be Running while its first label is followed).
@@ -91,7 +96,7 @@ export async function handleStartLabel(request: HttpRequest, context: Invocation
   const policy = parsePublishPolicy(body.value);
   if (!policy.ok) return invalidRequest(policy.problems);
   const client = durableClientFor(context);
-  const submission = await signedSubmission(client, id);
+  const submission = await signedSubmission(client, id, context, "label.create");
   if (!submission.ok) return submission.response;
 
   const runs = await labelRuns(client, id);
@@ -123,8 +128,8 @@ export async function handleListLabels(request: HttpRequest, context: Invocation
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([ID_PROBLEM]);
   const client = durableClientFor(context);
-  const status = await findInstance(client, id);
-  if (!status || !isSubmitDriverName(status.name)) return notFound(id);
+  const status = await findInstance(client, id, { showInput: true });
+  if (!status || !isSubmitDriverName(status.name) || !mayTouchInstance(context, "label.list", status)) return notFound(id);
   const runs = await labelRuns(client, id);
   // Each label's changes (PATCH / cancel), with the outcome; under the newest run that shows the label.
   const seen = new Set<string>();
@@ -202,7 +207,7 @@ async function startLabelChange(
   const change = await readChange();
   if (!change.ok) return change.response;
   const client = durableClientFor(context);
-  const submission = await signedSubmission(client, id);
+  const submission = await signedSubmission(client, id, context, kind === "update" ? "label.change" : "label.cancel");
   if (!submission.ok) return submission.response;
 
   // The label as our publishLabel runs last saw it (newest run first).
@@ -277,6 +282,9 @@ export async function handleLabelChangeStatus(request: HttpRequest, context: Inv
   if (!LABEL_ID.test(labelId)) return invalidRequest([LABEL_ID_PROBLEM]);
   if (!Number.isInteger(n) || n < 1 || n > MAX_LABEL_CHANGES) return invalidRequest([{ field: "change", reason: `must be a change number from 1 to ${MAX_LABEL_CHANGES}` }]);
   const client = durableClientFor(context);
+  // A change is the submission's: someone else's submission has no changes to show.
+  const submission = await findInstance(client, id, { showInput: true });
+  if (!submission || !isSubmitDriverName(submission.name) || !mayTouchInstance(context, "label.changeStatus", submission)) return notFound(id);
   const instanceId = labelChangeInstanceId(id, labelId, n);
   const found = await findInstance(client, instanceId);
   if (!found || found.name !== CHANGE_LABEL_ORCHESTRATOR) return { status: 404, jsonBody: { error: `no change ${n} of shipping label ${labelId} on submission ${id}` } };

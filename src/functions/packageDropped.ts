@@ -21,6 +21,7 @@ import {
   sidecarNameFor,
 } from "../domain/packageRules";
 import { redactSecrets } from "../domain/redact";
+import { dropOwnerFor } from "../domain/dropOwners";
 import { getBlobServiceClient } from "../storage/blobService";
 import { recordRejection } from "../storage/manifests";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "../storage/storageErrors";
@@ -194,6 +195,9 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   const admission = await admitPackage(getBlobServiceClient(config), config, { ...location, etag: verified.etag, contentLength: verified.contentLength }, new Date().toISOString());
   if (!admission.ok) return decide(await reject(config, context, instanceId, pkg, `${admission.field}: ${admission.reason}`));
   if (admission.sha256) pkg.sha256 = admission.sha256;
+  // Whose package (issue 32): the caller who asked for its upload URL, else the DROP_OWNERS owner of its
+  // container/prefix; neither: operators only.
+  const owner = admission.owner ?? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName);
 
   const client = durableClientFor(context);
   const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
@@ -215,13 +219,13 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
     if (combination.length > 0) {
       return decide(await reject(config, context, instanceId, pkg, `sidecar ${sidecarNameFor(location.blobName)}: ${combination.map((p) => `${p.field} ${p.reason}`).join("; ")}`));
     }
-    const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "eventGrid" }, config);
+    const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "eventGrid", owner }, config);
     const started = await startOrFindRunning(client, SIGN_PREPRODUCTION_ORCHESTRATOR, instanceId, preprodInput);
     if (!started.started) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: started.runtimeStatus });
     return decide({ action: "started", instanceId });
   }
 
-  const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, publish, requestedBy: "eventGrid" }, config);
+  const input = buildSubmitDriverInput({ package: pkg, product, submissionName, submissionType, publish, requestedBy: "eventGrid", owner }, config);
   // Two deliveries may race past getStatus: then the other one started it.
   const start = await startOrFindRunning(client, CURRENT_SUBMIT_DRIVER, instanceId, input);
   if (!start.started) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: start.runtimeStatus });

@@ -7,6 +7,7 @@
  *    "derived" submission on the same product); attestation and test-signed products cannot take a
  *    derived submission and allow only one initial one (reference/hdc-api.md), so they get a new product.
  */
+import { ownerIn } from "../domain/authorization";
 import type { DurableOrchestrationStatus } from "durable-functions";
 import type { SubmitDriverInput } from "../activities/contract";
 import type { PurgeRecord } from "../domain/purgeRecord";
@@ -58,6 +59,9 @@ export type RestartDecision = { input: SubmitDriverInput; newSubmission: boolean
 /** `fresh` is the input built from this request; `explicitResume` says the caller named the ids itself. */
 export function restartInput(fresh: SubmitDriverInput, previous: PreviousRun, explicitResume: boolean): RestartDecision {
   const round = Number.isSafeInteger(previous.input.round) && (previous.input.round as number) > 0 ? (previous.input.round as number) : 1;
+  // The run keeps its owner when the restart names none (a key holder's); a caller's restart is already checked to be the owner's.
+  const previousOwner = ownerIn(previous.input);
+  if (!fresh.owner && previousOwner) fresh = { ...fresh, owner: previousOwner };
   if (!failedAtMicrosoft(previous)) {
     // Resume: the same checkpoints (round), and the ids and type this round already used.
     const carried: SubmitDriverInput = explicitResume

@@ -21,11 +21,16 @@ import { SIGN_PREPRODUCTION_ORCHESTRATOR, type SignPreproductionInput } from "..
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
+import { mayTouch, ownerOfCaller, scopeFor } from "./access";
+import { callerOf } from "../identity/caller";
+import { ownerIn } from "../domain/authorization";
+import { dropOwnerFor } from "../domain/dropOwners";
 import { apiLink } from "./publicUrls";
 import { failedSubmissionOf, type PreviousRun, previousRunOf, previousRunOfRecord, restartInput } from "./restartPolicy";
 import { instanceIdForRequest, signingClashResponse } from "./signingKind";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseStartSubmission } from "./validation/startSubmission";
+import type { FieldProblem } from "../domain/validation";
 
 /**
  * Our own status endpoint (function-key protected like this one). The Durable extension's management
@@ -75,7 +80,20 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   if (!properties.contentLength) return invalidRequest([{ field: "package", reason: "is empty (0 bytes)" }]);
   const etag = properties.etag ?? "";
   // Size limit, and for a POST /api/uploads blob: the claimed size and the pinned ETag (pinned now if first).
-  const admission = await admitPackage(getBlobServiceClient(config), config, { ...location, etag, contentLength: properties.contentLength }, new Date().toISOString());
+  // Issue 32: an upload URL's package is its requester's, a drop under DROP_OWNERS its owner's; the
+  // caller who may not start it is told the package is not found, as if it did not exist.
+  const packageNotFound: HttpResponseInit = { status: 404, jsonBody: { error: "package not found", package: `${location.container}/${location.blobName}` } };
+  const owner = ownerOfCaller(callerOf(context));
+  const configuredOwner = location.container === config.settings.DROPS_CONTAINER ? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName) : undefined;
+  if (configuredOwner && !mayTouch(context, "submission.start", configuredOwner)) return packageNotFound;
+  const admission = await admitPackage(
+    getBlobServiceClient(config),
+    config,
+    { ...location, etag, contentLength: properties.contentLength },
+    new Date().toISOString(),
+    (uploadOwner) => mayTouch(context, "submission.start", uploadOwner),
+  );
+  if (!admission.ok && admission.notYours) return packageNotFound;
   if (!admission.ok) {
     context.warn(`startSubmission: refused ${location.container}/${location.blobName}: ${admission.reason}`);
     if (!admission.changed) return invalidRequest([{ field: admission.field, reason: admission.reason }]);
@@ -90,32 +108,46 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     status: 409,
     jsonBody: { error: "a submission for this package is already in progress", id: instanceId, runtimeStatus, ...links },
   });
-  if (rest.resume) {
+  const resumeRefused = (problems: FieldProblem[]): HttpResponseInit => {
+    context.warn(`startSubmission: resume refused for ${location.container}/${location.blobName}: ${problems.map((p) => p.field).join(", ")}`);
+    return {
+      status: 409,
+      jsonBody: {
+        error: "resume refused: productId/submissionId were not created by this service for this package version, or not for a submission the caller owns",
+        package: `${location.container}/${location.blobName}`,
+        fields: problems,
+      },
+    };
+  };
+  const claimants = rest.resume ? await resumeClaimants(getBlobServiceClient(config), config, rest.resume) : undefined;
+  if (rest.resume && claimants) {
     // Ids are checked against what this service created for this package version before anything
     // starts (the run checks again in checkResumeClaims). 409: the ids exist but are not this version's.
-    const claimants = await resumeClaimants(getBlobServiceClient(config), config, rest.resume);
     const problems = resumeOwnershipProblems(instanceId, rest.resume, claimants);
-    if (problems.length > 0) {
-      context.warn(`startSubmission: resume refused for ${location.container}/${location.blobName}: ${problems.map((p) => p.field).join(", ")}`);
-      return {
-        status: 409,
-        jsonBody: {
-          error: "resume refused: productId/submissionId were not created by this service for this package version",
-          package: `${location.container}/${location.blobName}`,
-          fields: problems,
-        },
-      };
-    }
+    if (problems.length > 0) return resumeRefused(problems);
   }
-  const found = await findInstance(client, instanceId);
+  const found = await findInstance(client, instanceId, { showInput: true });
   // A drop of this version that the trigger rejected (e.g. an invalid sidecar) is only a record: start afresh.
   const existing = found?.name === RECORD_REJECTED_DROP ? undefined : found;
-  const clash = signingClashResponse(existing?.name, rest.signing, instanceId, `${location.container}/${location.blobName}`);
-  if (clash) return clash;
-  if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
   // No instance: retention may have purged an earlier run of this version. Its checkpoints and claims
   // outlive the purge, so a plain round-1 start would resume whatever that run left (issue 30).
   const purged = existing ? undefined : await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
+  // An earlier run of this version is its owner's to restart or resume (legacy runs: operators only, who do not start).
+  const runOwner = existing ? ownerIn(existing.input) : purged?.input.owner;
+  if ((existing || purged) && !mayTouch(context, "submission.start", runOwner)) return packageNotFound;
+  if (rest.resume && claimants) {
+    // The ids are this version's: the run they belong to must be the caller's too (issue 32); with no
+    // run left to say whose (checkpoints only), only a key holder may resume them.
+    const problems = resumeOwnershipProblems(instanceId, rest.resume, claimants, {
+      objectId: callerOf(context).objectId,
+      scope: scopeFor(context, "submission.resume"),
+      runOwner,
+    });
+    if (problems.length > 0) return resumeRefused(problems);
+  }
+  const clash = signingClashResponse(existing?.name, rest.signing, instanceId, `${location.container}/${location.blobName}`);
+  if (clash) return clash;
+  if (existing && !TERMINAL_RUNTIME_STATUSES.has(String(existing.runtimeStatus))) return alreadyRunning(String(existing.runtimeStatus));
   const purgedClash = signingClashResponse(purged?.name, rest.signing, instanceId, `${location.container}/${location.blobName}`);
   if (purgedClash) return purgedClash;
   const purgedFacts = purged ? { historyPurgedAt: purged.purgedAt } : {};
@@ -136,7 +168,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
 
   let previous: PreviousRun | undefined;
-  if (existing) previous = previousRunOf(await client.getStatus(instanceId, { showInput: true }));
+  if (existing) previous = previousRunOf(existing);
   else if (purged) previous = previousRunOfRecord(purged);
   const failedSubmission = previous ? failedSubmissionOf(previous) : undefined;
   if (failedSubmission !== undefined && rest.resume?.submissionId === failedSubmission) {
@@ -164,10 +196,9 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     const pkg = { ...location, etag, contentLength: properties.contentLength, ...(admission.sha256 ? { sha256: admission.sha256 } : {}) };
     let round: number | undefined;
     if (existing && isPreprodName(existing.name)) {
-      const previous = await client.getStatus(instanceId, { showInput: true });
-      round = ((previous?.input as Partial<SignPreproductionInput> | undefined)?.round ?? 1) + 1;
+      round = ((existing.input as Partial<SignPreproductionInput> | undefined)?.round ?? 1) + 1;
     } else if (purged) round = (purged.input.round ?? 1) + 1; // after retention: its record says which round ended
-    const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "http", round }, config);
+    const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "http", round, owner: owner ?? runOwner }, config);
     const started = await startOrFindRunning(client, SIGN_PREPRODUCTION_ORCHESTRATOR, instanceId, preprodInput);
     if (!started.started) return alreadyRunning(started.runtimeStatus);
     context.log(`startSubmission: started preproduction signing ${instanceId} for ${location.container}/${location.blobName}${round ? ` (round ${round})` : ""}`);
@@ -179,7 +210,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   }
 
   let input = buildSubmitDriverInput(
-    { ...rest, package: { ...location, etag, contentLength: properties.contentLength, ...(admission.sha256 ? { sha256: admission.sha256 } : {}) }, requestedBy: "http" },
+    { ...rest, package: { ...location, etag, contentLength: properties.contentLength, ...(admission.sha256 ? { sha256: admission.sha256 } : {}) }, requestedBy: "http", owner },
     config,
   );
   let newSubmission = false;

@@ -19,6 +19,7 @@ import { toSubmissionView } from "../domain/submissionView";
 import { invalidRequest } from "./validation/fieldProblems";
 import type { HttpFunctionName } from "../domain/requestLimits";
 import { bodyLimited } from "./requestBody";
+import { mayTouchInstance } from "./access";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 /** Route segment → the result it serves. */
@@ -44,8 +45,8 @@ export async function handleResultFile(route: ResultFileRoute, request: HttpRequ
   // navigates to it (an attachment download straight from storage, never shown in the page).
   const as = request.query.get("as");
   if (as !== null && as !== "json") return invalidRequest([{ field: "as", reason: "must be json (or absent for a 302)" }]);
-  const status = await findInstance(durableClientFor(context), id);
-  if (!status) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  const status = await findInstance(durableClientFor(context), id, { showInput: true });
+  if (!status || !mayTouchInstance(context, "submission.files", status)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
 
   const view = toSubmissionView(status);
   const summary =

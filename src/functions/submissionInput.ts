@@ -3,6 +3,7 @@ import type { SignPreproductionInput, SubmitDriverInput } from "../activities/co
 import type { PackageRef } from "../domain/types";
 import type { PublishPolicy } from "../domain/publishing";
 import type { AppConfig } from "../config";
+import type { Owner } from "../domain/authorization";
 import { notificationsConfigured } from "../notifications/queue";
 import { harnessForExtension, packageBaseName, packageExtension } from "../domain/packageRules";
 import { completeProductFields, type ProductFieldOverrides } from "./validation/productFields";
@@ -16,6 +17,8 @@ export interface SubmissionRequest {
   /** Already validated with parsePublishPolicy. */
   publish?: PublishPolicy;
   requestedBy: SubmitDriverInput["requestedBy"];
+  /** Who the submission belongs to; absent: operators only. */
+  owner?: Owner;
 }
 
 export function buildSubmitDriverInput(request: SubmissionRequest, config: AppConfig): SubmitDriverInput {
@@ -41,6 +44,7 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     polling: config.polling(product.testHarness),
     retry: config.retry,
     requestedBy: request.requestedBy,
+    ...(request.owner ? { owner: request.owner } : {}),
     ...(notificationsConfigured(config) ? { notify: true } : {}),
     ...(request.publish ? { publish: { policy: request.publish, polling: config.labelPolling } } : {}),
   };
@@ -48,7 +52,7 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
 
 /** The input of a preproduction run (issue 40): the package and the schedules; no product, no submission. */
 export function buildSignPreproductionInput(
-  request: { package: PackageRef; requestedBy: SignPreproductionInput["requestedBy"]; round?: number },
+  request: { package: PackageRef; requestedBy: SignPreproductionInput["requestedBy"]; round?: number; owner?: Owner },
   config: AppConfig,
 ): SignPreproductionInput {
   return {
@@ -58,6 +62,7 @@ export function buildSignPreproductionInput(
     polling: config.polling("attestation"),
     retry: config.retry,
     requestedBy: request.requestedBy,
+    ...(request.owner ? { owner: request.owner } : {}),
     ...(request.round !== undefined && request.round > 1 ? { round: request.round } : {}),
     ...(notificationsConfigured(config) ? { notify: true } : {}),
   };

@@ -10,14 +10,18 @@ import { type SubmissionView, toSubmissionView } from "../domain/submissionView"
 import { invalidRequest } from "./validation/fieldProblems";
 import { encodeContinuationToken, parseListQuery } from "./validation/listQuery";
 import { bodyLimited } from "./requestBody";
+import { mayTouchInstance } from "./access";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 export async function handleSubmissionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? "";
   if (!isValidInstanceId(id)) return invalidRequest([{ field: "id", reason: "must be 1-100 letters, digits, '-' or '_'" }]);
   const client = durableClientFor(context);
-  const status = await findInstance(client, id);
-  if (!status || !isListedSubmissionName(status.name)) return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  const status = await findInstance(client, id, { showInput: true });
+  // Someone else's submission is not found, exactly like one that does not exist.
+  if (!status || !isListedSubmissionName(status.name) || !mayTouchInstance(context, "submission.status", status)) {
+    return { status: 404, jsonBody: { error: `no submission with id ${id}` } };
+  }
   const view = toSubmissionView(status);
   // The label's live state is in its own publishLabel instance (the submission may be finished).
   const latest = (await labelRuns(client, id)).at(-1)?.label;
@@ -26,7 +30,8 @@ export async function handleSubmissionStatus(request: HttpRequest, context: Invo
 
 /**
  * One page of submissions: at most `top` instances are read from the task hub per request; other
- * orchestrations and (with `package`) other packages are dropped from the page, so a page may hold
+ * orchestrations, (with `package`) other packages and (without Sign.Operate) other owners'
+ * submissions are dropped from the page, so a page may hold
  * fewer than `top` items and still have a continuationToken.
  */
 export async function handleListSubmissions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -39,9 +44,10 @@ export async function handleListSubmissions(request: HttpRequest, context: Invoc
     createdTimeFrom: query.createdFrom,
     createdTimeTo: query.createdTo,
     runtimeStatus: query.status,
+    showInput: true,
   });
   const items = page.instances
-    .filter((status) => isListedSubmissionName(status.name))
+    .filter((status) => isListedSubmissionName(status.name) && mayTouchInstance(context, "submission.list", status))
     .map(toSubmissionView)
     .filter((view) => !query.package || matchesPackage(view, query.package))
     .sort((a, b) => (b.createdTime ?? "").localeCompare(a.createdTime ?? ""));

@@ -9,6 +9,7 @@
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { AppConfig } from "../config";
 import { normalizeEtag } from "../domain/instanceId";
+import { ownerIn, type Owner } from "../domain/authorization";
 import { pinUpload, readUploadRecord } from "../storage/uploadRecords";
 
 /** The service's folder in DROPS_CONTAINER: every name in it was issued by POST /api/uploads. */
@@ -33,15 +34,18 @@ export function uploadIdOfBlob(config: AppConfig, container: string, blobName: s
 }
 
 export type Admission =
-  | { ok: true; sha256?: string }
+  /** `owner`: who asked for the upload URL (a blob in the uploads folder only). */
+  | { ok: true; sha256?: string; owner?: Owner }
   /** `changed`: the blob is not the version pinned for this upload (409 over HTTP). */
-  | { ok: false; field: "size" | "package"; reason: string; changed?: boolean };
+  | { ok: false; field: "size" | "package"; reason: string; changed?: boolean; notYours?: boolean };
 
 export async function admitPackage(
   service: BlobServiceClient,
   config: AppConfig,
   blob: { container: string; blobName: string; etag: string; contentLength: number },
   now: string,
+  /** Whether the caller may use an upload asked for by `owner` (checked before anything is pinned); absent: anyone (a drop). */
+  mayUse?: (owner: Owner | undefined) => boolean,
 ): Promise<Admission> {
   const limit = config.settings.MAX_PACKAGE_BYTES;
   if (blob.contentLength > limit) {
@@ -53,6 +57,7 @@ export async function admitPackage(
   if (!uploadId) return notIssued;
   const found = await readUploadRecord(service, config, uploadId);
   if (!found || found.record.blobName !== blob.blobName || found.record.container !== blob.container) return notIssued;
+  if (mayUse && !mayUse(ownerIn(found.record))) return { ...notIssued, notYours: true };
   const claimed = found.record.size;
   if (blob.contentLength !== claimed) {
     return {
@@ -71,5 +76,6 @@ export async function admitPackage(
       reason: `the package changed after the service pinned it: the upload was pinned at ETag ${pinned ?? "(none)"}, the blob is now ${blob.etag}`,
     };
   }
-  return { ok: true, sha256: found.record.sha256 };
+  const owner = ownerIn(found.record);
+  return { ok: true, sha256: found.record.sha256, ...(owner ? { owner } : {}) };
 }

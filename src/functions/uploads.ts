@@ -26,6 +26,9 @@ import { createUploadRecord, readUploadRecord } from "../storage/uploadRecords";
 import { createUploadSasUrl } from "../storage/userSas";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
+import { ownerOfCaller } from "./access";
+import { callerOf } from "../identity/caller";
+import { ownerIn, type Owner } from "../domain/authorization";
 import { uploadBlobName } from "./uploadAdmission";
 import { invalidRequest } from "./validation/fieldProblems";
 import { parseUploadRequest, type UploadRequest } from "./validation/uploadRequest";
@@ -58,11 +61,13 @@ function sameKey(key: string, keySha256: string): boolean {
  * The earlier upload the request names, when it is the same file and still exactly the pinned
  * version; else undefined (the caller gets a fresh upload of its own).
  */
-async function provenUpload(service: BlobServiceClient, config: AppConfig, upload: UploadRequest): Promise<{ package: string } | undefined> {
+async function provenUpload(service: BlobServiceClient, config: AppConfig, upload: UploadRequest, owner: Owner | undefined): Promise<{ package: string } | undefined> {
   if (!upload.uploadId || !upload.uploadKey) return undefined;
   const found = await readUploadRecord(service, config, upload.uploadId);
   const record = found?.record;
   if (!record || typeof record.keySha256 !== "string" || !sameKey(upload.uploadKey, record.keySha256)) return undefined;
+  // Only the caller it was issued to re-uses an upload (issue 32): anyone else gets one of their own.
+  if (ownerIn(record)?.objectId !== owner?.objectId) return undefined;
   if (record.pinnedEtag === undefined) return undefined;
   if (record.sha256 !== upload.sha256 || record.size !== upload.size || record.blobName !== uploadBlobName(upload.uploadId, upload.fileName)) return undefined;
   let etag: string | undefined;
@@ -87,7 +92,8 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
   if (upload.size > limit) return invalidRequest([{ field: "size", reason: `is ${upload.size} bytes, over the ${limit}-byte package limit (MAX_PACKAGE_BYTES)` }]);
   const service = getBlobServiceClient(config);
 
-  const proven = await provenUpload(service, config, upload);
+  const owner = ownerOfCaller(callerOf(context));
+  const proven = await provenUpload(service, config, upload, owner);
   if (proven) {
     context.log(`uploads: upload ${upload.uploadId} is pinned and unchanged at ${proven.package}; no upload needed`);
     return { status: 200, jsonBody: { exists: true, uploadId: upload.uploadId, package: proven.package, sha256: upload.sha256, size: upload.size } };
@@ -110,6 +116,7 @@ export async function handleCreateUpload(request: HttpRequest, context: Invocati
     keySha256: uploadKeySha256(uploadKey),
     createdAt: new Date().toISOString(),
     expiresOn: sas.expiresOn.toISOString(),
+    ...(owner ? { owner } : {}),
   });
   // Written by the service, create-only, before the URL leaves: the drop path reads it on BlobCreated.
   if (upload.product) {

@@ -31,9 +31,9 @@ export function isNotFoundError(error: unknown): boolean {
 export const TERMINAL_RUNTIME_STATUSES: ReadonlySet<string> = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 
 /** The instance's status, or undefined when no such instance exists. */
-export async function findInstance(client: SubmissionsClient, instanceId: string): Promise<df.DurableOrchestrationStatus | undefined> {
+export async function findInstance(client: SubmissionsClient, instanceId: string, options: { showInput?: boolean } = {}): Promise<df.DurableOrchestrationStatus | undefined> {
   try {
-    return await client.getStatus(instanceId, { showInput: false });
+    return await client.getStatus(instanceId, { showInput: options.showInput ?? false });
   } catch (error) {
     if (isNotFoundError(error)) return undefined;
     throw error;

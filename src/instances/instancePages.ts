@@ -16,6 +16,8 @@ export interface InstanceQuery {
   createdTimeFrom?: Date;
   createdTimeTo?: Date;
   runtimeStatus?: OrchestrationRuntimeStatus[] | string[];
+  /** With each instance's input (the list reads owners from it). */
+  showInput?: boolean;
 }
 
 export interface InstancePage {
@@ -36,7 +38,7 @@ const CONTINUATION_HEADER = "x-ms-continuation-token";
 export function instanceQueryUrl(data: ClientBindingData, query: InstanceQuery): string {
   const params = new URLSearchParams();
   params.set("top", String(query.top));
-  params.set("showInput", "false");
+  params.set("showInput", query.showInput ? "true" : "false");
   if (query.createdTimeFrom) params.set("createdTimeFrom", query.createdTimeFrom.toISOString());
   if (query.createdTimeTo) params.set("createdTimeTo", query.createdTimeTo.toISOString());
   if (query.runtimeStatus && query.runtimeStatus.length > 0) params.set("runtimeStatus", query.runtimeStatus.join(","));

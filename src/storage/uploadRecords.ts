@@ -7,6 +7,7 @@
  */
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { AppConfig } from "../config";
+import type { Owner } from "../domain/authorization";
 import { ensureContainer } from "./blobService";
 import { storageStatusCode, toStorageOperationError, withStorageErrors } from "./storageErrors";
 
@@ -26,6 +27,8 @@ export interface UploadRecord {
   createdAt: string;
   /** When the upload URL stops accepting writes. */
   expiresOn: string;
+  /** Who asked for the upload URL (issue 32): the package is theirs. Absent for a key holder's and older records. */
+  owner?: Owner;
   /** The blob's ETag the service first saw at a drop or start; every later step is held to it. */
   pinnedEtag?: string;
   pinnedAt?: string;

@@ -145,7 +145,8 @@ function sameAction(previous: LeafAction, current: LeafAction): boolean {
   return previous.functionName === current.functionName && JSON.stringify(previous.input) === JSON.stringify(current.input);
 }
 
-async function runEpisode(
+/** Runs one orchestrator episode through the registered durable-functions handler; the returned state, or the failure state. */
+export async function runEpisode(
   handler: (...args: unknown[]) => unknown,
   functionName: string,
   trigger: ReturnType<typeof triggerOf>,

@@ -68,6 +68,24 @@ describe("caller gate, AUTH_MODE=entra", () => {
     }
   });
 
+  it("a state-changing call signed in by the session cookie alone is refused as cross-site (403) unless it carries the page's header or a bearer token", async () => {
+    const everyRole = { "x-ms-client-principal": principalWith(["Sign.Submit", "Sign.Publish", "Sign.Approve", "Sign.Operate"]) };
+    const changing = app.httpTriggers().filter((t) => t.methods[0] !== "GET");
+    expect(changing.map((t) => t.functionName).sort()).toEqual(["cancelLabel", "cancelSubmission", "createUpload", "startLabel", "startSubmission", "updateLabel"]);
+    for (const t of changing) {
+      const forged = await invoke(t.functionName, t.methods[0], everyRole);
+      expect({ fn: t.functionName, status: forged.status }).toEqual({ fn: t.functionName, status: 403 });
+      expect(forged.body.toString()).toContain("must carry the header X-Requested-With: driver-signing-page");
+      for (const extra of [{ "x-requested-with": "driver-signing-page" }, { authorization: "Bearer any-token-easy-auth-checked" }] as Record<string, string>[]) {
+        // Past the gate the handler runs (here without a durable client, so it may throw): either way not the gate's refusal.
+        const admitted = await invoke(t.functionName, t.methods[0], { ...everyRole, ...extra }).catch((error: Error) => ({ status: 0, body: Buffer.from(error.message) }));
+        expect({ fn: t.functionName, extra: Object.keys(extra)[0], crossSite: admitted.body.toString().includes("X-Requested-With") }).toEqual({ fn: t.functionName, extra: Object.keys(extra)[0], crossSite: false });
+      }
+    }
+    // Reads are not state-changing: a GET with the cookie alone passes.
+    expect((await invoke("dashboard", "GET", everyRole)).status).toBe(200);
+  });
+
   it("the page names the signed-in caller and roles, HTML-escaped", async () => {
     const header = encodeClientPrincipal({
       auth_typ: "aad",

@@ -21,6 +21,7 @@ import { handleListSubmissions } from "../../../src/functions/submissionStatus";
 import { decodeContinuationToken } from "../../../src/functions/validation/listQuery";
 import "../../../src/functions/retention";
 import { type EngineFixture, engineFixture } from "../durable/harness";
+import { attachCaller, KEY_HOLDER } from "../../../src/identity/caller";
 
 // Stand-ins for submissions, registered under the real orchestrator name so the list keeps them.
 df.app.orchestration("submitDriver", function* (ctx: OrchestrationContext) {
@@ -51,6 +52,8 @@ describe("against the local runtime's durable engine", () => {
       options: { trigger: triggerOf(registered) as never, extraInputs: [clientInput as never], extraOutputs: [] },
     });
     context.extraInputs.set(clientInput as never, durableClientBindingData(baseUrl, hub));
+    // Called past the gate, as under AUTH_MODE=keys: the key holder (the gate and owners: callerGate.test.ts, owners e2e).
+    attachCaller(context, KEY_HOLDER);
     return context;
   }
 

@@ -29,6 +29,7 @@ import { handleStartSubmission } from "../../../src/functions/startSubmission";
 import { claimResource, readCheckpoint, updateCheckpoint } from "../../../src/storage/checkpoints";
 import { readPurgeRecord } from "../../../src/storage/purgeRecords";
 import { type EngineFixture, engineFixture } from "../durable/harness";
+import { attachCaller, KEY_HOLDER } from "../../../src/identity/caller";
 
 type Ending = { kind: "microsoft" | "activity"; productId: string; submissionId: string } | { kind: "complete" } | { kind: "wait" };
 /** How the next stand-in run ends, per instance id; and every input a run was started with. */
@@ -90,6 +91,8 @@ describe("a re-post after retention purged the run (issue 30)", () => {
       options: { trigger: triggerOf(registered) as never, extraInputs: [clientInput as never], extraOutputs: [] },
     });
     context.extraInputs.set(clientInput as never, durableClientBindingData(baseUrl, hub));
+    // Called past the gate, as under AUTH_MODE=keys: the key holder (the gate and owners: callerGate.test.ts, owners e2e).
+    attachCaller(context, KEY_HOLDER);
     return context;
   }
 

@@ -50,6 +50,7 @@ import { handleListSubmissions, handleSubmissionStatus } from "../../../src/func
 import { instanceIdForPackage } from "../../../src/domain/instanceId";
 import { recordRejection } from "../../../src/storage/manifests";
 import { getRegisteredFunctions, triggerOf } from "../../../local/functionsHost/coreStandIn";
+import { attachCaller, KEY_HOLDER } from "../../../src/identity/caller";
 
 interface FakeInstance {
   name: string;
@@ -121,6 +122,8 @@ function contextFor(functionName: string, client: unknown): InvocationContext {
     logHandler: () => undefined,
   });
   context.extraInputs.set(durableInput as never, client);
+  // Called past the gate, as under AUTH_MODE=keys: the key holder (the gate and owners: callerGate.test.ts, owners e2e).
+  attachCaller(context, KEY_HOLDER);
   return context;
 }
 

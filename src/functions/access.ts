@@ -1,0 +1,41 @@
+/**
+ * Owners (issue 32): which submissions a caller may touch. The caller gate has already checked that
+ * the caller holds a role for the route's action (domain/authorization.ts); here the action's scope
+ * is held against the owner the submission recorded. Someone else's submission is "not found" (404),
+ * never "forbidden": its existence is not told. Under AUTH_MODE=keys nothing tells callers apart, so
+ * the key holder owns everything (every scope is "any").
+ */
+import type { InvocationContext } from "@azure/functions";
+import { type Action, authorize, ownerIn, type Owner, type Scope, withinScope } from "../domain/authorization";
+import type { Caller } from "../domain/principal";
+import { callerOf, KEY_HOLDER } from "../identity/caller";
+import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
+
+/** The scope the invocation's caller has for `action`; undefined when it holds no role for it. */
+export function scopeFor(context: InvocationContext, action: Action): Scope | undefined {
+  const caller = callerOf(context);
+  if (caller === KEY_HOLDER) return "any";
+  const decision = authorize(caller.signRoles, action);
+  return decision.allowed ? decision.scope : undefined;
+}
+
+/** The owner to record for what this caller starts; none for the key holder (no principal to record). */
+export function ownerOfCaller(caller: Caller): Owner | undefined {
+  if (caller === KEY_HOLDER) return undefined;
+  return { objectId: caller.objectId, ...(caller.name ? { name: caller.name } : {}), ...(caller.clientAppId ? { clientAppId: caller.clientAppId } : {}) };
+}
+
+/** Whether the caller may do `action` on something owned by `owner` (undefined: operators only). */
+export function mayTouch(context: InvocationContext, action: Action, owner: Owner | undefined): boolean {
+  const scope = scopeFor(context, action);
+  return scope !== undefined && withinScope(scope, callerOf(context).objectId, owner);
+}
+
+/**
+ * Whether the caller may do `action` on this instance (its input shown): the owner its input
+ * records; a rejected drop's record is for those who may read rejected drops.
+ */
+export function mayTouchInstance(context: InvocationContext, action: Action, status: { name?: string; input?: unknown }): boolean {
+  if (status.name === RECORD_REJECTED_DROP) return mayTouch(context, "rejectedDrop.read", undefined);
+  return mayTouch(context, action, ownerIn(status.input));
+}
