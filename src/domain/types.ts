@@ -186,8 +186,8 @@ export interface PreflightFinding {
 
 /**
  * What the preflight step (issue 37) concluded: refused = an error finding, nothing is created at
- * Microsoft; warnings/clean = the run goes on; notApplicable = not a cabinet package (.hlkx/.hckx
- * are HLK archives, which these CAB rules do not describe). Small and non-secret.
+ * Microsoft; warnings/clean = the run goes on; notApplicable = a name without a package extension
+ * (.cab get the CAB rules, .hlkx/.hckx the HLKX ones). Small and non-secret.
  */
 export interface PreflightResult {
   verdict: "refused" | "warnings" | "clean" | "notApplicable";
