@@ -47,8 +47,8 @@ export function cancelUrlFor(config: AppConfig, instanceId: string): string {
 
 /** Containers POST /api/submissions may read packages from; the app's and the host's own are never among them. */
 export function submissionContainerProblem(container: string, config: AppConfig, taskHubName?: string): string | undefined {
-  const { DROPS_CONTAINER, SIGNED_CONTAINER, STATE_CONTAINER, SUBMISSION_CONTAINERS } = config.settings;
-  if (container === SIGNED_CONTAINER || container === STATE_CONTAINER || isHostContainer(container, taskHubName)) {
+  const { DROPS_CONTAINER, SIGNED_CONTAINER, STATE_CONTAINER, AUDIT_CONTAINER, SUBMISSION_CONTAINERS } = config.settings;
+  if (container === SIGNED_CONTAINER || container === STATE_CONTAINER || container === AUDIT_CONTAINER || isHostContainer(container, taskHubName)) {
     return `container ${container} belongs to the app or the Functions host; packages are not read from it`;
   }
   const allowed = SUBMISSION_CONTAINERS ?? [DROPS_CONTAINER];
