@@ -81,6 +81,8 @@ const schema = z
     DROPS_CONTAINER: containerName.default("driver-drops"),
     SIGNED_CONTAINER: containerName.default("signed-drivers"),
     STATE_CONTAINER: containerName.default("signing-state"),
+    // Issue 33: the audit trail (one blob per record, never overwritten; immutable in Azure by policy).
+    AUDIT_CONTAINER: containerName.default("signing-audit"),
 
     // Who may call the HTTP API: "keys" (function keys; every key-holder holds every role) or "entra"
     // (App Service Authentication in front; the app checks the injected principal's roles).
@@ -202,7 +204,11 @@ const schema = z
     }
     if (env.HDC_AUTH_MODE === "certificate") need("HDC_CERTIFICATE_PATH", "when HDC_AUTH_MODE=certificate");
     if (env.HDC_AUTH_MODE === "managedIdentity") need("HDC_MANAGED_IDENTITY_CLIENT_ID", "when HDC_AUTH_MODE=managedIdentity");
-    for (const reserved of [env.STATE_CONTAINER, env.SIGNED_CONTAINER]) {
+    // The audit trail shares its container with nothing: whatever else the app writes or deletes there cannot reach it.
+    for (const other of ["DROPS_CONTAINER", "SIGNED_CONTAINER", "STATE_CONTAINER"] as const) {
+      if (env[other] === env.AUDIT_CONTAINER) ctx.addIssue({ code: "custom", path: ["AUDIT_CONTAINER"], message: `must differ from ${other} (the audit trail has a container of its own)` });
+    }
+    for (const reserved of [env.STATE_CONTAINER, env.SIGNED_CONTAINER, env.AUDIT_CONTAINER]) {
       if (env.SUBMISSION_CONTAINERS?.includes(reserved)) {
         ctx.addIssue({ code: "custom", path: ["SUBMISSION_CONTAINERS"], message: `must not include ${reserved} (the app's own state or results)` });
       }

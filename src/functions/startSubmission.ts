@@ -47,8 +47,8 @@ export function cancelUrlFor(config: AppConfig, instanceId: string): string {
 
 /** Containers POST /api/submissions may read packages from; the app's and the host's own are never among them. */
 export function submissionContainerProblem(container: string, config: AppConfig, taskHubName?: string): string | undefined {
-  const { DROPS_CONTAINER, SIGNED_CONTAINER, STATE_CONTAINER, SUBMISSION_CONTAINERS } = config.settings;
-  if (container === SIGNED_CONTAINER || container === STATE_CONTAINER || isHostContainer(container, taskHubName)) {
+  const { DROPS_CONTAINER, SIGNED_CONTAINER, STATE_CONTAINER, AUDIT_CONTAINER, SUBMISSION_CONTAINERS } = config.settings;
+  if (container === SIGNED_CONTAINER || container === STATE_CONTAINER || container === AUDIT_CONTAINER || isHostContainer(container, taskHubName)) {
     return `container ${container} belongs to the app or the Functions host; packages are not read from it`;
   }
   const allowed = SUBMISSION_CONTAINERS ?? [DROPS_CONTAINER];
@@ -84,7 +84,8 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   // caller who may not start it is told the package is not found, as if it did not exist.
   const packageNotFound: HttpResponseInit = { status: 404, jsonBody: { error: "package not found", package: `${location.container}/${location.blobName}` } };
   const owner = ownerOfCaller(callerOf(context));
-  const configuredOwner = location.container === config.settings.DROPS_CONTAINER ? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName) : undefined;
+  // DROP_OWNERS claims prefixes in any submission container, not only the drops container.
+  const configuredOwner = dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName);
   if (configuredOwner && !mayTouch(context, "submission.start", configuredOwner)) return packageNotFound;
   const admission = await admitPackage(
     getBlobServiceClient(config),
@@ -94,6 +95,12 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     (uploadOwner) => mayTouch(context, "submission.start", uploadOwner),
   );
   if (!admission.ok && admission.notYours) return packageNotFound;
+  // A package in the drops container that neither an upload URL nor DROP_OWNERS claims is a drop, and
+  // drops nobody claims are the operators' (as packageDropped records them): an HTTP start that beats
+  // the Event Grid delivery must not make it the caller's.
+  if (admission.ok && !admission.owner && !configuredOwner && location.container === config.settings.DROPS_CONTAINER && !mayTouch(context, "submission.start", undefined)) {
+    return packageNotFound;
+  }
   if (!admission.ok) {
     context.warn(`startSubmission: refused ${location.container}/${location.blobName}: ${admission.reason}`);
     if (!admission.changed) return invalidRequest([{ field: admission.field, reason: admission.reason }]);
