@@ -15,7 +15,9 @@ import type {
   NormalizedSubmissionStatus,
   PackageRef,
   PollingPolicy,
+  PreflightInf,
   PreflightResult,
+  LabelPreview,
   ProductFields,
   LabelPollingPolicy,
   LabelReport,
@@ -74,6 +76,12 @@ export interface SubmitDriverInput {
    * before it, which replay without the step (src/orchestrators/versions.ts).
    */
   verifySignedPackage?: boolean;
+  /**
+   * Show the label a dry-run publish policy would produce right after preflight (issue 37), from the
+   * package's INFs. Set only on inputs built since then with a `publish` policy with `dryRun`; no
+   * history before has it (the preview is custom status only: no activity, no timer).
+   */
+  labelPreview?: boolean;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
   /** Webhooks are configured: at the end, queue a notification (src/notifications). Absent = none. */
@@ -135,6 +143,8 @@ export interface PollingCarry {
   stepHistory?: StepTransition[];
   /** The preflight result (bounded as in custom status), so later generations still show it. */
   preflight?: PreflightResult;
+  /** The label preview (bounded as in custom status), so later generations still show it. */
+  labelPreview?: LabelPreview;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,6 +327,11 @@ export interface PreflightPackageInput {
 export type PreflightPackageOutput = PreflightResult & {
   /** Bytes read from the package blob (ranged reads), for the log and the benchmark. */
   bytesRead: number;
+  /**
+   * The INFs read, with their architectures and hardware ids (bounded like hardwareIds), for the
+   * label preview. Absent in outputs recorded before it.
+   */
+  infs?: PreflightInf[];
 };
 /** Checks the signed package downloaded for this run against the package submitted (issue 36). */
 export interface VerifySignedPackageInput {

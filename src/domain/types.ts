@@ -190,6 +190,35 @@ export interface PreflightFinding {
  * Microsoft; warnings/clean = the run goes on; notApplicable = a name without a package extension
  * (.cab get the CAB rules, .hlkx/.hckx the HLKX ones). Small and non-secret.
  */
+/** One INF the preflight read: its path in the package, the architectures of its models sections, its hardware ids, its version. */
+export interface PreflightInf {
+  path: string;
+  architectures: string[];
+  hardwareIds: string[];
+  /** The version of the INF's DriverVer ("1.0.0.0"), when it has one. */
+  driverVersion?: string;
+}
+
+/**
+ * The label a publish policy with `dryRun` would produce, computed at drop time from the package's
+ * INFs (issue 37) before Microsoft's driver metadata exists: the hardware ids and OS codes the label
+ * would target (the OS codes are the run's requestedSignatures for each INF's architectures, as
+ * Microsoft's metadata lists them), and what Microsoft would refuse in it. The label made after
+ * signing, from Microsoft's metadata, is the one that counts (`label`).
+ */
+export interface LabelPreview {
+  basis: "packageInfs";
+  name: string;
+  destination: PublishDestination;
+  hardwareIdCount: number;
+  /** A sample, "inf | OS code | pnp". */
+  hardwareIds: string[];
+  operatingSystemCodes: string[];
+  chidCount: number;
+  /** Why Microsoft would refuse the label, "field: reason" (empty: none found). */
+  problems: string[];
+}
+
 export interface PreflightResult {
   verdict: "refused" | "warnings" | "clean" | "notApplicable";
   findings: PreflightFinding[];
@@ -255,6 +284,8 @@ export interface SubmissionCustomStatus {
   label?: LabelReport;
   /** The preflight step's verdict, findings and hardware ids (bounded: see fitPreflight). */
   preflight?: PreflightResult;
+  /** The label a dry-run publish policy would produce from the package's INFs (bounded: see fitLabelPreview). */
+  labelPreview?: LabelPreview;
   /** The signed package's check after download (issue 36), bounded as in history. */
   signedPackageVerification?: SignedPackageVerification;
   /** Preproduction signing (issue 40): absent for a product submission. */

@@ -35,7 +35,10 @@
  * and the result manifest only when the new input field `verifySignedPackage` is set, which only
  * inputs built since issue 36 (VERIFY_SIGNED_PACKAGE=on) carry: older histories replay download →
  * manifest as recorded, and their failure path is unchanged (the failed manifest gains the check's
- * facts only when that step failed).
+ * facts only when that step failed). The label preview (issue 37) is custom status only: with the new
+ * input field `labelPreview` (set only with a dry-run publish policy) the orchestrator expands the
+ * policy over the preflight output's INFs in pure code (src/publishing/previewLabel.ts) and reports
+ * it; no activity, timer or input of an existing call changes, so older histories replay as recorded.
  *
  * deliverNotification keeps its name too: since issue 30 its input holds `receiverId`; inputs written
  * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded
