@@ -6,6 +6,7 @@
  * 64-bit and always travel as decimal strings.
  */
 
+import type { ApprovalRequirement } from "../domain/approval";
 import type { Owner } from "../domain/authorization";
 import type {
   ActivityRetryPolicy,
@@ -90,6 +91,8 @@ export interface SubmitDriverInput {
 export interface PublishRequest {
   policy: PublishPolicy;
   polling: LabelPollingPolicy;
+  /** Issue 34: passed on to the publishLabel child (PublishLabelInput.approval); absent in older inputs. */
+  approval?: ApprovalRequirement;
 }
 
 /** What a label is made for: a signed submission of a package, and the user's policy. */
@@ -107,6 +110,11 @@ export interface LabelTarget {
 export interface PublishLabelInput extends LabelTarget {
   polling: LabelPollingPolicy;
   retry: ActivityRetryPolicy;
+  /**
+   * Wait for a second person between prepare and create (issue 34). Set only on new runs whose label
+   * needs it (src/domain/approval.ts); absent in every history written before, which replay as recorded.
+   */
+  approval?: ApprovalRequirement;
   /** Carried through continueAsNew once the label exists. */
   carry?: LabelCarry;
 }

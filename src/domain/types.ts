@@ -8,6 +8,7 @@
  * travel as decimal strings.
  */
 import type { LabelPhase, PublishDestination } from "./publishing";
+import type { ApprovalParty } from "./approval";
 
 /** A driver package in our own storage. */
 export interface PackageRef {
@@ -333,7 +334,30 @@ export interface LabelPollingPolicy {
  * dryRun (expanded, written, nothing created), rejected (the policy does not fit the driver
  * metadata or the submission; nothing created).
  */
-export type LabelReportPhase = LabelPhase | "waitingForMetadata" | "dryRun" | "rejected";
+export type LabelReportPhase = LabelPhase | "waitingForMetadata" | "dryRun" | "rejected" | "awaitingApproval" | "expired";
+
+/**
+ * The second-person approval of a label (issue 34), as status shows it: what waits (the label's
+ * dates and targets next to the summary fields of LabelReport), who asked, until when, and the
+ * decision; decisions the orchestrator ignored (self-approval, bad shape) are listed too.
+ */
+export interface LabelApprovalView {
+  requester?: ApprovalParty;
+  requestedAt: string;
+  deadline: string;
+  /** Policy facts of the label beyond the targets: dates, OS range, receiving partner. */
+  goLiveDate?: string;
+  floor?: string;
+  ceiling?: string;
+  receiverPublisherId?: string;
+  visibleToAccounts?: string[];
+  decision?: "approve" | "reject";
+  approver?: ApprovalParty;
+  comment?: string;
+  decidedAt?: string;
+  /** The latest ignored decisions (bounded), each with why. */
+  ignored?: { approver?: ApprovalParty; reason: string; at: string }[];
+}
 
 export interface LabelReport {
   phase: LabelReportPhase;
@@ -362,6 +386,8 @@ export interface LabelReport {
   portalUrl?: string;
   deadline?: string;
   pollCount?: number;
+  /** Second-person approval (issue 34): only on labels that waited for one. */
+  approval?: LabelApprovalView;
   updatedAt?: string;
 }
 

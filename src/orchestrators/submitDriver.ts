@@ -473,6 +473,8 @@ function* publishAfterSigning(
     policy: publish.policy,
     polling: publish.polling,
     retry: input.retry,
+    // Issue 34: only inputs built since carry it, so older children start with the input they had.
+    ...(publish.approval ? { approval: publish.approval } : {}),
   };
   try {
     const report: LabelReport | undefined = yield context.df.callSubOrchestrator(PUBLISH_LABEL_ORCHESTRATOR, childInput, childId);

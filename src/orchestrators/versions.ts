@@ -45,6 +45,11 @@
  * sendWebhook calls replay as they were; sendWebhook then drops such a delivery (the position may
  * name another receiver now). test/fixtures/deliverNotification-v1 is such a history.
  *
+ * publishLabel keeps its name through issue 34: the second-person approval (timers and the
+ * approvalDecision event between prepareShippingLabel and createShippingLabel) runs only when the new
+ * input field `approval` is set, which no history written before has; test/fixtures/publishLabel-v1
+ * holds such histories (create pending, following, dry run), replayed in versioning.test.ts.
+ *
  * changeLabel (issue 30) is new: its first version, no histories before it.
  *
  * signPreproduction (issue 40) is new too: preproduction signing runs under its own name instead of a

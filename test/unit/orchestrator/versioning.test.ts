@@ -260,6 +260,12 @@ describe("publishLabel histories written before the approval step (v1, 0b66f99)"
     expect(result.callCounts).toEqual({ getShippingLabelStatus: 1 });
   });
 
+  test("the same history with the new `approval` input would not replay (the gate is what keeps it safe; the check is real)", async () => {
+    const fixture = load("create-pending.json");
+    const withApproval = { ...fixture.input, approval: { requester: { objectId: "someone" }, deadlineHours: 168 } };
+    await expect(replay(fixture, withApproval)).rejects.toThrow(/Non-deterministic orchestration: action #3 was .*createShippingLabel.* but replay produced .*"actionType":5/);
+  });
+
   test("dry run waiting for the metadata: ends as a dry run, nothing created", async () => {
     const result = await replay(load("dry-run-waiting.json"));
     expect(result.runtimeStatus).toBe("Completed");
