@@ -7,6 +7,7 @@ import { isLoopbackUrl } from "./domain/loopback";
 import { containerNameProblem, isHostContainer } from "./domain/packageRules";
 import { splitWebhookEntry, webhookSubscriptions } from "./domain/webhookReceivers";
 import { parseDropOwners } from "./domain/dropOwners";
+import { type ApprovalSettings, DEFAULT_APPROVAL_DEADLINE_HOURS, MAX_APPROVAL_DEADLINE_HOURS, MIN_APPROVAL_DEADLINE_HOURS, parseApprovalPartners } from "./domain/approval";
 import type { ActivityRetryPolicy, DeviceType, LabelPollingPolicy, PollingPolicy, TestHarness } from "./domain/types";
 import type { AuthMode } from "./domain/principal";
 
@@ -116,6 +117,23 @@ const schema = z
     LABEL_POLL_INITIAL_SECONDS: positiveInt(300),
     LABEL_POLL_MAX_SECONDS: positiveInt(6 * 3600),
     LABEL_METADATA_WAIT_MINUTES: positiveInt(240),
+    // Issue 34: a second person approves a label before it is created (Windows Update always; partner
+    // shares listed here: "<publisherId>[=<name>],..." or "*" for all), within this many hours.
+    APPROVAL_PARTNERS: z
+      .string()
+      .transform((value, ctx) => {
+        const parsed = parseApprovalPartners(value);
+        if (parsed.ok) return parsed.partners;
+        for (const problem of parsed.problems) ctx.addIssue({ code: "custom", message: problem });
+        return z.NEVER;
+      })
+      .default([]),
+    APPROVAL_DEADLINE_HOURS: z.coerce
+      .number()
+      .int()
+      .min(MIN_APPROVAL_DEADLINE_HOURS, `must be at least ${MIN_APPROVAL_DEADLINE_HOURS} hour`)
+      .max(MAX_APPROVAL_DEADLINE_HOURS, `must be at most ${MAX_APPROVAL_DEADLINE_HOURS} hours (30 days)`)
+      .default(DEFAULT_APPROVAL_DEADLINE_HOURS),
     DEADLINE_ATTESTATION_MINUTES: positiveInt(6 * 60),
     DEADLINE_HLK_MINUTES: positiveInt(7 * 24 * 60),
     ACTIVITY_RETRY_FIRST_SECONDS: positiveInt(5),
@@ -287,6 +305,8 @@ export interface AppConfig {
   settings: Settings;
   polling(testHarness: TestHarness): PollingPolicy;
   labelPolling: LabelPollingPolicy;
+  /** Which labels wait for a second person, and how long (issue 34). */
+  approval: ApprovalSettings;
   retry: ActivityRetryPolicy;
   productDefaults: {
     requestedSignatures: string[];
@@ -332,6 +352,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       metadataWaitMinutes: settings.LABEL_METADATA_WAIT_MINUTES,
       pollsPerGeneration: settings.POLLS_PER_GENERATION,
     },
+    approval: { partners: settings.APPROVAL_PARTNERS, deadlineHours: settings.APPROVAL_DEADLINE_HOURS },
     retry: {
       firstRetryIntervalSeconds: settings.ACTIVITY_RETRY_FIRST_SECONDS,
       maxAttempts: settings.ACTIVITY_RETRY_MAX_ATTEMPTS,

@@ -12,7 +12,7 @@
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { normalizeEtag } from "../domain/instanceId";
 import { packageExtension } from "../domain/packageRules";
-import type { PreflightFinding } from "../domain/types";
+import type { PreflightFinding, PreflightInf } from "../domain/types";
 import type { RangeReader } from "../preflight/rangeReader";
 import { checkHlkx, checkPackage } from "../preflight/rules";
 import type { PreflightPackageInput, PreflightPackageOutput } from "./contract";
@@ -26,6 +26,8 @@ export const MAX_PREFLIGHT_READ_BYTES = 512 * 1024 * 1024;
 /** Findings returned (and so kept in history): the rest are counted in one more finding. */
 export const MAX_FINDINGS = 50;
 export const MAX_HARDWARE_IDS = 200;
+/** INFs listed per INF in the output (for the label preview): history stays small. */
+export const MAX_INFS = 100;
 
 export async function preflightPackage(input: PreflightPackageInput, deps: ActivityDeps): Promise<PreflightPackageOutput> {
   const { container, blobName } = input.package;
@@ -49,12 +51,22 @@ export async function preflightPackage(input: PreflightPackageInput, deps: Activ
   const report = extension === ".cab" ? await checkPackage(reader, options) : await checkHlkx(reader, options);
 
   const hardwareIds = [...new Set(report.drivers.flatMap((driver) => driver.infs.flatMap((inf) => inf.hardwareIds)))];
+  // Per INF for the label preview, within the same bound on hardware ids in all.
+  const infs: PreflightInf[] = [];
+  let idsLeft = MAX_HARDWARE_IDS;
+  for (const inf of report.drivers.flatMap((driver) => driver.infs).slice(0, MAX_INFS)) {
+    const ids = inf.hardwareIds.slice(0, idsLeft);
+    idsLeft -= ids.length;
+    const driverVersion = inf.driverVer?.split(",")[1]?.trim();
+    infs.push({ path: inf.path, architectures: inf.architectures, hardwareIds: ids, ...(driverVersion ? { driverVersion } : {}) });
+  }
   deps.log(`Preflight of ${container}/${blobName}: ${report.verdict}, ${report.findings.length} findings, ${hardwareIds.length} hardware ids, ${reader.bytesRead} of ${reader.size} bytes read`);
   return {
     verdict: report.verdict,
     findings: boundedFindings(report.findings),
     hardwareIds: hardwareIds.slice(0, MAX_HARDWARE_IDS),
     bytesRead: reader.bytesRead,
+    infs,
   };
 }
 

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { APP_CONTAINERS } from "../../local/stack";
 import { writeCab } from "../../src/preflight/cabWriter";
 import type { ResultManifest } from "../../src/domain/types";
-import { expectNothingSecret, startTestStack, waitForEnd, type TestStack } from "../support/stack";
+import { expectNothingSecret, isTerminal, startTestStack, waitForEnd, type TestStack } from "../support/stack";
 import { bsdtarZip, scratch, SIGNED_HLKX_PARTS, toolIt, writeTree } from "../unit/preflight/fixtures";
 
 jest.setTimeout(120_000);
@@ -162,6 +162,33 @@ describe("preflight before anything is created at Hardware Dev Center", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a drop with a dry-run publish policy shows the label it would produce in its status within seconds, from the INF", async () => {
+    const blobName = "preflight-preview-1.0.0.cab";
+    const drops = stack.blobService.getContainerClient(APP_CONTAINERS.drops);
+    const sidecar = JSON.stringify({ publish: { destination: "anotherPartner", receiverPublisherId: "12345", dryRun: true } });
+    await drops.getBlockBlobClient(`${blobName}.json`).upload(sidecar, Buffer.byteLength(sidecar));
+    const droppedAt = Date.now();
+    await drop(blobName, goodCab());
+    const id = await stack.submissions.findByBlob(blobName, 20_000);
+    const shown = await stack.submissions.waitFor(id, (view) => view.raw.labelPreview !== undefined || isTerminal(view), { timeoutMs: 20_000 });
+    expect((Date.now() - droppedAt) / 1000).toBeLessThan(20);
+    expect(shown.raw.labelPreview).toEqual({
+      basis: "packageInfs",
+      name: "preflight-preview-1.0.0 1.0.0.0",
+      destination: "anotherPartner",
+      hardwareIdCount: 1,
+      hardwareIds: [`contoso.inf | WINDOWS_v100_X64_RS5_FULL | ${HARDWARE_ID.toLowerCase()}`],
+      operatingSystemCodes: ["WINDOWS_v100_X64_RS5_FULL"],
+      chidCount: 0,
+      problems: [],
+    });
+    // The real dry run still follows Microsoft's metadata after signing.
+    const final = await waitForEnd(stack, id);
+    expect(final.stage).toBe("succeeded");
+    expect(final.raw.labelPreview).toEqual(shown.raw.labelPreview);
+    expectNothingSecret(stack, JSON.stringify(final.raw));
   });
 
   it("a good .cab signs as before, with its hardware ids in the status", async () => {

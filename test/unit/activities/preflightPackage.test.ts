@@ -67,6 +67,8 @@ describe("preflightPackage", () => {
     const result = await preflightPackage(input("good.cab", etag), deps());
 
     expect(result).toMatchObject({ verdict: "clean", findings: [], hardwareIds: ["usb\\vid_1234&pid_5678"] });
+    // Per INF too, for the label preview of a dry-run publish policy.
+    expect(result.infs).toEqual([{ path: "usb/contoso.inf", architectures: ["amd64"], hardwareIds: ["usb\\vid_1234&pid_5678"] }]);
     expect(result.bytesRead).toBeGreaterThan(0);
     // The header, the file table and the first data blocks: far below the package.
     expect(result.bytesRead).toBeLessThan(256 * 1024);
