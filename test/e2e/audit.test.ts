@@ -8,6 +8,7 @@
  */
 jest.mock("@azure/functions-core", () => jest.requireActual("../../local/functionsHost/coreStandIn"), { virtual: true });
 
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -21,6 +22,22 @@ import { type AuditRecord, looksSecret } from "../../src/domain/audit";
 import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
 
 jest.setTimeout(240_000);
+
+const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
+
+function runCli(args: string[], tokenFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("DRIVER_SIGN_")) env[name] = value;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, DRIVER_SIGN_TOKEN_FILE: tokenFile }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 const HTTP_CONTAINER = "e2e-audit-packages";
 const AUDIT_CONTAINER = "signing-audit";
@@ -194,6 +211,32 @@ describe("the audit trail (entra mode)", () => {
       // Reading the trail is not an action: the export holds the same records as before.
       expect(lines).toEqual(all);
     }
+  });
+
+  it("driver-sign audit exports the same records as JSON Lines (stdout or --out), for Sign.Operate only", async () => {
+    const expected = await allRecords(`submission=${aliceId}`);
+    const olgaFile = path.join(dataDir, "olga.token");
+    const bobFile = path.join(dataDir, "bob.token");
+    fs.writeFileSync(olgaFile, token.olga, { mode: 0o600 });
+    fs.writeFileSync(bobFile, token.bob, { mode: 0o600 });
+    const toStdout = await runCli(["--url", stack.apiUrl, "audit", "--submission", aliceId], olgaFile);
+    expect({ code: toStdout.code, stderr: toStdout.stderr }).toEqual({ code: 0, stderr: `${expected.length} audit records\n` });
+    expect(toStdout.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))).toEqual(expected);
+
+    const out = path.join(dataDir, "audit.jsonl");
+    const toFile = await runCli(["--url", stack.apiUrl, "--json", "audit", "--action", "drop", "--out", out], olgaFile);
+    expect(toFile.code).toBe(0);
+    expect(JSON.parse(toFile.stdout)).toMatchObject({ command: "audit", exitCode: 0, outcome: "listed", message: `1 audit records written to ${out}` });
+    expect(fs.readFileSync(out, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line))).toEqual(await allRecords("action=drop"));
+
+    const refused = await runCli(["--url", stack.apiUrl, "audit"], bobFile);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("GET /api/audit answered HTTP 403");
+    expect(refused.stdout).toBe("");
+    const bad = await runCli(["--url", stack.apiUrl, "audit", "--from", "yesterday"], olgaFile);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("from must be an ISO 8601");
+    for (const run of [toStdout, toFile, refused, bad]) expectNothingSecret(stack, run.stdout + run.stderr);
   });
 
   it("a record cannot be overwritten through the app's writer, and keeps its content", async () => {
