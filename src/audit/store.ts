@@ -46,13 +46,35 @@ function metadataOf(record: AuditRecord): Record<string, string> {
   return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined)) as Record<string, string>;
 }
 
-/** Writes one record (made safe first); resolves with its blob name once storage has it. */
-export async function writeAuditRecord(service: BlobServiceClient, config: AppConfig, record: AuditRecord): Promise<string> {
+/**
+ * Writes one record (made safe first); resolves with its blob name once storage has it. The name is
+ * chosen once, so a retry after an attempt whose answer was lost finds its own record (409) and is
+ * done: one record, never two, never an overwrite.
+ */
+export async function writeAuditRecord(service: BlobServiceClient, config: AppConfig, record: AuditRecord, attempts = 3): Promise<string> {
   const safe = sanitizeAuditRecord(record);
-  const container = await ensureContainer(service, config.settings.AUDIT_CONTAINER);
   const name = auditBlobName(safe.time, randomBytes(8).toString("hex"));
-  await createAuditBlob(container, name, JSON.stringify(safe), metadataOf(safe));
-  return name;
+  const body = JSON.stringify(safe);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const container = await ensureContainer(service, config.settings.AUDIT_CONTAINER);
+      await createAuditBlob(container, name, body, metadataOf(safe));
+      return name;
+    } catch (error) {
+      if (error instanceof AuditOverwriteRefused && attempt > 1) return name; // an earlier attempt landed
+      lastError = error;
+      if (error instanceof AuditOverwriteRefused) break;
+      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+  throw lastError;
+}
+
+/** Whether records can be written now (the container exists or is created); throws when storage cannot be reached. */
+export async function auditStoreReady(service: BlobServiceClient, config: AppConfig): Promise<void> {
+  const container = service.getContainerClient(config.settings.AUDIT_CONTAINER);
+  await container.createIfNotExists();
 }
 
 export interface AuditPage {

@@ -7,10 +7,13 @@
 import type { Action } from "./authorization";
 import { redactSecrets } from "./redact";
 
-/** The authorization actions, plus what no HTTP route names: a retention purge and a blob drop. */
-export type AuditAction = Action | "purge" | "drop";
+/**
+ * The authorization actions, plus what no route names: a start that re-runs a failed or cancelled
+ * version ("submission.restart"), a retention purge and a blob drop.
+ */
+export type AuditAction = Action | "submission.restart" | "purge" | "drop";
 
-export const NON_ROUTE_AUDIT_ACTIONS = ["purge", "drop"] as const;
+export const NON_ROUTE_AUDIT_ACTIONS = ["submission.restart", "purge", "drop"] as const;
 
 /**
  * ok: done. refused: not done, and why ("role": the caller holds none of the action's roles, 403;

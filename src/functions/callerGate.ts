@@ -13,6 +13,7 @@ import { readAuthMode, registeredAuthMode } from "../config";
 import { type Action, authorize, refusalText, rolesFor } from "../domain/authorization";
 import { attachCaller, KEY_HOLDER, readCaller } from "../identity/caller";
 import { crossSiteRefusal } from "../identity/crossSite";
+import { audited, recordGateRefusal } from "./auditTrail";
 
 /**
  * The authLevel of every HTTP trigger: behind Easy Auth the token is the credential, so no function
@@ -43,17 +44,19 @@ export function callerGated(action: Action, handler: HttpHandler): HttpHandler {
       context.error(`caller gate: ${(error as Error).message}`);
       return { status: 500, jsonBody: { error: "the app's settings are invalid; see the app log" } };
     }
+    // Every admitted call runs through the audit trail (auditTrail.ts); refusals are recorded too.
     if (mode === "keys") {
       attachCaller(context, KEY_HOLDER);
-      return handler(request, context);
+      return audited(action, KEY_HOLDER, request, context, async (r, c) => handler(r, c));
     }
     const caller = readCaller(request);
+    // No principal, nobody to hold to account: answered, not recorded.
     if (!caller) return unauthenticated();
-    if (!authorize(caller.signRoles, action).allowed) return forbidden(action);
+    if (!authorize(caller.signRoles, action).allowed) return recordGateRefusal(request, context, caller, action, "role", forbidden(action));
     // A session-cookie caller's state-changing call must come from our page (identity/crossSite.ts).
     const crossSite = crossSiteRefusal(request);
-    if (crossSite) return crossSite;
+    if (crossSite) return recordGateRefusal(request, context, caller, action, "crossSite", crossSite);
     attachCaller(context, caller);
-    return handler(request, context);
+    return audited(action, caller, request, context, async (r, c) => handler(r, c));
   };
 }

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { AppHost } from "../../../local/runtime/appHost";
 import { CLAIM_TYPES, encodeClientPrincipal } from "../../../src/domain/principal";
 import { resetConfigCache } from "../../../src/config";
+import { startAuditStorage, type AuditStorage } from "../audit/storageEnv";
 
 const principalWith = (roles: string[]) =>
   encodeClientPrincipal({
@@ -24,12 +25,16 @@ const principalWith = (roles: string[]) =>
 describe("caller gate, AUTH_MODE=entra", () => {
   let app: AppHost;
   const saved = process.env.AUTH_MODE;
-  beforeAll(() => {
+  // Refusals and state-changing calls are recorded in the audit trail (issue 33): real storage.
+  let audit: AuditStorage;
+  beforeAll(async () => {
+    audit = await startAuditStorage("gate-audit");
     process.env.AUTH_MODE = "entra";
     resetConfigCache();
     app = AppHost.load(path.resolve(__dirname, "../../../src/index"), { durableClientData: () => ({}), log: () => undefined });
   });
-  afterAll(() => {
+  afterAll(async () => {
+    await audit?.stop();
     if (saved === undefined) delete process.env.AUTH_MODE;
     else process.env.AUTH_MODE = saved;
   });
@@ -58,6 +63,26 @@ describe("caller gate, AUTH_MODE=entra", () => {
         expect({ fn: t.functionName, roles, status: answer.status }).toEqual({ fn: t.functionName, roles, status: 403 });
         expect(answer.body.toString()).toMatch(/"error":"the caller may not do [a-zA-Z.]+: it needs one of the roles Sign\.[A-Za-z]+/);
       }
+    }
+  });
+
+  it("each 403 is recorded in the audit trail before it is answered: one record, the caller, the action, refused for its role", async () => {
+    const before = (await audit.records()).length;
+    const expected: { action: string; fn: string }[] = [];
+    for (const t of app.httpTriggers()) {
+      const answer = await invoke(t.functionName, t.methods[0], { "x-ms-client-principal": principalWith(["Sign.Reader"]), "x-forwarded-for": "203.0.113.7:50123" });
+      expect(answer.status).toBe(403);
+      expected.push({ fn: t.functionName, action: JSON.parse(answer.body.toString()).action });
+    }
+    const records = (await audit.records()).slice(before);
+    expect(records.map((r) => r.action).sort()).toEqual(expected.map((e) => e.action).sort());
+    for (const record of records) {
+      expect(record).toMatchObject({
+        principal: { objectId: "oid-1", roles: ["Sign.Reader"] },
+        outcome: { result: "refused", refusal: "role", reason: expect.stringMatching(/^403 the caller may not do /) },
+        clientAddress: "203.0.113.7",
+      });
+      expect(record.requestId).toEqual(expect.any(String));
     }
   });
 

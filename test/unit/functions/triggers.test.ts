@@ -32,6 +32,15 @@ const fakeService = {
   }),
 };
 jest.mock("../../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
+// The audit store against Azurite is test/unit/audit; here only what the drop trigger records.
+const auditWrites: Array<Record<string, unknown>> = [];
+jest.mock("../../../src/audit/store", () => ({
+  auditStoreReady: jest.fn(async () => undefined),
+  writeAuditRecord: jest.fn(async (_service: unknown, _config: unknown, record: Record<string, unknown>) => {
+    auditWrites.push(record);
+    return "name";
+  }),
+}));
 jest.mock("../../../src/storage/manifests", () => ({
   recordRejection: jest.fn(async (_service: unknown, _config: unknown, manifest: { package: { blobName: string } }) => ({
     container: "signed-drivers",
@@ -188,6 +197,7 @@ describe("registrations", () => {
         "packageDropped",
         "signedPackageLink",
         "purgeFinishedSubmissions",
+        "readAudit",
         "queueNotification",
         "recordRejectedDrop",
         "sendWebhook",
@@ -407,8 +417,23 @@ describe("packageDropped (Event Grid)", () => {
     putPackage("y.cab");
     const { client, started } = fakeClient();
     const registered = getRegisteredFunctions().get("packageDropped")!;
+    auditWrites.length = 0;
     await registered.handler(blobCreated("y.cab"), contextFor("packageDropped", client));
     expect(started).toHaveLength(1);
+    // Issue 33: the drop is recorded once, by nobody's principal (no upload record, no DROP_OWNERS entry).
+    expect(auditWrites).toEqual([
+      expect.objectContaining({ action: "drop", principal: expect.objectContaining({ objectId: "blob-drop" }), target: { instance: started[0].instanceId, package: "driver-drops/y.cab" }, outcome: { result: "ok", reason: "started" } }),
+    ]);
+  });
+
+  test("the registered handler starts nothing when the audit store cannot be reached (the event fails and is redelivered)", async () => {
+    putPackage("z.cab");
+    const { client, started } = fakeClient();
+    const { auditStoreReady } = jest.requireMock("../../../src/audit/store") as { auditStoreReady: jest.Mock };
+    auditStoreReady.mockRejectedValueOnce(new Error("storage unreachable"));
+    const registered = getRegisteredFunctions().get("packageDropped")!;
+    await expect(registered.handler(blobCreated("z.cab"), contextFor("packageDropped", client))).rejects.toThrow("storage unreachable");
+    expect(started).toHaveLength(0);
   });
 });
 
