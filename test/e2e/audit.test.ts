@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BlockBlobClient } from "@azure/storage-blob";
+import { chromium } from "playwright-core";
 import { LocalIssuer } from "../../local/identity/issuer";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
@@ -24,6 +25,8 @@ import { expectNothingSecret, startTestStack, type TestStack } from "../support/
 jest.setTimeout(240_000);
 
 const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
+const CHROMIUM = "/usr/bin/chromium";
+const browserIt = fs.existsSync(CHROMIUM) || process.env.CI === "true" ? it : it.skip;
 
 function runCli(args: string[], tokenFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: Record<string, string> = {};
@@ -260,5 +263,45 @@ describe("the audit trail (entra mode)", () => {
       scanned++;
     }
     expect(scanned).toBeGreaterThanOrEqual(10);
+  });
+
+  browserIt("the page's audit panel: an operator signed in sees the records and can filter them; a submitter's page has no panel", async () => {
+    const records = await allRecords();
+    const origin = new URL(stack.apiUrl).origin;
+    const browser = await chromium.launch({ executablePath: CHROMIUM });
+    try {
+      const signIn = async (user: string, roles: string[]) => {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(`${origin}/.auth/login/aad?post_login_redirect_uri=/api/dashboard`);
+        await page.waitForURL((url) => url.pathname === "/_local/tenant/oauth2/v2.0/authorize");
+        await page.fill('input[name="user"]', user);
+        for (const role of roles) await page.check(`input[name="role"][value="${role}"]`);
+        await Promise.all([page.waitForURL(`${origin}/api/dashboard`), page.click('button[type="submit"]')]);
+        return page;
+      };
+      const operator = await signIn("olga", ["Sign.Operate"]);
+      const rows = operator.locator("#audit-rows tr");
+      await rows.nth(records.length - 1).waitFor();
+      expect(await rows.count()).toBe(records.length);
+      expect(await rows.nth(0).locator("td").nth(2).textContent()).toBe("upload.create");
+      expect(await rows.nth(0).locator("td").nth(1).textContent()).toBe(`alice (${oid.alice})`);
+      const refusal = operator.locator('#audit-rows tr[data-audit-action="audit.read"]').first();
+      expect(await refusal.locator("td").nth(4).textContent()).toMatch(/^refused \(role\): 403 /);
+      await operator.fill("#a-principal", oid.bob);
+      await operator.click('#audit-filters button[type="submit"]');
+      // (The page's CSP forbids evaluating strings, so the wait polls from here.)
+      const bobs = records.filter((r) => r.principal.objectId === oid.bob).length;
+      const deadline = Date.now() + 10_000;
+      while ((await rows.count()) !== bobs && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await operator.locator("#audit-rows tr td:nth-child(2)").allTextContents()).toEqual(records.filter((r) => r.principal.objectId === oid.bob).map(() => `bob (${oid.bob})`));
+      expectNothingSecret(stack, await operator.content());
+
+      const submitter = await signIn("sam", ["Sign.Submit"]);
+      await submitter.locator("#access").waitFor();
+      expect(await submitter.locator("#audit-view").count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
   });
 });
