@@ -8,11 +8,13 @@
  */
 jest.mock("@azure/functions-core", () => jest.requireActual("../../local/functionsHost/coreStandIn"), { virtual: true });
 
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BlockBlobClient } from "@azure/storage-blob";
+import { chromium } from "playwright-core";
 import { LocalIssuer } from "../../local/identity/issuer";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
@@ -21,6 +23,24 @@ import { type AuditRecord, looksSecret } from "../../src/domain/audit";
 import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
 
 jest.setTimeout(240_000);
+
+const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
+const CHROMIUM = "/usr/bin/chromium";
+const browserIt = fs.existsSync(CHROMIUM) || process.env.CI === "true" ? it : it.skip;
+
+function runCli(args: string[], tokenFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("DRIVER_SIGN_")) env[name] = value;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, DRIVER_SIGN_TOKEN_FILE: tokenFile }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 const HTTP_CONTAINER = "e2e-audit-packages";
 const AUDIT_CONTAINER = "signing-audit";
@@ -196,6 +216,32 @@ describe("the audit trail (entra mode)", () => {
     }
   });
 
+  it("driver-sign audit exports the same records as JSON Lines (stdout or --out), for Sign.Operate only", async () => {
+    const expected = await allRecords(`submission=${aliceId}`);
+    const olgaFile = path.join(dataDir, "olga.token");
+    const bobFile = path.join(dataDir, "bob.token");
+    fs.writeFileSync(olgaFile, token.olga, { mode: 0o600 });
+    fs.writeFileSync(bobFile, token.bob, { mode: 0o600 });
+    const toStdout = await runCli(["--url", stack.apiUrl, "audit", "--submission", aliceId], olgaFile);
+    expect({ code: toStdout.code, stderr: toStdout.stderr }).toEqual({ code: 0, stderr: `${expected.length} audit records\n` });
+    expect(toStdout.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))).toEqual(expected);
+
+    const out = path.join(dataDir, "audit.jsonl");
+    const toFile = await runCli(["--url", stack.apiUrl, "--json", "audit", "--action", "drop", "--out", out], olgaFile);
+    expect(toFile.code).toBe(0);
+    expect(JSON.parse(toFile.stdout)).toMatchObject({ command: "audit", exitCode: 0, outcome: "listed", message: `1 audit records written to ${out}` });
+    expect(fs.readFileSync(out, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line))).toEqual(await allRecords("action=drop"));
+
+    const refused = await runCli(["--url", stack.apiUrl, "audit"], bobFile);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("GET /api/audit answered HTTP 403");
+    expect(refused.stdout).toBe("");
+    const bad = await runCli(["--url", stack.apiUrl, "audit", "--from", "yesterday"], olgaFile);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("from must be an ISO 8601");
+    for (const run of [toStdout, toFile, refused, bad]) expectNothingSecret(stack, run.stdout + run.stderr);
+  });
+
   it("a record cannot be overwritten through the app's writer, and keeps its content", async () => {
     const container = stack.blobService.getContainerClient(AUDIT_CONTAINER);
     const names: string[] = [];
@@ -217,5 +263,45 @@ describe("the audit trail (entra mode)", () => {
       scanned++;
     }
     expect(scanned).toBeGreaterThanOrEqual(10);
+  });
+
+  browserIt("the page's audit panel: an operator signed in sees the records and can filter them; a submitter's page has no panel", async () => {
+    const records = await allRecords();
+    const origin = new URL(stack.apiUrl).origin;
+    const browser = await chromium.launch({ executablePath: CHROMIUM });
+    try {
+      const signIn = async (user: string, roles: string[]) => {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(`${origin}/.auth/login/aad?post_login_redirect_uri=/api/dashboard`);
+        await page.waitForURL((url) => url.pathname === "/_local/tenant/oauth2/v2.0/authorize");
+        await page.fill('input[name="user"]', user);
+        for (const role of roles) await page.check(`input[name="role"][value="${role}"]`);
+        await Promise.all([page.waitForURL(`${origin}/api/dashboard`), page.click('button[type="submit"]')]);
+        return page;
+      };
+      const operator = await signIn("olga", ["Sign.Operate"]);
+      const rows = operator.locator("#audit-rows tr");
+      await rows.nth(records.length - 1).waitFor();
+      expect(await rows.count()).toBe(records.length);
+      expect(await rows.nth(0).locator("td").nth(2).textContent()).toBe("upload.create");
+      expect(await rows.nth(0).locator("td").nth(1).textContent()).toBe(`alice (${oid.alice})`);
+      const refusal = operator.locator('#audit-rows tr[data-audit-action="audit.read"]').first();
+      expect(await refusal.locator("td").nth(4).textContent()).toMatch(/^refused \(role\): 403 /);
+      await operator.fill("#a-principal", oid.bob);
+      await operator.click('#audit-filters button[type="submit"]');
+      // (The page's CSP forbids evaluating strings, so the wait polls from here.)
+      const bobs = records.filter((r) => r.principal.objectId === oid.bob).length;
+      const deadline = Date.now() + 10_000;
+      while ((await rows.count()) !== bobs && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await operator.locator("#audit-rows tr td:nth-child(2)").allTextContents()).toEqual(records.filter((r) => r.principal.objectId === oid.bob).map(() => `bob (${oid.bob})`));
+      expectNothingSecret(stack, await operator.content());
+
+      const submitter = await signIn("sam", ["Sign.Submit"]);
+      await submitter.locator("#access").waitFor();
+      expect(await submitter.locator("#audit-view").count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
   });
 });
