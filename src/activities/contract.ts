@@ -28,7 +28,7 @@ import type {
   TestHarness,
 } from "../domain/types";
 import type { LabelPhase, LabelTargetingUpdate, NormalizedLabelStatus, PublishDestination, PublishPolicy } from "../domain/publishing";
-import type { NotificationEvent } from "../notifications/cloudEvent";
+import type { ApprovalNotificationEvent, NotificationEvent } from "../notifications/cloudEvent";
 import type { DeliverNotificationInput } from "../notifications/queue";
 
 /** Input of the submitDriver orchestration. */
@@ -115,6 +115,8 @@ export interface PublishLabelInput extends LabelTarget {
    * needs it (src/domain/approval.ts); absent in every history written before, which replay as recorded.
    */
   approval?: ApprovalRequirement;
+  /** Webhooks are configured: queue approval requested / decided events (issue 34; only with `approval`). */
+  notify?: boolean;
   /** Carried through continueAsNew once the label exists. */
   carry?: LabelCarry;
 }
@@ -452,8 +454,9 @@ export type ChangeLabelInput = LabelRef & {
 /** Queues the webhook deliveries for one submission event (one deliverNotification orchestration per URL). */
 export const QUEUE_NOTIFICATION = "queueNotification";
 export interface QueueNotificationInput {
+  /** The submission run; for an approval event, the publishLabel run. */
   instanceId: string;
-  event: NotificationEvent;
+  event: NotificationEvent | ApprovalNotificationEvent;
 }
 
 /** One delivery attempt of one CloudEvent to one configured webhook. */

@@ -22,6 +22,7 @@ import { redactSecrets } from "../domain/redact";
 import { ActivityFailure, callActivity, describeActivityError } from "./activityCalls";
 import { addMinutes, nextPollTime } from "./backoff";
 import { fitLabelReport } from "./customStatus";
+import { queueNotificationBestEffort } from "./notify";
 
 /** Custom status of a publishLabel instance. */
 export interface PublishLabelStatus {
@@ -65,10 +66,16 @@ export function* publishLabelOrchestration(context: df.OrchestrationContext): Ge
       let approval: LabelApprovalView | undefined;
       if (input.approval) {
         const decided = yield* awaitApproval(context, input, input.approval, label, (next) => (report = publish(next)));
-        if (decided.kind === "done") return publish(decided.report);
+        if (decided.kind === "done") {
+          report = publish(decided.report);
+          // The activity reads the status this episode sets (rejected / expired with the decision).
+          yield* queueNotificationBestEffort(context, input, "approvalDecided");
+          return report;
+        }
         approval = decided.view;
       }
       report = publish({ phase: "creating", ...label, ...(approval ? { approval } : {}) } as LabelReport);
+      if (approval) yield* queueNotificationBestEffort(context, input, "approvalDecided");
       const created = yield* callActivity(
         context,
         "createShippingLabel",
@@ -200,6 +207,7 @@ function* awaitApproval(
   };
   const waiting = (): LabelReport => ({ ...label, phase: "awaitingApproval", approval: view } as LabelReport);
   publish(waiting());
+  yield* queueNotificationBestEffort(context, input, "approvalRequested");
   for (;;) {
     const now = context.df.currentUtcDateTime;
     if (now.getTime() >= deadline.getTime()) {

@@ -474,7 +474,7 @@ function* publishAfterSigning(
     polling: publish.polling,
     retry: input.retry,
     // Issue 34: only inputs built since carry it, so older children start with the input they had.
-    ...(publish.approval ? { approval: publish.approval } : {}),
+    ...(publish.approval ? { approval: publish.approval, ...(input.notify ? { notify: true } : {}) } : {}),
   };
   try {
     const report: LabelReport | undefined = yield context.df.callSubOrchestrator(PUBLISH_LABEL_ORCHESTRATOR, childInput, childId);

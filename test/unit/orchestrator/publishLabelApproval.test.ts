@@ -213,6 +213,13 @@ describe("publish after signing: submitDriver passes the approval on to its publ
     const result = await driveOrchestration({ input: submitDriverInput({ publish: { ...publish, approval: { requester, deadlineHours: 48 } } }), activities });
     expect(result.runtimeStatus).toBe("Completed");
     expect(childInputs).toEqual([expect.objectContaining({ policy: publish.policy, approval: { requester, deadlineHours: 48 } })]);
+    expect((childInputs[0] as { notify?: boolean }).notify).toBeUndefined();
+  });
+
+  test("with webhooks configured (notify), the child is told to announce the approval", async () => {
+    childInputs.length = 0;
+    await driveOrchestration({ input: submitDriverInput({ notify: true, publish: { ...publish, approval: { requester, deadlineHours: 48 } } }), activities: (name, i, a, info) => (name === "queueNotification" ? [] : activities(name, i, a, info)) });
+    expect(childInputs).toEqual([expect.objectContaining({ approval: { requester, deadlineHours: 48 }, notify: true })]);
   });
 
   test("without it (every input built before issue 34), the child input is exactly as before: no approval key", async () => {
@@ -220,5 +227,54 @@ describe("publish after signing: submitDriver passes the approval on to its publ
     await driveOrchestration({ input: submitDriverInput({ publish }), activities });
     expect(childInputs).toHaveLength(1);
     expect(Object.keys(childInputs[0] as object).sort()).toEqual(["package", "parentInstanceId", "policy", "polling", "product", "productId", "retry", "submissionId"]);
+  });
+});
+
+describe("approval webhooks (webhooks configured: input.notify)", () => {
+  const queued = (result: Awaited<ReturnType<typeof run>>) =>
+    result.activityCalls.filter((c) => c.name === "queueNotification").map((c) => ({ event: c.input.event, instanceId: c.input.instanceId, at: c.at }));
+  const withQueue: ActivityScript = (name, activityInput, attempt, info) => (name === "queueNotification" ? ["ntf-1"] : activities(name, activityInput, attempt, info));
+  const runNotify = (events: ReturnType<typeof decision>[], over: Partial<PublishLabelInput> = {}) =>
+    driveOrchestration({ orchestrator: "publishLabel", instanceId: "drv-parent-label-1", input: input({ notify: true, ...over }), activities: withQueue, startTime: new Date(START), externalEvents: events });
+
+  test("requested when the wait begins (status already awaitingApproval), decided before the label is created", async () => {
+    const result = await runNotify([decision()]);
+    expect(queued(result).map(({ event, instanceId }) => ({ event, instanceId }))).toEqual([
+      { event: "approvalRequested", instanceId: "drv-parent-label-1" },
+      { event: "approvalDecided", instanceId: "drv-parent-label-1" },
+    ]);
+    const names = result.activityCalls.map((c) => c.name);
+    expect(names.indexOf("queueNotification")).toBeGreaterThan(names.indexOf("prepareShippingLabel"));
+    expect(names.lastIndexOf("queueNotification")).toBeLessThan(names.indexOf("createShippingLabel"));
+    expect(Date.parse(queued(result)[1].at)).toBeGreaterThanOrEqual(Date.parse(hoursAfterStart(30)));
+    expect(result.callCounts.createShippingLabel).toBe(1);
+  });
+
+  test("reject and expiry are announced too; a failing queue changes nothing", async () => {
+    const rejected = await runNotify([decision({ decision: "reject", comment: "no" })]);
+    expect(queued(rejected).map((q) => q.event)).toEqual(["approvalRequested", "approvalDecided"]);
+    expect(rejected.output).toMatchObject({ phase: "rejected" });
+
+    const expired = await runNotify([], { approval: { requester, deadlineHours: 2 } });
+    expect(queued(expired).map((q) => q.event)).toEqual(["approvalRequested", "approvalDecided"]);
+    expect(expired.output).toMatchObject({ phase: "expired" });
+
+    const failing = await driveOrchestration({
+      orchestrator: "publishLabel",
+      input: input({ notify: true }),
+      activities: (name, i, a, info) => {
+        if (name === "queueNotification") throw new Error("storage unavailable");
+        return activities(name, i, a, info);
+      },
+      startTime: new Date(START),
+      externalEvents: [decision()],
+    });
+    expect(failing.output).toMatchObject({ phase: "published" });
+    expect(failing.callCounts).toMatchObject({ createShippingLabel: 1, queueNotification: 6 });
+  });
+
+  test("without notify nothing is queued", async () => {
+    const result = await run([decision()]);
+    expect(result.callCounts.queueNotification).toBeUndefined();
   });
 });
