@@ -20,7 +20,7 @@ import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { AuditOverwriteRefused, createAuditBlob } from "../../src/audit/store";
 import { type AuditRecord, looksSecret } from "../../src/domain/audit";
-import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
+import { eventGridKeyHeaders, expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
 
 jest.setTimeout(240_000);
 
@@ -140,6 +140,36 @@ describe("the audit trail (entra mode)", () => {
       if (Date.now() > deadline) throw new Error("no audit record of the drop");
       await new Promise((r) => setTimeout(r, 200));
     }
+    // Event Grid delivers at least once: the same BlobCreated again (twice) finds the run and adds no record.
+    const blobName = uploadPackage.slice(`${APP_CONTAINERS.drops}/`.length);
+    const etag = (await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlobClient(blobName).getProperties()).etag!;
+    const redelivery = {
+      id: "redelivered-1",
+      topic: "/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
+      subject: `/blobServices/default/containers/${APP_CONTAINERS.drops}/blobs/${blobName}`,
+      eventType: "Microsoft.Storage.BlobCreated",
+      eventTime: new Date().toISOString(),
+      data: { api: "PutBlob", eTag: etag, contentLength: dropped.bytes.length, blobType: "BlockBlob" },
+      dataVersion: "",
+      metadataVersion: "1",
+    };
+    for (let i = 0; i < 2; i++) {
+      const delivered = await fetch(`${stack.baseUrl}/runtime/webhooks/eventgrid?functionName=packageDropped`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "aeg-event-type": "Notification", ...eventGridKeyHeaders(stack) },
+        body: JSON.stringify([redelivery]),
+      });
+      await delivered.text();
+      expect(delivered.status).toBe(202);
+    }
+    // Accepted, then handled: wait until the runtime log shows both redeliveries decided.
+    const decided = () => (fs.readFileSync(stack.runtimeLogFile, "utf8").match(/packageDropped: alreadyStarted/g) ?? []).length;
+    const redeliveryDeadline = Date.now() + 30_000;
+    while (decided() < 2) {
+      if (Date.now() > redeliveryDeadline) throw new Error("the redelivered events were not handled");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await allRecords("action=drop")).length).toBe(1);
     // 2. olga cancels it (202 while it runs, 409 if it already ended: one record either way).
     cancelStatus = (await call("olga", "POST", `/submissions/${dropId}/cancel`)).status;
     expect([202, 409]).toContain(cancelStatus);
