@@ -3,8 +3,7 @@
  *   POST /api/submissions/{id}/approvals   { labelRun?, decision: "approve" | "reject", comment }
  *
  * Validated first (400 naming the field; nothing raised). Any Sign.Approve holder may find the
- * submission (the "others" scope is about the decision, held against the requester below), except
- * a legacy run nobody owns, which only the key holder (AUTH_MODE=keys) finds. The label run must be
+ * submission (the "others" scope is about the decision, held against the requester below). The label run must be
  * in awaitingApproval (409 naming its phase). The requester — or, when the run records none, the
  * submission's owner — is refused with 403; the caller gate's audit trail records every outcome,
  * this refusal included (refusal "requester"). The approver and the time come from the caller and
@@ -85,8 +84,9 @@ export async function handleDecideApproval(request: HttpRequest, context: Invoca
   const submission = await findInstance(client, id, { showInput: true });
   const scope = scopeFor(context, "approval.decide");
   const owner = submission ? ownerIn(submission.input) : undefined;
-  // A run nobody owns (legacy, or an unconfigured drop) is the operators': only the key holder's "any" finds it.
-  const visible = submission !== undefined && isSubmitDriverName(submission.name) && scope !== undefined && (scope === "any" || owner !== undefined);
+  // Every Sign.Approve holder finds the submission, also one nobody owns (a drop without DROP_OWNERS):
+  // "others" is about the decision, held against the requester below.
+  const visible = submission !== undefined && isSubmitDriverName(submission.name) && scope !== undefined;
   noteAudit(context, { ...(visible ? {} : { refusal: "owner" as const }), target: { instance: id } });
   if (!visible) return notFound(id);
 

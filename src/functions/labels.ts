@@ -28,7 +28,7 @@ import { isValidInstanceId, labelChangeInstanceId, labelInstanceId } from "../do
 import { durableClientFor, findInstance, type SubmissionsClient, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
 import { mayTouchInstance, ownerOfCaller } from "./access";
-import { approvalField } from "../domain/approval";
+import { newLabelApproval } from "./labelApproval";
 import { ownerIn } from "../domain/authorization";
 import { callerOf } from "../identity/caller";
 import { notificationsConfigured } from "../notifications/queue";
@@ -120,7 +120,7 @@ export async function handleStartLabel(request: HttpRequest, context: Invocation
     policy: policy.value,
     polling: config.labelPolling,
     retry: config.retry,
-    // Issue 34: the requester is the caller (or, under AUTH_MODE=keys, the submission's recorded owner, if any).
+    // Issue 34: the requester is the caller (the submission's recorded owner if the caller has no principal).
     ...approvalWithNotify(policy.value, ownerOfCaller(callerOf(context)) ?? ownerIn(input), config),
   };
   const start = await startOrFindRunning(client, PUBLISH_LABEL_ORCHESTRATOR, instanceId, labelInput);
@@ -132,7 +132,7 @@ export async function handleStartLabel(request: HttpRequest, context: Invocation
 
 /** The approval field of a new label run, and `notify` (webhooks for requested / decided) when it waits and webhooks are configured. */
 function approvalWithNotify(policy: PublishLabelInput["policy"], requester: { objectId: string; name?: string } | undefined, config: ReturnType<typeof getConfig>): Pick<PublishLabelInput, "approval" | "notify"> {
-  const field = approvalField(policy, requester, config.approval);
+  const field = newLabelApproval(policy, requester, config);
   return field.approval ? { ...field, ...(notificationsConfigured(config) ? { notify: true } : {}) } : {};
 }
 
