@@ -42,7 +42,7 @@ export interface ReplayFixture {
 /** Which instances are recorded: the scenario, the fixture file per instance (parent first, then its children). */
 const RECORDINGS = [
   { scenario: "appSubmitDriver", instanceId: "replay-submitdriver", files: ["submitDriver-signed.json"] },
-  { scenario: "appPublishLabel", instanceId: "replay-publish", files: ["submitDriver-with-label.json", "publishLabel-published.json"] },
+  { scenario: "appPublishLabel", instanceId: "replay-publish", files: ["submitDriver-with-label.json", "publishLabel-shared.json"] },
 ];
 
 const TIMEOUT_MS = 120_000;
