@@ -1,8 +1,9 @@
 /**
  * Preflight benchmark (issue 37): what the preflightPackage activity reads of a package in Azurite
- * (ranged GETs pinned to its ETag) and the RSS it adds, for a small CAB and a 1 GiB one. The 1 GiB
- * CAB is written at bench time by gcab from a sparse file (stored, no compression), uploaded as a
- * stream, and deleted afterwards; nothing large is kept.
+ * (ranged GETs pinned to its ETag) and the RSS it adds, for a small CAB and a 1 GiB one, and the same
+ * for HLKX packages (a signed OPC zip, small and 1 GiB). The large packages are written at bench time
+ * by gcab / bsdtar from a sparse file (stored, no compression), uploaded as a stream, and deleted
+ * afterwards; nothing large is kept.
  *
  *   node dist/bench/preflight.js [sizeMiB]      (or BENCH_PREFLIGHT_MIB; default 1024, 64 with BENCH_QUICK=1)
  */
@@ -33,6 +34,16 @@ const INF = [
   "Device=Install,USB\\VID_1234&PID_5678",
   "",
 ].join("\r\n");
+
+/** A signed OPC package's parts, as HLK Studio writes them. */
+const OPC_PARTS: Record<string, string> = {
+  "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+  "_rels/.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Type="http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/origin" Target="/package/services/digital-signature/origin.psdor" Id="R1"/></Relationships>',
+  "package/services/digital-signature/origin.psdor": "",
+  "package/services/digital-signature/_rels/origin.psdor.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Target="xml-signature/a1.psdsxs" Id="S1" Type="http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/signature"/></Relationships>',
+  "package/services/digital-signature/xml-signature/a1.psdsxs": "<Signature/>",
+  "hck/data/results.xml": "<Results/>",
+};
 
 async function main(): Promise<void> {
   const sizeMiB = Number(process.argv[2] ?? "") || envNumber("BENCH_PREFLIGHT_MIB", quickMode() ? 64 : 1024);
@@ -67,10 +78,33 @@ async function main(): Promise<void> {
     const bigSize = fs.statSync(bigCab).size;
     fs.rmSync(bigCab);
 
+    // HLKX: the OPC parts of a signed package, then the same plus the sparse file, zipped (stored) by bsdtar.
+    const hlkxDir = path.join(work, "hlkx");
+    for (const [name, content] of Object.entries(OPC_PARTS)) {
+      fs.mkdirSync(path.dirname(path.join(hlkxDir, name)), { recursive: true });
+      fs.writeFileSync(path.join(hlkxDir, name), content);
+    }
+    const zip = (out: string, names: string[]) =>
+      execFileSync("bsdtar", ["-c", "--format", "zip", "--options", "zip:compression=store", "-f", out, ...names], { cwd: hlkxDir });
+    const smallHlkx = path.join(work, "small.hlkx");
+    zip(smallHlkx, Object.keys(OPC_PARTS));
+    const smallHlkxSize = fs.statSync(smallHlkx).size;
+    const smallHlkxEtag = (await service.getContainerClient(CONTAINER).getBlockBlobClient("small.hlkx").uploadFile(smallHlkx)).etag!;
+    fs.closeSync(fs.openSync(path.join(hlkxDir, "hck", "data", "trace.etl"), "w"));
+    fs.truncateSync(path.join(hlkxDir, "hck", "data", "trace.etl"), sizeMiB * MIB);
+    const bigHlkx = path.join(work, "big.hlkx");
+    zip(bigHlkx, [...Object.keys(OPC_PARTS), "hck/data/trace.etl"]);
+    fs.rmSync(hlkxDir, { recursive: true });
+    const bigHlkxEtag = (await service.getContainerClient(CONTAINER).getBlockBlobClient("big.hlkx").uploadFile(bigHlkx, { blockSize: 8 * MIB, concurrency: 2 })).etag!;
+    const bigHlkxSize = fs.statSync(bigHlkx).size;
+    fs.rmSync(bigHlkx);
+
     const rows: Record<string, string | number>[] = [];
     for (const [name, blobName, etag, size] of [
       ["small (MSZIP)", "small.cab", smallEtag, small.length],
       [`${sizeMiB} MiB (stored)`, "big.cab", bigEtag, bigSize],
+      ["small .hlkx", "small.hlkx", smallHlkxEtag, smallHlkxSize],
+      [`${sizeMiB} MiB .hlkx (stored)`, "big.hlkx", bigHlkxEtag, bigHlkxSize],
     ] as const) {
       global.gc?.();
       const watch = rssWatcher("self", 5);

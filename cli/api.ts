@@ -178,6 +178,19 @@ export class ApiClient {
   }
 
   /**
+   * One response of GET /api/audit as JSON Lines (issue 33): the lines as they came, and the token
+   * for the next one while more remain. `query` holds the filters (submission, principal, action, from, to).
+   */
+  async auditLines(query: Record<string, string>, continuationToken?: string): Promise<{ lines: string; next?: string }> {
+    const params = new URLSearchParams({ ...query, format: "jsonl", ...(continuationToken ? { continuationToken } : {}) });
+    const response = await this.send("GET", `/audit?${params.toString()}`);
+    if (response.status !== 200) throw await this.failure("GET /api/audit", response);
+    const lines = await response.text();
+    const next = response.headers.get("x-continuation-token") ?? undefined;
+    return { lines, ...(next ? { next } : {}) };
+  }
+
+  /**
    * The short-lived read URL a result link redirects to. Redirects are followed by hand: fetch would
    * forward x-functions-key to the storage origin, and the key must stay with our API.
    * Returns undefined when the service says the file does not exist (404).

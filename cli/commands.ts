@@ -293,6 +293,32 @@ export async function list(api: ApiClient, statuses: string | undefined): Promis
   return withExit({ ...emptyResult("list"), submissions }, ExitCode.Signed, "listed", `${submissions.length} submissions`);
 }
 
+/**
+ * The audit trail (issue 33) as JSON Lines, every page, to `write` (a file or stdout); Sign.Operate only.
+ * Each line is checked to be a JSON object before it is passed on.
+ */
+export async function audit(api: ApiClient, query: Record<string, string>, write: (lines: string) => Promise<void>): Promise<ResultDocument> {
+  let count = 0;
+  let next: string | undefined;
+  do {
+    const page = await api.auditLines(query, next);
+    const lines = page.lines.split("\n").filter((line) => line.trim() !== "");
+    for (const line of lines) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        throw new CliError(ExitCode.ApiError, "GET /api/audit answered a line that is not JSON");
+      }
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new CliError(ExitCode.ApiError, "GET /api/audit answered a line that is not a record");
+    }
+    if (lines.length > 0) await write(`${lines.join("\n")}\n`);
+    count += lines.length;
+    next = page.next;
+  } while (next);
+  return withExit(emptyResult("audit"), ExitCode.Signed, "listed", `${count} audit records`);
+}
+
 export async function cancel(api: ApiClient, id: string): Promise<ResultDocument> {
   await api.cancel(id);
   return withExit({ ...emptyResult("cancel"), id }, ExitCode.Signed, "cancelRequested", `Cancel requested for ${id}; Microsoft keeps processing a committed submission`);

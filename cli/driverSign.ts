@@ -4,6 +4,7 @@
  * Talks only to the service's HTTP API (function key in x-functions-key, or an Entra ID bearer
  * token: cli/auth.ts). See cli/README.md.
  */
+import * as fs from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { ApiClient, safeText } from "./api";
 import { tokenSource, type TokenSource } from "./auth";
@@ -48,8 +49,10 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
   const wantsJson = argv.includes("--json");
   let result: ResultDocument | undefined;
   // Known before parsing, so an argument error still names its command in the JSON document.
-  const COMMANDS = ["submit", "status", "wait", "download", "list", "cancel", "check", "pack"] as const;
+  const COMMANDS = ["submit", "status", "wait", "download", "list", "cancel", "audit", "check", "pack"] as const;
   let commandName: ResultDocument["command"] = COMMANDS.find((name) => argv.includes(name)) ?? "driver-sign";
+  // audit without --out: stdout holds the records, so the summary goes to stderr.
+  let auditToStdout = false;
 
   const program = new Command("driver-sign")
     .description("Sign a Windows driver package through the driver-signing service")
@@ -156,6 +159,36 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
       result = await commands.cancel(context(command).api, id);
     });
 
+  program
+    .command("audit")
+    .description("export the audit trail as JSON Lines (Sign.Operate): to --out, or to stdout")
+    .option("--submission <id>", "only records of this submission (instance id or Microsoft's submission id)")
+    .option("--principal <objectId>", "only records of this caller")
+    .option("--action <action>", "only this action, e.g. submission.start, label.create, drop, purge")
+    .option("--from <time>", "from this ISO 8601 time (inclusive)")
+    .option("--to <time>", "up to this ISO 8601 time (exclusive)")
+    .option("--out <file>", "write the records here (JSON Lines) instead of stdout")
+    .action(async (options: { submission?: string; principal?: string; action?: string; from?: string; to?: string; out?: string }, command: Command) => {
+      commandName = "audit";
+      // On stdout the records are the output; a JSON document there too would not parse as either.
+      if (wantsJson && !options.out) throw new CliError(ExitCode.BadArguments, "audit --json needs --out <file> (without it the records themselves are printed as JSON Lines)");
+      const query = Object.fromEntries(
+        (["submission", "principal", "action", "from", "to"] as const).filter((name) => options[name] !== undefined).map((name) => [name, String(options[name])]),
+      );
+      const api = context(command).api;
+      if (options.out) {
+        const out = options.out;
+        fs.writeFileSync(out, "", { mode: 0o600 });
+        result = await commands.audit(api, query, async (lines) => fs.promises.appendFile(out, lines));
+        result = { ...result, message: `${result.message} written to ${out}` };
+      } else {
+        result = await commands.audit(api, query, async (lines) => {
+          io.stdout.write(safeText(lines, secrets()));
+        });
+        auditToStdout = true;
+      }
+    });
+
   // The offline preflight: no --url or key needed (docs/package-rules.md).
   program
     .command("check")
@@ -181,7 +214,7 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
 
   try {
     await program.parseAsync(argv, { from: "user" });
-    if (!result) throw new CliError(ExitCode.BadArguments, "no command given (submit, status, wait, download, list, cancel, check, pack)");
+    if (!result) throw new CliError(ExitCode.BadArguments, "no command given (submit, status, wait, download, list, cancel, audit, check, pack)");
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return ExitCode.Signed; // --help, --version
@@ -195,7 +228,8 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
       if (!wantsJson) io.stderr.write(`driver-sign: ${safeText(message, secrets())}\n`);
     }
   }
-  print(result, wantsJson, io, secrets());
+  if (auditToStdout && result.outcome !== "error") io.stderr.write(`${safeText(result.message, secrets())}\n`);
+  else print(result, wantsJson, io, secrets());
   return result.exitCode as ExitCodeValue;
 }
 

@@ -72,6 +72,14 @@ param signedContainer string = 'signed-drivers'
 @description('STATE_CONTAINER: checkpoints that prevent duplicate products and submissions.')
 param stateContainer string = 'signing-state'
 
+@description('AUDIT_CONTAINER: the audit trail (issue 33), one blob per record, under a time-based immutability policy.')
+param auditContainer string = 'signing-audit'
+
+@minValue(1)
+@maxValue(146000)
+@description('Days each audit record stays immutable (cannot be overwritten or deleted, even by an account owner) after it is written.')
+param auditRetentionDays int = 365
+
 @minValue(1)
 @maxValue(365)
 @description('Days a deleted or overwritten blob (a package version included) or a deleted container can be restored (blob and container soft delete; versioning is always on).')
@@ -120,6 +128,8 @@ module app './app/resources.bicep' = {
     dropsContainer: dropsContainer
     signedContainer: signedContainer
     stateContainer: stateContainer
+    auditContainer: auditContainer
+    auditRetentionDays: auditRetentionDays
     deleteRetentionDays: deleteRetentionDays
     extraAppSettings: extraAppSettings
     apiClientId: apiClientId

@@ -1,6 +1,7 @@
 /**
  * A small, valid driver package for demos and tests: a ZIP (STORE method, CRC-32, no compression,
- * no dependency) holding placeholder INF/SYS/CAT files. Hardware Dev Center's emulator only needs a
+ * no dependency) holding placeholder INF/SYS/CAT files and, for .hlkx/.hckx, the OPC parts of a
+ * signed HLK package (placeholder signature). Hardware Dev Center's emulator only needs a
  * well-formed archive; real packages come from the HLK studio.
  */
 
@@ -48,14 +49,30 @@ export function samplePackage(options: SamplePackageOptions = {}): SamplePackage
     { name: `${folder}/contoso.cat`, data: Buffer.from(`placeholder catalog ${folder} ${version}\n`, "utf8") },
   ];
   const extension = options.extension ?? ".hlkx";
+  // An HLKX/HCKX is an OPC package HLK Studio signed: the parts preflight (PKG018, PKG019) and
+  // Microsoft look for sit beside the driver files.
+  const opcParts: ZipEntry[] = extension === ".cab" ? [] : hlkxPackageParts();
   return {
     fileName: `${folder}-${version}${extension}`,
     // A .cab is a real cabinet (the preflight step reads it as one); .hlkx/.hckx stay ZIP archives.
     bytes:
       extension === ".cab"
         ? Buffer.from(writeCab(entries.map((entry) => ({ path: entry.name, data: entry.data }))))
-        : zipStore(entries, options.modified ?? new Date(Date.UTC(2024, 0, 1))),
+        : zipStore([...opcParts, ...entries], options.modified ?? new Date(Date.UTC(2024, 0, 1))),
   };
+}
+
+/** The OPC parts of a signed HLK package: content types, the package relationships, the signature origin and one signature part. */
+function hlkxPackageParts(): ZipEntry[] {
+  const relationships = (body: string) => `<?xml version="1.0" encoding="utf-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${body}</Relationships>`;
+  const part = (name: string, text: string): ZipEntry => ({ name, data: Buffer.from(text, "utf8") });
+  return [
+    part("[Content_Types].xml", '<?xml version="1.0" encoding="utf-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="psdor" ContentType="application/vnd.openxmlformats-package.digital-signature-origin"/><Default Extension="psdsxs" ContentType="application/vnd.openxmlformats-package.digital-signature-xmlsignature+xml"/></Types>'),
+    part("_rels/.rels", relationships('<Relationship Type="http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/origin" Target="/package/services/digital-signature/origin.psdor" Id="R1"/>')),
+    part("package/services/digital-signature/origin.psdor", ""),
+    part("package/services/digital-signature/_rels/origin.psdor.rels", relationships('<Relationship Type="http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/signature" Target="xml-signature/sample.psdsxs" Id="S1"/>')),
+    part("package/services/digital-signature/xml-signature/sample.psdsxs", '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><!-- placeholder: the local sample is not really signed --></Signature>'),
+  ];
 }
 
 /** Writes a ZIP archive with every entry stored (method 0). */

@@ -7,6 +7,7 @@ import { isLoopbackUrl } from "./domain/loopback";
 import { containerNameProblem, isHostContainer } from "./domain/packageRules";
 import { splitWebhookEntry, webhookSubscriptions } from "./domain/webhookReceivers";
 import { parseDropOwners } from "./domain/dropOwners";
+import { type ApprovalSettings, DEFAULT_APPROVAL_DEADLINE_HOURS, MAX_APPROVAL_DEADLINE_HOURS, MIN_APPROVAL_DEADLINE_HOURS, parseApprovalPartners } from "./domain/approval";
 import type { ActivityRetryPolicy, DeviceType, LabelPollingPolicy, PollingPolicy, TestHarness } from "./domain/types";
 import type { AuthMode } from "./domain/principal";
 
@@ -81,6 +82,8 @@ const schema = z
     DROPS_CONTAINER: containerName.default("driver-drops"),
     SIGNED_CONTAINER: containerName.default("signed-drivers"),
     STATE_CONTAINER: containerName.default("signing-state"),
+    // Issue 33: the audit trail (one blob per record, never overwritten; immutable in Azure by policy).
+    AUDIT_CONTAINER: containerName.default("signing-audit"),
 
     // Who may call the HTTP API: "keys" (function keys; every key-holder holds every role) or "entra"
     // (App Service Authentication in front; the app checks the injected principal's roles).
@@ -114,6 +117,23 @@ const schema = z
     LABEL_POLL_INITIAL_SECONDS: positiveInt(300),
     LABEL_POLL_MAX_SECONDS: positiveInt(6 * 3600),
     LABEL_METADATA_WAIT_MINUTES: positiveInt(240),
+    // Issue 34: a second person approves a label before it is created (Windows Update always; partner
+    // shares listed here: "<publisherId>[=<name>],..." or "*" for all), within this many hours.
+    APPROVAL_PARTNERS: z
+      .string()
+      .transform((value, ctx) => {
+        const parsed = parseApprovalPartners(value);
+        if (parsed.ok) return parsed.partners;
+        for (const problem of parsed.problems) ctx.addIssue({ code: "custom", message: problem });
+        return z.NEVER;
+      })
+      .default([]),
+    APPROVAL_DEADLINE_HOURS: z.coerce
+      .number()
+      .int()
+      .min(MIN_APPROVAL_DEADLINE_HOURS, `must be at least ${MIN_APPROVAL_DEADLINE_HOURS} hour`)
+      .max(MAX_APPROVAL_DEADLINE_HOURS, `must be at most ${MAX_APPROVAL_DEADLINE_HOURS} hours (30 days)`)
+      .default(DEFAULT_APPROVAL_DEADLINE_HOURS),
     DEADLINE_ATTESTATION_MINUTES: positiveInt(6 * 60),
     DEADLINE_HLK_MINUTES: positiveInt(7 * 24 * 60),
     ACTIVITY_RETRY_FIRST_SECONDS: positiveInt(5),
@@ -202,7 +222,11 @@ const schema = z
     }
     if (env.HDC_AUTH_MODE === "certificate") need("HDC_CERTIFICATE_PATH", "when HDC_AUTH_MODE=certificate");
     if (env.HDC_AUTH_MODE === "managedIdentity") need("HDC_MANAGED_IDENTITY_CLIENT_ID", "when HDC_AUTH_MODE=managedIdentity");
-    for (const reserved of [env.STATE_CONTAINER, env.SIGNED_CONTAINER]) {
+    // The audit trail shares its container with nothing: whatever else the app writes or deletes there cannot reach it.
+    for (const other of ["DROPS_CONTAINER", "SIGNED_CONTAINER", "STATE_CONTAINER"] as const) {
+      if (env[other] === env.AUDIT_CONTAINER) ctx.addIssue({ code: "custom", path: ["AUDIT_CONTAINER"], message: `must differ from ${other} (the audit trail has a container of its own)` });
+    }
+    for (const reserved of [env.STATE_CONTAINER, env.SIGNED_CONTAINER, env.AUDIT_CONTAINER]) {
       if (env.SUBMISSION_CONTAINERS?.includes(reserved)) {
         ctx.addIssue({ code: "custom", path: ["SUBMISSION_CONTAINERS"], message: `must not include ${reserved} (the app's own state or results)` });
       }
@@ -281,6 +305,8 @@ export interface AppConfig {
   settings: Settings;
   polling(testHarness: TestHarness): PollingPolicy;
   labelPolling: LabelPollingPolicy;
+  /** Which labels wait for a second person, and how long (issue 34). */
+  approval: ApprovalSettings;
   retry: ActivityRetryPolicy;
   productDefaults: {
     requestedSignatures: string[];
@@ -326,6 +352,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       metadataWaitMinutes: settings.LABEL_METADATA_WAIT_MINUTES,
       pollsPerGeneration: settings.POLLS_PER_GENERATION,
     },
+    approval: { partners: settings.APPROVAL_PARTNERS, deadlineHours: settings.APPROVAL_DEADLINE_HOURS },
     retry: {
       firstRetryIntervalSeconds: settings.ACTIVITY_RETRY_FIRST_SECONDS,
       maxAttempts: settings.ACTIVITY_RETRY_MAX_ATTEMPTS,

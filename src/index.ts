@@ -15,3 +15,4 @@ import "./functions/retention";
 import "./functions/notifications";
 import "./functions/dashboard";
 import "./functions/labels";
+import "./functions/auditLog";

@@ -20,6 +20,7 @@ param maximumInstanceCount int
 param dropsContainer string
 param signedContainer string
 param stateContainer string
+param auditContainer string
 param hdcTenantId string
 param hdcClientId string
 param hdcAuthMode string
@@ -130,6 +131,7 @@ var identitySettings = {
   DROPS_CONTAINER: dropsContainer
   SIGNED_CONTAINER: signedContainer
   STATE_CONTAINER: stateContainer
+  AUDIT_CONTAINER: auditContainer
   HDC_TENANT_ID: hdcTenantId
   HDC_CLIENT_ID: hdcClientId
   HDC_AUTH_MODE: hdcAuthMode

@@ -14,6 +14,8 @@ param maximumInstanceCount int
 param dropsContainer string
 param signedContainer string
 param stateContainer string
+param auditContainer string
+param auditRetentionDays int
 param deleteRetentionDays int
 param extraAppSettings object
 param apiClientId string
@@ -43,6 +45,8 @@ module storage './storage.bicep' = {
     location: location
     tags: tags
     deleteRetentionDays: deleteRetentionDays
+    auditContainer: auditContainer
+    auditRetentionDays: auditRetentionDays
     containers: [
       dropsContainer
       signedContainer
@@ -109,6 +113,7 @@ module function './function.bicep' = {
     dropsContainer: dropsContainer
     signedContainer: signedContainer
     stateContainer: stateContainer
+    auditContainer: auditContainer
     hdcTenantId: hdcTenantId
     hdcClientId: hdcClientId
     hdcAuthMode: hdcAuthMode

@@ -14,6 +14,14 @@ param containers string[]
 @maxValue(365)
 param deleteRetentionDays int = 30
 
+@description('The audit trail container (issue 33).')
+param auditContainer string
+
+@description('Days each audit record stays immutable after it is written.')
+@minValue(1)
+@maxValue(146000)
+param auditRetentionDays int = 365
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -66,6 +74,35 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
     }
   }
 ]
+
+// Issue 33: the audit trail cannot be rewritten. Each record is its own block blob, written once
+// and never appended to, so a container-level time-based retention policy fits: every blob in the
+// container is protected from overwrite and delete for auditRetentionDays from its creation, for
+// everyone, the app and account owners included. Not a legal hold: that has no end, so records
+// would pile up for ever and nothing could ever expire them. Not version-level immutability: it
+// protects individual versions, must be enabled on the container at creation or on the account,
+// and lets a writer overwrite the current blob (making a new version); a container-wide policy
+// says "no overwrite" for every record at once. Protected append writes are off: there are no
+// append blobs here, and allowing appends would let a record grow after it was written.
+// The template leaves the policy unlocked (ARM creates it so; locking is a separate, irreversible
+// call: az storage container immutability-policy lock). Blobs are protected either way; locking
+// also stops anyone deleting or shortening the policy itself (docs/deploy.md).
+resource auditBlobContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: auditContainer
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource auditImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = {
+  parent: auditBlobContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: auditRetentionDays
+    allowProtectedAppendWrites: false
+  }
+}
 
 output name string = account.name
 output id string = account.id

@@ -6,6 +6,7 @@
  * 64-bit and always travel as decimal strings.
  */
 
+import type { ApprovalRequirement } from "../domain/approval";
 import type { Owner } from "../domain/authorization";
 import type {
   ActivityRetryPolicy,
@@ -14,7 +15,9 @@ import type {
   NormalizedSubmissionStatus,
   PackageRef,
   PollingPolicy,
+  PreflightInf,
   PreflightResult,
+  LabelPreview,
   ProductFields,
   LabelPollingPolicy,
   LabelReport,
@@ -25,7 +28,7 @@ import type {
   TestHarness,
 } from "../domain/types";
 import type { LabelPhase, LabelTargetingUpdate, NormalizedLabelStatus, PublishDestination, PublishPolicy } from "../domain/publishing";
-import type { NotificationEvent } from "../notifications/cloudEvent";
+import type { ApprovalNotificationEvent, NotificationEvent } from "../notifications/cloudEvent";
 import type { DeliverNotificationInput } from "../notifications/queue";
 
 /** Input of the submitDriver orchestration. */
@@ -73,6 +76,12 @@ export interface SubmitDriverInput {
    * before it, which replay without the step (src/orchestrators/versions.ts).
    */
   verifySignedPackage?: boolean;
+  /**
+   * Show the label a dry-run publish policy would produce right after preflight (issue 37), from the
+   * package's INFs. Set only on inputs built since then with a `publish` policy with `dryRun`; no
+   * history before has it (the preview is custom status only: no activity, no timer).
+   */
+  labelPreview?: boolean;
   /** Carried through continueAsNew; absent on the first generation. */
   carry?: PollingCarry;
   /** Webhooks are configured: at the end, queue a notification (src/notifications). Absent = none. */
@@ -82,6 +91,8 @@ export interface SubmitDriverInput {
 export interface PublishRequest {
   policy: PublishPolicy;
   polling: LabelPollingPolicy;
+  /** Issue 34: passed on to the publishLabel child (PublishLabelInput.approval); absent in older inputs. */
+  approval?: ApprovalRequirement;
 }
 
 /** What a label is made for: a signed submission of a package, and the user's policy. */
@@ -99,6 +110,13 @@ export interface LabelTarget {
 export interface PublishLabelInput extends LabelTarget {
   polling: LabelPollingPolicy;
   retry: ActivityRetryPolicy;
+  /**
+   * Wait for a second person between prepare and create (issue 34). Set only on new runs whose label
+   * needs it (src/domain/approval.ts); absent in every history written before, which replay as recorded.
+   */
+  approval?: ApprovalRequirement;
+  /** Webhooks are configured: queue approval requested / decided events (issue 34; only with `approval`). */
+  notify?: boolean;
   /** Carried through continueAsNew once the label exists. */
   carry?: LabelCarry;
 }
@@ -127,6 +145,8 @@ export interface PollingCarry {
   stepHistory?: StepTransition[];
   /** The preflight result (bounded as in custom status), so later generations still show it. */
   preflight?: PreflightResult;
+  /** The label preview (bounded as in custom status), so later generations still show it. */
+  labelPreview?: LabelPreview;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +329,11 @@ export interface PreflightPackageInput {
 export type PreflightPackageOutput = PreflightResult & {
   /** Bytes read from the package blob (ranged reads), for the log and the benchmark. */
   bytesRead: number;
+  /**
+   * The INFs read, with their architectures and hardware ids (bounded like hardwareIds), for the
+   * label preview. Absent in outputs recorded before it.
+   */
+  infs?: PreflightInf[];
 };
 /** Checks the signed package downloaded for this run against the package submitted (issue 36). */
 export interface VerifySignedPackageInput {
@@ -429,8 +454,9 @@ export type ChangeLabelInput = LabelRef & {
 /** Queues the webhook deliveries for one submission event (one deliverNotification orchestration per URL). */
 export const QUEUE_NOTIFICATION = "queueNotification";
 export interface QueueNotificationInput {
+  /** The submission run; for an approval event, the publishLabel run. */
   instanceId: string;
-  event: NotificationEvent;
+  event: NotificationEvent | ApprovalNotificationEvent;
 }
 
 /** One delivery attempt of one CloudEvent to one configured webhook. */

@@ -6,6 +6,7 @@
  * instead of guessing), who is signed in and a sign-out link, and the sign-in link the script shows
  * when the session has ended.
  */
+import { authorize } from "../domain/authorization";
 import { SIGN_ROLES, type AuthMode, type Caller } from "../domain/principal";
 import { DASHBOARD_SCRIPT } from "./script";
 
@@ -32,6 +33,8 @@ dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px,
 .fact dt { font-size: .75rem; color: #57606a; } .fact dd { margin: 0; word-break: break-all; }
 .actions { display: flex; gap: 8px; margin: 12px 0; flex-wrap: wrap; }
 td.gantt, th.gantt { width: 45%; } .bar { height: 10px; background: #0969da; border-radius: 3px; }
+#audit-view { margin-top: 24px; } #audit-view h2 { font-size: 1.1rem; } form#audit-filters { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: end; background: #fff; padding: 12px; border: 1px solid #d0d7de; border-radius: 6px; margin-bottom: 8px; }
+.outcome.refused { color: #9a6700; } .outcome.failed { color: #cf222e; }
 pre { background: #fff; border: 1px solid #d0d7de; padding: 8px; white-space: pre-wrap; max-height: 320px; overflow: auto; }
 `;
 
@@ -55,6 +58,27 @@ export function authModeOf(caller: Caller | undefined): AuthMode {
 export function signInHref(pagePath: string): string {
   return `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(pagePath)}`;
 }
+
+/** Whether the page offers the audit panel: only to those who may read the trail (Sign.Operate; every key holder). */
+export function showsAuditPanel(caller: Caller | undefined): boolean {
+  return caller !== undefined && authorize(caller.signRoles, "audit.read").allowed;
+}
+
+/** The audit panel's shell (issue 33); the script fills it from GET /api/audit. */
+const AUDIT_PANEL = `<section id="audit-view">
+<h2>Audit trail</h2>
+<form id="audit-filters">
+  <label>Submission<input id="a-submission" placeholder="drv-…"></label>
+  <label>Principal (object id)<input id="a-principal"></label>
+  <label>Action<input id="a-action" placeholder="submission.start"></label>
+  <label>From<input id="a-from" type="datetime-local"></label>
+  <label>To<input id="a-to" type="datetime-local"></label>
+  <button type="submit">Show</button>
+</form>
+<table><thead><tr><th>Time</th><th>Principal</th><th>Action</th><th>Target</th><th>Outcome</th></tr></thead>
+<tbody id="audit-rows"></tbody></table>
+<button type="button" id="audit-more" hidden>More</button>
+</section>`;
 
 export function dashboardHtml(nonce: string, caller?: Caller, pagePath = "/api/dashboard"): string {
   const auth = authModeOf(caller);
@@ -96,6 +120,7 @@ ${who}
 <tbody id="runs"></tbody></table>
 </section>
 <section id="run-view" hidden><div id="run"></div></section>
+${showsAuditPanel(caller) ? AUDIT_PANEL : ""}
 <script nonce="${nonce}">${DASHBOARD_SCRIPT}</script>
 </body>
 </html>

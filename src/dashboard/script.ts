@@ -276,6 +276,48 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (view.label) main.appendChild(renderLabel(view.label, view.id));
   }
 
+  // ---------------------------------------------------------------- audit trail (operators only)
+  // The panel is in the page only for callers who may read the trail (the server decides; the API checks again).
+  var auditToken = null;
+  function auditQuery() {
+    var q = new URLSearchParams({ pageSize: "100" });
+    [["a-submission", "submission"], ["a-principal", "principal"], ["a-action", "action"]].forEach(function (pair) {
+      var value = $(pair[0]).value.trim();
+      if (value) q.set(pair[1], value);
+    });
+    if ($("a-from").value) q.set("from", new Date($("a-from").value).toISOString());
+    if ($("a-to").value) q.set("to", new Date($("a-to").value).toISOString());
+    return q;
+  }
+  function auditTarget(target) {
+    return Object.keys(target || {}).map(function (name) { return name + " " + target[name]; }).join(", ") || "–";
+  }
+  function loadAudit(more) {
+    var q = auditQuery();
+    if (more && auditToken) q.set("continuationToken", auditToken);
+    return call("GET", "/audit?" + q.toString()).then(function (page) {
+      var body = $("audit-rows");
+      if (!more) clear(body);
+      page.items.forEach(function (record) {
+        var who = record.principal.name ? record.principal.name + " (" + record.principal.objectId + ")" : record.principal.objectId;
+        var outcome = record.outcome.result + (record.outcome.refusal ? " (" + record.outcome.refusal + ")" : "") + (record.outcome.reason ? ": " + record.outcome.reason : "");
+        body.appendChild(el("tr", { "data-audit-action": record.action }, [
+          el("td", { text: when(record.time) }), el("td", { text: who }), el("td", { text: record.action }),
+          el("td", { text: auditTarget(record.target) }), el("td", { class: "outcome " + record.outcome.result, text: outcome }),
+        ]));
+      });
+      auditToken = page.continuationToken || null;
+      // A page scans a fixed number of records, so a filtered one may be short or empty while more remain.
+      $("audit-more").hidden = !auditToken;
+      if (!body.firstChild && !auditToken) body.appendChild(el("tr", {}, [el("td", { class: "empty", colspan: "5", text: "No records." })]));
+    }, function (error) { say(error.message, true); });
+  }
+  if ($("audit-view")) {
+    $("audit-filters").addEventListener("submit", function (event) { event.preventDefault(); loadAudit(false); });
+    $("audit-more").addEventListener("click", function () { loadAudit(true); });
+    loadAudit(false);
+  }
+
   // ---------------------------------------------------------------- routing and refresh
   function currentRunId() { var m = /^#run=(.+)$/.exec(location.hash); return m ? decodeURIComponent(m[1]) : null; }
   function showRoute() {

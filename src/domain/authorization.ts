@@ -42,6 +42,8 @@ export const PERMISSIONS = {
   "dashboard.view": { "Sign.Submit": "own", "Sign.Publish": "own", "Sign.Approve": "own", "Sign.Operate": "any" },
   /** Records of drops the blob trigger refused (in the list and status views). */
   "rejectedDrop.read": { "Sign.Operate": "any" },
+  /** GET /api/audit: the audit trail (issue 33), every principal's records. */
+  "audit.read": { "Sign.Operate": "any" },
   /** Approve or refuse a pending publication (the approval route comes later; the role is checked now). */
   "approval.decide": { "Sign.Approve": "others" },
 } as const satisfies Record<string, Partial<Record<SignRole, Scope>>>;

@@ -44,6 +44,7 @@ export const HTTP_BODY_LIMITS = {
   manifestLink: get("GET /api/submissions/{id}/manifest"),
   errorReportLink: get("GET /api/submissions/{id}/error-report"),
   dashboard: get("GET /api/dashboard"),
+  readAudit: get("GET /api/audit"),
 } as const satisfies Record<string, BodyLimit>;
 
 export type HttpFunctionName = keyof typeof HTTP_BODY_LIMITS;

@@ -1,6 +1,6 @@
 /** What GET /api/submissions/{id} returns: built from custom status and output; of the input, only the owner (issue 32). */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import type { LabelReport, PackageRef, PreflightResult, RejectedDropStatus, SignedPackageVerification, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "./types";
+import type { LabelPreview, LabelReport, PackageRef, PreflightResult, RejectedDropStatus, SignedPackageVerification, Stage, StageTransition, StepTransition, SubmissionCustomStatus } from "./types";
 import { hdcStepPosition, type HdcStepPosition } from "./hdcSteps";
 import type { SubmitDriverSummary } from "./types";
 import { orchestrationStatusFailureText } from "./failureText";
@@ -60,6 +60,11 @@ export interface SubmissionView extends StatusFactsShown {
   label?: LabelReport;
   /** The preflight step's verdict, findings and hardware ids (issue 37), when the run had one. */
   preflight?: PreflightResult;
+  /**
+   * The label a dry-run publish policy would produce, computed from the package's INFs right after
+   * preflight (issue 37), before Microsoft's driver metadata exists; `label` is the real one later.
+   */
+  labelPreview?: LabelPreview;
   /** What was verified in Microsoft's signed package (issue 36; the manifest has the longer lists), when the run checked it. */
   signedPackageVerification?: SignedPackageVerification;
 }
@@ -136,6 +141,7 @@ export function toSubmissionView(status: DurableStatusWithFailure): SubmissionVi
     manifest: custom.manifest ?? summary?.manifest,
     errorReportBlob: custom.errorReportBlob,
     ...(custom.preflight ? { preflight: custom.preflight } : {}),
+    ...(custom.labelPreview ? { labelPreview: custom.labelPreview } : {}),
     ...(custom.signedPackageVerification ? { signedPackageVerification: custom.signedPackageVerification } : {}),
     nextPollAt: runtimeStatus === "Running" ? custom.nextPollAt : undefined,
     deadline: custom.deadline,

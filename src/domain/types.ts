@@ -8,6 +8,7 @@
  * travel as decimal strings.
  */
 import type { LabelPhase, PublishDestination } from "./publishing";
+import type { ApprovalParty } from "./approval";
 
 /** A driver package in our own storage. */
 export interface PackageRef {
@@ -186,9 +187,38 @@ export interface PreflightFinding {
 
 /**
  * What the preflight step (issue 37) concluded: refused = an error finding, nothing is created at
- * Microsoft; warnings/clean = the run goes on; notApplicable = not a cabinet package (.hlkx/.hckx
- * are HLK archives, which these CAB rules do not describe). Small and non-secret.
+ * Microsoft; warnings/clean = the run goes on; notApplicable = a name without a package extension
+ * (.cab get the CAB rules, .hlkx/.hckx the HLKX ones). Small and non-secret.
  */
+/** One INF the preflight read: its path in the package, the architectures of its models sections, its hardware ids, its version. */
+export interface PreflightInf {
+  path: string;
+  architectures: string[];
+  hardwareIds: string[];
+  /** The version of the INF's DriverVer ("1.0.0.0"), when it has one. */
+  driverVersion?: string;
+}
+
+/**
+ * The label a publish policy with `dryRun` would produce, computed at drop time from the package's
+ * INFs (issue 37) before Microsoft's driver metadata exists: the hardware ids and OS codes the label
+ * would target (the OS codes are the run's requestedSignatures for each INF's architectures, as
+ * Microsoft's metadata lists them), and what Microsoft would refuse in it. The label made after
+ * signing, from Microsoft's metadata, is the one that counts (`label`).
+ */
+export interface LabelPreview {
+  basis: "packageInfs";
+  name: string;
+  destination: PublishDestination;
+  hardwareIdCount: number;
+  /** A sample, "inf | OS code | pnp". */
+  hardwareIds: string[];
+  operatingSystemCodes: string[];
+  chidCount: number;
+  /** Why Microsoft would refuse the label, "field: reason" (empty: none found). */
+  problems: string[];
+}
+
 export interface PreflightResult {
   verdict: "refused" | "warnings" | "clean" | "notApplicable";
   findings: PreflightFinding[];
@@ -254,6 +284,8 @@ export interface SubmissionCustomStatus {
   label?: LabelReport;
   /** The preflight step's verdict, findings and hardware ids (bounded: see fitPreflight). */
   preflight?: PreflightResult;
+  /** The label a dry-run publish policy would produce from the package's INFs (bounded: see fitLabelPreview). */
+  labelPreview?: LabelPreview;
   /** The signed package's check after download (issue 36), bounded as in history. */
   signedPackageVerification?: SignedPackageVerification;
   /** Preproduction signing (issue 40): absent for a product submission. */
@@ -302,7 +334,30 @@ export interface LabelPollingPolicy {
  * dryRun (expanded, written, nothing created), rejected (the policy does not fit the driver
  * metadata or the submission; nothing created).
  */
-export type LabelReportPhase = LabelPhase | "waitingForMetadata" | "dryRun" | "rejected";
+export type LabelReportPhase = LabelPhase | "waitingForMetadata" | "dryRun" | "rejected" | "awaitingApproval" | "expired";
+
+/**
+ * The second-person approval of a label (issue 34), as status shows it: what waits (the label's
+ * dates and targets next to the summary fields of LabelReport), who asked, until when, and the
+ * decision; decisions the orchestrator ignored (self-approval, bad shape) are listed too.
+ */
+export interface LabelApprovalView {
+  requester?: ApprovalParty;
+  requestedAt: string;
+  deadline: string;
+  /** Policy facts of the label beyond the targets: dates, OS range, receiving partner. */
+  goLiveDate?: string;
+  floor?: string;
+  ceiling?: string;
+  receiverPublisherId?: string;
+  visibleToAccounts?: string[];
+  decision?: "approve" | "reject";
+  approver?: ApprovalParty;
+  comment?: string;
+  decidedAt?: string;
+  /** The latest ignored decisions (bounded), each with why. */
+  ignored?: { approver?: ApprovalParty; reason: string; at: string }[];
+}
 
 export interface LabelReport {
   phase: LabelReportPhase;
@@ -331,6 +386,8 @@ export interface LabelReport {
   portalUrl?: string;
   deadline?: string;
   pollCount?: number;
+  /** Second-person approval (issue 34): only on labels that waited for one. */
+  approval?: LabelApprovalView;
   updatedAt?: string;
 }
 

@@ -10,6 +10,7 @@ import { type Action, authorize, ownerIn, type Owner, type Scope, withinScope } 
 import type { Caller } from "../domain/principal";
 import { callerOf, KEY_HOLDER } from "../identity/caller";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
+import { noteAudit } from "./auditTrail";
 
 /** The scope the invocation's caller has for `action`; undefined when it holds no role for it. */
 export function scopeFor(context: InvocationContext, action: Action): Scope | undefined {
@@ -35,7 +36,15 @@ export function mayTouch(context: InvocationContext, action: Action, owner: Owne
  * Whether the caller may do `action` on this instance (its input shown): the owner its input
  * records; a rejected drop's record is for those who may read rejected drops.
  */
-export function mayTouchInstance(context: InvocationContext, action: Action, status: { name?: string; input?: unknown }): boolean {
+export function mayTouchInstance(context: InvocationContext, action: Action, status: { name?: string; input?: unknown; instanceId?: string }): boolean {
+  const allowed = isVisibleTo(context, action, status);
+  // The caller asked for this one instance and is told "not found": an owner refusal for the audit trail.
+  if (!allowed) noteAudit(context, { refusal: "owner", target: status.instanceId ? { instance: status.instanceId } : {} });
+  return allowed;
+}
+
+/** The same rule for filtering a list: what is left out is not a refusal. */
+export function isVisibleTo(context: InvocationContext, action: Action, status: { name?: string; input?: unknown }): boolean {
   if (status.name === RECORD_REJECTED_DROP) return mayTouch(context, "rejectedDrop.read", undefined);
   return mayTouch(context, action, ownerIn(status.input));
 }

@@ -37,6 +37,7 @@ import { type Sidecar, sidecarSchema } from "./validation/productFields";
 import { preprodCombinationProblems } from "./validation/signing";
 import { SIGN_PREPRODUCTION_ORCHESTRATOR } from "../activities/contract";
 import { parsePublishPolicy } from "../publishing/policySchema";
+import { auditedDrop } from "./dropAudit";
 import type { PublishPolicy } from "../domain/publishing";
 
 export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
@@ -235,6 +236,6 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
 app.eventGrid("packageDropped", {
   extraInputs: [df.input.durableClient()],
   handler: async (event, context) => {
-    await handlePackageDropped(event, context);
+    await auditedDrop(event, context, handlePackageDropped);
   },
 });

@@ -7,6 +7,11 @@
  * submission's (or preprod run's) history goes, what a re-post decides with (status, failure kind,
  * round, ids) is kept as a purge record (issue 30): a re-post then starts the next round instead of resuming the
  * submission Microsoft failed. No record written, nothing purged.
+ *
+ * Issue 33: a purge is an audited action (one record per run, principal "retention"), and it never
+ * touches AUDIT_CONTAINER: it purges Durable history by filter and writes only purge records. The
+ * audit store is checked before anything is purged; a record that cannot be written after the purge
+ * fails the run (the host logs it; the next run purges nothing more and records again).
  */
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
@@ -16,6 +21,8 @@ import { durableClientFor } from "../instances/durableClient";
 import { isPreprodName, isSubmitDriverName } from "../orchestrators/versions";
 import { getBlobServiceClient } from "../storage/blobService";
 import { writePurgeRecord } from "../storage/purgeRecords";
+import { RETENTION_PRINCIPAL } from "../domain/audit";
+import { auditStoreReady, writeAuditRecord } from "../audit/store";
 
 export const DEFAULT_RETENTION_SCHEDULE = "0 30 3 * * *";
 export const PURGED_STATUSES = [df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed, df.OrchestrationRuntimeStatus.Terminated];
@@ -31,6 +38,8 @@ export async function purgeFinishedSubmissions(
   // The extension requires createdTimeFrom; the epoch means "from the beginning".
   const filter = { createdTimeFrom: new Date(0), createdTimeTo, runtimeStatus: PURGED_STATUSES };
   const client = durableClientFor(context);
+  const service = getBlobServiceClient(config);
+  await auditStoreReady(service, config); // nothing purged that could not be recorded
   // Records first, then the purge by the same filter: only finished instances match, and one that
   // is re-posted meanwhile gets a new created time, so it is neither recorded nor purged.
   let recordsWritten = 0;
@@ -38,11 +47,19 @@ export async function purgeFinishedSubmissions(
     // Preprod runs too (issue 40): a re-post decides "already signed" or "next round" (a new package) from it.
     if (!isSubmitDriverName(status.name) && !isPreprodName(status.name)) continue; // rejected drops, labels, deliveries: nothing to resume
     const full = await client.getStatus(status.instanceId, { showInput: true });
-    await writePurgeRecord(getBlobServiceClient(config), config, purgeRecordOf(full, now));
+    await writePurgeRecord(service, config, purgeRecordOf(full, now));
     recordsWritten++;
   }
   const result = await client.purgeInstanceHistoryBy(filter);
   const instancesDeleted = result?.instancesDeleted ?? 0;
+  await writeAuditRecord(service, config, {
+    time: new Date().toISOString(),
+    principal: RETENTION_PRINCIPAL,
+    action: "purge",
+    target: {},
+    outcome: { result: "ok", reason: `purged the history of ${instancesDeleted} finished instances created before ${createdTimeTo.toISOString()} (RETENTION_DAYS=${days}); ${recordsWritten} purge records written` },
+    requestId: context.invocationId,
+  });
   context.log(
     `retention: purged ${instancesDeleted} finished instances created before ${createdTimeTo.toISOString()} (RETENTION_DAYS=${days}); ` +
       `${recordsWritten} purge records written`,

@@ -22,6 +22,7 @@ import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { bodyLimited, readJsonBody } from "./requestBody";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { mayTouch, ownerOfCaller, scopeFor } from "./access";
+import { noteAudit, refusedAsNotFound } from "./auditTrail";
 import { callerOf } from "../identity/caller";
 import { ownerIn } from "../domain/authorization";
 import { dropOwnerFor } from "../domain/dropOwners";
@@ -47,8 +48,8 @@ export function cancelUrlFor(config: AppConfig, instanceId: string): string {
 
 /** Containers POST /api/submissions may read packages from; the app's and the host's own are never among them. */
 export function submissionContainerProblem(container: string, config: AppConfig, taskHubName?: string): string | undefined {
-  const { DROPS_CONTAINER, SIGNED_CONTAINER, STATE_CONTAINER, SUBMISSION_CONTAINERS } = config.settings;
-  if (container === SIGNED_CONTAINER || container === STATE_CONTAINER || isHostContainer(container, taskHubName)) {
+  const { DROPS_CONTAINER, SIGNED_CONTAINER, STATE_CONTAINER, AUDIT_CONTAINER, SUBMISSION_CONTAINERS } = config.settings;
+  if (container === SIGNED_CONTAINER || container === STATE_CONTAINER || container === AUDIT_CONTAINER || isHostContainer(container, taskHubName)) {
     return `container ${container} belongs to the app or the Functions host; packages are not read from it`;
   }
   const allowed = SUBMISSION_CONTAINERS ?? [DROPS_CONTAINER];
@@ -61,6 +62,8 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   const parsed = parseStartSubmission(body.value);
   if (!parsed.ok) return invalidRequest(parsed.problems);
   const { package: location, ...rest } = parsed.value;
+  // A start with productId/submissionId is a resume (its own action in the audit trail).
+  noteAudit(context, { ...(rest.resume ? { action: "submission.resume" as const } : {}), target: { package: `${location.container}/${location.blobName}` } });
 
   const config = getConfig();
   const client = durableClientFor(context);
@@ -82,10 +85,12 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   // Size limit, and for a POST /api/uploads blob: the claimed size and the pinned ETag (pinned now if first).
   // Issue 32: an upload URL's package is its requester's, a drop under DROP_OWNERS its owner's; the
   // caller who may not start it is told the package is not found, as if it did not exist.
-  const packageNotFound: HttpResponseInit = { status: 404, jsonBody: { error: "package not found", package: `${location.container}/${location.blobName}` } };
+  const packageNotFound = (): HttpResponseInit =>
+    refusedAsNotFound(context, { status: 404, jsonBody: { error: "package not found", package: `${location.container}/${location.blobName}` } });
   const owner = ownerOfCaller(callerOf(context));
-  const configuredOwner = location.container === config.settings.DROPS_CONTAINER ? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName) : undefined;
-  if (configuredOwner && !mayTouch(context, "submission.start", configuredOwner)) return packageNotFound;
+  // DROP_OWNERS claims prefixes in any submission container, not only the drops container.
+  const configuredOwner = dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName);
+  if (configuredOwner && !mayTouch(context, "submission.start", configuredOwner)) return packageNotFound();
   const admission = await admitPackage(
     getBlobServiceClient(config),
     config,
@@ -93,7 +98,13 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
     new Date().toISOString(),
     (uploadOwner) => mayTouch(context, "submission.start", uploadOwner),
   );
-  if (!admission.ok && admission.notYours) return packageNotFound;
+  if (!admission.ok && admission.notYours) return packageNotFound();
+  // A package in the drops container that neither an upload URL nor DROP_OWNERS claims is a drop, and
+  // drops nobody claims are the operators' (as packageDropped records them): an HTTP start that beats
+  // the Event Grid delivery must not make it the caller's.
+  if (admission.ok && !admission.owner && !configuredOwner && location.container === config.settings.DROPS_CONTAINER && !mayTouch(context, "submission.start", undefined)) {
+    return packageNotFound();
+  }
   if (!admission.ok) {
     context.warn(`startSubmission: refused ${location.container}/${location.blobName}: ${admission.reason}`);
     if (!admission.changed) return invalidRequest([{ field: admission.field, reason: admission.reason }]);
@@ -134,7 +145,7 @@ export async function handleStartSubmission(request: HttpRequest, context: Invoc
   const purged = existing ? undefined : await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
   // An earlier run of this version is its owner's to restart or resume (legacy runs: operators only, who do not start).
   const runOwner = existing ? ownerIn(existing.input) : purged?.input.owner;
-  if ((existing || purged) && !mayTouch(context, "submission.start", runOwner)) return packageNotFound;
+  if ((existing || purged) && !mayTouch(context, "submission.start", runOwner)) return packageNotFound();
   if (rest.resume && claimants) {
     // The ids are this version's: the run they belong to must be the caller's too (issue 32); with no
     // run left to say whose (checkpoints only), only a key holder may resume them.

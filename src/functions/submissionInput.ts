@@ -47,6 +47,8 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     ...(request.owner ? { owner: request.owner } : {}),
     ...(notificationsConfigured(config) ? { notify: true } : {}),
     ...(request.publish ? { publish: { policy: request.publish, polling: config.labelPolling } } : {}),
+    // Issue 37: a dry-run policy shows its label at drop time, from the INFs preflight reads.
+    ...(request.publish?.dryRun && config.settings.PREFLIGHT === "on" ? { labelPreview: true } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import { type SubmissionView, toSubmissionView } from "../domain/submissionView"
 import { invalidRequest } from "./validation/fieldProblems";
 import { encodeContinuationToken, parseListQuery } from "./validation/listQuery";
 import { bodyLimited } from "./requestBody";
-import { mayTouchInstance } from "./access";
+import { isVisibleTo, mayTouchInstance } from "./access";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 
 export async function handleSubmissionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -47,7 +47,7 @@ export async function handleListSubmissions(request: HttpRequest, context: Invoc
     showInput: true,
   });
   const items = page.instances
-    .filter((status) => isListedSubmissionName(status.name) && mayTouchInstance(context, "submission.list", status))
+    .filter((status) => isListedSubmissionName(status.name) && isVisibleTo(context, "submission.list", status))
     .map(toSubmissionView)
     .filter((view) => !query.package || matchesPackage(view, query.package))
     .sort((a, b) => (b.createdTime ?? "").localeCompare(a.createdTime ?? ""));

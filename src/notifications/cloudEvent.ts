@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { SubmissionView } from "../domain/submissionView";
+import type { LabelReport } from "../domain/types";
 
 export const NOTIFICATION_EVENTS = ["succeeded", "failed", "rejected", "cancelled"] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
@@ -103,6 +104,79 @@ export function buildCloudEvent(view: SubmissionView, event: NotificationEvent, 
     id: notificationEventId(view.id, event, view.createdTime),
     time,
     subject: view.id,
+    datacontenttype: "application/json",
+    data,
+  };
+}
+
+/** Second-person approval of a label (issue 34): asked for, and decided (approve, reject or expired). */
+export const APPROVAL_NOTIFICATION_EVENTS = ["approvalRequested", "approvalDecided"] as const;
+export type ApprovalNotificationEvent = (typeof APPROVAL_NOTIFICATION_EVENTS)[number];
+export const APPROVAL_EVENT_TYPE_PREFIX = "com.contoso.driversigning.label.";
+
+export const isApprovalNotificationEvent = (event: string): event is ApprovalNotificationEvent => (APPROVAL_NOTIFICATION_EVENTS as readonly string[]).includes(event);
+
+export interface ApprovalNotificationData {
+  /** The submission the label is for. */
+  id: string;
+  /** The publishLabel run that waits (or waited). */
+  labelRun: string;
+  event: ApprovalNotificationEvent;
+  /** awaitingApproval, creating (approved), rejected or expired. */
+  phase: LabelReport["phase"];
+  destination?: LabelReport["destination"];
+  name?: string;
+  hardwareIdCount?: number;
+  hardwareIdSample?: string[];
+  chidCount?: number;
+  audiences?: string[];
+  approval: NonNullable<LabelReport["approval"]>;
+  text: string;
+}
+
+export interface ApprovalCloudEvent extends Omit<SubmissionCloudEvent, "data"> {
+  data: ApprovalNotificationData;
+}
+
+/**
+ * The approval event of one label run. Its id hashes run, event and the approval's own time (asked
+ * at / decided at), so a queueing that runs twice builds the same event and each receiver gets it once.
+ */
+export function buildApprovalCloudEvent(parentId: string, labelRun: string, label: LabelReport, event: ApprovalNotificationEvent): ApprovalCloudEvent {
+  const approval = label.approval;
+  if (!approval) throw new Error(`label run ${labelRun} has no approval to notify about`);
+  const when = event === "approvalRequested" ? approval.requestedAt : (approval.decidedAt ?? approval.deadline);
+  const what = `${label.destination ?? "label"} "${label.name ?? ""}" (${label.hardwareIdCount ?? 0} hardware ids, ${label.chidCount ?? 0} CHIDs) of submission ${parentId}`;
+  const requester = approval.requester ? (approval.requester.name ?? approval.requester.objectId) : "an unknown requester";
+  const outcome =
+    label.phase === "expired"
+      ? `expired without a decision at ${approval.deadline}`
+      : approval.decision === "reject"
+        ? `rejected by ${approval.approver?.name || approval.approver?.objectId}: ${approval.comment ?? ""}`
+        : `approved by ${approval.approver?.name || approval.approver?.objectId}`;
+  const text = event === "approvalRequested" ? `Label approval requested by ${requester} for ${what}, until ${approval.deadline}` : `Label ${outcome} — ${what}`;
+  const data: ApprovalNotificationData = {
+    id: parentId,
+    labelRun,
+    event,
+    phase: label.phase,
+    destination: label.destination,
+    name: label.name,
+    hardwareIdCount: label.hardwareIdCount,
+    hardwareIdSample: label.hardwareIdSample?.slice(0, MAX_MESSAGES),
+    chidCount: label.chidCount,
+    audiences: label.audiences,
+    approval,
+    text: text.slice(0, 1000),
+  };
+  for (const key of Object.keys(data) as Array<keyof ApprovalNotificationData>) if (data[key] === undefined) delete data[key];
+  return {
+    specversion: "1.0",
+    type: `${APPROVAL_EVENT_TYPE_PREFIX}${event}`,
+    source: CLOUD_EVENT_SOURCE,
+    id: createHash("sha256").update(JSON.stringify([labelRun, event, when])).digest("hex").slice(0, 32),
+    time: event === "approvalRequested" ? approval.requestedAt : (approval.decidedAt && label.phase !== "expired" ? approval.decidedAt : approval.deadline),
+    subject: labelRun,
     datacontenttype: "application/json",
     data,
   };

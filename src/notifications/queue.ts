@@ -7,13 +7,13 @@
 import type { AppConfig } from "../config";
 import { findInstance, startOrFindRunning, type SubmissionsClient } from "../instances/durableClient";
 import type { SubmissionView } from "../domain/submissionView";
-import { buildCloudEvent, deliveryInstanceId, type NotificationEvent, type SubmissionCloudEvent } from "./cloudEvent";
+import { type ApprovalCloudEvent, buildCloudEvent, deliveryInstanceId, type NotificationEvent, type SubmissionCloudEvent } from "./cloudEvent";
 import type { ActivityRetryPolicy } from "../domain/types";
 
 export const DELIVER_NOTIFICATION = "deliverNotification";
 
 export interface DeliverNotificationInput {
-  event: SubmissionCloudEvent;
+  event: SubmissionCloudEvent | ApprovalCloudEvent;
   /** The receiver's stable id (src/domain/webhookReceivers.ts): the URL (it may carry a token) never enters history. */
   receiverId?: string;
   /**
@@ -45,7 +45,12 @@ export async function queueNotifications(
   time: string,
 ): Promise<string[]> {
   if (!notificationsConfigured(config)) return [];
-  const cloudEvent = buildCloudEvent(view, event, time);
+  return queueCloudEvent(client, config, buildCloudEvent(view, event, time));
+}
+
+/** Starts one delivery per configured receiver for an event already built (once each, by event id and receiver id). */
+export async function queueCloudEvent(client: SubmissionsClient, config: AppConfig, cloudEvent: SubmissionCloudEvent | ApprovalCloudEvent): Promise<string[]> {
+  if (!notificationsConfigured(config)) return [];
   const started: string[] = [];
   for (const receiver of config.settings.NOTIFY_WEBHOOK_URLS) {
     const id = deliveryInstanceId(cloudEvent.id, receiver.id);

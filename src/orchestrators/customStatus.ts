@@ -7,6 +7,7 @@ import type {
   BlobLocation,
   LabelReport,
   PackageRef,
+  LabelPreview,
   PreflightResult,
   SignedPackageVerification,
   Stage,
@@ -125,6 +126,21 @@ export function fitPreflight(result: PreflightResult, findings = MAX_FINDINGS_IN
   };
 }
 
+/** Entries of each list of the `labelPreview` block in custom status. */
+export const MAX_PREVIEW_ENTRIES_IN_STATUS = 5;
+
+/** The label preview as custom status shows it: short texts, a few hardware ids, OS codes and problems. */
+export function fitLabelPreview(preview: LabelPreview, entries = MAX_PREVIEW_ENTRIES_IN_STATUS): LabelPreview {
+  const short = (text: string) => truncate(text, MAX_FINDING_TEXT_IN_STATUS);
+  return {
+    ...preview,
+    name: short(preview.name),
+    hardwareIds: preview.hardwareIds.slice(0, entries).map(short),
+    operatingSystemCodes: preview.operatingSystemCodes.slice(0, entries).map((code) => truncate(code, MAX_WORD_LENGTH_IN_STATUS)),
+    problems: preview.problems.slice(0, entries).map(short),
+  };
+}
+
 /** Entries of each list of the `signedPackageVerification` block in custom status (the manifest keeps up to MAX_LISTED). */
 export const MAX_VERIFICATION_ENTRIES_IN_STATUS = 3;
 
@@ -167,6 +183,7 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     error: status.error !== undefined ? truncate(status.error, MAX_ERROR_IN_STATUS) : undefined,
     label: status.label !== undefined ? fitLabelReport(status.label) : undefined,
     preflight: status.preflight !== undefined ? fitPreflight(status.preflight) : undefined,
+    labelPreview: status.labelPreview !== undefined ? fitLabelPreview(status.labelPreview) : undefined,
     signedPackageVerification: status.signedPackageVerification !== undefined ? fitSignedPackageVerification(status.signedPackageVerification) : undefined,
   };
   for (const key of Object.keys(fitted) as Array<keyof SubmissionCustomStatus>) if (fitted[key] === undefined) delete fitted[key];
@@ -189,6 +206,8 @@ export function fitCustomStatus(status: SubmissionCustomStatus, limit = MAX_CUST
     } else if (fitted.preflight !== undefined && fitted.preflight.findings.length + fitted.preflight.hardwareIds.length > 2) {
       const p = fitted.preflight;
       fitted = { ...fitted, preflight: fitPreflight(p, Math.floor(p.findings.length / 2), Math.floor(p.hardwareIds.length / 2)) };
+    } else if (fitted.labelPreview !== undefined && serializedLength(fitted.labelPreview) > serializedLength(fitLabelPreview(fitted.labelPreview, 0))) {
+      fitted = { ...fitted, labelPreview: fitLabelPreview(fitted.labelPreview, 0) };
     } else if (fitted.signedPackageVerification !== undefined && serializedLength(fitted.signedPackageVerification) > serializedLength(fitSignedPackageVerification(fitted.signedPackageVerification, 0))) {
       fitted = { ...fitted, signedPackageVerification: fitSignedPackageVerification(fitted.signedPackageVerification, 0) };
     } else if (fitted.error !== undefined && fitted.error.length > 200) {

@@ -5,7 +5,6 @@
  */
 import type * as df from "durable-functions";
 import { addSeconds } from "./backoff";
-import type { NotificationEvent } from "../notifications/cloudEvent";
 import { QUEUE_NOTIFICATION, type QueueNotificationInput } from "../activities/contract";
 
 /** Queueing only starts orchestrations; a storage hiccup gets two more tries, 5 and 10 s later. */
@@ -15,7 +14,7 @@ const QUEUE_ATTEMPTS = 3;
 export function* queueNotificationBestEffort(
   context: df.OrchestrationContext,
   input: { notify?: boolean },
-  event: NotificationEvent,
+  event: QueueNotificationInput["event"],
 ): Generator<df.Task, void, any> {
   if (!input.notify) return;
   const payload: QueueNotificationInput = { instanceId: context.df.instanceId, event };

@@ -15,12 +15,14 @@
  */
 import * as df from "durable-functions";
 import { PUBLISH_LABEL_ORCHESTRATOR, type LabelCarry, type PrepareShippingLabelOutput, type PublishLabelInput } from "../activities/contract";
-import type { LabelReport } from "../domain/types";
+import type { LabelApprovalView, LabelReport } from "../domain/types";
+import { APPROVAL_EVENT, type ApprovalRequirement, approvalDeadline, checkDecision } from "../domain/approval";
 import { labelPortalUrl } from "../hdc/shippingLabels";
 import { redactSecrets } from "../domain/redact";
 import { ActivityFailure, callActivity, describeActivityError } from "./activityCalls";
 import { addMinutes, nextPollTime } from "./backoff";
 import { fitLabelReport } from "./customStatus";
+import { queueNotificationBestEffort } from "./notify";
 
 /** Custom status of a publishLabel instance. */
 export interface PublishLabelStatus {
@@ -51,8 +53,7 @@ export function* publishLabelOrchestration(context: df.OrchestrationContext): Ge
       const prepared = yield* prepare(context, input, (facts) => (report = publish({ ...report, ...facts })));
       if (prepared.kind === "done") return publish(prepared.report);
       const { summary } = prepared;
-      report = publish({
-        phase: "creating",
+      const label: Partial<LabelReport> = {
         destination: summary.destination,
         name: summary.name,
         hardwareIdCount: summary.hardwareIdCount,
@@ -60,7 +61,21 @@ export function* publishLabelOrchestration(context: df.OrchestrationContext): Ge
         chidCount: summary.chidCount,
         audiences: summary.audiences,
         request: summary.request,
-      });
+      };
+      // Issue 34: only inputs built since carry `approval`; older histories go on to create as recorded.
+      let approval: LabelApprovalView | undefined;
+      if (input.approval) {
+        const decided = yield* awaitApproval(context, input, input.approval, label, (next) => (report = publish(next)));
+        if (decided.kind === "done") {
+          report = publish(decided.report);
+          // The activity reads the status this episode sets (rejected / expired with the decision).
+          yield* queueNotificationBestEffort(context, input, "approvalDecided");
+          return report;
+        }
+        approval = decided.view;
+      }
+      report = publish({ phase: "creating", ...label, ...(approval ? { approval } : {}) } as LabelReport);
+      if (approval) yield* queueNotificationBestEffort(context, input, "approvalDecided");
       const created = yield* callActivity(
         context,
         "createShippingLabel",
@@ -154,6 +169,69 @@ function* prepare(
     }
     yield context.df.createTimer(nextPollTime(context.df.currentUtcDateTime, interval, giveUpAt));
     interval = nextInterval(interval, input);
+  }
+}
+
+/** How long one approval wait lasts before it is renewed: under the 6-day short-timer limit, so no long-timer chains. */
+const APPROVAL_WAIT_STEP_MS = 24 * 3600_000;
+/** Ignored decisions kept in status (the latest). */
+const MAX_IGNORED_DECISIONS = 5;
+
+type Approved = { kind: "approved"; view: LabelApprovalView } | { kind: "done"; report: LabelReport };
+
+/**
+ * Shows the computed label as awaitingApproval and waits for a decision (external event) or the
+ * deadline (durable timers). Every wait step yields a fresh timer and a fresh event task (never one
+ * already scheduled, which would schedule it again); the engine hands an event to the newest waiter.
+ * A decision is re-checked here: a bad shape or the requester's own is recorded and ignored.
+ */
+function* awaitApproval(
+  context: df.OrchestrationContext,
+  input: PublishLabelInput,
+  approval: ApprovalRequirement,
+  label: Partial<LabelReport>,
+  publish: (report: LabelReport) => LabelReport,
+): Generator<df.Task, Approved, any> {
+  const requestedAt = context.df.currentUtcDateTime;
+  const deadline = approvalDeadline(requestedAt, approval.deadlineHours);
+  const { goLiveDate, floor, ceiling, receiverPublisherId, visibleToAccounts } = input.policy;
+  let view: LabelApprovalView = {
+    ...(approval.requester ? { requester: approval.requester } : {}),
+    requestedAt: requestedAt.toISOString(),
+    deadline: deadline.toISOString(),
+    ...(goLiveDate !== undefined ? { goLiveDate } : {}),
+    ...(floor !== undefined ? { floor } : {}),
+    ...(ceiling !== undefined ? { ceiling } : {}),
+    ...(receiverPublisherId !== undefined ? { receiverPublisherId } : {}),
+    ...(visibleToAccounts !== undefined ? { visibleToAccounts } : {}),
+  };
+  const waiting = (): LabelReport => ({ ...label, phase: "awaitingApproval", approval: view } as LabelReport);
+  publish(waiting());
+  yield* queueNotificationBestEffort(context, input, "approvalRequested");
+  for (;;) {
+    const now = context.df.currentUtcDateTime;
+    if (now.getTime() >= deadline.getTime()) {
+      return { kind: "done", report: { ...label, phase: "expired", approval: view, error: `no approval decision by ${view.deadline}; nothing was created at Microsoft` } as LabelReport };
+    }
+    const timer = context.df.createTimer(new Date(Math.min(deadline.getTime(), now.getTime() + APPROVAL_WAIT_STEP_MS)));
+    const event = context.df.waitForExternalEvent(APPROVAL_EVENT);
+    const winner = yield context.df.Task.any([timer, event]);
+    if (winner !== event) continue;
+    timer.cancel();
+    const checked = checkDecision(event.result, approval.requester);
+    if (!checked.ok) {
+      const ignored = { ...(checked.approver ? { approver: checked.approver } : {}), reason: redactSecrets(checked.reason).slice(0, 300), at: context.df.currentUtcDateTime.toISOString() };
+      view = { ...view, ignored: [...(view.ignored ?? []), ignored].slice(-MAX_IGNORED_DECISIONS) };
+      publish(waiting());
+      continue;
+    }
+    const { decision, comment, approver, decidedAt } = checked.decision;
+    view = { ...view, decision, approver, comment: redactSecrets(comment), decidedAt };
+    if (decision === "reject") {
+      const who = approver.name || approver.objectId;
+      return { kind: "done", report: { ...label, phase: "rejected", approval: view, error: `rejected by ${who}: ${view.comment}; nothing was created at Microsoft` } as LabelReport };
+    }
+    return { kind: "approved", view };
   }
 }
 

@@ -13,6 +13,7 @@ import type {
   ActivityRetryPolicy,
   BlobLocation,
   FailureKind,
+  LabelPreview,
   LabelReport,
   NormalizedSubmissionStatus,
   PreflightFinding,
@@ -26,12 +27,14 @@ import type {
 import { ORCHESTRATOR_NAME, PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput } from "../activities/contract";
 import { labelInstanceId, roundKey } from "../domain/instanceId";
 import { redactSecrets } from "../domain/redact";
+import { previewLabel } from "../publishing/previewLabel";
 import { queueNotificationBestEffort } from "./notify";
 import { ActivityFailure, callActivity, callActivityBestEffort, describeActivityError, MAX_FAILURE_TEXT } from "./activityCalls";
 import { addMinutes, firstPollIntervalSeconds, nextPollIntervalSeconds, nextPollTime } from "./backoff";
 import {
   MAX_ERROR_REPORT_IN_MESSAGE,
   boundedMessages,
+  fitLabelPreview,
   fitPreflight,
   StatusReporter,
   type StatusFacts,
@@ -99,14 +102,16 @@ export function* submitDriverOrchestration(
         deadline: carry.deadline,
         ...(carry.lastStatus ? statusFacts(carry.lastStatus) : {}),
         ...(carry.preflight ? { preflight: carry.preflight } : {}),
+        ...(carry.labelPreview ? { labelPreview: carry.labelPreview } : {}),
       });
     } else {
       status.report("queued");
       // Issue 37: only inputs with `preflight` (PREFLIGHT=on, since issue 37) take this step, before
       // anything is created at Microsoft; older histories replay authenticate-first (versions.ts).
       let preflight: PreflightResult | undefined;
+      let labelPreview: LabelPreview | undefined;
       if (input.preflight) {
-        preflight = yield* runPreflight(context, input, status);
+        ({ result: preflight, labelPreview } = yield* runPreflight(context, input, status));
         if (preflight.verdict === "refused") return yield* rejectAfterPreflight(context, input, preflight, startedAt);
       }
       const prepared = yield* prepareSubmission(context, input, status);
@@ -121,6 +126,7 @@ export function* submitDriverOrchestration(
         intervalSeconds: firstPollIntervalSeconds(input.polling),
         lastStatus: knownStatus,
         ...(preflight ? { preflight: fitPreflight(preflight) } : {}),
+        ...(labelPreview ? { labelPreview } : {}),
       };
     }
 
@@ -153,13 +159,25 @@ export interface PreflightRefusal {
   manifest?: BlobLocation;
 }
 
-/** Checks the package's rules; a retried failure of the check itself fails the run like any activity. */
-function* runPreflight(context: df.OrchestrationContext, input: SubmitDriverInput, status: StatusReporter): Generator<df.Task, PreflightResult, any> {
+/**
+ * Checks the package's rules; a retried failure of the check itself fails the run like any activity.
+ * With a dry-run publish policy (and the input field `labelPreview`, new inputs only) the label it
+ * would produce is computed from the INFs right away: pure code, no activity or timer, so the actions
+ * an older history recorded are unchanged.
+ */
+function* runPreflight(
+  context: df.OrchestrationContext,
+  input: SubmitDriverInput,
+  status: StatusReporter,
+): Generator<df.Task, { result: PreflightResult; labelPreview?: LabelPreview }, any> {
   const checked = yield* callActivity(context, "preflightPackage", { package: input.package }, input.retry);
   const result: PreflightResult = { verdict: checked.verdict, findings: checked.findings, hardwareIds: checked.hardwareIds };
-  // Warnings and hardware ids stay in the status for the rest of the run.
-  status.report("queued", { preflight: fitPreflight(result) });
-  return result;
+  const policy = input.publish?.policy;
+  const labelPreview =
+    input.labelPreview && policy?.dryRun && result.verdict !== "refused" ? fitLabelPreview(previewLabel(policy, checked.infs ?? [], input.product)) : undefined;
+  // Warnings, hardware ids and the preview stay in the status for the rest of the run.
+  status.report("queued", { preflight: fitPreflight(result), ...(labelPreview ? { labelPreview } : {}) });
+  return { result, ...(labelPreview ? { labelPreview } : {}) };
 }
 
 const findingText = (f: PreflightFinding): string =>
@@ -455,6 +473,8 @@ function* publishAfterSigning(
     policy: publish.policy,
     polling: publish.polling,
     retry: input.retry,
+    // Issue 34: only inputs built since carry it, so older children start with the input they had.
+    ...(publish.approval ? { approval: publish.approval, ...(input.notify ? { notify: true } : {}) } : {}),
   };
   try {
     const report: LabelReport | undefined = yield context.df.callSubOrchestrator(PUBLISH_LABEL_ORCHESTRATOR, childInput, childId);

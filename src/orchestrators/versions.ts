@@ -35,12 +35,20 @@
  * and the result manifest only when the new input field `verifySignedPackage` is set, which only
  * inputs built since issue 36 (VERIFY_SIGNED_PACKAGE=on) carry: older histories replay download →
  * manifest as recorded, and their failure path is unchanged (the failed manifest gains the check's
- * facts only when that step failed).
+ * facts only when that step failed). The label preview (issue 37) is custom status only: with the new
+ * input field `labelPreview` (set only with a dry-run publish policy) the orchestrator expands the
+ * policy over the preflight output's INFs in pure code (src/publishing/previewLabel.ts) and reports
+ * it; no activity, timer or input of an existing call changes, so older histories replay as recorded.
  *
  * deliverNotification keeps its name too: since issue 30 its input holds `receiverId`; inputs written
  * before hold `urlIndex` and the orchestrator passes that key on unchanged, so their recorded
  * sendWebhook calls replay as they were; sendWebhook then drops such a delivery (the position may
  * name another receiver now). test/fixtures/deliverNotification-v1 is such a history.
+ *
+ * publishLabel keeps its name through issue 34: the second-person approval (timers and the
+ * approvalDecision event between prepareShippingLabel and createShippingLabel) runs only when the new
+ * input field `approval` is set, which no history written before has; test/fixtures/publishLabel-v1
+ * holds such histories (create pending, following, dry run), replayed in versioning.test.ts.
  *
  * changeLabel (issue 30) is new: its first version, no histories before it.
  *

@@ -3,4 +3,5 @@ export { parsePublishPolicy, publishPolicyShape, POLICY_LIMITS, isWindows10OrLat
 export { expandPolicy, metadataHardwareIds, isTestAudience, MAX_LABEL_HARDWARE_IDS, MAX_LABEL_CHIDS } from "./expandPolicy";
 export type { Audience, ExpandInput, ExpandedLabel, SubmissionFacts } from "./expandPolicy";
 export { globMatches } from "./glob";
+export { previewLabel, metadataFromInfs, architectureOfOsCode, PREVIEW_SAMPLE } from "./previewLabel";
 export type * from "../domain/publishing";

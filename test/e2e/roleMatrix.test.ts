@@ -46,6 +46,7 @@ const EXPECTED: Record<string, { action: string; allowed: CallerName[] }> = {
   cancelLabel: { action: "label.cancel", allowed: [P] },
   labelChangeStatus: { action: "label.changeStatus", allowed: [P, O] },
   dashboard: { action: "dashboard.view", allowed: [S, P, A, O] },
+  readAudit: { action: "audit.read", allowed: [O] },
 };
 
 function requestFor(apiUrl: string, trigger: HttpTriggerInfo): { url: string; method: string } {

@@ -156,6 +156,8 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
         durableBackend: "durableTaskScheduler",
         dropsContainer: "incoming-drivers",
         deleteRetentionDays: 7,
+        auditContainer: "trail",
+        auditRetentionDays: 2555,
         instanceMemoryMB: 4096,
         maximumInstanceCount: 7,
       }),
@@ -295,6 +297,20 @@ describeInfra("Azure deployment (infra/, azure.yaml, hooks) checked offline", ()
       const drops = snap === byDefault ? "driver-drops" : "incoming-drivers";
       expect(all(snap, "Microsoft.Storage/storageAccounts/blobServices/containers").map((c) => c.id)).toContain(`${blobService.id}/containers/${drops}`);
     }
+  });
+
+  test("the audit container has a time-based immutability policy (period a parameter, default 365 days, no protected appends) and the app is told its name", () => {
+    // Issue 33: records can be neither overwritten nor deleted while the policy holds, by anyone.
+    for (const [snap, container, days] of [[byDefault, "signing-audit", 365], [alternative, "trail", 2555]] as const) {
+      const blobService = one(snap, "Microsoft.Storage/storageAccounts/blobServices");
+      const audit = all(snap, "Microsoft.Storage/storageAccounts/blobServices/containers").find((c) => c.id === `${blobService.id}/containers/${container}`);
+      expect(audit?.properties).toEqual({ publicAccess: "None" });
+      const policies = all(snap, "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies");
+      expect(policies.map((p) => p.id)).toEqual([`${audit!.id}/immutabilityPolicies/default`]);
+      expect(policies[0].properties).toEqual({ immutabilityPeriodSinceCreationInDays: days, allowProtectedAppendWrites: false });
+      expect(appSettings(snap).AUDIT_CONTAINER).toBe(container);
+    }
+    // The one policy (checked above) is the audit container's: drops must stay overwritable (new package versions).
   });
 
   test("Flex Consumption (FC1, Linux), Node 22, user-assigned identity, scale parameters, deployment storage by identity", () => {

@@ -20,13 +20,17 @@ export const EventType = {
   TaskScheduled: 4,
   TaskCompleted: 5,
   TaskFailed: 6,
+  SubOrchestrationInstanceCreated: 7,
+  SubOrchestrationInstanceCompleted: 8,
+  SubOrchestrationInstanceFailed: 9,
   TimerCreated: 10,
   TimerFired: 11,
   OrchestratorStarted: 12,
   OrchestratorCompleted: 13,
+  EventRaised: 15,
 } as const;
 
-const ActionType = { CallActivity: 0, CallActivityWithRetry: 1, ContinueAsNew: 4, CreateTimer: 5, WhenAny: 11, WhenAll: 12 } as const;
+const ActionType = { CallActivity: 0, CallActivityWithRetry: 1, CallSubOrchestrator: 2, ContinueAsNew: 4, CreateTimer: 5, WaitForExternalEvent: 6, WhenAny: 11, WhenAll: 12 } as const;
 
 export interface HistoryEvent {
   EventType: number;
@@ -63,6 +67,11 @@ export interface DriveOptions {
    * same name, input and fire time; work left pending in it is then completed by `activities`.
    */
   resumeFrom?: { input: unknown; history: HistoryEvent[] };
+  /**
+   * External events (raiseEvent), each delivered at its virtual time: after the activities pending
+   * then, before any timer firing later. Events still undelivered when the run ends are dropped.
+   */
+  externalEvents?: { name: string; data: unknown; at: string }[];
 }
 
 export interface ActivityCallRecord {
@@ -115,13 +124,14 @@ interface OrchestratorStateLike {
 interface LeafAction {
   actionType: number;
   functionName?: string;
+  instanceId?: string;
   input?: unknown;
   fireAt?: string;
   isCanceled?: boolean;
 }
 
 type Work =
-  | { kind: "activity"; id: number; name: string; input: unknown }
+  | { kind: "activity"; id: number; name: string; input: unknown; subOrchestration?: boolean }
   | { kind: "timer"; id: number; fireAt: Date };
 
 const FAILURE_MARKER = "$OutOfProcData$:";
@@ -142,7 +152,7 @@ function decodeInput(input: unknown): unknown {
 function sameAction(previous: LeafAction, current: LeafAction): boolean {
   if (previous.actionType !== current.actionType) return false;
   if (previous.actionType === ActionType.CreateTimer) return previous.fireAt === current.fireAt;
-  return previous.functionName === current.functionName && JSON.stringify(previous.input) === JSON.stringify(current.input);
+  return previous.functionName === current.functionName && previous.instanceId === current.instanceId && JSON.stringify(previous.input) === JSON.stringify(current.input);
 }
 
 /** Runs one orchestrator episode through the registered durable-functions handler; the returned state, or the failure state. */
@@ -235,6 +245,7 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
   }
 
   let lastFailedCall: { name: string; inputJson: string; attempt: number } | undefined;
+  const pendingEvents = [...(options.externalEvents ?? [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 
   for (let episode = 1; episode <= maxEpisodes; episode++) {
     for (const past of history) past.IsPlayed = true;
@@ -273,7 +284,8 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
     const status = state.customStatus ?? null;
     if (JSON.stringify(status) !== JSON.stringify(customStatuses[customStatuses.length - 1] ?? null)) customStatuses.push(status);
 
-    const leaves = flattenActions(state.actions ?? []) as unknown as LeafAction[];
+    // Waiting for an external event is no scheduling event in DTFx history (no sequence number): not compared.
+    const leaves = (flattenActions(state.actions ?? []) as unknown as LeafAction[]).filter((a) => a.actionType !== ActionType.WaitForExternalEvent);
     for (let i = 0; i < scheduled.length; i++) {
       if (!leaves[i] || !sameAction(scheduled[i], leaves[i])) {
         throw new NonDeterminismError(
@@ -300,6 +312,14 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
           history.push(event({ EventType: EventType.TimerCreated, EventId: id, FireAt: fireAt.toISOString() }));
           timers.push({ execution: executions.length, id, createdAt: clock.toISOString(), fireAt: fireAt.toISOString() });
           if (!action.isCanceled) work.push({ kind: "timer", id, fireAt });
+          break;
+        }
+        case ActionType.CallSubOrchestrator: {
+          // Scripted like an activity (the script gets the orchestrator's name); its output is the child's result.
+          const id = nextId++;
+          const childInput = decodeInput(action.input);
+          history.push(event({ EventType: EventType.SubOrchestrationInstanceCreated, EventId: id, Name: action.functionName, InstanceId: action.instanceId, Input: JSON.stringify(childInput) }));
+          work.push({ kind: "activity", id, name: action.functionName as string, input: childInput, subOrchestration: true });
           break;
         }
         case ActionType.ContinueAsNew:
@@ -373,7 +393,7 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
           execution: executions.length,
         });
         lastFailedCall = undefined;
-        inbox.push(event({ EventType: EventType.TaskCompleted, TaskScheduledId: item.id, Result: JSON.stringify(output ?? null) }));
+        inbox.push(event({ EventType: item.subOrchestration ? EventType.SubOrchestrationInstanceCompleted : EventType.TaskCompleted, TaskScheduledId: item.id, Result: JSON.stringify(output ?? null) }));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         record.outcome = "failed";
@@ -381,11 +401,18 @@ export async function driveOrchestration(options: DriveOptions): Promise<DriveRe
         lastFailedCall = { name: item.name, inputJson, attempt };
         // Reason/Details exactly as the Durable extension writes them for a JS activity.
         const failure = activityFailure(item.name, error);
-        inbox.push(event({ EventType: EventType.TaskFailed, TaskScheduledId: item.id, Reason: failure.reason, Details: failure.details }));
+        inbox.push(event({ EventType: item.subOrchestration ? EventType.SubOrchestrationInstanceFailed : EventType.TaskFailed, TaskScheduledId: item.id, Reason: failure.reason, Details: failure.details }));
       }
       continue;
     }
     const timerItems = work.filter((item): item is Extract<Work, { kind: "timer" }> => item.kind === "timer");
+    const nextTimerAt = timerItems.length > 0 ? Math.min(...timerItems.map((item) => item.fireAt.getTime())) : Infinity;
+    if (pendingEvents.length > 0 && Date.parse(pendingEvents[0].at) <= nextTimerAt) {
+      const raised = pendingEvents.shift()!;
+      if (Date.parse(raised.at) > clock.getTime()) clock = new Date(raised.at);
+      inbox.push(event({ EventType: EventType.EventRaised, Name: raised.name, Input: JSON.stringify(raised.data) }));
+      continue;
+    }
     if (timerItems.length > 0) {
       const earliest = timerItems.reduce((a, b) => (b.fireAt.getTime() < a.fireAt.getTime() ? b : a));
       work.splice(work.indexOf(earliest), 1);

@@ -1,14 +1,18 @@
 /**
  * The preflightPackage activity against Azurite: ranged reads pinned to the run's ETag, only the
- * bytes the inspection needs, findings and hardware ids back; .hlkx is not a cabinet to check.
+ * bytes the inspection needs, findings and hardware ids back; .hlkx/.hckx get the HLKX rules through
+ * the same reads (the zip's end records, central directory, local headers and .rels parts only).
  */
 import { randomBytes } from "node:crypto";
-import { BlobServiceClient } from "@azure/storage-blob";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import type { AzuriteHandle } from "../../../local/azurite";
 import type { PreflightPackageInput } from "../../../src/activities/contract";
 import { isTerminalFailure } from "../../../src/activities/errors";
 import { preflightPackage } from "../../../src/activities/preflightPackage";
 import { writeCab } from "../../../src/preflight/cabWriter";
+import { bsdtarZip, scratch, SIGNED_HLKX_PARTS, toolIt, writeTree } from "../preflight/fixtures";
 import { FakeHdc, startStorage, testConfig, testDeps } from "./support";
 
 let storage: AzuriteHandle;
@@ -63,6 +67,8 @@ describe("preflightPackage", () => {
     const result = await preflightPackage(input("good.cab", etag), deps());
 
     expect(result).toMatchObject({ verdict: "clean", findings: [], hardwareIds: ["usb\\vid_1234&pid_5678"] });
+    // Per INF too, for the label preview of a dry-run publish policy.
+    expect(result.infs).toEqual([{ path: "usb/contoso.inf", architectures: ["amd64"], hardwareIds: ["usb\\vid_1234&pid_5678"] }]);
     expect(result.bytesRead).toBeGreaterThan(0);
     // The header, the file table and the first data blocks: far below the package.
     expect(result.bytesRead).toBeLessThan(256 * 1024);
@@ -91,8 +97,94 @@ describe("preflightPackage", () => {
     expect(String((failure as Error).message)).toContain("nothing was created at Microsoft");
   });
 
-  it("an HLK archive (.hlkx) is not a cabinet: notApplicable, nothing read", async () => {
-    const etag = await put("contoso.hlkx", Buffer.from("PK\u0003\u0004 not a cabinet"));
-    expect(await preflightPackage(input("contoso.hlkx", etag), deps())).toEqual({ verdict: "notApplicable", findings: [], hardwareIds: [], bytesRead: 0 });
+  it("a name without a package extension is not checked: notApplicable, nothing read", async () => {
+    const etag = await put("contoso.zip", Buffer.from("PK\u0003\u0004 not a package"));
+    expect(await preflightPackage(input("contoso.zip", etag), deps())).toEqual({ verdict: "notApplicable", findings: [], hardwareIds: [], bytesRead: 0 });
+  });
+});
+
+describe("preflightPackage on HLK archives (.hlkx/.hckx)", () => {
+  const MIB = 1024 * 1024;
+  let work: string;
+  let counter = 0;
+  beforeAll(() => {
+    work = scratch("preflight-hlkx-");
+  });
+  afterAll(() => {
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Writes the parts (plus `sparse` files of the given sizes, holes on disk) and zips them with bsdtar. */
+  function hlkxFile(parts: Record<string, string>, options: { zip64?: boolean; sparse?: Record<string, number> } = {}): string {
+    const dir = path.join(work, `tree-${++counter}`);
+    writeTree(dir, parts);
+    for (const [name, size] of Object.entries(options.sparse ?? {})) {
+      fs.closeSync(fs.openSync(path.join(dir, name), "w"));
+      fs.truncateSync(path.join(dir, name), size);
+    }
+    const names = [...Object.keys(parts), ...Object.keys(options.sparse ?? {})].sort();
+    return bsdtarZip(dir, path.join(work, `package-${counter}.hlkx`), names, { zip64: options.zip64, store: options.sparse !== undefined });
+  }
+  async function putFile(blobName: string, file: string): Promise<string> {
+    return (await service.getContainerClient("driver-drops").getBlockBlobClient(blobName).uploadFile(file, { blockSize: 8 * MIB, concurrency: 2 })).etag!;
+  }
+
+  toolIt("a signed OPC package is clean; no hardware ids (an HLKX carries no INFs the rules read)", async () => {
+    const etag = await putFile("signed.hlkx", hlkxFile(SIGNED_HLKX_PARTS));
+    expect(await preflightPackage(input("signed.hlkx", etag), deps())).toMatchObject({ verdict: "clean", findings: [], hardwareIds: [] });
+  });
+
+  toolIt("PKG017: a Zip64 .hckx is refused with Microsoft's text, each place Zip64 is used a finding", async () => {
+    const etag = await putFile("zip64.hckx", hlkxFile(SIGNED_HLKX_PARTS, { zip64: true }));
+    const result = await preflightPackage(input("zip64.hckx", etag), deps());
+    expect(result.verdict).toBe("refused");
+    expect(new Set(result.findings.map((f) => f.code))).toEqual(new Set(["PKG017"]));
+    expect(result.findings[0].message).toContain("File is using Zip64");
+    expect(result.findings.map((f) => f.message)).toContainEqual(expect.stringContaining("the Zip64 end-of-central-directory locator"));
+  });
+
+  toolIt("PKG018/PKG019: a package without _rels/.rels, or without its signature part, is refused", async () => {
+    const noRels = Object.fromEntries(Object.entries(SIGNED_HLKX_PARTS).filter(([name]) => name !== "_rels/.rels"));
+    const unsigned = Object.fromEntries(Object.entries(SIGNED_HLKX_PARTS).filter(([name]) => !name.endsWith(".psdsxs")));
+    const noRelsResult = await preflightPackage(input("norels.hlkx", await putFile("norels.hlkx", hlkxFile(noRels))), deps());
+    const unsignedResult = await preflightPackage(input("unsigned.hlkx", await putFile("unsigned.hlkx", hlkxFile(unsigned))), deps());
+    expect(noRelsResult.findings.map((f) => [f.code, f.file])).toEqual([["PKG018", "_rels/.rels"]]);
+    expect(unsignedResult.findings.map((f) => f.code)).toEqual(["PKG019"]);
+    expect(unsignedResult.verdict).toBe("refused");
+  });
+
+  toolIt("a 256 MiB HLKX (a stored, sparse part) is checked by reading a few KiB: end records, directory, headers, .rels", async () => {
+    const file = hlkxFile(SIGNED_HLKX_PARTS, { sparse: { "hck/data/trace.etl": 256 * MIB } });
+    const size = fs.statSync(file).size;
+    const etag = await putFile("big.hlkx", file);
+    fs.rmSync(file);
+    const result = await preflightPackage(input("big.hlkx", etag), deps());
+    expect(result).toMatchObject({ verdict: "clean", findings: [] });
+    expect(size).toBeGreaterThan(256 * MIB);
+    // The tail (the end record may have a 64 KiB comment), the directory, one window per local header: far below the package.
+    expect(result.bytesRead).toBeGreaterThan(0);
+    expect(result.bytesRead).toBeLessThan(256 * 1024);
+  });
+
+  toolIt("a package of 400 small parts costs a handful of ranged GETs, not one or two per part (the read-ahead window)", async () => {
+    const many: Record<string, string> = { ...SIGNED_HLKX_PARTS };
+    for (let i = 0; i < 400; i++) many[`hck/data/results-${String(i).padStart(3, "0")}.xml`] = `<Result n="${i}"/>`;
+    const etag = await putFile("many.hlkx", hlkxFile(many));
+    const gets = jest.spyOn(BlockBlobClient.prototype, "downloadToBuffer");
+    try {
+      const result = await preflightPackage(input("many.hlkx", etag), deps());
+      expect(result.verdict).toBe("clean");
+      expect(gets.mock.calls.length).toBeLessThan(40);
+    } finally {
+      gets.mockRestore();
+    }
+  });
+
+  toolIt("an .hlkx replaced since the run started is the terminal 'package changed' failure", async () => {
+    const startedFor = await putFile("replaced.hlkx", hlkxFile(SIGNED_HLKX_PARTS));
+    await putFile("replaced.hlkx", hlkxFile(SIGNED_HLKX_PARTS, { zip64: true }));
+    const failure = await preflightPackage(input("replaced.hlkx", startedFor), deps()).catch((error: unknown) => error);
+    expect(isTerminalFailure(failure)).toBe(true);
+    expect(String((failure as Error).message)).toContain("driver-drops/replaced.hlkx changed since the run started");
   });
 });

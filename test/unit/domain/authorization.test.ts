@@ -33,6 +33,7 @@ const EXPECTED: Record<string, Partial<Record<Action, string>>> = {
     "label.changeStatus": "any",
     "dashboard.view": "any",
     "rejectedDrop.read": "any",
+    "audit.read": "any",
   },
   "Sign.Reader": {},
   none: {},
@@ -56,6 +57,7 @@ describe("authorize", () => {
         "label.changeStatus",
         "dashboard.view",
         "rejectedDrop.read",
+        "audit.read",
         "approval.decide",
       ].sort(),
     );

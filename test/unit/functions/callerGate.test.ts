@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { AppHost } from "../../../local/runtime/appHost";
 import { CLAIM_TYPES, encodeClientPrincipal } from "../../../src/domain/principal";
 import { resetConfigCache } from "../../../src/config";
+import { startAuditStorage, type AuditStorage } from "../audit/storageEnv";
 
 const principalWith = (roles: string[]) =>
   encodeClientPrincipal({
@@ -24,12 +25,16 @@ const principalWith = (roles: string[]) =>
 describe("caller gate, AUTH_MODE=entra", () => {
   let app: AppHost;
   const saved = process.env.AUTH_MODE;
-  beforeAll(() => {
+  // Refusals and state-changing calls are recorded in the audit trail (issue 33): real storage.
+  let audit: AuditStorage;
+  beforeAll(async () => {
+    audit = await startAuditStorage("gate-audit");
     process.env.AUTH_MODE = "entra";
     resetConfigCache();
     app = AppHost.load(path.resolve(__dirname, "../../../src/index"), { durableClientData: () => ({}), log: () => undefined });
   });
-  afterAll(() => {
+  afterAll(async () => {
+    await audit?.stop();
     if (saved === undefined) delete process.env.AUTH_MODE;
     else process.env.AUTH_MODE = saved;
   });
@@ -61,11 +66,49 @@ describe("caller gate, AUTH_MODE=entra", () => {
     }
   });
 
+  it("each 403 is recorded in the audit trail before it is answered: one record, the caller, the action, refused for its role", async () => {
+    const before = (await audit.records()).length;
+    const expected: { action: string; fn: string }[] = [];
+    for (const t of app.httpTriggers()) {
+      const answer = await invoke(t.functionName, t.methods[0], { "x-ms-client-principal": principalWith(["Sign.Reader"]), "x-forwarded-for": "203.0.113.7:50123" });
+      expect(answer.status).toBe(403);
+      expected.push({ fn: t.functionName, action: JSON.parse(answer.body.toString()).action });
+    }
+    const records = (await audit.records()).slice(before);
+    expect(records.map((r) => r.action).sort()).toEqual(expected.map((e) => e.action).sort());
+    for (const record of records) {
+      expect(record).toMatchObject({
+        principal: { objectId: "oid-1", roles: ["Sign.Reader"] },
+        outcome: { result: "refused", refusal: "role", reason: expect.stringMatching(/^403 the caller may not do /) },
+        clientAddress: "203.0.113.7",
+      });
+      expect(record.requestId).toEqual(expect.any(String));
+    }
+  });
+
   it("any one of the four roles passes the gate (the handler answers, not the gate)", async () => {
     for (const role of ["Sign.Submit", "Sign.Publish", "Sign.Approve", "Sign.Operate"]) {
       const answer = await invoke("dashboard", "GET", { "x-ms-client-principal": principalWith([role]) });
       expect({ role, status: answer.status }).toEqual({ role, status: 200 });
     }
+  });
+
+  it("a state-changing call signed in by the session cookie alone is refused as cross-site (403) unless it carries the page's header or a bearer token", async () => {
+    const everyRole = { "x-ms-client-principal": principalWith(["Sign.Submit", "Sign.Publish", "Sign.Approve", "Sign.Operate"]) };
+    const changing = app.httpTriggers().filter((t) => t.methods[0] !== "GET");
+    expect(changing.map((t) => t.functionName).sort()).toEqual(["cancelLabel", "cancelSubmission", "createUpload", "startLabel", "startSubmission", "updateLabel"]);
+    for (const t of changing) {
+      const forged = await invoke(t.functionName, t.methods[0], everyRole);
+      expect({ fn: t.functionName, status: forged.status }).toEqual({ fn: t.functionName, status: 403 });
+      expect(forged.body.toString()).toContain("must carry the header X-Requested-With: driver-signing-page");
+      for (const extra of [{ "x-requested-with": "driver-signing-page" }, { authorization: "Bearer any-token-easy-auth-checked" }] as Record<string, string>[]) {
+        // Past the gate the handler runs (here without a durable client, so it may throw): either way not the gate's refusal.
+        const admitted = await invoke(t.functionName, t.methods[0], { ...everyRole, ...extra }).catch((error: Error) => ({ status: 0, body: Buffer.from(error.message) }));
+        expect({ fn: t.functionName, extra: Object.keys(extra)[0], crossSite: admitted.body.toString().includes("X-Requested-With") }).toEqual({ fn: t.functionName, extra: Object.keys(extra)[0], crossSite: false });
+      }
+    }
+    // Reads are not state-changing: a GET with the cookie alone passes.
+    expect((await invoke("dashboard", "GET", everyRole)).status).toBe(200);
   });
 
   it("the page names the signed-in caller and roles, HTML-escaped", async () => {

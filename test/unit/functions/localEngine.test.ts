@@ -22,6 +22,9 @@ import { decodeContinuationToken } from "../../../src/functions/validation/listQ
 import "../../../src/functions/retention";
 import { type EngineFixture, engineFixture } from "../durable/harness";
 import { attachCaller, KEY_HOLDER } from "../../../src/identity/caller";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { getConfig } from "../../../src/config";
+import { writeAuditRecord } from "../../../src/audit/store";
 
 // Stand-ins for submissions, registered under the real orchestrator name so the list keeps them.
 df.app.orchestration("submitDriver", function* (ctx: OrchestrationContext) {
@@ -160,6 +163,20 @@ describe("against the local runtime's durable engine", () => {
   });
 
   test("retention purges only finished instances created more than RETENTION_DAYS ago", async () => {
+    // Issue 33: audit records from before (one of a submission it purges) must all outlive the purge, byte for byte.
+    const service = BlobServiceClient.fromConnectionString(fixture.azurite.connectionString);
+    const auditContainer = service.getContainerClient(getConfig().settings.AUDIT_CONTAINER);
+    const seeded = new Map<string, string>();
+    for (const instance of ["drv-0", "drv-2", "drv-t"]) {
+      const name = await writeAuditRecord(service, getConfig(), {
+        time: new Date().toISOString(),
+        principal: { objectId: "seed", roles: [] },
+        action: "submission.start",
+        target: { instance },
+        outcome: { result: "ok" },
+      });
+      seeded.set(name, (await auditContainer.getBlobClient(name).downloadToBuffer()).toString("utf8"));
+    }
     const context = contextFor("purgeFinishedSubmissions");
     const tooEarly = await purgeFinishedSubmissions(context, new Date(engine.now().getTime() + 89 * 24 * 3600 * 1000));
     expect(tooEarly).toMatchObject({ instancesDeleted: 0, recordsWritten: 0 });
@@ -172,6 +189,15 @@ describe("against the local runtime's durable engine", () => {
     expect(later.recordsWritten).toBe(6);
     const left = (await engine.list()).map((status) => `${status.instanceId}:${status.runtimeStatus}`).sort();
     expect(left).toEqual(["drv-2:Running", "drv-4:Running"]);
+
+    const after = new Map<string, string>();
+    for await (const item of auditContainer.listBlobsFlat()) after.set(item.name, (await auditContainer.getBlobClient(item.name).downloadToBuffer()).toString("utf8"));
+    for (const [name, text] of seeded) expect(after.get(name)).toBe(text);
+    // Each purge run left one record of its own (principal "retention"), and nothing else changed.
+    const purges = [...after.entries()].filter(([name]) => !seeded.has(name)).map(([, text]) => JSON.parse(text));
+    expect(purges).toHaveLength(2);
+    for (const record of purges) expect(record).toMatchObject({ action: "purge", principal: { objectId: "retention" }, outcome: { result: "ok" } });
+    expect(purges.map((r) => r.outcome.reason).sort()).toEqual([expect.stringContaining("purged the history of 0 "), expect.stringContaining("purged the history of 7 ")]);
   });
 });
 

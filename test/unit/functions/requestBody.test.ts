@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { AppHost } from "../../../local/runtime/appHost";
 import { pulledBody, readBodyAtMost } from "../../../local/http/bodyLimits";
 import { HTTP_BODY_LIMITS, JSON_BODY_MAX_BYTES, type HttpFunctionName } from "../../../src/domain/requestLimits";
+import { startAuditStorage, type AuditStorage } from "../audit/storageEnv";
 
 /** A body of `size` bytes that records how many bytes the handler pulled. */
 function countingBody(size: number, chunk = 16 * 1024): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
@@ -30,8 +31,14 @@ function countingBody(size: number, chunk = 16 * 1024): { stream: ReadableStream
 
 describe("every HTTP function of the app is bounded by its entry in the limits table", () => {
   let app: AppHost;
-  beforeAll(() => {
+  // Every state-changing request is recorded in the audit trail (issue 33), refusals included: real storage.
+  let audit: AuditStorage;
+  beforeAll(async () => {
+    audit = await startAuditStorage();
     app = AppHost.load(path.resolve(__dirname, "../../../src/index"), { durableClientData: () => ({}), log: () => undefined });
+  });
+  afterAll(async () => {
+    await audit?.stop();
   });
 
   const triggers = () => app.httpTriggers();

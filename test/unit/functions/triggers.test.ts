@@ -32,6 +32,15 @@ const fakeService = {
   }),
 };
 jest.mock("../../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
+// The audit store against Azurite is test/unit/audit; here only what the drop trigger records.
+const auditWrites: Array<Record<string, unknown>> = [];
+jest.mock("../../../src/audit/store", () => ({
+  auditStoreReady: jest.fn(async () => undefined),
+  writeAuditRecord: jest.fn(async (_service: unknown, _config: unknown, record: Record<string, unknown>) => {
+    auditWrites.push(record);
+    return "name";
+  }),
+}));
 jest.mock("../../../src/storage/manifests", () => ({
   recordRejection: jest.fn(async (_service: unknown, _config: unknown, manifest: { package: { blobName: string } }) => ({
     container: "signed-drivers",
@@ -51,6 +60,7 @@ import { instanceIdForPackage } from "../../../src/domain/instanceId";
 import { recordRejection } from "../../../src/storage/manifests";
 import { getRegisteredFunctions, triggerOf } from "../../../local/functionsHost/coreStandIn";
 import { attachCaller, KEY_HOLDER } from "../../../src/identity/caller";
+import type { Caller } from "../../../src/domain/principal";
 
 interface FakeInstance {
   name: string;
@@ -187,6 +197,7 @@ describe("registrations", () => {
         "packageDropped",
         "signedPackageLink",
         "purgeFinishedSubmissions",
+        "readAudit",
         "queueNotification",
         "recordRejectedDrop",
         "sendWebhook",
@@ -406,8 +417,23 @@ describe("packageDropped (Event Grid)", () => {
     putPackage("y.cab");
     const { client, started } = fakeClient();
     const registered = getRegisteredFunctions().get("packageDropped")!;
+    auditWrites.length = 0;
     await registered.handler(blobCreated("y.cab"), contextFor("packageDropped", client));
     expect(started).toHaveLength(1);
+    // Issue 33: the drop is recorded once, by nobody's principal (no upload record, no DROP_OWNERS entry).
+    expect(auditWrites).toEqual([
+      expect.objectContaining({ action: "drop", principal: expect.objectContaining({ objectId: "blob-drop" }), target: { instance: started[0].instanceId, package: "driver-drops/y.cab" }, outcome: { result: "ok", reason: "started" } }),
+    ]);
+  });
+
+  test("the registered handler starts nothing when the audit store cannot be reached (the event fails and is redelivered)", async () => {
+    putPackage("z.cab");
+    const { client, started } = fakeClient();
+    const { auditStoreReady } = jest.requireMock("../../../src/audit/store") as { auditStoreReady: jest.Mock };
+    auditStoreReady.mockRejectedValueOnce(new Error("storage unreachable"));
+    const registered = getRegisteredFunctions().get("packageDropped")!;
+    await expect(registered.handler(blobCreated("z.cab"), contextFor("packageDropped", client))).rejects.toThrow("storage unreachable");
+    expect(started).toHaveLength(0);
   });
 });
 
@@ -456,6 +482,49 @@ describe("startSubmission (HTTP)", () => {
       delete process.env.PUBLIC_BASE_URL;
       resetConfigCache();
     }
+  });
+
+  describe("who may start an unclaimed package (issue 32)", () => {
+    const alice: Caller = { identityProvider: "aad", objectId: "alice-oid", name: "alice", isApplication: false, roles: ["Sign.Submit"], signRoles: ["Sign.Submit"] };
+    const asAlice = (client: unknown) => {
+      const context = contextFor("startSubmission", client);
+      attachCaller(context, alice);
+      return context;
+    };
+    const withSettings = async (settings: Record<string, string>, run: () => Promise<void>) => {
+      Object.assign(process.env, settings);
+      resetConfigCache();
+      try {
+        await run();
+      } finally {
+        for (const name of Object.keys(settings)) delete process.env[name];
+        resetConfigCache();
+      }
+    };
+
+    test("a drop no upload URL or DROP_OWNERS entry claims stays the operators': a caller's HTTP start is 404 and starts nothing", async () => {
+      putPackage("unclaimed.cab");
+      const { client, started } = fakeClient();
+      const response = await handleStartSubmission(post({ package: "driver-drops/unclaimed.cab" }), asAlice(client));
+      expect(response.status).toBe(404);
+      expect(response.jsonBody).toEqual({ error: "package not found", package: "driver-drops/unclaimed.cab" });
+      expect(started).toHaveLength(0);
+      // The key holder (AUTH_MODE=keys) owns everything, as before.
+      const keys = fakeClient();
+      expect((await handleStartSubmission(post({ package: "driver-drops/unclaimed.cab" }), contextFor("startSubmission", keys.client))).status).toBe(202);
+    });
+
+    test("DROP_OWNERS claims prefixes in every submission container: alice starts her own, not bob's", async () => {
+      await withSettings({ SUBMISSION_CONTAINERS: "driver-drops,ci-packages", DROP_OWNERS: "driver-drops/team-a/=alice-oid:Team A;ci-packages/team-b/=bob-oid:Team B" }, async () => {
+        putPackage("team-a/mine.cab");
+        blobs.set("ci-packages/team-b/theirs.cab", { content: Buffer.alloc(4096), etag: '"0x8DC0FFEE"' });
+        const { client, started } = fakeClient();
+        expect((await handleStartSubmission(post({ package: "driver-drops/team-a/mine.cab" }), asAlice(client))).status).toBe(202);
+        expect(started[0].input.owner).toEqual({ objectId: "alice-oid", name: "alice" });
+        expect((await handleStartSubmission(post({ package: "ci-packages/team-b/theirs.cab" }), asAlice(client))).status).toBe(404);
+        expect(started).toHaveLength(1);
+      });
+    });
   });
 
   const claim = (kind: "products" | "submissions", id: string, holder: string) =>

@@ -245,4 +245,12 @@ describe("PREFLIGHT (issue 37)", () => {
   test("anything but on/off is refused, naming the setting", () => {
     expect(() => parseConfig({ ...base, PREFLIGHT: "yes" })).toThrow(/PREFLIGHT/);
   });
+
+  test("labelPreview is asked for only with a dry-run publish policy and preflight on", () => {
+    const dryRun = { ...request, publish: { destination: "anotherPartner" as const, receiverPublisherId: "1", dryRun: true } };
+    expect(buildSubmitDriverInput(dryRun, parseConfig(base)).labelPreview).toBe(true);
+    expect("labelPreview" in buildSubmitDriverInput(dryRun, parseConfig({ ...base, PREFLIGHT: "off" }))).toBe(false);
+    expect("labelPreview" in buildSubmitDriverInput({ ...dryRun, publish: { ...dryRun.publish, dryRun: false } }, parseConfig(base))).toBe(false);
+    expect("labelPreview" in buildSubmitDriverInput(request, parseConfig(base))).toBe(false);
+  });
 });

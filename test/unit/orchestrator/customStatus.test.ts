@@ -41,6 +41,29 @@ describe("fitCustomStatus", () => {
     expect(fitted.messages?.[fitted.messages.length - 1]).toMatch(/^\(\d+ more in the result manifest\)$/);
   });
 
+  test("a label preview (issue 37) is bounded: a few hardware ids, OS codes and problems, each short; counts kept", () => {
+    const long = "\u0001".repeat(2000);
+    const status: SubmissionCustomStatus = {
+      ...base,
+      labelPreview: {
+        basis: "packageInfs",
+        name: `label ${long}`,
+        destination: "windowsUpdate",
+        hardwareIdCount: 5000,
+        hardwareIds: Array.from({ length: 300 }, (_, i) => `contoso.inf | WINDOWS_v100_X64_RS5_FULL | usb\\vid_${i} ${long}`),
+        operatingSystemCodes: Array.from({ length: 50 }, (_, i) => `WINDOWS_v100_X64_${i}_${long}`),
+        chidCount: 700,
+        problems: Array.from({ length: 40 }, (_, i) => `publish.audiences.${i}: ${long}`),
+      },
+    };
+    const fitted = fitCustomStatus(status);
+    expect(hostAccepts(fitted)).toBe(true);
+    expect(fitted.labelPreview).toMatchObject({ basis: "packageInfs", hardwareIdCount: 5000, chidCount: 700 });
+    expect(fitted.labelPreview!.hardwareIds.length).toBeLessThanOrEqual(5);
+    expect(fitted.labelPreview!.problems.length).toBeLessThanOrEqual(5);
+    expect(fitted.labelPreview!.operatingSystemCodes.length).toBeLessThanOrEqual(5);
+  });
+
   test("any status at all stays under the limit (property)", () => {
     const text = fc.string({ unit: "binary", maxLength: 3000 });
     fc.assert(

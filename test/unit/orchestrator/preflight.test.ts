@@ -5,7 +5,7 @@
 jest.mock("@azure/functions-core", () => require("../../../local/functionsHost/coreStandIn"), { virtual: true });
 
 import type { SubmitDriverInput } from "../../../src/activities/contract";
-import type { NormalizedSubmissionStatus, PreflightFinding } from "../../../src/domain/types";
+import type { NormalizedSubmissionStatus, PreflightFinding, PreflightInf } from "../../../src/domain/types";
 import "../../../src/orchestrators/submitDriver";
 import { toSubmissionView } from "../../../src/domain/submissionView";
 import { type ActivityScript, type DriveResult, driveOrchestration } from "../../support/replayDriver";
@@ -42,7 +42,7 @@ const signed: NormalizedSubmissionStatus = {
 const rootFile: PreflightFinding = { code: "PKG001", severity: "error", message: "contoso.inf is at the root of the cabinet", file: "contoso.inf", line: null };
 const noCatalog: PreflightFinding = { code: "PKG006", severity: "warning", message: "usb/contoso.inf names no CatalogFile", file: "usb/contoso.inf", line: 3 };
 
-function scenario(preflight: { verdict: string; findings: PreflightFinding[]; hardwareIds: string[] }): ActivityScript {
+function scenario(preflight: { verdict: string; findings: PreflightFinding[]; hardwareIds: string[]; infs?: PreflightInf[] }): ActivityScript {
   return (name, activityInput) => {
     switch (name) {
       case "preflightPackage":
@@ -109,5 +109,60 @@ describe("submitDriver preflight step (issue 37)", () => {
     const result = await driveOrchestration({ input: input({ preflight: undefined }), activities: scenario({ verdict: "refused", findings: [rootFile], hardwareIds: [] }) });
     expect(names(result)[0]).toBe("authenticate");
     expect(names(result)).not.toContain("preflightPackage");
+  });
+
+  describe("label preview of a dry-run publish policy (issue 37)", () => {
+    const usbInf: PreflightInf = { path: "usb/contoso.inf", architectures: ["amd64"], hardwareIds: ["usb\\vid_1234&pid_5678"], driverVersion: "1.0.0.0" };
+    const clean = { verdict: "clean", findings: [], hardwareIds: ["usb\\vid_1234&pid_5678"], infs: [usbInf] };
+    const dryRun = { policy: { destination: "anotherPartner" as const, receiverPublisherId: "12345", dryRun: true }, polling: { initialIntervalSeconds: 60, maxIntervalSeconds: 900, backoffFactor: 1.5, deadlineMinutes: 60 } };
+    // Microsoft fails the commit (this replay driver runs no sub-orchestration, so the run never reaches
+    // publishLabel); the preview must be in the status before authenticate and stay to the end.
+    const failsAtCommit = (script: ActivityScript): ActivityScript => (name, activityInput, attempt, info) =>
+      name === "getSubmissionStatus" ? { ...signed, progress: "failed", commitStatus: "commitFailed", currentStep: "preProcessing", state: "failed", hasSignedPackage: false, hasDriverMetadata: false } : script(name, activityInput, attempt, info);
+    // The driver keeps the last status of each episode: the one published while authenticate runs.
+    const statusBeforeAuthenticate = (result: DriveResult) => result.customStatuses.find((status) => (status as { stage?: string }).stage === "authenticating") as Record<string, unknown> | undefined;
+
+    test("with the input field: computed right after preflight, before anything at Microsoft, and kept to the end", async () => {
+      const result = await driveOrchestration({ input: input({ publish: dryRun as never, labelPreview: true }), activities: failsAtCommit(scenario(clean)) });
+      const expected = {
+        basis: "packageInfs",
+        name: "contoso-usb-2.3.1 1.0.0.0",
+        destination: "anotherPartner",
+        hardwareIdCount: 1,
+        hardwareIds: ["contoso.inf | WINDOWS_v100_X64_RS5_FULL | usb\\vid_1234&pid_5678"],
+        operatingSystemCodes: ["WINDOWS_v100_X64_RS5_FULL"],
+        chidCount: 0,
+        problems: [],
+      };
+      expect(statusBeforeAuthenticate(result)?.labelPreview).toEqual(expected);
+      expect(viewOf(result).labelPreview).toEqual(expected);
+      // Pure code: the same activities, in the same order, as a run without the field.
+      const without = await driveOrchestration({ input: input({ publish: dryRun as never }), activities: failsAtCommit(scenario(clean)) });
+      expect(names(result)).toEqual(names(without));
+      expect(viewOf(without).labelPreview).toBeUndefined();
+      expect(statusBeforeAuthenticate(without)).toBeDefined();
+      expect(statusBeforeAuthenticate(without)?.labelPreview).toBeUndefined();
+    });
+
+    test("carried through continueAsNew: a later generation still shows the preview", async () => {
+      let polls = 0;
+      const processing = { ...signed, progress: "processing", commitStatus: "commitComplete", currentStep: "preProcessing", state: "inProgress", hasSignedPackage: false, hasDriverMetadata: false };
+      const script = scenario(clean);
+      const result = await driveOrchestration({
+        input: input({ publish: dryRun as never, labelPreview: true, polling: { ...input().polling, pollsPerGeneration: 1 } }),
+        activities: (name, activityInput, attempt, info) =>
+          name === "getSubmissionStatus" ? (++polls < 3 ? processing : { ...processing, progress: "failed", commitStatus: "commitFailed", state: "failed" }) : script(name, activityInput, attempt, info),
+      });
+      expect(result.executions.length).toBeGreaterThan(1);
+      expect(viewOf(result).labelPreview).toMatchObject({ basis: "packageInfs", hardwareIdCount: 1 });
+    });
+
+    test("not for a policy without dryRun, nor for a refused package", async () => {
+      const live = { ...dryRun, policy: { ...dryRun.policy, dryRun: false } };
+      const notDry = await driveOrchestration({ input: input({ publish: live as never, labelPreview: true }), activities: failsAtCommit(scenario(clean)) });
+      expect(notDry.customStatuses.some((status) => (status as { labelPreview?: unknown }).labelPreview !== undefined)).toBe(false);
+      const refused = await driveOrchestration({ input: input({ publish: dryRun as never, labelPreview: true }), activities: scenario({ ...clean, verdict: "refused", findings: [rootFile] }) });
+      expect(refused.customStatuses.some((status) => (status as { labelPreview?: unknown }).labelPreview !== undefined)).toBe(false);
+    });
   });
 });

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import "../../../src/orchestrators/submitDriver";
 import "../../../src/orchestrators/deliverNotification";
+import "../../../src/orchestrators/publishLabel";
 import { sendWebhook } from "../../../src/activities/sendWebhook";
 import { parseConfig } from "../../../src/config";
 import { SUBMIT_DRIVER_NAMES } from "../../../src/orchestrators/versions";
@@ -206,5 +207,69 @@ describe("deliverNotification histories keyed by position (before receiver ids)"
     } finally {
       fetchSpy.mockRestore();
     }
+  });
+});
+
+/**
+ * publishLabel runs in flight before the second-person approval (issue 34): histories written by the
+ * code before it (test/fixtures/publishLabel-v1, generated at 0b66f99) have no `approval` input, so
+ * they replay straight from prepareShippingLabel to createShippingLabel as recorded and finish.
+ */
+describe("publishLabel histories written before the approval step (v1, 0b66f99)", () => {
+  const LABEL_FIXTURES = join(__dirname, "../../fixtures/publishLabel-v1");
+  const load = (name: string) => JSON.parse(readFileSync(join(LABEL_FIXTURES, name), "utf8")) as Fixture & { instanceId: string; input: Record<string, unknown> };
+  const ready = {
+    ready: true, ok: true, name: "contoso-usb-2.3.1 2.3.1.0", destination: "windowsUpdate", hardwareIdCount: 2,
+    hardwareIdSample: ["contoso_usb.inf | WINDOWS_v100_X64_RS5_FULL | usb\\vid_045e&pid_0001"], chidCount: 0, audiences: [],
+    request: { container: "signing-state", blobName: "labels/drv-contoso-usb-label-1/request.json" },
+  };
+  const published = { phase: "published", currentStep: "finalizePublishing", state: "completed", messages: [], terminal: true, cancellable: false, hasErrorReport: false, cancelRequested: false };
+  const labelActivities: ActivityScript = (name) => {
+    switch (name) {
+      case "prepareShippingLabel":
+        return { ...ready, dryRunRequest: { container: "signed-drivers", blobName: "contoso/label-request.json" } };
+      case "createShippingLabel":
+        return { labelId: "1152921504628000000", reused: false };
+      case "getShippingLabelStatus":
+        return published;
+      default:
+        throw new Error(`unexpected activity ${name} after the deployment`);
+    }
+  };
+  const replay = (fixture: ReturnType<typeof load>, input: unknown = fixture.input) =>
+    driveOrchestration({ orchestrator: fixture.orchestrator, instanceId: fixture.instanceId, input, resumeFrom: { input, history: fixture.history }, activities: labelActivities });
+
+  test("the fixtures are there: create pending, following, dry run waiting", () => {
+    expect(readdirSync(LABEL_FIXTURES).filter((n) => n.endsWith(".json")).sort()).toEqual(["create-pending.json", "dry-run-waiting.json", "following.json"]);
+  });
+
+  test("create pending: the recorded createShippingLabel completes once, no approval wait, followed to published", async () => {
+    const fixture = load("create-pending.json");
+    expect(fixture.input.approval).toBeUndefined();
+    const result = await replay(fixture);
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.output).toMatchObject({ phase: "published", labelId: "1152921504628000000" });
+    expect(result.callCounts).toEqual({ createShippingLabel: 1, getShippingLabelStatus: 1 });
+    expect(result.customStatuses.map((s: { label: { phase: string } }) => s.label.phase)).not.toContain("awaitingApproval");
+  });
+
+  test("following: the pending poll timer fires and the label is followed to published; nothing created again", async () => {
+    const result = await replay(load("following.json"));
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.output).toMatchObject({ phase: "published", labelId: "1152921504628000000", pollCount: 2 });
+    expect(result.callCounts).toEqual({ getShippingLabelStatus: 1 });
+  });
+
+  test("the same history with the new `approval` input would not replay (the gate is what keeps it safe; the check is real)", async () => {
+    const fixture = load("create-pending.json");
+    const withApproval = { ...fixture.input, approval: { requester: { objectId: "someone" }, deadlineHours: 168 } };
+    await expect(replay(fixture, withApproval)).rejects.toThrow(/Non-deterministic orchestration: action #3 was .*createShippingLabel.* but replay produced .*"actionType":5/);
+  });
+
+  test("dry run waiting for the metadata: ends as a dry run, nothing created", async () => {
+    const result = await replay(load("dry-run-waiting.json"));
+    expect(result.runtimeStatus).toBe("Completed");
+    expect(result.output).toMatchObject({ phase: "dryRun", hardwareIdCount: 2 });
+    expect(result.callCounts).toEqual({ prepareShippingLabel: 1 });
   });
 });

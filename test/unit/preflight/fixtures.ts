@@ -110,3 +110,23 @@ export function sampleInf(options: { catalog?: string | null; architectures?: st
   );
   return lines.join("\n");
 }
+
+/** The parts of a signed OPC package as HLK Studio writes one (an origin part relating to a signature part). */
+export const SIGNED_HLKX_PARTS: Readonly<Record<string, string>> = {
+  "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+  "_rels/.rels": `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Type="http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/origin" Target="/package/services/digital-signature/origin.psdor" Id="R1"/></Relationships>`,
+  "package/services/digital-signature/origin.psdor": "",
+  "package/services/digital-signature/_rels/origin.psdor.rels": `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Target='xml-signature/a1.psdsxs' Id='S1' Type='http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/signature'/></Relationships>`,
+  "package/services/digital-signature/xml-signature/a1.psdsxs": "<Signature/>",
+  "hck/data/results.xml": "<Results/>",
+};
+
+/**
+ * bsdtar --format zip over the files under `cwd` (Zip64 forced, or entries stored uncompressed, on
+ * request): an HLKX as the preflight reads it. Returns the archive's path.
+ */
+export function bsdtarZip(cwd: string, out: string, files: string[], options: { zip64?: boolean; store?: boolean } = {}): string {
+  const zipOptions = [...(options.zip64 ? ["zip:zip64"] : []), ...(options.store ? ["zip:compression=store"] : [])];
+  execFileSync(TOOLS.bsdtar, ["-c", "--format", "zip", ...(zipOptions.length ? ["--options", zipOptions.join(",")] : []), "-f", out, ...files], { cwd, stdio: "pipe" });
+  return path.resolve(cwd, out);
+}

@@ -14,7 +14,7 @@ import { readHlkxListing } from "../../../src/preflight/hlkx";
 import { MAX_SIGNATURE_BYTES } from "../../../src/preflight/limits";
 import { bytesReader } from "../../../src/preflight/rangeReader";
 import { checkHlkx, checkPackage, type CheckOptions, type PreflightReport } from "../../../src/preflight/rules";
-import { ansi, gcab, HAVE_CAB_TOOLS, sampleInf, scratch, TOOLS, writeTree } from "./fixtures";
+import { ansi, gcab, HAVE_CAB_TOOLS, sampleInf, scratch, SIGNED_HLKX_PARTS, TOOLS, writeTree } from "./fixtures";
 
 jest.setTimeout(60_000);
 
@@ -222,14 +222,7 @@ describe("CAB Authenticode signature", () => {
 describe("HLKX / HCKX", () => {
   const hlkxIt = HAVE_CAB_TOOLS || process.env.CI === "true" ? it : it.skip;
   let counter = 0;
-  const SIGNED_PARTS: Record<string, string> = {
-    "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
-    "_rels/.rels": `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Type="http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/origin" Target="/package/services/digital-signature/origin.psdor" Id="R1"/></Relationships>`,
-    "package/services/digital-signature/origin.psdor": "",
-    "package/services/digital-signature/_rels/origin.psdor.rels": `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Target='xml-signature/a1.psdsxs' Id='S1' Type='http://schemas.openxmlformats.org/package/2006/relationships/digital-signature/signature'/></Relationships>`,
-    "package/services/digital-signature/xml-signature/a1.psdsxs": "<Signature/>",
-    "hck/data/results.xml": "<Results/>",
-  };
+  const SIGNED_PARTS: Record<string, string> = { ...SIGNED_HLKX_PARTS };
 
   /** bsdtar --format zip (optionally forcing Zip64) over the given parts. */
   function hlkx(parts: Record<string, string>, zip64 = false): Buffer {
