@@ -5,7 +5,7 @@
  * time-based immutability policy (infra/app/storage.bicep) refuses both even to an account owner;
  * locally (Azurite enforces no policy) the writer simply never needs either.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { RestError, type BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import type { AppConfig } from "../config";
 import { type AuditQuery, type AuditRecord, auditBlobName, auditPrefixFor, matchesAuditQuery, sanitizeAuditRecord } from "../domain/audit";
@@ -50,10 +50,20 @@ function metadataOf(record: AuditRecord): Record<string, string> {
  * Writes one record (made safe first); resolves with its blob name once storage has it. The name is
  * chosen once, so a retry after an attempt whose answer was lost finds its own record (409) and is
  * done: one record, never two, never an overwrite.
+ *
+ * `key` names the action itself for a trigger that may run twice for it (an Event Grid redelivery):
+ * the blob name ends with its hash, so `keyedRecordExists` can tell whether a run recorded it.
  */
-export async function writeAuditRecord(service: BlobServiceClient, config: AppConfig, record: AuditRecord, attempts = 3): Promise<string> {
+export async function writeAuditRecord(
+  service: BlobServiceClient,
+  config: AppConfig,
+  record: AuditRecord,
+  options: { attempts?: number; key?: string } = {},
+): Promise<string> {
+  const attempts = options.attempts ?? 3;
   const safe = sanitizeAuditRecord(record);
-  const name = auditBlobName(safe.time, randomBytes(8).toString("hex"));
+  const suffix = options.key ? keySuffix(options.key) : randomBytes(8).toString("hex");
+  const name = auditBlobName(safe.time, suffix);
   const body = JSON.stringify(safe);
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -69,6 +79,30 @@ export async function writeAuditRecord(service: BlobServiceClient, config: AppCo
     }
   }
   throw lastError;
+}
+
+function keySuffix(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex").slice(0, 16);
+}
+
+const MAX_KEY_SEARCH_HOURS = 48;
+
+/**
+ * Whether a record written with `key` exists, written at `since` or later (up to 48 hours of names,
+ * listed hour by hour: the names are time-prefixed, so nothing else is read).
+ */
+export async function keyedRecordExists(service: BlobServiceClient, config: AppConfig, key: string, since: Date, now: Date = new Date()): Promise<boolean> {
+  const container = service.getContainerClient(config.settings.AUDIT_CONTAINER);
+  if (!(await container.exists())) return false;
+  const ending = `-${keySuffix(key)}.json`;
+  const hour = 3600_000;
+  const first = Math.floor(since.getTime() / hour) * hour;
+  const last = Math.max(first, Math.min(now.getTime(), first + (MAX_KEY_SEARCH_HOURS - 1) * hour));
+  for (let at = first; at <= last; at += hour) {
+    const prefix = auditBlobName(new Date(at).toISOString(), "00000000").split("/").slice(0, 4).join("/") + "/";
+    for await (const item of container.listBlobsFlat({ prefix })) if (item.name.endsWith(ending)) return true;
+  }
+  return false;
 }
 
 /** Whether records can be written now (the container exists or is created); throws when storage cannot be reached. */

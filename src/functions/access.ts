@@ -11,6 +11,7 @@ import type { Caller } from "../domain/principal";
 import { callerOf, KEY_HOLDER } from "../identity/caller";
 import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 import { noteAudit } from "./auditTrail";
+import type { AuditTarget } from "../domain/audit";
 
 /** The scope the invocation's caller has for `action`; undefined when it holds no role for it. */
 export function scopeFor(context: InvocationContext, action: Action): Scope | undefined {
@@ -36,11 +37,30 @@ export function mayTouch(context: InvocationContext, action: Action, owner: Owne
  * Whether the caller may do `action` on this instance (its input shown): the owner its input
  * records; a rejected drop's record is for those who may read rejected drops.
  */
-export function mayTouchInstance(context: InvocationContext, action: Action, status: { name?: string; input?: unknown; instanceId?: string }): boolean {
+export function mayTouchInstance(
+  context: InvocationContext,
+  action: Action,
+  status: { name?: string; input?: unknown; instanceId?: string; customStatus?: unknown; output?: unknown },
+): boolean {
   const allowed = isVisibleTo(context, action, status);
-  // The caller asked for this one instance and is told "not found": an owner refusal for the audit trail.
-  if (!allowed) noteAudit(context, { refusal: "owner", target: status.instanceId ? { instance: status.instanceId } : {} });
+  // The audit record of this request names the instance and Microsoft's ids; a caller asked for this
+  // one instance and told "not found" is an owner refusal.
+  noteAudit(context, { ...(allowed ? {} : { refusal: "owner" as const }), target: auditTargetOf(status) });
   return allowed;
+}
+
+/** The instance and, once known, Microsoft's product and submission ids (as strings: they are 64-bit). */
+function auditTargetOf(status: { instanceId?: string; customStatus?: unknown; output?: unknown }): AuditTarget {
+  const idOf = (field: "productId" | "submissionId"): string | undefined => {
+    for (const source of [status.output, status.customStatus]) {
+      const value = source && typeof source === "object" ? (source as Record<string, unknown>)[field] : undefined;
+      if (typeof value === "string" || typeof value === "number" || typeof value === "bigint") return String(value);
+    }
+    return undefined;
+  };
+  const product = idOf("productId");
+  const submission = idOf("submissionId");
+  return { ...(status.instanceId ? { instance: status.instanceId } : {}), ...(product ? { product } : {}), ...(submission ? { submission } : {}) };
 }
 
 /** The same rule for filtering a list: what is left out is not a refusal. */

@@ -3,7 +3,9 @@
  * or rejected it), written before the event is acknowledged. The principal is the package's owner
  * (the caller who asked for its upload URL, or the DROP_OWNERS owner of its prefix) as the started
  * run records it, else "blob drop". If the audit store cannot be reached first, nothing is started and
- * the event fails (Event Grid redelivers it).
+ * the event fails (Event Grid redelivers it); if the record cannot be written after the start, the
+ * event fails too, and the redelivery (which finds the run) writes it. One record per drop however
+ * often the event comes (two deliveries at the very same moment could still both write).
  */
 import type { EventGridEvent, InvocationContext } from "@azure/functions";
 import { getConfig } from "../config";
@@ -11,9 +13,10 @@ import { BLOB_DROP_PRINCIPAL, type AuditPrincipal } from "../domain/audit";
 import { ownerIn, type Owner } from "../domain/authorization";
 import { dropOwnerFor } from "../domain/dropOwners";
 import { parseBlobSubject } from "../domain/packageRules";
-import { auditStoreReady, writeAuditRecord } from "../audit/store";
+import { auditStoreReady, keyedRecordExists, writeAuditRecord } from "../audit/store";
 import { durableClientFor, findInstance } from "../instances/durableClient";
 import { getBlobServiceClient } from "../storage/blobService";
+import { RECORD_REJECTED_DROP } from "../orchestrators/recordRejectedDrop";
 
 /** What packageDropped decided, as far as the record needs it. */
 type Decision = { action: string; instanceId?: string; reason?: string };
@@ -32,22 +35,32 @@ export async function auditedDrop<D extends Decision>(
   const service = getBlobServiceClient(config);
   await auditStoreReady(service, config);
   const decision = await handle(event, context);
-  if ((decision.action !== "started" && decision.action !== "rejected") || !decision.instanceId) return decision; // nothing done
+  const instanceId = decision.instanceId;
+  if (!instanceId || !["started", "rejected", "alreadyStarted"].includes(decision.action)) return decision; // nothing done
   const location = parseBlobSubject(event.subject ?? "");
-  let owner: Owner | undefined;
-  if (decision.action === "started") {
-    const status = await findInstance(durableClientFor(context), decision.instanceId, { showInput: true });
-    owner = ownerIn(status?.input);
-  } else if (location) {
-    owner = dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName);
-  }
-  await writeAuditRecord(service, config, {
-    time: new Date().toISOString(),
-    principal: principalOf(owner),
-    action: "drop",
-    target: { instance: decision.instanceId, ...(location ? { package: `${location.container}/${location.blobName}` } : {}) },
-    outcome: decision.action === "started" ? { result: "ok", reason: "started" } : { result: "refused", reason: decision.reason ?? "rejected" },
-    requestId: context.invocationId,
-  });
+  const status = await findInstance(durableClientFor(context), instanceId, { showInput: true });
+  // A redelivery finds what the first delivery started: it records the drop only if no delivery did
+  // (the first one's write failed). A run an HTTP start made is not a drop's; a purged one was recorded long ago.
+  const input = status?.input as { requestedBy?: unknown } | undefined;
+  if (decision.action === "alreadyStarted" && (!status || input?.requestedBy !== "eventGrid")) return decision;
+  const rejected = decision.action === "rejected" || status?.name === RECORD_REJECTED_DROP;
+  const owner = rejected ? (location ? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName) : undefined) : ownerIn(status?.input);
+  // Whether a delivery already recorded this drop (its run exists since createdTime; an hour of slack for clocks).
+  const created = status?.createdTime ? new Date(status.createdTime) : undefined;
+  const key = `drop:${instanceId}`;
+  if (created && !Number.isNaN(created.getTime()) && (await keyedRecordExists(service, config, key, new Date(created.getTime() - 3600_000)))) return decision;
+  await writeAuditRecord(
+    service,
+    config,
+    {
+      time: new Date().toISOString(),
+      principal: principalOf(owner),
+      action: "drop",
+      target: { instance: instanceId, ...(location ? { package: `${location.container}/${location.blobName}` } : {}) },
+      outcome: rejected ? { result: "refused", reason: decision.reason ?? (status?.input as { reason?: string } | undefined)?.reason ?? "rejected" } : { result: "ok", reason: "started" },
+      requestId: context.invocationId,
+    },
+    { key },
+  );
   return decision;
 }

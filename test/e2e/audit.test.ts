@@ -20,7 +20,7 @@ import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { AuditOverwriteRefused, createAuditBlob } from "../../src/audit/store";
 import { type AuditRecord, looksSecret } from "../../src/domain/audit";
-import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
+import { eventGridKeyHeaders, expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
 
 jest.setTimeout(240_000);
 
@@ -112,6 +112,10 @@ describe("the audit trail (entra mode)", () => {
   let aliceId: string;
   let cancelStatus: number;
   let labelRun: string;
+  let labelId: string;
+  let changeStatus: number;
+  let labelCancelStatus: number;
+  let microsoftIds: { productId: string; submissionId: string };
 
   it("an end-to-end run and the refusals, each answered", async () => {
     // 1. alice asks for an upload URL and drops the package through it (the drop is hers).
@@ -136,6 +140,36 @@ describe("the audit trail (entra mode)", () => {
       if (Date.now() > deadline) throw new Error("no audit record of the drop");
       await new Promise((r) => setTimeout(r, 200));
     }
+    // Event Grid delivers at least once: the same BlobCreated again (twice) finds the run and adds no record.
+    const blobName = uploadPackage.slice(`${APP_CONTAINERS.drops}/`.length);
+    const etag = (await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlobClient(blobName).getProperties()).etag!;
+    const redelivery = {
+      id: "redelivered-1",
+      topic: "/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
+      subject: `/blobServices/default/containers/${APP_CONTAINERS.drops}/blobs/${blobName}`,
+      eventType: "Microsoft.Storage.BlobCreated",
+      eventTime: new Date().toISOString(),
+      data: { api: "PutBlob", eTag: etag, contentLength: dropped.bytes.length, blobType: "BlockBlob" },
+      dataVersion: "",
+      metadataVersion: "1",
+    };
+    for (let i = 0; i < 2; i++) {
+      const delivered = await fetch(`${stack.baseUrl}/runtime/webhooks/eventgrid?functionName=packageDropped`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "aeg-event-type": "Notification", ...eventGridKeyHeaders(stack) },
+        body: JSON.stringify([redelivery]),
+      });
+      await delivered.text();
+      expect(delivered.status).toBe(202);
+    }
+    // Accepted, then handled: wait until the runtime log shows both redeliveries decided.
+    const decided = () => (fs.readFileSync(stack.runtimeLogFile, "utf8").match(/packageDropped: alreadyStarted/g) ?? []).length;
+    const redeliveryDeadline = Date.now() + 30_000;
+    while (decided() < 2) {
+      if (Date.now() > redeliveryDeadline) throw new Error("the redelivered events were not handled");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await allRecords("action=drop")).length).toBe(1);
     // 2. olga cancels it (202 while it runs, 409 if it already ended: one record either way).
     cancelStatus = (await call("olga", "POST", `/submissions/${dropId}/cancel`)).status;
     expect([202, 409]).toContain(cancelStatus);
@@ -150,9 +184,25 @@ describe("the audit trail (entra mode)", () => {
     aliceId = String(started.json.id);
     const ended = await waitUntilEnded(aliceId);
     if (ended.stage !== "succeeded") throw new Error(`run: ${JSON.stringify(ended)}`);
+    microsoftIds = { productId: String(ended.productId), submissionId: String(ended.submissionId) };
     const label = await call("alice", "POST", `/submissions/${aliceId}/labels`, { destination: "windowsUpdate", dryRun: true });
     if (label.status !== 202) throw new Error(`label: ${label.status} ${label.text}`);
     labelRun = String(label.json.labelRun);
+    // Once the dry run has ended: a targeting change and a cancel of its label (answered as the label allows).
+    const labelDeadline = Date.now() + 60_000;
+    for (;;) {
+      const listed = await call("alice", "GET", `/submissions/${aliceId}/labels`);
+      const runs = (listed.json.items ?? []) as { runtimeStatus: string; label?: { labelId?: string } }[];
+      if (runs.length > 0 && runs.every((run) => TERMINAL.includes(run.runtimeStatus))) {
+        // A dry run creates no label at Microsoft: the change and the cancel name one that is not there (refused, recorded).
+        labelId = runs[0].label?.labelId ?? "1";
+        break;
+      }
+      if (Date.now() > labelDeadline) throw new Error(`the label run did not end: ${listed.text}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    changeStatus = (await call("alice", "PATCH", `/submissions/${aliceId}/labels/${labelId}`, { targeting: { audiences: [] } })).status;
+    labelCancelStatus = (await call("alice", "POST", `/submissions/${aliceId}/labels/${labelId}/cancel`)).status;
 
     // 4. Refusals: bob's role does not allow labels (403); alice's submission is not bob's (404);
     // nora (no role) and bob may not read the audit trail (403).
@@ -173,6 +223,8 @@ describe("the audit trail (entra mode)", () => {
       { action: "submission.cancel", by: oid.olga, instance: dropId, result: cancelStatus === 202 ? "ok" : "refused", refusal: undefined },
       { action: "submission.start", by: oid.alice, instance: aliceId, result: "ok", refusal: undefined },
       { action: "label.create", by: oid.alice, instance: aliceId, result: "ok", refusal: undefined },
+      { action: "label.change", by: oid.alice, instance: aliceId, result: changeStatus < 400 ? "ok" : "refused", refusal: undefined },
+      { action: "label.cancel", by: oid.alice, instance: aliceId, result: labelCancelStatus < 400 ? "ok" : "refused", refusal: undefined },
       { action: "label.create", by: oid.bob, instance: aliceId, result: "refused", refusal: "role" },
       { action: "submission.cancel", by: oid.bob, instance: aliceId, result: "refused", refusal: "owner" },
       { action: "submission.status", by: oid.bob, instance: aliceId, result: "refused", refusal: "owner" },
@@ -185,6 +237,11 @@ describe("the audit trail (entra mode)", () => {
     expect(records[1].target.package).toBe(uploadPackage);
     expect(records[3].target.package).toMatch(new RegExp(`^${HTTP_CONTAINER}/`));
     expect(records[4].outcome.reason).toBe("202");
+    // Actions on a submission name Microsoft's ids too (strings), and the label its id.
+    for (const record of records.slice(4, 7)) expect(record.target).toMatchObject({ instance: aliceId, product: microsoftIds.productId, submission: microsoftIds.submissionId });
+    expect(records[5].target.label).toBe(labelId);
+    expect(records[5].outcome.reason).toMatch(new RegExp(`^${changeStatus}`));
+    expect(records[6].target.label).toBe(labelId);
     for (const record of records) {
       expect(record.requestId).toEqual(expect.any(String));
       expect(Date.parse(record.time)).not.toBeNaN();
@@ -196,12 +253,14 @@ describe("the audit trail (entra mode)", () => {
 
   it("filters (submission, principal, action, time range) and JSON Lines export", async () => {
     const all = await allRecords();
-    expect((await allRecords(`submission=${aliceId}`)).map((r) => r.action)).toEqual(["submission.start", "label.create", "label.create", "submission.cancel", "submission.status"]);
+    expect((await allRecords(`submission=${aliceId}`)).map((r) => r.action)).toEqual(["submission.start", "label.create", "label.change", "label.cancel", "label.create", "submission.cancel", "submission.status"]);
+    // By Microsoft's submission id: the records made once it was known (bob's 403 came before any instance was read).
+    expect((await allRecords(`submission=${microsoftIds.submissionId}`)).map((r) => r.action)).toEqual(["label.create", "label.change", "label.cancel", "submission.cancel", "submission.status"]);
     expect((await allRecords(`principal=${oid.bob}`)).map((r) => r.action)).toEqual(["label.create", "submission.cancel", "submission.status", "audit.read"]);
     expect((await allRecords("action=drop")).map((r) => r.principal.objectId)).toEqual([oid.alice]);
     const from = all[3].time;
-    const to = all[5].time;
-    expect((await allRecords(`from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)).map((r) => r.time)).toEqual([all[3].time, all[4].time]);
+    const to = all[6].time;
+    expect((await allRecords(`from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)).map((r) => r.time)).toEqual([all[3].time, all[4].time, all[5].time]);
     const bad = await call("olga", "GET", "/audit?from=yesterday&pageSize=0");
     expect(bad.status).toBe(400);
     expect((bad.json.fields as { field: string }[]).map((f) => f.field)).toEqual(["from", "pageSize"]);

@@ -6,7 +6,7 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { AzuriteHandle } from "../../../local/azurite";
 import * as store from "../../../src/audit/store";
-import { AuditOverwriteRefused, createAuditBlob, readAuditPage, writeAuditRecord } from "../../../src/audit/store";
+import { AuditOverwriteRefused, createAuditBlob, keyedRecordExists, readAuditPage, writeAuditRecord } from "../../../src/audit/store";
 import { auditBlobName, auditPrefixFor, auditQueryProblems, looksSecret, type AuditRecord } from "../../../src/domain/audit";
 import { startStorage, testConfig } from "../activities/support";
 
@@ -60,8 +60,23 @@ test("an existing record is never overwritten: the app's only write path refuses
   expect((await container.getBlobClient(name).downloadToBuffer()).equals(before)).toBe(true);
 });
 
+test("a keyed record (an action a trigger may run twice for) is found by its key from a time on, and only by its own key", async () => {
+  const config = testConfig(azurite.connectionString, { AUDIT_CONTAINER: "audit-keyed" });
+  const since = new Date("2026-12-07T05:10:00.000Z");
+  expect(await keyedRecordExists(service, config, "drop:drv-1", since, new Date("2026-12-07T08:00:00.000Z"))).toBe(false);
+  const name = await writeAuditRecord(service, config, record({ action: "drop", time: "2026-12-07T07:59:00.000Z" }), { key: "drop:drv-1" });
+  expect(name).toMatch(/^2026\/12\/07\/07\/20261207T075900000Z-[0-9a-f]{16}\.json$/);
+  // Found two hours after `since` (hour by hour), not under another key, not before it was written.
+  expect(await keyedRecordExists(service, config, "drop:drv-1", since, new Date("2026-12-07T08:00:00.000Z"))).toBe(true);
+  expect(await keyedRecordExists(service, config, "drop:drv-2", since, new Date("2026-12-07T08:00:00.000Z"))).toBe(false);
+  expect(await keyedRecordExists(service, config, "drop:drv-1", since, new Date("2026-12-07T06:30:00.000Z"))).toBe(false);
+  // The same key and time again is refused like any overwrite: the first record stays.
+  await expect(writeAuditRecord(service, config, record({ action: "drop", time: "2026-12-07T07:59:00.000Z", requestId: "inv-2" }), { key: "drop:drv-1" })).rejects.toBeInstanceOf(AuditOverwriteRefused);
+  expect(await allBlobs("audit-keyed")).toEqual([name]);
+});
+
 test("the audit module has no delete and no overwrite: its exports are the writer, the reader and the refusal", () => {
-  expect(Object.keys(store).sort()).toEqual(["AuditOverwriteRefused", "MAX_AUDIT_PAGE", "auditStoreReady", "createAuditBlob", "readAuditPage", "writeAuditRecord"]);
+  expect(Object.keys(store).sort()).toEqual(["AuditOverwriteRefused", "MAX_AUDIT_PAGE", "auditStoreReady", "createAuditBlob", "keyedRecordExists", "readAuditPage", "writeAuditRecord"]);
 });
 
 test("nothing secret is stored: tokens, SAS signatures, function keys and account keys are masked, URLs lose their query", async () => {

@@ -34,10 +34,14 @@ const fakeService = {
 jest.mock("../../../src/storage/blobService", () => ({ getBlobServiceClient: jest.fn(() => fakeService) }));
 // The audit store against Azurite is test/unit/audit; here only what the drop trigger records.
 const auditWrites: Array<Record<string, unknown>> = [];
+const auditKeys: Array<string | undefined> = [];
+const recordedKeys = new Set<string>();
 jest.mock("../../../src/audit/store", () => ({
   auditStoreReady: jest.fn(async () => undefined),
-  writeAuditRecord: jest.fn(async (_service: unknown, _config: unknown, record: Record<string, unknown>) => {
+  keyedRecordExists: jest.fn(async (_service: unknown, _config: unknown, key: string) => recordedKeys.has(key)),
+  writeAuditRecord: jest.fn(async (_service: unknown, _config: unknown, record: Record<string, unknown>, options?: { key?: string }) => {
     auditWrites.push(record);
+    auditKeys.push(options?.key);
     return "name";
   }),
 }));
@@ -418,12 +422,39 @@ describe("packageDropped (Event Grid)", () => {
     const { client, started } = fakeClient();
     const registered = getRegisteredFunctions().get("packageDropped")!;
     auditWrites.length = 0;
+    auditKeys.length = 0;
     await registered.handler(blobCreated("y.cab"), contextFor("packageDropped", client));
     expect(started).toHaveLength(1);
     // Issue 33: the drop is recorded once, by nobody's principal (no upload record, no DROP_OWNERS entry).
     expect(auditWrites).toEqual([
       expect.objectContaining({ action: "drop", principal: expect.objectContaining({ objectId: "blob-drop" }), target: { instance: started[0].instanceId, package: "driver-drops/y.cab" }, outcome: { result: "ok", reason: "started" } }),
     ]);
+    // Keyed by the instance, so a redelivery can tell it is recorded (store.test.ts: keyedRecordExists).
+    expect(auditKeys).toEqual([`drop:${started[0].instanceId}`]);
+  });
+
+  test.each([
+    ["eventGrid", false, [true]],
+    ["eventGrid", true, []],
+    ["http", false, []],
+  ] as const)("a redelivered event for a run requestedBy %s (already recorded: %s): the drop is recorded only for a drop's run no delivery recorded", async (requestedBy, recorded, expected) => {
+    putPackage("w.cab");
+    const instanceId = instanceIdForPackage("driver-drops", "w.cab", '"0x8DC0FFEE"');
+    const { client, started } = fakeClient([
+      { name: "submitDriver", instanceId, runtimeStatus: "Running", input: { requestedBy, owner: { objectId: "oid-w", name: "w" } }, createdTime: "2026-12-07T01:02:03.000Z", lastUpdatedTime: "2026-12-07T01:02:04.000Z" },
+    ]);
+    auditWrites.length = 0;
+    auditKeys.length = 0;
+    recordedKeys.clear();
+    if (recorded) recordedKeys.add(`drop:${instanceId}`);
+    await getRegisteredFunctions().get("packageDropped")!.handler(blobCreated("w.cab"), contextFor("packageDropped", client));
+    expect(started).toHaveLength(0);
+    expect(auditWrites.map(() => true)).toEqual(expected);
+    if (expected.length) {
+      // The first delivery's write failed: this one records the drop, with the run's owner.
+      expect(auditWrites[0]).toMatchObject({ principal: { objectId: "oid-w", name: "w" }, action: "drop", outcome: { result: "ok" } });
+      expect(auditKeys).toEqual([`drop:${instanceId}`]);
+    }
   });
 
   test("the registered handler starts nothing when the audit store cannot be reached (the event fails and is redelivered)", async () => {
