@@ -13,6 +13,13 @@ if ! command -v dotnet >/dev/null 2>&1; then
   echo "restore-conformance: dotnet (the .NET SDK) is needed to restore and build the conformance host" >&2
   exit 2
 fi
+# Two test files (test/conformance/*.test.ts) call this at once under jest: one restore and build at a time (the
+# second then finds the stamp and builds nothing). flock is util-linux; without it, no lock.
+mkdir -p "$root/.conformance"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$root/.conformance/.lock"
+  flock 9
+fi
 # What the build depends on: the project files and sources (the stamp names their hash).
 stamp="$(cd "$root/local/conformance/host" && find . -path ./obj -prune -o -path ./bin -prune -o -path ./RpcShim/obj -prune -o -path ./RpcShim/bin -prune -o -type f \( -name '*.cs' -o -name '*.csproj' \) -print | sort | xargs sha256sum | sha256sum | cut -c1-16)"
 if [ -f "$assembly" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then

@@ -12,14 +12,14 @@ export interface DurableFunctionInfo {
   kind: "orchestration" | "activity";
 }
 
-export function loadFunctions(entry: string = DEFAULT_APP_ENTRY): AppHost {
+export function loadFunctions(entry: string = DEFAULT_APP_ENTRY, log: (line: string) => void = () => undefined): AppHost {
   // Test-only registrations first: AppHost.load requires the app entry and collects everything registered.
   require("./scenarioFunctions");
   return AppHost.load(entry, {
     durableClientData: () => {
       throw new Error("the conformance harness runs orchestrators and activities only (no durable client bindings)");
     },
-    log: () => undefined,
+    log,
   });
 }
 

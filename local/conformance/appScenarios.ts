@@ -10,7 +10,7 @@
  */
 import type { AzuriteHandle } from "../azurite";
 import { samplePackage } from "../samplePackage";
-import { APP_CONTAINERS, startStack, type Stack } from "../stack";
+import { startStack, type Stack } from "../stack";
 import type { EngineStatus, OrchestratorPayload } from "./engines";
 
 /** Real-clock timing that keeps one run short: emulator steps and polling in seconds, not minutes. */
@@ -48,14 +48,21 @@ export async function startAppStack(azurite: AzuriteHandle, behaviour = INSTANT_
   return { stack, env: stack.env };
 }
 
-/** Drops a sample package (as Event Grid would report it) and builds the orchestration input the app's trigger builds. */
+/**
+ * Where the app scenarios put their packages: not the drops container, which the stack's own runtime watches (its
+ * Event Grid stand-in would start a third run of each package, with its own product and submission at the emulator).
+ */
+export const APP_SCENARIO_DROPS = "conformance-drops";
+
+/** Uploads a sample package for one engine's run (the orchestration input is built from it as the app's trigger does). */
 export async function dropPackage(app: AppStack, engine: "real" | "local", variant = "app"): Promise<{ container: string; blobName: string; etag?: string; contentLength: number }> {
   // The same bytes for both engines (same length and MD5 downstream), under a name per engine.
   const pkg = samplePackage({ folder: `conformance-${variant}`, modified: new Date("2026-01-02T03:04:05Z") });
   const blobName = `conformance-${engine}-${pkg.fileName}`;
-  const blob = app.stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(blobName);
-  const uploaded = await blob.uploadData(pkg.bytes);
-  return { container: APP_CONTAINERS.drops, blobName, etag: uploaded.etag, contentLength: pkg.bytes.length };
+  const container = app.stack.blobService.getContainerClient(APP_SCENARIO_DROPS);
+  await container.createIfNotExists();
+  const uploaded = await container.getBlockBlobClient(blobName).uploadData(pkg.bytes);
+  return { container: APP_SCENARIO_DROPS, blobName, etag: uploaded.etag, contentLength: pkg.bytes.length };
 }
 
 type Run = { status?: EngineStatus; payload?: OrchestratorPayload };

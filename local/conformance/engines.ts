@@ -98,7 +98,26 @@ export interface RealEngineTimings {
   startMs: number;
 }
 
-export async function startRealEngine(connectionString: string, hubName: string, log: (line: string) => void = () => undefined): Promise<EngineDriver & { timings: RealEngineTimings }> {
+export interface RealEngineOptions {
+  /** The host.json whose extensions.durableTask section the host binds (default: the app's own). */
+  hostJson?: string;
+  /**
+   * Environment for the worker and the host on top of this process's (the app settings, NODE_EXTRA_CA_CERTS). Under
+   * jest a test's process.env is its own copy, which child processes do not inherit.
+   */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts the worker and the .NET host on `hubName`. Starting it again on the same storage and hub after stop()
+ * (which is a kill -9) is a restart: the extension takes the task hub's partitions over and resumes what was in flight.
+ */
+export async function startRealEngine(
+  connectionString: string,
+  hubName: string,
+  log: (line: string) => void = () => undefined,
+  options: RealEngineOptions = {},
+): Promise<EngineDriver & { timings: RealEngineTimings }> {
   const root = repoRoot();
   const assembly = hostAssemblyPath(root);
   if (!fs.existsSync(assembly)) {
@@ -106,7 +125,7 @@ export async function startRealEngine(connectionString: string, hubName: string,
   }
   const started = Date.now();
   const workerScript = path.join(root, "dist", "local", "conformance", "worker.js");
-  const worker = spawn(process.execPath, [...exitWithParentArgs(), workerScript], { stdio: [PARENT_LINK_STDIN, "pipe", "pipe"] });
+  const worker = spawn(process.execPath, [...exitWithParentArgs(), workerScript], { stdio: [PARENT_LINK_STDIN, "pipe", "pipe"], env: { ...process.env, ...options.env } });
   const children: ChildProcess[] = [worker];
   const kill = () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL"));
   process.once("exit", kill);
@@ -114,9 +133,9 @@ export async function startRealEngine(connectionString: string, hubName: string,
     const workerPort = await readyPort(worker, "worker", log);
     // Its stdin is a pipe we hold: the host exits when it closes, so a killed harness leaves no host behind.
     const host = spawn("dotnet", [
-      assembly, "--worker", `http://127.0.0.1:${workerPort}/`, "--hub", hubName, "--host-json", path.join(root, "host.json"), "--exit-with-stdin", "1",
+      assembly, "--worker", `http://127.0.0.1:${workerPort}/`, "--hub", hubName, "--host-json", options.hostJson ?? path.join(root, "host.json"), "--exit-with-stdin", "1",
     ], {
-      env: { ...process.env, AzureWebJobsStorage: connectionString, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" },
+      env: { ...process.env, ...options.env, AzureWebJobsStorage: connectionString, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" },
       stdio: ["pipe", "pipe", "pipe"],
     });
     children.push(host);

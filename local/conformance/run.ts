@@ -30,6 +30,11 @@ export interface ScenarioResult {
   activitySteps?: number;
   /** App scenarios: each engine's `output.outcome` (the app's own verdict on the run). */
   outcomes?: { real: unknown; local: unknown };
+  /**
+   * App scenarios: the products the scenario left at the emulator, per product name (one package per engine, so
+   * two names with one product each when nothing else ran the packages).
+   */
+  emulatorProducts?: Record<string, number>;
   error?: string;
 }
 
@@ -100,6 +105,7 @@ export async function runConformance(options: { only?: string; log?: (line: stri
       // App scenarios keep checkpoints, locks and results per instance id in the shared storage: one id per engine.
       const idOn = (engine: "real" | "local") => (scenario.app ? `${instanceId}-${engine}` : instanceId);
       const result: ScenarioResult = { name: scenario.name, covers: scenario.covers, fields: 0, differences: [], elapsedMs: { real: 0, local: 0 }, activitySteps: scenario.activitySteps };
+      const productsBefore = new Set(appStack?.stack.emulators.state().products.map((p) => p.id) ?? []);
       try {
         const [onReal, onLocal] = await Promise.all([runOn(real, scenario, idOn("real"), appStack), runOn(local, scenario, idOn("local"), appStack)]);
         if (options.dumpDir) {
@@ -120,6 +126,12 @@ export async function runConformance(options: { only?: string; log?: (line: stri
         if (scenario.app) {
           const outcome = (run: { status?: EngineStatus }) => (run.status?.output as { outcome?: unknown } | null)?.outcome;
           result.outcomes = { real: outcome(onReal), local: outcome(onLocal) };
+          result.emulatorProducts = {};
+          for (const product of appStack?.stack.emulators.state().products ?? []) {
+            if (productsBefore.has(product.id)) continue;
+            const name = String(product.productName);
+            result.emulatorProducts[name] = (result.emulatorProducts[name] ?? 0) + 1;
+          }
         }
       } catch (error) {
         result.error = (error as Error).message;
@@ -164,6 +176,7 @@ export function formatReport(report: ConformanceReport): string {
     lines.push(`scenario ${s.name} (${s.covers})`);
     lines.push(`  fields compared: ${s.fields}; differences: ${s.differences.length} (${s.differences.filter((d) => !d.known).length} unknown); time: real ${s.elapsedMs.real} ms, local ${s.elapsedMs.local} ms${perStep}`);
     if (s.outcomes) lines.push(`  the app's outcome: real ${String(s.outcomes.real)}, local ${String(s.outcomes.local)}`);
+    if (s.emulatorProducts) lines.push(`  products at the emulator: ${Object.entries(s.emulatorProducts).map(([name, n]) => `${name} ×${n}`).join(", ")}`);
     if (s.error) lines.push(`  ERROR: ${s.error}`);
     for (const d of s.differences) lines.push(`  ${d.known ? `known[${d.known}]` : "DIFFERENT"} ${d.field}\n      real:  ${show(d.real)}\n      local: ${show(d.local)}`);
   }

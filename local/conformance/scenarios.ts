@@ -138,7 +138,7 @@ export const APP_SCENARIOS: Scenario[] = [
   },
   {
     name: "appPublishLabel",
-    covers: "the app's submitDriver with a publish policy (another partner): signed, then the publishLabel sub-orchestration through its phases to published",
+    covers: "the app's submitDriver with a publish policy (another partner): signed, then the publishLabel sub-orchestration through its phases to shared",
     orchestrator: ORCHESTRATOR_NAME,
     app: {
       input: async (stack, engine) => {

@@ -13,7 +13,9 @@ import * as http from "node:http";
 import { activityInputFromHost, durableFunctions, loadFunctions, workerError } from "./appFunctions";
 import { PayloadRecorder } from "./payloads";
 
-const app = loadFunctions(process.argv[2] || undefined);
+// The app's log lines go to stderr, as a Functions host's worker logs (the harness shows them with --verbose; the
+// crash tests read the recovery lines from them).
+const app = loadFunctions(process.argv[2] || undefined, (line) => process.stderr.write(line + "\n"));
 const functions = durableFunctions(app);
 const payloads = new PayloadRecorder();
 

@@ -83,6 +83,7 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
     discardUnreadBodyAfterResponse(req, res);
     // As App Service: only the platform sets identity headers; whatever a client sent is dropped.
     for (const name of Object.keys(req.headers)) if (isPlatformIdentityHeader(name)) delete req.headers[name];
+    setClientAddressHeaders(req);
     // Kestrel's MaxRequestBodySize: a larger declared body is refused before any route sees it.
     if ((declaredLength(req) ?? 0) > HOST_MAX_REQUEST_BODY_BYTES) return sendHostTooLarge(res);
     for (const handler of options.handlers ?? []) {
@@ -187,4 +188,19 @@ export function closeServer(server: http.Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/**
+ * The client-address headers App Service's front end writes: CLIENT-IP (address:port) and
+ * X-Client-IP (address) overwritten whatever the client sent, and the address:port appended to
+ * X-Forwarded-For after any hops the client claimed.
+ */
+function setClientAddressHeaders(req: http.IncomingMessage): void {
+  const address = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  if (!address) return;
+  const withPort = `${address.includes(":") ? `[${address}]` : address}:${req.socket.remotePort ?? 0}`;
+  req.headers["client-ip"] = withPort;
+  req.headers["x-client-ip"] = address;
+  const claimed = req.headers["x-forwarded-for"];
+  req.headers["x-forwarded-for"] = claimed ? `${Array.isArray(claimed) ? claimed.join(", ") : claimed}, ${withPort}` : withPort;
 }

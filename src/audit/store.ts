@@ -108,7 +108,8 @@ export async function keyedRecordExists(service: BlobServiceClient, config: AppC
 /** Whether records can be written now (the container exists or is created); throws when storage cannot be reached. */
 export async function auditStoreReady(service: BlobServiceClient, config: AppConfig): Promise<void> {
   const container = service.getContainerClient(config.settings.AUDIT_CONTAINER);
-  await container.createIfNotExists();
+  // A HEAD on every state-changing request; the create (a 409 when it exists) only the first time.
+  if (!(await container.exists())) await container.createIfNotExists();
 }
 
 export interface AuditPage {

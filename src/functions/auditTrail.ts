@@ -61,10 +61,14 @@ export function auditPrincipalOf(caller: Caller): AuditPrincipal {
   };
 }
 
-/** The client's address as the front end saw it (X-Forwarded-For's first hop, without a port). */
+/**
+ * The client's address as App Service's front end saw it, without a port: CLIENT-IP / X-Client-IP,
+ * which the front end overwrites, else X-Forwarded-For's LAST hop (the one it appended). Never the
+ * first hop: a client writes whatever it likes there, and the audit trail must not take it.
+ */
 export function clientAddressOf(request: Pick<HttpRequest, "headers">): string | undefined {
-  const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  const address = forwarded || request.headers.get("x-client-ip")?.trim();
+  const lastForwarded = request.headers.get("x-forwarded-for")?.split(",").pop()?.trim();
+  const address = request.headers.get("client-ip")?.trim() || request.headers.get("x-client-ip")?.trim() || lastForwarded;
   if (!address) return undefined;
   const bracketed = /^\[([0-9a-f:]+)\](?::\d+)?$/i.exec(address);
   if (bracketed) return bracketed[1];

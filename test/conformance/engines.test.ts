@@ -64,6 +64,9 @@ if (!host.assembly && inCi) {
     // fields; equal on both engines unless listed, and each engine's run is checked to have succeeded.
     expect(app?.outcomes).toEqual({ real: "succeeded", local: "succeeded" });
     expect(app?.fields).toBeGreaterThan(300);
+    // Only the two engines ran the scenario's packages: one product each at the emulator (the stack's own runtime,
+    // which watches the drops container, ran them too before the packages moved out of it).
+    expect(Object.values(app?.emulatorProducts ?? {})).toEqual([1, 1]);
   });
 
   test("the publishLabel sub-orchestration itself was compared (its status, history view and replayed history)", () => {

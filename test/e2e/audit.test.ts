@@ -242,6 +242,8 @@ describe("the audit trail (entra mode)", () => {
     expect(records[5].target.label).toBe(labelId);
     expect(records[5].outcome.reason).toMatch(new RegExp(`^${changeStatus}`));
     expect(records[6].target.label).toBe(labelId);
+    // Every request's record names the address the (local) front end saw, not one a client claimed.
+    for (const record of records.filter((r) => r.action !== "drop")) expect({ action: record.action, clientAddress: record.clientAddress }).toEqual({ action: record.action, clientAddress: "127.0.0.1" });
     for (const record of records) {
       expect(record.requestId).toEqual(expect.any(String));
       expect(Date.parse(record.time)).not.toBeNaN();

@@ -33,7 +33,7 @@ beforeEach(() => {
 });
 
 const request = (params: Record<string, string> = {}) =>
-  new HttpRequest({ method: "POST", url: "http://127.0.0.1/api/x", headers: { "x-forwarded-for": "198.51.100.4, 10.0.0.1" }, params });
+  new HttpRequest({ method: "POST", url: "http://127.0.0.1/api/x", headers: { "x-forwarded-for": "192.0.2.1, 198.51.100.4:50123" }, params });
 const context = () => new InvocationContext({ functionName: "f", invocationId: `inv-${Math.random()}`, logHandler: () => undefined });
 
 test("the audit store unreachable before a state-changing action: 500, the handler never runs", async () => {
@@ -107,6 +107,11 @@ test("outcomes: 2xx ok, 4xx refused with the error and the fields named, 5xx fai
   expect(outcomeOf({}, undefined)).toEqual({ result: "ok", reason: "200" });
   const at = (value: string) => clientAddressOf({ headers: new Headers({ "x-forwarded-for": value }) });
   expect(at("203.0.113.9:4431")).toBe("203.0.113.9");
-  expect(at("[2001:db8::1]:443, 10.0.0.1")).toBe("2001:db8::1");
+  expect(at("[2001:db8::1]:443")).toBe("2001:db8::1");
+  // The first hops are whatever the client sent; the front end appends the real one last.
+  expect(at("198.51.100.66, 203.0.113.9:4431")).toBe("203.0.113.9");
+  // CLIENT-IP and X-Client-IP are the front end's own (overwritten on every request): they win.
+  expect(clientAddressOf({ headers: new Headers({ "x-forwarded-for": "198.51.100.66, 203.0.113.9:4431", "client-ip": "203.0.113.7:5000" }) })).toBe("203.0.113.7");
+  expect(clientAddressOf({ headers: new Headers({ "x-forwarded-for": "198.51.100.66", "x-client-ip": "203.0.113.8" }) })).toBe("203.0.113.8");
   expect(clientAddressOf({ headers: new Headers() })).toBeUndefined();
 });

@@ -4,7 +4,7 @@
  * stored them, recorded by `npm run record:replay-fixtures` from a run against the local stack's emulators:
  * submitDriver from a dropped package to the signed package (polls on durable timers while Microsoft processes),
  * submitDriver with a publish policy (its publishLabel sub-orchestration), and that publishLabel child through the
- * label's phases to published. Each episode the extension ran is given to the current code with the history it had
+ * label's phases to shared (another partner's label).  Each episode the extension ran is given to the current code with the history it had
  * then; the code must issue the recorded actions in order and, at the end, the recorded output and custom status.
  * They stand for instances in flight when the next version is deployed (rule: src/orchestrators/versions.ts).
  */
@@ -36,7 +36,7 @@ const names = (history: HistoryEvent[], type: number) => history.filter((e) => e
  */
 const instants = (value: unknown): unknown =>
   JSON.parse(JSON.stringify(value), (_key, v: unknown) => (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(v) ? new Date(v).toISOString() : v));
-const FILES = ["publishLabel-published.json", "submitDriver-signed.json", "submitDriver-with-label.json"];
+const FILES = ["publishLabel-shared.json", "submitDriver-signed.json", "submitDriver-with-label.json"];
 
 describe("histories recorded from the real Durable Task extension replay under the current code", () => {
   test("the fixtures are there, recorded from the extension, complete and as the extension stores them", () => {
@@ -85,14 +85,15 @@ describe("histories recorded from the real Durable Task extension replay under t
     expect(result.output).toMatchObject({ outcome: "succeeded", label: expect.objectContaining({ instanceId: labelInstanceId(fixture.instanceId, 1) }) });
   });
 
-  test("publishLabel through the label's phases to published replays; same output and custom status", async () => {
-    const fixture = load("publishLabel-published.json");
+  test("publishLabel through the label's phases to shared (another partner) replays; same output and custom status", async () => {
+    const fixture = load("publishLabel-shared.json");
     expect(fixture.payload.parentInstanceId).toBe("replay-publish");
     expect(names(fixture.payload.history, EventType.TaskScheduled).filter((n) => n === "getShippingLabelStatus").length).toBeGreaterThanOrEqual(2);
     const result = await replayRecorded(fixture.orchestrator, fixture.payload);
     expect(result.isDone).toBe(true);
     expect(instants(result.output)).toEqual(instants(fixture.final.output));
     expect(instants(result.customStatus)).toEqual(instants(fixture.final.customStatus));
+    expect(result.output).toMatchObject({ phase: "shared", destination: "anotherPartner" });
   });
 });
 
