@@ -24,7 +24,7 @@ Workload identity federation (a GitHub Actions OIDC token, locally):
                        (e.g. repo:contoso/drivers:environment:prod), for AZURE_FEDERATED_TOKEN_FILE
   --oidc-audience AUD  its audience (default api://AzureADTokenExchange); --expires applies (default 5m)
   --federation-env APP prints AZURE_CLIENT_ID, AZURE_TENANT_ID and the API audience of a federated
-                       app of identity/federated-apps.json (default app: ci-pipeline), as KEY=value lines
+                       app of identity/federated-apps.json (made with the app ci-pipeline), as KEY=value lines
 `;
 
 function fail(message: string): never {
