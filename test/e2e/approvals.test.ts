@@ -10,6 +10,7 @@
  */
 jest.mock("@azure/functions-core", () => jest.requireActual("../../local/functionsHost/coreStandIn"), { virtual: true });
 
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -23,6 +24,22 @@ import { expectNothingSecret, startTestStack, type TestStack } from "../support/
 jest.setTimeout(240_000);
 
 const HTTP_CONTAINER = "e2e-approval-packages";
+const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
+
+/** The built CLI with a token file (the token never on its command line). */
+function runCli(args: string[], tokenFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("DRIVER_SIGN_")) env[name] = value;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, DRIVER_SIGN_TOKEN_FILE: tokenFile }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 const NO_EXTENSION = { exclude: [{ inf: "contoso_ext.inf" }] };
 type Json = Record<string, any>;
 
@@ -179,7 +196,7 @@ describe("approval of Windows Update labels (entra mode, real clock)", () => {
     expect(decided!.outcome.reason).toMatch(/^202; approve label run .*-label-1$/);
   });
 
-  it("carol rejects a second label run: it ends rejected with the reason, nothing is created", async () => {
+  it("carol rejects a second label run with driver-sign reject (alice's driver-sign approve refused): it ends rejected with the reason, nothing is created", async () => {
     // The first label run must be over before alice asks again (one label run at a time).
     await until("the first label run to end", async () => ((await labelRun(id, `${id}-label-1`))?.runtimeStatus === "Completed" ? true : undefined));
     const asked = await call("alice", "POST", `/submissions/${id}/labels`, { destination: "windowsUpdate", hardwareIds: NO_EXTENSION });
@@ -187,8 +204,21 @@ describe("approval of Windows Update labels (entra mode, real clock)", () => {
     const run = String(asked.json.labelRun);
     await until("awaitingApproval", async () => ((await labelRun(id, run))?.label?.phase === "awaitingApproval" ? true : undefined));
     const before = labelCreates();
-    const rejected = await call("carol", "POST", `/submissions/${id}/approvals`, { labelRun: run, decision: "reject", comment: "wrong audience" });
-    expect(rejected.status).toBe(202);
+    // Through the CLI: alice's own approval is refused (exit 2, the reason printed); carol's reject is sent.
+    const aliceFile = path.join(dataDir, "alice.token");
+    const carolFile = path.join(dataDir, "carol.token");
+    fs.writeFileSync(aliceFile, token.aliceApprover, { mode: 0o600 });
+    fs.writeFileSync(carolFile, token.carol, { mode: 0o600 });
+    const own = await runCli(["--url", stack.apiUrl, "approve", id, "--comment", ""], aliceFile);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toMatch(/HTTP 403: the requester may not decide on their own label/);
+    const missing = await runCli(["--url", stack.apiUrl, "reject", id], carolFile);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/--comment/);
+    const rejected = await runCli(["--url", stack.apiUrl, "--json", "reject", id, "--label", run.slice(run.lastIndexOf("-") + 1), "--comment", "wrong audience"], carolFile);
+    expect({ code: rejected.code, stderr: rejected.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ command: "reject", outcome: "decided", exitCode: 0, id, message: expect.stringContaining(`Rejected ${run}: no label is created`) });
+    for (const text of [own.stdout, own.stderr, rejected.stdout]) expectNothingSecret(stack, text);
     const done = await until("rejected", async () => {
       const item = await labelRun(id, run);
       return item?.runtimeStatus === "Completed" ? item : undefined;
