@@ -177,6 +177,13 @@ export class ApiClient {
     return this.json(response);
   }
 
+  /** POST /api/submissions/{id}/approvals (issue 34): the decision on a label waiting for approval; 202 → sent. */
+  async decideApproval(id: string, body: { decision: "approve" | "reject"; comment: string; labelRun?: string }): Promise<Record<string, unknown>> {
+    const response = await this.send("POST", `/submissions/${encodeURIComponent(id)}/approvals`, body);
+    if (response.status !== 202) throw await this.failure(`POST /api/submissions/${id}/approvals`, response);
+    return this.json(response);
+  }
+
   /**
    * One response of GET /api/audit as JSON Lines (issue 33): the lines as they came, and the token
    * for the next one while more remain. `query` holds the filters (submission, principal, action, from, to).

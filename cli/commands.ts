@@ -323,3 +323,14 @@ export async function cancel(api: ApiClient, id: string): Promise<ResultDocument
   await api.cancel(id);
   return withExit({ ...emptyResult("cancel"), id }, ExitCode.Signed, "cancelRequested", `Cancel requested for ${id}; Microsoft keeps processing a committed submission`);
 }
+
+/**
+ * approve / reject (issue 34): the decision on the label run waiting for approval. The service fills
+ * in who decided (the token's user) and when; the requester of the label is refused (exit 2).
+ */
+export async function decide(api: ApiClient, id: string, decision: "approve" | "reject", comment: string, labelRun?: string): Promise<ResultDocument> {
+  const answer = await api.decideApproval(id, { decision, comment, ...(labelRun !== undefined ? { labelRun } : {}) });
+  const run = typeof answer.labelRun === "string" ? answer.labelRun : (labelRun ?? "the waiting label run");
+  const text = decision === "approve" ? `Approved ${run}: the label is created next` : `Rejected ${run}: no label is created`;
+  return withExit({ ...emptyResult(decision), id }, ExitCode.Signed, "decided", `${text}; follow it with GET ${String(answer.statusUrl ?? `/api/submissions/${id}/labels`)}`);
+}

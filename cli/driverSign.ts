@@ -49,7 +49,7 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
   const wantsJson = argv.includes("--json");
   let result: ResultDocument | undefined;
   // Known before parsing, so an argument error still names its command in the JSON document.
-  const COMMANDS = ["submit", "status", "wait", "download", "list", "cancel", "audit", "check", "pack"] as const;
+  const COMMANDS = ["submit", "status", "wait", "download", "list", "cancel", "approve", "reject", "audit", "check", "pack"] as const;
   let commandName: ResultDocument["command"] = COMMANDS.find((name) => argv.includes(name)) ?? "driver-sign";
   // audit without --out: stdout holds the records, so the summary goes to stderr.
   let auditToStdout = false;
@@ -158,6 +158,20 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
       commandName = "cancel";
       result = await commands.cancel(context(command).api, id);
     });
+
+  // Issue 34: a second person's decision on a label waiting for approval (Sign.Approve; never the requester).
+  for (const decision of ["approve", "reject"] as const) {
+    program
+      .command(decision)
+      .description(decision === "approve" ? "approve the label waiting for approval (Sign.Approve; not your own)" : "reject the label waiting for approval: nothing is created (Sign.Approve)")
+      .argument("<id>", "submission (instance) id")
+      .option("--label <run>", "the label run (<id>-label-<n> or n); default: the one waiting")
+      .requiredOption("--comment <text>", decision === "approve" ? "why it may go (may be empty: --comment \"\")" : "why not (required)")
+      .action(async (id: string, options: { label?: string; comment: string }, command: Command) => {
+        commandName = decision;
+        result = await commands.decide(context(command).api, id, decision, options.comment, options.label);
+      });
+  }
 
   program
     .command("audit")

@@ -58,6 +58,7 @@ export const OUTCOMES = [
   "downloaded",
   "listed",
   "cancelRequested",
+  "decided",
   "clean",
   "warnings",
   "refused",
@@ -121,7 +122,7 @@ export type PreflightDocument = z.infer<typeof preflightDocumentSchema>;
 
 export const resultDocumentSchema = z.strictObject({
   schemaVersion: z.literal(SCHEMA_VERSION),
-  command: z.enum(["submit", "status", "wait", "download", "list", "cancel", "check", "pack", "audit", "driver-sign"]),
+  command: z.enum(["submit", "status", "wait", "download", "list", "cancel", "approve", "reject", "check", "pack", "audit", "driver-sign"]),
   exitCode: z.number().int().min(0).max(11),
   outcome: z.enum(OUTCOMES),
   /** One sentence for people; on rejection it carries Microsoft's messages. */

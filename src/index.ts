@@ -15,4 +15,5 @@ import "./functions/retention";
 import "./functions/notifications";
 import "./functions/dashboard";
 import "./functions/labels";
+import "./functions/approvals";
 import "./functions/auditLog";

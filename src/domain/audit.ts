@@ -18,10 +18,10 @@ export const NON_ROUTE_AUDIT_ACTIONS = ["submission.restart", "purge", "drop"] a
 /**
  * ok: done. refused: not done, and why ("role": the caller holds none of the action's roles, 403;
  * "owner": someone else's submission, answered 404; "crossSite": a cookie-only call without the
- * page's header, 403). failed: the action was attempted and did not happen.
+ * page's header, 403; "requester": the requester of a label deciding on its approval, 403). failed: the action was attempted and did not happen.
  */
 export type AuditResult = "ok" | "refused" | "failed";
-export type RefusalKind = "role" | "owner" | "crossSite";
+export type RefusalKind = "role" | "owner" | "crossSite" | "requester";
 
 export interface AuditPrincipal {
   objectId: string;

@@ -33,6 +33,7 @@ export const HTTP_BODY_LIMITS = {
   createUpload: json("POST /api/uploads", "file name, size, sha256 and product fields (JSON)"),
   startLabel: json("POST /api/submissions/{id}/labels", "a publish policy (JSON)"),
   updateLabel: json("PATCH /api/submissions/{id}/labels/{labelId}", "hardware ids, CHIDs and audiences to add or remove (JSON)"),
+  decideApproval: json("POST /api/submissions/{id}/approvals", "a decision and its comment (JSON)"),
   cancelSubmission: none("POST /api/submissions/{id}/cancel"),
   cancelLabel: none("POST /api/submissions/{id}/labels/{labelId}/cancel"),
   listSubmissions: get("GET /api/submissions"),

@@ -34,6 +34,8 @@ interface AuditNote {
   action?: AuditAction;
   target?: AuditTarget;
   refusal?: RefusalKind;
+  /** What the outcome's reason alone would not say (an approval's decision and label run). */
+  detail?: string;
 }
 
 const notes = new WeakMap<InvocationContext, AuditNote>();
@@ -191,7 +193,10 @@ export async function audited(
   // A start that re-runs a failed or cancelled version says so in its answer.
   const restarted = action === "submission.start" && bodyOf(response).restarted === true;
   const done: AuditAction = note?.action ?? (restarted ? "submission.restart" : action);
-  const record = recordOf(request, context, auditPrincipalOf(caller), done, targetOf(request, response, note?.target), outcomeOf(response, ownerRefusal ? "owner" : undefined));
+  const refusal = ownerRefusal ? "owner" : note?.refusal === "requester" ? "requester" : undefined;
+  const outcome = outcomeOf(response, refusal);
+  const detailed = note?.detail ? { ...outcome, reason: `${outcome.reason}; ${redactSecrets(note.detail)}` } : outcome;
+  const record = recordOf(request, context, auditPrincipalOf(caller), done, targetOf(request, response, note?.target), detailed);
   if (await write(context, record)) return response;
   return (response.status ?? 200) < 400 ? DONE_NOT_RECORDED : NOT_RECORDED;
 }

@@ -27,7 +27,11 @@ import { parsePublishPolicy } from "../publishing/policySchema";
 import { isValidInstanceId, labelChangeInstanceId, labelInstanceId } from "../domain/instanceId";
 import { durableClientFor, findInstance, type SubmissionsClient, startOrFindRunning, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { bodyLimited, bodyLimitOf, readJsonBody } from "./requestBody";
-import { mayTouchInstance } from "./access";
+import { mayTouchInstance, ownerOfCaller } from "./access";
+import { newLabelApproval } from "./labelApproval";
+import { ownerIn } from "../domain/authorization";
+import { callerOf } from "../identity/caller";
+import { notificationsConfigured } from "../notifications/queue";
 import type { Action } from "../domain/authorization";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { apiLink } from "./publicUrls";
@@ -116,12 +120,20 @@ export async function handleStartLabel(request: HttpRequest, context: Invocation
     policy: policy.value,
     polling: config.labelPolling,
     retry: config.retry,
+    // Issue 34: the requester is the caller (the submission's recorded owner if the caller has no principal).
+    ...approvalWithNotify(policy.value, ownerOfCaller(callerOf(context)) ?? ownerIn(input), config),
   };
   const start = await startOrFindRunning(client, PUBLISH_LABEL_ORCHESTRATOR, instanceId, labelInput);
   if (!start.started) return { status: 409, jsonBody: { error: `label run ${instanceId} was just started by another request`, runtimeStatus: start.runtimeStatus } };
   context.log(`labels: started ${instanceId} (${policy.value.destination}${policy.value.dryRun ? ", dry run" : ""}) for ${id}`);
   const statusUrl = apiLink(config, `/api/submissions/${encodeURIComponent(id)}/labels`);
   return { status: 202, headers: { Location: statusUrl }, jsonBody: { id, labelRun: instanceId, runtimeStatus: "Pending", statusUrl } };
+}
+
+/** The approval field of a new label run, and `notify` (webhooks for requested / decided) when it waits and webhooks are configured. */
+function approvalWithNotify(policy: PublishLabelInput["policy"], requester: { objectId: string; name?: string } | undefined, config: ReturnType<typeof getConfig>): Pick<PublishLabelInput, "approval" | "notify"> {
+  const field = newLabelApproval(policy, requester, config);
+  return field.approval ? { ...field, ...(notificationsConfigured(config) ? { notify: true } : {}) } : {};
 }
 
 export async function handleListLabels(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

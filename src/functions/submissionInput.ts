@@ -5,6 +5,7 @@ import type { PublishPolicy } from "../domain/publishing";
 import type { AppConfig } from "../config";
 import type { Owner } from "../domain/authorization";
 import { notificationsConfigured } from "../notifications/queue";
+import { newLabelApproval } from "./labelApproval";
 import { harnessForExtension, packageBaseName, packageExtension } from "../domain/packageRules";
 import { completeProductFields, type ProductFieldOverrides } from "./validation/productFields";
 
@@ -46,7 +47,9 @@ export function buildSubmitDriverInput(request: SubmissionRequest, config: AppCo
     requestedBy: request.requestedBy,
     ...(request.owner ? { owner: request.owner } : {}),
     ...(notificationsConfigured(config) ? { notify: true } : {}),
-    ...(request.publish ? { publish: { policy: request.publish, polling: config.labelPolling } } : {}),
+    // Issue 34: a Windows Update label (or a configured partner's) waits for a second person; the
+    // requester is the submission's owner (none for a drop nobody owns: any Sign.Approve holder decides).
+    ...(request.publish ? { publish: { policy: request.publish, polling: config.labelPolling, ...newLabelApproval(request.publish, request.owner, config) } } : {}),
     // Issue 37: a dry-run policy shows its label at drop time, from the INFs preflight reads.
     ...(request.publish?.dryRun && config.settings.PREFLIGHT === "on" ? { labelPreview: true } : {}),
   };

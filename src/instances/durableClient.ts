@@ -6,7 +6,7 @@ import * as df from "durable-functions";
  * The client operations our triggers need. createCheckStatusResponse / createHttpManagementPayload
  * are deliberately absent: their URLs carry the extension's system key (see startSubmission.ts).
  */
-export type SubmissionsClient = Pick<df.DurableClient, "startNew" | "getStatus" | "getStatusBy" | "terminate" | "purgeInstanceHistoryBy"> &
+export type SubmissionsClient = Pick<df.DurableClient, "startNew" | "getStatus" | "getStatusBy" | "terminate" | "purgeInstanceHistoryBy" | "raiseEvent"> &
   Partial<Pick<df.DurableClient, "taskHubName">>;
 
 /**

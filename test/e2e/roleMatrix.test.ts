@@ -47,6 +47,7 @@ const EXPECTED: Record<string, { action: string; allowed: CallerName[] }> = {
   labelChangeStatus: { action: "label.changeStatus", allowed: [P, O] },
   dashboard: { action: "dashboard.view", allowed: [S, P, A, O] },
   readAudit: { action: "audit.read", allowed: [O] },
+  decideApproval: { action: "approval.decide", allowed: [A] },
 };
 
 function requestFor(apiUrl: string, trigger: HttpTriggerInfo): { url: string; method: string } {

@@ -1,0 +1,230 @@
+/**
+ * A second person before Windows Update (issue 34), end to end on the local runtime in entra mode
+ * with tokens from the stack's local issuer, on the real clock (a label waits its 7 days there; the
+ * virtual clock would run them out at once). alice (Sign.Submit + Sign.Publish) submits a package
+ * with a Windows Update policy: its label run waits in awaitingApproval, showing the label, alice as
+ * requester and the deadline, and nothing is created at Microsoft. alice's own approval is refused
+ * (403, the reason named) and audited; bad bodies are 400 naming the field and change nothing; bob
+ * (Sign.Approve) approves: exactly one label is created. A second label run that carol rejects ends
+ * `rejected` with the reason and creates nothing.
+ */
+jest.mock("@azure/functions-core", () => jest.requireActual("../../local/functionsHost/coreStandIn"), { virtual: true });
+
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalIssuer } from "../../local/identity/issuer";
+import { samplePackage } from "../../local/samplePackage";
+import { labelBehaviourPatch } from "../../local/emulators/shippingLabels";
+import { APP_CONTAINERS } from "../../local/stack";
+import type { AuditRecord } from "../../src/domain/audit";
+import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
+
+jest.setTimeout(240_000);
+
+const HTTP_CONTAINER = "e2e-approval-packages";
+const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
+
+/** The built CLI with a token file (the token never on its command line). */
+function runCli(args: string[], tokenFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith("DRIVER_SIGN_")) env[name] = value;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, DRIVER_SIGN_TOKEN_FILE: tokenFile }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+const NO_EXTENSION = { exclude: [{ inf: "contoso_ext.inf" }] };
+type Json = Record<string, any>;
+
+describe("approval of Windows Update labels (entra mode, real clock)", () => {
+  let stack: TestStack;
+  let dataDir: string;
+  let token: { alice: string; aliceApprover: string; bob: string; carol: string; olga: string; sam: string };
+  let oid: { alice: string; bob: string };
+  const seen: string[] = [];
+
+  async function call(who: keyof typeof token, method: string, route: string, body?: unknown) {
+    const response = await fetch(`${stack.apiUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token[who]}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    seen.push(text);
+    const json = response.headers.get("content-type")?.includes("application/json") && text ? (JSON.parse(text) as Json) : {};
+    return { status: response.status, json, text, headers: response.headers };
+  }
+
+  const labelCreates = () => stack.emulators.requests().entries.filter((e) => e.kind === "createShippingLabel" && e.status < 300).length;
+
+  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  async function labelRun(id: string, run: string): Promise<Json | undefined> {
+    const listed = await call("olga", "GET", `/submissions/${id}/labels`);
+    return (listed.json.items as Json[] | undefined)?.find((item) => item.instanceId === run);
+  }
+
+  async function auditOf(id: string): Promise<AuditRecord[]> {
+    const page = await call("olga", "GET", `/audit?submission=${encodeURIComponent(id)}&action=approval.decide&pageSize=100`);
+    expect(page.status).toBe(200);
+    return page.json.items as AuditRecord[];
+  }
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-approvals-"));
+    const issuer = LocalIssuer.loadOrCreate(dataDir);
+    token = {
+      alice: issuer.issue({ user: "alice", roles: ["Sign.Submit", "Sign.Publish"] }),
+      // The same person holding Sign.Approve as well: still the requester of her own label.
+      aliceApprover: issuer.issue({ user: "alice", roles: ["Sign.Submit", "Sign.Publish", "Sign.Approve"] }),
+      bob: issuer.issue({ user: "bob", roles: ["Sign.Approve"] }),
+      carol: issuer.issue({ user: "carol", roles: ["Sign.Approve"] }),
+      olga: issuer.issue({ user: "olga", roles: ["Sign.Operate"] }),
+      sam: issuer.issue({ user: "sam", roles: ["Sign.Submit"] }),
+    };
+    const oidOf = (t: string) => (JSON.parse(Buffer.from(t.split(".")[1], "base64url").toString("utf8")) as { oid: string }).oid;
+    oid = { alice: oidOf(token.alice), bob: oidOf(token.bob) };
+    stack = await startTestStack({
+      auth: "entra",
+      dataDir,
+      virtualClock: false,
+      behaviour: { workflow: { stepSeconds: 1, commitSeconds: 1 } },
+      appSettings: { SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}`, POLL_INITIAL_SECONDS: "1", POLL_MAX_SECONDS: "1", LABEL_POLL_INITIAL_SECONDS: "1", LABEL_POLL_MAX_SECONDS: "1" },
+    });
+    // A created label passes Microsoft's approval and rollout in seconds (real clock).
+    stack.emulators.configure(labelBehaviourPatch({ approvalSeconds: 1, rolloutSeconds: 0, stepSeconds: 1 }));
+  });
+  afterAll(async () => {
+    if (stack) for (const text of seen) expectNothingSecret(stack, text);
+    await stack?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  let id: string;
+
+  it("a Windows Update label waits in awaitingApproval with the label, the requester and the deadline; nothing is created", async () => {
+    const pkg = samplePackage({ folder: "approval-wu" });
+    const container = stack.blobService.getContainerClient(HTTP_CONTAINER);
+    await container.createIfNotExists();
+    await container.getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+    const started = await call("alice", "POST", "/submissions", { package: `${HTTP_CONTAINER}/${pkg.fileName}`, publish: { destination: "windowsUpdate", hardwareIds: NO_EXTENSION } });
+    if (started.status !== 202) throw new Error(`start: ${started.status} ${started.text}`);
+    id = String(started.json.id);
+    const waiting = await until("awaitingApproval", async () => {
+      const run = await labelRun(id, `${id}-label-1`);
+      return run?.label?.phase === "awaitingApproval" ? run : undefined;
+    });
+    expect(waiting.label).toMatchObject({ destination: "windowsUpdate", hardwareIdCount: expect.any(Number), approval: { requester: { objectId: oid.alice, name: "alice" } } });
+    const { requestedAt, deadline } = waiting.label.approval;
+    expect(Date.parse(deadline) - Date.parse(requestedAt)).toBe(168 * 3600_000);
+    expect(labelCreates()).toBe(0);
+  });
+
+  it("bad input is 400 naming the field; a submitter without Sign.Approve is 403; nothing is decided", async () => {
+    const cases: [unknown, string][] = [
+      [{ decision: "maybe", comment: "" }, "decision"],
+      [{ decision: "reject", comment: "  " }, "comment"],
+      [{ decision: "approve" }, "comment"],
+      [{ decision: "approve", comment: "", approver: { objectId: oid.bob, name: "bob" } }, "approver"],
+      [{ decision: "approve", comment: "", labelRun: "other-label-1" }, "labelRun"],
+      [{ decision: "approve", comment: "", labelId: "1" }, "labelId"],
+    ];
+    for (const [body, field] of cases) {
+      const answer = await call("bob", "POST", `/submissions/${id}/approvals`, body);
+      expect({ field, status: answer.status }).toEqual({ field, status: 400 });
+      expect((answer.json.fields as { field: string }[]).map((f) => f.field)).toContain(field);
+    }
+    expect((await call("bob", "POST", `/submissions/${id}/approvals`, "not json")).status).toBe(400);
+    expect((await call("sam", "POST", `/submissions/${id}/approvals`, { decision: "approve", comment: "" })).status).toBe(403);
+    expect((await call("bob", "POST", `/submissions/no-such-run/approvals`, { decision: "approve", comment: "" })).status).toBe(404);
+    expect((await labelRun(id, `${id}-label-1`))?.label?.phase).toBe("awaitingApproval");
+    expect(labelCreates()).toBe(0);
+  });
+
+  it("alice may not approve her own label, not even holding Sign.Approve: 403 with the reason, each recorded in the audit trail; the label still waits", async () => {
+    // Without Sign.Approve the caller gate refuses (role).
+    const noRole = await call("alice", "POST", `/submissions/${id}/approvals`, { decision: "approve", comment: "looks fine to me" });
+    expect(noRole.status).toBe(403);
+    expect(noRole.json).toMatchObject({ action: "approval.decide", allowedRoles: ["Sign.Approve"] });
+    // With it, the route refuses the requester.
+    const own = await call("aliceApprover", "POST", `/submissions/${id}/approvals`, { decision: "approve", comment: "looks fine to me" });
+    expect(own.status).toBe(403);
+    expect(own.json).toMatchObject({ reason: "requester", labelRun: `${id}-label-1` });
+    expect(own.json.error).toMatch(/requester may not decide on their own label: alice asked/);
+    const records = (await auditOf(id)).filter((r) => r.principal.objectId === oid.alice);
+    expect(records.map((r) => r.outcome.refusal).sort()).toEqual(["requester", "role"]);
+    const refusal = records.find((r) => r.outcome.refusal === "requester");
+    expect(refusal).toMatchObject({ action: "approval.decide", outcome: { result: "refused" }, target: { instance: id } });
+    expect(refusal!.outcome.reason).toMatch(/^403 /);
+    expect((await labelRun(id, `${id}-label-1`))?.label?.phase).toBe("awaitingApproval");
+    expect(labelCreates()).toBe(0);
+  });
+
+  it("bob approves: 202 with the labels' status URL, exactly one label is created, the decision is in status and in the audit trail", async () => {
+    const approved = await call("bob", "POST", `/submissions/${id}/approvals`, { decision: "approve", comment: "hardware ids checked" });
+    expect(approved.status).toBe(202);
+    expect(approved.json).toMatchObject({ id, labelRun: `${id}-label-1`, decision: "approve", statusUrl: `${stack.apiUrl}/submissions/${id}/labels` });
+    const created = await until("the label created", async () => {
+      const run = await labelRun(id, `${id}-label-1`);
+      return run?.label?.labelId ? run : undefined;
+    });
+    expect(created.label.approval).toMatchObject({ decision: "approve", approver: { objectId: oid.bob, name: "bob" }, comment: "hardware ids checked" });
+    expect(labelCreates()).toBe(1);
+    // A second decision finds nothing waiting: 409 naming the phase, nothing created.
+    const again = await call("bob", "POST", `/submissions/${id}/approvals`, { decision: "approve", comment: "" });
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatch(/not waiting for approval: its phase is /);
+    expect(labelCreates()).toBe(1);
+    const records = await auditOf(id);
+    const decided = records.find((r) => r.principal.objectId === oid.bob && r.outcome.result === "ok");
+    expect(decided).toMatchObject({ action: "approval.decide", target: { instance: id } });
+    expect(decided!.outcome.reason).toMatch(/^202; approve label run .*-label-1$/);
+  });
+
+  it("carol rejects a second label run with driver-sign reject (alice's driver-sign approve refused): it ends rejected with the reason, nothing is created", async () => {
+    // The first label run must be over before alice asks again (one label run at a time).
+    await until("the first label run to end", async () => ((await labelRun(id, `${id}-label-1`))?.runtimeStatus === "Completed" ? true : undefined));
+    const asked = await call("alice", "POST", `/submissions/${id}/labels`, { destination: "windowsUpdate", hardwareIds: NO_EXTENSION });
+    if (asked.status !== 202) throw new Error(`label: ${asked.status} ${asked.text}`);
+    const run = String(asked.json.labelRun);
+    await until("awaitingApproval", async () => ((await labelRun(id, run))?.label?.phase === "awaitingApproval" ? true : undefined));
+    const before = labelCreates();
+    // Through the CLI: alice's own approval is refused (exit 2, the reason printed); carol's reject is sent.
+    const aliceFile = path.join(dataDir, "alice.token");
+    const carolFile = path.join(dataDir, "carol.token");
+    fs.writeFileSync(aliceFile, token.aliceApprover, { mode: 0o600 });
+    fs.writeFileSync(carolFile, token.carol, { mode: 0o600 });
+    const own = await runCli(["--url", stack.apiUrl, "approve", id, "--comment", ""], aliceFile);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toMatch(/HTTP 403: the requester may not decide on their own label/);
+    const missing = await runCli(["--url", stack.apiUrl, "reject", id], carolFile);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/--comment/);
+    const rejected = await runCli(["--url", stack.apiUrl, "--json", "reject", id, "--label", run.slice(run.lastIndexOf("-") + 1), "--comment", "wrong audience"], carolFile);
+    expect({ code: rejected.code, stderr: rejected.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ command: "reject", outcome: "decided", exitCode: 0, id, message: expect.stringContaining(`Rejected ${run}: no label is created`) });
+    for (const text of [own.stdout, own.stderr, rejected.stdout]) expectNothingSecret(stack, text);
+    const done = await until("rejected", async () => {
+      const item = await labelRun(id, run);
+      return item?.runtimeStatus === "Completed" ? item : undefined;
+    });
+    expect(done.label).toMatchObject({ phase: "rejected", approval: { decision: "reject", comment: "wrong audience" } });
+    expect(done.label.error).toMatch(/rejected by carol: wrong audience; nothing was created at Microsoft/);
+    expect(labelCreates()).toBe(before);
+  });
+});
