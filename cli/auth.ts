@@ -15,6 +15,7 @@ import {
   type AccessToken,
   type TokenCredential,
 } from "@azure/identity";
+import { isLoopbackUrl } from "../src/domain/loopback";
 import { CliError, ExitCode } from "./exitCodes";
 
 export interface TokenSource {
@@ -32,12 +33,21 @@ export interface AuthChoice {
   audience?: string;
 }
 
+/**
+ * A loopback AZURE_AUTHORITY_HOST is the local Entra emulator: MSAL would otherwise ask
+ * login.microsoftonline.com to vouch for it (instance discovery) and refuse it offline.
+ */
+function authorityOptions(env: NodeJS.ProcessEnv): { authorityHost?: string; disableInstanceDiscovery?: boolean } {
+  const host = env.AZURE_AUTHORITY_HOST;
+  return host && isLoopbackUrl(host) ? { authorityHost: host, disableInstanceDiscovery: true } : {};
+}
+
 /** The credentials the chain tries, in order, built from the documented environment (no network). */
 export function credentialChainSources(env: NodeJS.ProcessEnv): TokenCredential[] {
   const sources: TokenCredential[] = [];
   const { AZURE_CLIENT_ID: clientId, AZURE_TENANT_ID: tenantId, AZURE_FEDERATED_TOKEN_FILE: tokenFilePath, AZURE_CLIENT_SECRET: secret } = env;
   // GitHub OIDC through a federated credential (the workload identity environment).
-  if (clientId && tenantId && tokenFilePath) sources.push(new WorkloadIdentityCredential({ clientId, tenantId, tokenFilePath }));
+  if (clientId && tenantId && tokenFilePath) sources.push(new WorkloadIdentityCredential({ clientId, tenantId, tokenFilePath, ...authorityOptions(env) }));
   // azure/login's service-principal environment with a secret (discouraged, still supported).
   else if (clientId && tenantId && secret) sources.push(new ClientSecretCredential(tenantId, clientId, secret));
   // After azure/login (OIDC or otherwise) the Azure CLI holds the session.
@@ -87,6 +97,18 @@ class FixedToken implements TokenSource {
   }
 }
 
+/**
+ * Why the chain failed, one line per credential it tried: the chain's own message only says that it
+ * failed, while Entra's answer (e.g. AADSTS700213, a federated credential's subject mismatch) is in
+ * the workload identity credential's error.
+ */
+export function failureReason(error: unknown): string {
+  const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n").map((line) => line.trim()).find(Boolean) ?? "unknown error";
+  const inner = (error as { errors?: unknown[] }).errors;
+  if (!Array.isArray(inner) || inner.length === 0) return firstLine(error).slice(0, 400);
+  return inner.map((e) => firstLine(e).slice(0, 400)).join("; ");
+}
+
 class IdentityToken implements TokenSource {
   readonly handedOut: string[] = [];
   readonly describe: string;
@@ -106,7 +128,7 @@ class IdentityToken implements TokenSource {
     try {
       got = await this.credential.getToken(this.scope);
     } catch (error) {
-      const reason = (error as Error).message.split("\n")[0].slice(0, 300);
+      const reason = failureReason(error);
       throw new CliError(ExitCode.Authentication, `could not get a token (auth: ${this.describe}): ${reason}`);
     }
     if (!got) throw new CliError(ExitCode.Authentication, `could not get a token (auth: ${this.describe})`);

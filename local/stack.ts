@@ -24,6 +24,7 @@ import { startRuntimeProcess, type RuntimeProcess } from "./runtime/runtimeProce
 import { composeSettings, type ForcedSetting } from "./stackSettings";
 import { ensureLocalCa } from "./tls";
 import { identityDir, ISSUER_FILE, LocalIssuer } from "./identity/issuer";
+import { localFederation } from "./identity/federation";
 
 type EmulatorOptions = Parameters<typeof startEmulators>[0];
 export type Emulators = Awaited<ReturnType<typeof startEmulators>>;
@@ -110,6 +111,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     const blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
 
+    const auth = options.auth ?? "keys";
+    const issuer = auth === "entra" ? LocalIssuer.loadOrCreate(dataDir) : undefined;
+    // Entra stacks: the API's tenant exchanges the local "GitHub" OIDC provider's JWTs (workload identity federation).
+    const federation = issuer ? localFederation(dataDir, issuer) : undefined;
+
     const registration = appRegistration(path.join(dataDir, "emulators", "app-registration.json"));
     const emulators = await startEmulators({
       azuriteConnectionString: azurite.connectionString,
@@ -117,11 +123,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       apps: [registration],
       behaviour: options.behaviour,
       stateFile: path.join(dataDir, "emulators", "hdc-state.jsonl"),
+      federation,
     });
     cleanups.push(() => emulators.stop());
-
-    const auth = options.auth ?? "keys";
-    const issuer = auth === "entra" ? LocalIssuer.loadOrCreate(dataDir) : undefined;
 
     // A fixed port (0 = any: pick one now), so a restarted runtime answers at the same address.
     const port = options.port || (await freePort());

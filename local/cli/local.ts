@@ -123,6 +123,8 @@ async function main(): Promise<void> {
           `  Auth:     Entra ID (Easy Auth emulated with the local issuer in ${shown(path.join(options.dataDir, "identity"))}); no function key is asked for`,
           `            a token: npm run -s token -- --user alice --roles Sign.Submit${dataDirArg}; send it as Authorization: Bearer <token>`,
           `  Example:  curl -H "Authorization: Bearer $(npm run -s token -- --user alice --roles Sign.Submit${dataDirArg})" ${stack.apiUrl}/submissions`,
+          `  CI (OIDC): AZURE_AUTHORITY_HOST=${stack.emulators.authorityHost} takes a local "GitHub" OIDC JWT (npm run -s token -- --oidc-subject repo:contoso/drivers:environment:prod${dataDirArg})`,
+          `            for the federated app's env: npm run -s token -- --federation-env ci-pipeline${dataDirArg} (README: "Try the federated credential locally")`,
         ]
       : [
           `  Auth:     function keys only: every key-holder holds every role (--auth entra for Entra ID callers)`,

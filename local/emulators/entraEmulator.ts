@@ -26,6 +26,16 @@ export interface EntraEmulatorOptions {
   baseUrl: () => string;
   /** Value ManagedIdentityCredential must send as X-IDENTITY-HEADER. */
   managedIdentityHeader: string;
+  /** The API's tenant (local issuer), whose token endpoint takes federated (workload identity) assertions. */
+  federation?: FederatedTenant;
+}
+
+/** A tenant whose client-credentials requests with a client assertion are decided by `exchange` (local/identity/federation.ts). */
+export interface FederatedTenant {
+  tenantId: string;
+  exchange(request: { clientId: string; scope: string; assertion: string }):
+    | { ok: true; accessToken: string; expiresIn: number }
+    | { ok: false; status: number; error: string; code: number; description: string };
 }
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -44,7 +54,7 @@ function oauthError(status: number, error: string, code: number, description: st
 }
 
 export function createEntraHandler(options: EntraEmulatorOptions): EmulatorHandler {
-  const tenantKnown = (tenant: string) => options.apps().some((app) => app.tenantId === tenant);
+  const tenantKnown = (tenant: string) => options.apps().some((app) => app.tenantId === tenant) || options.federation?.tenantId === tenant;
   const unknownTenant = (tenant: string) =>
     oauthError(400, "invalid_tenant", 90002, `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
 
@@ -118,6 +128,7 @@ export function createEntraHandler(options: EntraEmulatorOptions): EmulatorHandl
       return oauthError(400, "unsupported_grant_type", 70003, `AADSTS70003: The app requested an unsupported grant type '${grantType ?? ""}'.`);
     }
     const clientId = form.get("client_id") ?? "";
+    if (options.federation && tenant === options.federation.tenantId) return federatedToken(form, clientId, v2);
     const app = options.apps().find((candidate) => candidate.tenantId === tenant && candidate.clientId === clientId);
     if (!app) {
       return oauthError(400, "unauthorized_client", 700016, `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenant}'.`);
@@ -130,6 +141,26 @@ export function createEntraHandler(options: EntraEmulatorOptions): EmulatorHandl
     }
     const tokenEndpoint = `${options.baseUrl()}/${tenant}/oauth2/${v2 ? "v2.0/" : ""}token`;
     return authenticate(form, app, tokenEndpoint) ?? issue(scope, app);
+  }
+
+  /** Workload identity federation at the API's tenant: only client assertions (no secrets), decided by the federation. */
+  function federatedToken(form: URLSearchParams, clientId: string, v2: boolean): EmulatorResponse {
+    const federation = options.federation!;
+    const assertion = form.get("client_assertion");
+    if (assertion === null) {
+      return oauthError(401, "invalid_client", 7000218, "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    }
+    if (form.get("client_assertion_type") !== JWT_BEARER) {
+      return oauthError(400, "invalid_request", 50027, "AADSTS50027: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.");
+    }
+    const rawScope = v2 ? form.get("scope") : form.get("resource");
+    const scope = v2 ? rawScope?.split(" ").find((part) => part.endsWith("/.default")) : rawScope ? `${resourceOf(rawScope)}/.default` : undefined;
+    if (!scope) {
+      return oauthError(400, "invalid_scope", 1002012, `AADSTS1002012: The provided value for scope '${rawScope ?? ""}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`);
+    }
+    const result = federation.exchange({ clientId, scope, assertion });
+    if (!result.ok) return oauthError(result.status, result.error, result.code, result.description);
+    return jsonResponse(200, "token", { token_type: "Bearer", expires_in: result.expiresIn, ext_expires_in: result.expiresIn, access_token: result.accessToken });
   }
 
   /** App Service managed identity: GET <IDENTITY_ENDPOINT>?resource=...&api-version=2019-08-01 with X-IDENTITY-HEADER. */

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { ensureLocalCa, issueServerCertificate } from "../tls";
 import { EmulatorClock } from "./clock";
 import { CONTROL_PATH, EmulatorControl, EmulatorsState, createControlHandler } from "./controlApi";
-import { RegisteredApp, createEntraHandler } from "./entraEmulator";
+import { FederatedTenant, RegisteredApp, createEntraHandler } from "./entraEmulator";
 import { DEFAULT_BEHAVIOUR, HdcBehaviourPatch, mergeBehaviour } from "./hdcBehaviour";
 import { HdcBlobs, type IssuedSas } from "./hdcBlobs";
 import { HDC_BASE_PATH, createHdcEmulator } from "./hdcEmulator";
@@ -40,6 +40,8 @@ export interface StartEmulatorsOptions {
   secrets?: Record<string, string>;
   behaviour?: HdcBehaviourPatch;
   ports?: { hdc?: number; entra?: number; keyVault?: number };
+  /** The API's tenant taking workload identity federation assertions (entra stacks; local/identity/federation.ts). */
+  federation?: FederatedTenant;
   /** X-IDENTITY-HEADER value for the managed-identity endpoint; random when omitted. */
   managedIdentityHeader?: string;
   /**
@@ -120,6 +122,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Em
           tokenLifetimeSeconds: () => behaviour.tokenLifetimeSeconds,
           baseUrl: () => urls.entra,
           managedIdentityHeader,
+          federation: options.federation,
         }),
       }),
     );

@@ -124,6 +124,11 @@ export class LocalIssuer {
     return new LocalIssuer(saved.metadata, createPrivateKey(saved.privateKeyPem));
   }
 
+  /** The client (app) id of a named application of this tenant: its tokens' azp. */
+  appClientId(name: string): string {
+    return stableId(this.metadata.tenantId, "app", name);
+  }
+
   /** A signed access token for a user or an application with the given app roles. */
   issue(request: TokenRequest): string {
     if ((request.user === undefined) === (request.app === undefined)) throw new Error("a token is for exactly one of a user or an app");
@@ -154,7 +159,7 @@ export class LocalIssuer {
         }
       : {
           ...common,
-          azp: stableId(tenantId, "app", request.app!),
+          azp: this.appClientId(request.app!),
           azpacr: "1",
           idtyp: "app",
           oid: stableId(tenantId, "app-sp", request.app!),
