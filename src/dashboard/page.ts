@@ -33,7 +33,7 @@ dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px,
 .fact dt { font-size: .75rem; color: #57606a; } .fact dd { margin: 0; word-break: break-all; }
 .actions { display: flex; gap: 8px; margin: 12px 0; flex-wrap: wrap; }
 td.gantt, th.gantt { width: 45%; } .bar { height: 10px; background: #0969da; border-radius: 3px; }
-#audit-view { margin-top: 24px; } #audit-view h2 { font-size: 1.1rem; } form#audit-filters { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: end; background: #fff; padding: 12px; border: 1px solid #d0d7de; border-radius: 6px; margin-bottom: 8px; }
+#approval-view { margin: 16px 0; } .approval { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: 12px; margin-bottom: 8px; } .approval textarea { width: 100%; min-height: 3em; } #audit-view { margin-top: 24px; } #audit-view h2 { font-size: 1.1rem; } form#audit-filters { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: end; background: #fff; padding: 12px; border: 1px solid #d0d7de; border-radius: 6px; margin-bottom: 8px; }
 .outcome.refused { color: #9a6700; } .outcome.failed { color: #cf222e; }
 pre { background: #fff; border: 1px solid #d0d7de; padding: 8px; white-space: pre-wrap; max-height: 320px; overflow: auto; }
 `;
@@ -63,6 +63,22 @@ export function signInHref(pagePath: string): string {
 export function showsAuditPanel(caller: Caller | undefined): boolean {
   return caller !== undefined && authorize(caller.signRoles, "audit.read").allowed;
 }
+
+/** Whether the page offers the approval panel (issue 34): to those who decide labels waiting for approval (Sign.Approve; every key holder). */
+export function showsApprovalPanel(caller: Caller | undefined): boolean {
+  return caller !== undefined && authorize(caller.signRoles, "approval.list").allowed;
+}
+
+/** Whether the caller may list runs (an approver alone may not: the page then shows only its panel). */
+function listsRuns(caller: Caller | undefined): boolean {
+  return caller === undefined || authorize(caller.signRoles, "submission.list").allowed;
+}
+
+/** The approval panel's shell; the script fills it from GET /api/approvals. */
+const APPROVAL_PANEL = `<section id="approval-view">
+<h2>Waiting for approval</h2>
+<div id="approvals"></div>
+</section>`;
 
 /** The audit panel's shell (issue 33); the script fills it from GET /api/audit. */
 const AUDIT_PANEL = `<section id="audit-view">
@@ -98,11 +114,12 @@ export function dashboardHtml(nonce: string, caller?: Caller, pagePath = "/api/d
 <link rel="icon" href="data:,">
 <style nonce="${nonce}">${STYLE}</style>
 </head>
-<body data-auth="${auth}">
+<body data-auth="${auth}" data-list="${listsRuns(caller) ? "1" : "0"}">
 <h1>Driver signing runs</h1>
 ${who}
 <div id="notice" class="notice" role="status"></div>
 <div id="action-result" class="notice" role="status"></div>
+${showsApprovalPanel(caller) ? APPROVAL_PANEL : ""}
 <section id="list-view">
 <form id="filters">
   <label>Status<select id="f-status">

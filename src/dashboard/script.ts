@@ -276,6 +276,57 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (view.label) main.appendChild(renderLabel(view.label, view.id));
   }
 
+  // ---------------------------------------------------------------- approvals (Sign.Approve)
+  // Labels waiting for a second person (issue 34): the exact label, who asked, until when; Approve /
+  // Reject with a comment for those who may decide (the server refuses the requester anyway).
+  function approvalFacts(item) {
+    var label = item.label || {}; var approval = label.approval || {};
+    var list = el("dl");
+    var who = item.requester ? (item.requester.name ? item.requester.name + " (" + item.requester.objectId + ")" : item.requester.objectId) : "unknown (no requester recorded)";
+    [["destination", label.destination], ["name", label.name], ["hardware ids", label.hardwareIdCount], ["CHIDs", label.chidCount],
+     ["audiences", (label.audiences || []).join(", ") || "none"], ["goLiveDate", approval.goLiveDate], ["floor", approval.floor], ["ceiling", approval.ceiling],
+     ["receiver", approval.receiverPublisherId], ["visibleToAccounts", (approval.visibleToAccounts || []).join(", ") || undefined],
+     ["requester", who], ["requested", when(approval.requestedAt)], ["deadline", when(item.deadline)]].forEach(function (pair) {
+      if (pair[1] !== undefined && pair[1] !== null) list.appendChild(fact(pair[0], pair[1]));
+    });
+    if (label.hardwareIdSample && label.hardwareIdSample.length) list.appendChild(fact("hardware id sample", "", el("ol", {}, label.hardwareIdSample.map(function (h) { return el("li", { text: h }); }))));
+    return list;
+  }
+  function renderApproval(item) {
+    var box = el("div", { class: "approval", "data-label-run": item.labelRun }, [
+      el("h3", {}, ["Label run ", el("code", { text: item.labelRun }), " of ", el("a", { href: "#run=" + encodeURIComponent(item.id), text: item.id })]),
+      approvalFacts(item),
+    ]);
+    if (!item.mayDecide) {
+      box.appendChild(el("p", { class: "notice", "data-approval": "not-yours", text: "You asked for this label: another approver must decide." }));
+      return box;
+    }
+    var comment = el("textarea", { "data-approval": "comment", placeholder: "Comment (required to reject)", maxlength: "1000" });
+    function decide(decision) {
+      return function () {
+        if (!window.confirm((decision === "approve" ? "Approve" : "Reject") + " label run " + item.labelRun + "?")) return;
+        call("POST", "/submissions/" + encodeURIComponent(item.id) + "/approvals", { labelRun: item.labelRun, decision: decision, comment: comment.value }).then(function () {
+          tell((decision === "approve" ? "Approved " : "Rejected ") + item.labelRun);
+          loadApprovals(); setTimeout(loadApprovals, 1500);
+        }, function (error) { tell(error.message, true); });
+      };
+    }
+    box.appendChild(comment);
+    box.appendChild(el("div", { class: "actions" }, [
+      el("button", { type: "button", class: "action", "data-action": "approve", text: "Approve", onclick: decide("approve") }),
+      el("button", { type: "button", class: "action", "data-action": "reject", text: "Reject", onclick: decide("reject") }),
+    ]));
+    return box;
+  }
+  function loadApprovals() {
+    if (!$("approval-view")) return Promise.resolve();
+    return call("GET", "/approvals").then(function (answer) {
+      var box = clear($("approvals"));
+      (answer.items || []).forEach(function (item) { box.appendChild(renderApproval(item)); });
+      if (!box.firstChild) box.appendChild(el("p", { class: "empty", "data-approval": "none", text: "No label is waiting for approval." }));
+    }, function (error) { say(error.message, true); });
+  }
+
   // ---------------------------------------------------------------- audit trail (operators only)
   // The panel is in the page only for callers who may read the trail (the server decides; the API checks again).
   var auditToken = null;
@@ -324,7 +375,8 @@ export const DASHBOARD_SCRIPT = String.raw`
     var id = currentRunId();
     $("list-view").hidden = Boolean(id);
     $("run-view").hidden = !id;
-    if (!id) return loadList();
+    // A comment being typed is not wiped by the auto-refresh: the approvals reload on their own actions.
+    if (!id) return document.body.getAttribute("data-list") === "0" ? Promise.resolve() : loadList();
     return call("GET", "/submissions/" + encodeURIComponent(id)).then(function (view) { renderRun(view); say("Updated " + when(new Date().toISOString())); }, function (error) { clear($("run")).appendChild(el("p", {}, [el("a", { href: "#", text: "← all runs" })])); say(error.message, true); });
   }
   function schedule() {
@@ -338,5 +390,6 @@ export const DASHBOARD_SCRIPT = String.raw`
   if (AUTH === "keys" && !key) say("No function key: open this page as /api/dashboard?code=<function key>.", true);
   schedule();
   showRoute();
+  loadApprovals();
 })();
 `;

@@ -44,8 +44,10 @@ export const PERMISSIONS = {
   "rejectedDrop.read": { "Sign.Operate": "any" },
   /** GET /api/audit: the audit trail (issue 33), every principal's records. */
   "audit.read": { "Sign.Operate": "any" },
-  /** Approve or refuse a pending publication (the approval route comes later; the role is checked now). */
+  /** POST /api/submissions/{id}/approvals: approve or reject a label waiting for approval (never one the caller asked for). */
   "approval.decide": { "Sign.Approve": "others" },
+  /** GET /api/approvals: the labels waiting for approval, every owner's (what an approver decides on; the page lists them). */
+  "approval.list": { "Sign.Approve": "any" },
 } as const satisfies Record<string, Partial<Record<SignRole, Scope>>>;
 
 export type Action = keyof typeof PERMISSIONS;

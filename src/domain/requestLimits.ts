@@ -46,6 +46,7 @@ export const HTTP_BODY_LIMITS = {
   errorReportLink: get("GET /api/submissions/{id}/error-report"),
   dashboard: get("GET /api/dashboard"),
   readAudit: get("GET /api/audit"),
+  listApprovals: get("GET /api/approvals"),
 } as const satisfies Record<string, BodyLimit>;
 
 export type HttpFunctionName = keyof typeof HTTP_BODY_LIMITS;

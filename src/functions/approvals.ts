@@ -12,7 +12,9 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import type { PublishLabelInput } from "../activities/contract";
+import { PUBLISH_LABEL_ORCHESTRATOR, type PublishLabelInput } from "../activities/contract";
+import type { LabelReport } from "../domain/types";
+import type { PublishLabelStatus } from "../orchestrators/publishLabel";
 import { getConfig } from "../config";
 import { APPROVAL_EVENT, type ApprovalDecision, type ApprovalParty, isSameParty, parseApprovalDecision } from "../domain/approval";
 import { ownerIn } from "../domain/authorization";
@@ -122,6 +124,44 @@ export async function handleDecideApproval(request: HttpRequest, context: Invoca
   const statusUrl = apiLink(getConfig(), `/api/submissions/${encodeURIComponent(id)}/labels`);
   return { status: 202, headers: { Location: statusUrl, "Retry-After": "5" }, jsonBody: { id, labelRun: run.instanceId, decision: decision.decision, decidedAt: decision.decidedAt, statusUrl } };
 }
+
+/** Bound on the waiting labels one answer lists (oldest deadline first). */
+export const MAX_LISTED_APPROVALS = 200;
+
+/**
+ * GET /api/approvals (approval.list, Sign.Approve): every label run waiting for approval, with the
+ * exact label (summary, hardware id sample, CHIDs, audiences, dates), the requester, the deadline,
+ * and whether this caller may decide it (not the requester, nor the owner of a run with none).
+ */
+export async function handleListApprovals(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const client = durableClientFor(context);
+  const caller = callerOf(context);
+  const running = await client.getStatusBy({ runtimeStatus: [df.OrchestrationRuntimeStatus.Running] });
+  const items: Record<string, unknown>[] = [];
+  for (const status of running) {
+    if (status.name !== PUBLISH_LABEL_ORCHESTRATOR) continue;
+    const custom = status.customStatus as Partial<PublishLabelStatus> | undefined;
+    const label = custom?.label as LabelReport | undefined;
+    if (!custom?.parentInstanceId || label?.phase !== "awaitingApproval") continue;
+    const requester = label.approval?.requester;
+    let mayDecide = !isSameParty({ objectId: caller.objectId }, requester);
+    if (mayDecide && !requester) {
+      const parent = await findInstance(client, custom.parentInstanceId, { showInput: true });
+      mayDecide = !isSameParty({ objectId: caller.objectId }, ownerIn(parent?.input));
+    }
+    items.push({ id: custom.parentInstanceId, labelRun: status.instanceId, label, ...(requester ? { requester } : {}), deadline: label.approval?.deadline, mayDecide });
+  }
+  items.sort((a, b) => String(a.deadline).localeCompare(String(b.deadline)));
+  return { status: 200, jsonBody: { items: items.slice(0, MAX_LISTED_APPROVALS) } };
+}
+
+app.http("listApprovals", {
+  authLevel: HTTP_AUTH_LEVEL,
+  extraInputs: [df.input.durableClient()],
+  route: "approvals",
+  methods: ["GET"],
+  handler: bodyLimited("listApprovals", "approval.list", handleListApprovals),
+});
 
 app.http("decideApproval", {
   authLevel: HTTP_AUTH_LEVEL,

@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { chromium } from "playwright-core";
 import { LocalIssuer } from "../../local/identity/issuer";
 import { samplePackage } from "../../local/samplePackage";
 import { labelBehaviourPatch } from "../../local/emulators/shippingLabels";
@@ -22,6 +23,9 @@ import type { AuditRecord } from "../../src/domain/audit";
 import { expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
 
 jest.setTimeout(240_000);
+
+const CHROMIUM = "/usr/bin/chromium";
+const browserIt = fs.existsSync(CHROMIUM) || process.env.CI === "true" ? it : it.skip;
 
 const HTTP_CONTAINER = "e2e-approval-packages";
 const CLI = path.resolve(__dirname, "../../dist/cli/driverSign.js");
@@ -226,5 +230,64 @@ describe("approval of Windows Update labels (entra mode, real clock)", () => {
     expect(done.label).toMatchObject({ phase: "rejected", approval: { decision: "reject", comment: "wrong audience" } });
     expect(done.label.error).toMatch(/rejected by carol: wrong audience; nothing was created at Microsoft/);
     expect(labelCreates()).toBe(before);
+  });
+
+  browserIt("the page (Chromium, signed in): alice sees her waiting label without Approve / Reject; bob sees the exact label, requester and deadline, approves with a comment, and one label is created", async () => {
+    await until("the previous label run to end", async () => {
+      const listed = await call("olga", "GET", `/submissions/${id}/labels`);
+      return (listed.json.items as Json[]).every((item) => ["Completed", "Failed", "Terminated"].includes(item.runtimeStatus)) ? true : undefined;
+    });
+    const asked = await call("alice", "POST", `/submissions/${id}/labels`, { destination: "windowsUpdate", hardwareIds: NO_EXTENSION, goLiveDate: "2030-01-01T00:00:00Z" });
+    if (asked.status !== 202) throw new Error(`label: ${asked.status} ${asked.text}`);
+    const run = String(asked.json.labelRun);
+    await until("awaitingApproval", async () => ((await labelRun(id, run))?.label?.phase === "awaitingApproval" ? true : undefined));
+    const before = labelCreates();
+    const origin = new URL(stack.apiUrl).origin;
+    const browser = await chromium.launch({ executablePath: CHROMIUM });
+    try {
+      const signIn = async (user: string, roles: string[]) => {
+        const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+        const page = await context.newPage();
+        page.on("dialog", (dialog) => void dialog.accept());
+        await page.goto(`${origin}/.auth/login/aad?post_login_redirect_uri=/api/dashboard`);
+        await page.waitForURL((url) => url.pathname === "/_local/tenant/oauth2/v2.0/authorize");
+        await page.fill('input[name="user"]', user);
+        for (const role of roles) await page.check(`input[name="role"][value="${role}"]`);
+        await Promise.all([page.waitForURL(`${origin}/api/dashboard`), page.click('button[type="submit"]')]);
+        return page;
+      };
+      // alice holds Sign.Approve too: her own label is listed, with no way to decide it.
+      const alice = await signIn("alice", ["Sign.Submit", "Sign.Publish", "Sign.Approve"]);
+      const hers = alice.locator(`[data-label-run="${run}"]`);
+      await hers.waitFor();
+      expect(await hers.locator('[data-approval="not-yours"]').count()).toBe(1);
+      expect(await hers.locator('[data-action="approve"]').count()).toBe(0);
+      expect(await hers.locator('[data-action="reject"]').count()).toBe(0);
+
+      const bob = await signIn("bob", ["Sign.Approve"]);
+      const item = bob.locator(`[data-label-run="${run}"]`);
+      await item.waitFor();
+      const factOf = async (name: string) => (await item.locator(`[data-fact="${name}"]`).textContent())?.trim();
+      expect(await factOf("destination")).toBe("windowsUpdate");
+      expect(Number(await factOf("hardware ids"))).toBeGreaterThan(0);
+      expect(await factOf("goLiveDate")).toBe("2030-01-01T00:00:00Z");
+      expect(await factOf("requester")).toBe(`alice (${oid.alice})`);
+      const listed = (await labelRun(id, run))!.label;
+      expect(await factOf("deadline")).toBe(new Date(listed.approval.deadline).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z"));
+      expect(await item.locator('[data-fact="hardware id sample"] li').count()).toBe(listed.hardwareIdSample.length);
+      await item.locator('[data-approval="comment"]').fill("checked on the page");
+      await item.locator('[data-action="approve"]').click();
+      await bob.locator("#action-result").filter({ hasText: `Approved ${run}` }).waitFor();
+      const created = await until("the label created", async () => {
+        const found = await labelRun(id, run);
+        return found?.label?.labelId ? found : undefined;
+      });
+      expect(created.label.approval).toMatchObject({ decision: "approve", approver: { objectId: oid.bob, name: "bob" }, comment: "checked on the page" });
+      expect(labelCreates()).toBe(before + 1);
+      await bob.locator('[data-approval="none"]').waitFor();
+      expectNothingSecret(stack, await bob.content());
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -48,6 +48,7 @@ const EXPECTED: Record<string, { action: string; allowed: CallerName[] }> = {
   dashboard: { action: "dashboard.view", allowed: [S, P, A, O] },
   readAudit: { action: "audit.read", allowed: [O] },
   decideApproval: { action: "approval.decide", allowed: [A] },
+  listApprovals: { action: "approval.list", allowed: [A] },
 };
 
 function requestFor(apiUrl: string, trigger: HttpTriggerInfo): { url: string; method: string } {

@@ -23,7 +23,7 @@ const EXPECTED: Record<string, Partial<Record<Action, string>>> = {
     "dashboard.view": "own",
   },
   "Sign.Publish": { "label.create": "own", "label.list": "own", "label.change": "own", "label.cancel": "own", "label.changeStatus": "own", "dashboard.view": "own" },
-  "Sign.Approve": { "approval.decide": "others", "dashboard.view": "own" },
+  "Sign.Approve": { "approval.decide": "others", "approval.list": "any", "dashboard.view": "own" },
   "Sign.Operate": {
     "submission.status": "any",
     "submission.list": "any",
@@ -40,7 +40,7 @@ const EXPECTED: Record<string, Partial<Record<Action, string>>> = {
 };
 
 describe("authorize", () => {
-  it("knows the fifteen actions of the app", () => {
+  it("knows the sixteen actions of the app", () => {
     expect([...ACTIONS].sort()).toEqual(
       [
         "upload.create",
@@ -59,6 +59,7 @@ describe("authorize", () => {
         "rejectedDrop.read",
         "audit.read",
         "approval.decide",
+        "approval.list",
       ].sort(),
     );
   });
