@@ -290,4 +290,77 @@ describe("approval of Windows Update labels (entra mode, real clock)", () => {
       await browser.close();
     }
   });
+
+  it("kill -9 of the runtime while a label waits changes nothing: after the restart it still waits (same deadline, nothing created) and one approval creates exactly one label", async () => {
+    await until("the previous label run to end", async () => {
+      const listed = await call("olga", "GET", `/submissions/${id}/labels`);
+      return (listed.json.items as Json[]).every((item) => ["Completed", "Failed", "Terminated"].includes(item.runtimeStatus)) ? true : undefined;
+    });
+    const asked = await call("alice", "POST", `/submissions/${id}/labels`, { destination: "windowsUpdate", hardwareIds: NO_EXTENSION });
+    if (asked.status !== 202) throw new Error(`label: ${asked.status} ${asked.text}`);
+    const run = String(asked.json.labelRun);
+    const waiting = await until("awaitingApproval", async () => {
+      const found = await labelRun(id, run);
+      return found?.label?.phase === "awaitingApproval" ? found : undefined;
+    });
+    const before = labelCreates();
+    const killedPid = stack.runtime.pid;
+    await stack.runtime.kill("SIGKILL");
+    await stack.runtime.restart();
+    expect(stack.runtime.pid).not.toBe(killedPid);
+    // Give the restarted runtime time to replay; the wait (and its deadline) must be as before.
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await until("the run readable again", async () => labelRun(id, run).catch(() => undefined));
+    expect(after.runtimeStatus).toBe("Running");
+    expect(after.label.phase).toBe("awaitingApproval");
+    expect(after.label.approval).toMatchObject({ requestedAt: waiting.label.approval.requestedAt, deadline: waiting.label.approval.deadline, requester: { objectId: oid.alice } });
+    expect(labelCreates()).toBe(before);
+    const approved = await call("bob", "POST", `/submissions/${id}/approvals`, { decision: "approve", comment: "after the crash" });
+    expect(approved.status).toBe(202);
+    await until("the label created", async () => ((await labelRun(id, run))?.label?.labelId ? true : undefined));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(labelCreates()).toBe(before + 1);
+  });
+});
+
+describe("approval of Windows Update labels (entra mode, virtual clock): no decision by the deadline", () => {
+  let stack: TestStack;
+  let dataDir: string;
+  let alice: string;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-approvals-expiry-"));
+    alice = LocalIssuer.loadOrCreate(dataDir).issue({ user: "alice", roles: ["Sign.Submit", "Sign.Publish"] });
+    stack = await startTestStack({ auth: "entra", dataDir, appSettings: { SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}`, APPROVAL_DEADLINE_HOURS: "48" } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("the label run ends expired at its deadline with the reason in status; nothing is created at Microsoft", async () => {
+    const pkg = samplePackage({ folder: "approval-expiry" });
+    const container = stack.blobService.getContainerClient(HTTP_CONTAINER);
+    await container.createIfNotExists();
+    await container.getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+    const headers = { authorization: `Bearer ${alice}`, "content-type": "application/json" };
+    const started = await fetch(`${stack.apiUrl}/submissions`, { method: "POST", headers, body: JSON.stringify({ package: `${HTTP_CONTAINER}/${pkg.fileName}`, publish: { destination: "windowsUpdate", hardwareIds: NO_EXTENSION } }) });
+    const startText = await started.text();
+    if (started.status !== 202) throw new Error(`start: ${started.status} ${startText}`);
+    const id = String((JSON.parse(startText) as Json).id);
+    const deadline = Date.now() + 120_000;
+    let run: Json | undefined;
+    for (;;) {
+      const listed = await fetch(`${stack.apiUrl}/submissions/${id}/labels`, { headers });
+      const items = listed.status === 200 ? (((await listed.json()) as Json).items as Json[]) : [];
+      run = items.find((item) => item.instanceId === `${id}-label-1`);
+      if (run?.runtimeStatus === "Completed") break;
+      if (Date.now() > deadline) throw new Error(`label run did not end: ${JSON.stringify(run)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(run!.label).toMatchObject({ phase: "expired", approval: { requester: { name: "alice" } } });
+    expect(run!.label.error).toMatch(/^no approval decision by .*; nothing was created at Microsoft$/);
+    expect(Date.parse(run!.label.approval.deadline) - Date.parse(run!.label.approval.requestedAt)).toBe(48 * 3600_000);
+    expect(stack.emulators.requests().entries.filter((e) => e.kind === "createShippingLabel").length).toBe(0);
+  });
 });
