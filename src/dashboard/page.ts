@@ -6,7 +6,7 @@
  * instead of guessing), who is signed in and a sign-out link, and the sign-in link the script shows
  * when the session has ended.
  */
-import { authorize } from "../domain/authorization";
+import { ACTIONS, type Action, authorize, type Scope } from "../domain/authorization";
 import { SIGN_ROLES, type AuthMode, type Caller } from "../domain/principal";
 import { DASHBOARD_SCRIPT } from "./script";
 
@@ -47,6 +47,43 @@ export function accessLine(caller: Caller): string {
   }
   const who = caller.name ?? caller.objectId;
   return `Signed in as ${who}${caller.isApplication ? " (an application)" : ""}, roles: ${caller.signRoles.join(", ")}.`;
+}
+
+/** What each action is called on the page (the role table's names are for code and the audit trail). */
+const ACTION_WORDS: Record<Action, string> = {
+  "upload.create": "ask for upload URLs",
+  "submission.start": "start and retry signing",
+  "submission.resume": "resume a submission by its ids",
+  "submission.status": "see run status",
+  "submission.list": "list runs",
+  "submission.files": "download signed packages and manifests",
+  "submission.cancel": "cancel runs",
+  "label.create": "publish (create labels)",
+  "label.list": "see labels",
+  "label.change": "change labels",
+  "label.cancel": "cancel labels",
+  "label.changeStatus": "follow label changes",
+  "dashboard.view": "open this page",
+  "rejectedDrop.read": "see rejected drops",
+  "audit.read": "read the audit trail",
+  "approval.decide": "approve or reject labels",
+  "approval.list": "see labels waiting for approval",
+};
+const SCOPE_WORDS: Record<Scope, string> = { own: "your own", any: "everyone's", others: "others'" };
+
+/** The actions the caller's roles allow, each with its scope (the server decides each call anyway). */
+export function allowedActions(caller: Caller): { action: Action; scope: Scope }[] {
+  return ACTIONS.flatMap((action) => {
+    const decision = authorize(caller.signRoles, action);
+    return decision.allowed ? [{ action, scope: decision.scope }] : [];
+  });
+}
+
+/** "You may: …", said from the role table, so the page tells each user what the server will let them do. */
+export function mayLine(caller: Caller): string {
+  const allowed = allowedActions(caller).filter(({ action }) => action !== "dashboard.view");
+  if (allowed.length === 0) return "You may do nothing here beyond opening this page.";
+  return `You may: ${allowed.map(({ action, scope }) => `${ACTION_WORDS[action]} (${SCOPE_WORDS[scope]})`).join("; ")}.`;
 }
 
 /** Keys mode: the caller is the key holder; otherwise App Service Authentication's principal. */
@@ -98,11 +135,12 @@ const AUDIT_PANEL = `<section id="audit-view">
 
 export function dashboardHtml(nonce: string, caller?: Caller, pagePath = "/api/dashboard"): string {
   const auth = authModeOf(caller);
+  const may = caller ? `<p id="may" class="notice">${escapeHtml(mayLine(caller))}</p>` : "";
   const who = !caller
     ? ""
     : auth === "keys"
-      ? `<p id="access" class="notice">${escapeHtml(accessLine(caller))}</p>`
-      : `<div id="who"><p id="access" class="notice">${escapeHtml(accessLine(caller))}</p><a id="sign-out" href="/.auth/logout">Sign out</a></div>
+      ? `<p id="access" class="notice">${escapeHtml(accessLine(caller))}</p>${may}`
+      : `<div id="who"><p id="access" class="notice">${escapeHtml(accessLine(caller))}</p><a id="sign-out" href="/.auth/logout">Sign out</a></div>${may}
 <p id="sign-in" hidden>Your sign-in has ended. <a id="sign-in-link" href="${escapeHtml(signInHref(pagePath))}">Sign in</a></p>`;
   return `<!doctype html>
 <html lang="en">
@@ -114,7 +152,7 @@ export function dashboardHtml(nonce: string, caller?: Caller, pagePath = "/api/d
 <link rel="icon" href="data:,">
 <style nonce="${nonce}">${STYLE}</style>
 </head>
-<body data-auth="${auth}" data-list="${listsRuns(caller) ? "1" : "0"}">
+<body data-auth="${auth}" data-list="${listsRuns(caller) ? "1" : "0"}" data-may="${caller ? allowedActions(caller).map(({ action }) => action).join(" ") : ""}">
 <h1>Driver signing runs</h1>
 ${who}
 <div id="notice" class="notice" role="status"></div>

@@ -15,6 +15,10 @@ export const DASHBOARD_SCRIPT = String.raw`
 "use strict";
 (function () {
   var AUTH = document.body.getAttribute("data-auth") === "entra" ? "entra" : "keys";
+  // The actions the server said this caller's roles allow: a button for any other is not shown
+  // (the server refuses it anyway; this only spares the user a refusal).
+  var MAY = (document.body.getAttribute("data-may") || "").split(" ");
+  function may(action) { return MAY.indexOf(action) >= 0; }
   var KEY_SLOT = "driverSigningKey";
   var params = new URLSearchParams(location.search);
   var key = null;
@@ -200,7 +204,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   function renderLabel(label, runId) {
     var box = el("section", { class: "label", "data-section": "label" }, [el("h3", { text: "Shipping label" })]);
     var cancellable = label.labelId && !label.cancelRequested && (label.phase === "awaitingMicrosoftApproval" || label.phase === "publishing");
-    if (cancellable) box.appendChild(el("div", { class: "actions" }, [act("Cancel label", "Cancel shipping label " + label.labelId + " at Microsoft? Only possible in Microsoft Approval or the gradual rollout.", function () {
+    if (cancellable && may("label.cancel")) box.appendChild(el("div", { class: "actions" }, [act("Cancel label", "Cancel shipping label " + label.labelId + " at Microsoft? Only possible in Microsoft Approval or the gradual rollout.", function () {
       return call("POST", "/submissions/" + encodeURIComponent(runId) + "/labels/" + encodeURIComponent(label.labelId) + "/cancel").then(function (started) {
         return followChange(started, "Cancel of shipping label " + label.labelId);
       });
@@ -251,11 +255,11 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (view.stage === "succeeded" && view.signing !== "preproduction") actions.appendChild(download(view.id, "driver-metadata", "Download driver metadata"));
     if (view.manifest) actions.appendChild(download(view.id, "manifest", "Download manifest"));
     if (view.errorReportBlob) actions.appendChild(download(view.id, "error-report", "Download error report"));
-    if (!finished) actions.appendChild(act("Cancel", "Cancel run " + view.id + "? Microsoft keeps processing a committed submission; only our waiting stops.", function () {
+    if (!finished && may("submission.cancel")) actions.appendChild(act("Cancel", "Cancel run " + view.id + "? Microsoft keeps processing a committed submission; only our waiting stops.", function () {
       return call("POST", "/submissions/" + encodeURIComponent(view.id) + "/cancel").then(function () { return "Cancel requested for " + view.id; });
     }));
     if (view.runtimeStatus === "Failed" || view.runtimeStatus === "Terminated") {
-      if (view.package) actions.appendChild(act("Retry", "Retry " + packageName(view) + "? The same product is resumed (or gets a new submission if Microsoft failed it); no second product is created.", function () {
+      if (view.package && may("submission.start")) actions.appendChild(act("Retry", "Retry " + packageName(view) + "? The same product is resumed (or gets a new submission if Microsoft failed it); no second product is created.", function () {
         return call("POST", "/submissions", { package: packageName(view) }).then(function (answer) { return "Retry started for " + answer.id; });
       }));
     }

@@ -125,6 +125,10 @@ describe("the page signs in (entra mode, Chromium)", () => {
     await page.locator(`tr[data-id="${runId}"]`).waitFor();
     expect(await page.locator("body").getAttribute("data-auth")).toBe("entra");
     expect(await page.locator("#access").textContent()).toBe("Signed in as alice, roles: Sign.Submit.");
+    // What she may do, from the role table (issue 32): her own runs, nothing of labels, the audit or approvals.
+    const may = await page.locator("#may").textContent();
+    expect(may).toContain("cancel runs (your own)");
+    expect(may).not.toMatch(/labels|audit/);
     expect(await page.locator("#sign-out").getAttribute("href")).toBe("/.auth/logout");
     expect(await page.locator("#sign-in").isHidden()).toBe(true);
     expect(await page.locator(`tr[data-id="${runId}"] td`).nth(1).textContent()).toContain(UPLOADS);
