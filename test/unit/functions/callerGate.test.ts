@@ -96,7 +96,7 @@ describe("caller gate, AUTH_MODE=entra", () => {
   it("a state-changing call signed in by the session cookie alone is refused as cross-site (403) unless it carries the page's header or a bearer token", async () => {
     const everyRole = { "x-ms-client-principal": principalWith(["Sign.Submit", "Sign.Publish", "Sign.Approve", "Sign.Operate"]) };
     const changing = app.httpTriggers().filter((t) => t.methods[0] !== "GET");
-    expect(changing.map((t) => t.functionName).sort()).toEqual(["cancelLabel", "cancelSubmission", "createUpload", "startLabel", "startSubmission", "updateLabel"]);
+    expect(changing.map((t) => t.functionName).sort()).toEqual(["cancelLabel", "cancelSubmission", "createUpload", "decideApproval", "startLabel", "startSubmission", "updateLabel"]);
     for (const t of changing) {
       const forged = await invoke(t.functionName, t.methods[0], everyRole);
       expect({ fn: t.functionName, status: forged.status }).toEqual({ fn: t.functionName, status: 403 });

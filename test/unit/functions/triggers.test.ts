@@ -232,6 +232,9 @@ describe("registrations", () => {
         "preflightPackage",
         // The signed package's check after download (issue 36).
         "verifySignedPackage",
+        // A second person before Windows Update (issue 34).
+        "decideApproval",
+        "listApprovals",
       ].sort(),
     );
     expect(triggerOf(functions.get("signPreproduction")!).type).toBe("orchestrationTrigger");
