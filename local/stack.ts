@@ -60,6 +60,11 @@ export interface StackOptions {
   auth?: "keys" | "entra";
   /** Copy runtime log lines here as well as to <dataDir>/runtime.log. */
   echoRuntimeLog?: (line: string) => void;
+  /**
+   * "local" (default): our engine (local/durable) in the runtime process. "real": Microsoft's Durable Task extension
+   * (local/realEngine, needs scripts/restore-conformance.sh) runs the orchestrations and activities, on the real clock.
+   */
+  engine?: "local" | "real";
 }
 
 export interface Stack {
@@ -84,6 +89,7 @@ export interface Stack {
   /** One line per user setting the stack replaced or ignored, and where HDC calls go. */
   notices: string[];
   auth: "keys" | "entra";
+  engine: "local" | "real";
   /** The local token issuer (entra mode only): mint tokens with issuer.issue({ user, roles }). */
   issuer?: LocalIssuer;
   /** "user" when the user's HDC_API_BASE_URL is used instead of the emulator. */
@@ -95,7 +101,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "signing-stack-"));
   fs.mkdirSync(dataDir, { recursive: true });
-  const virtualClock = options.virtualClock ?? true;
+  const engine = options.engine ?? "local";
+  const virtualClock = options.virtualClock ?? engine === "local";
+  // Microsoft's engine keeps its own time: its timers fire on the wall clock, which the emulators cannot follow.
+  if (engine === "real" && virtualClock) throw new Error("engine real: runs on the real clock only (no virtual clock)");
   const tlsDir = options.tlsDir ?? path.join(LOCAL_DATA_DIR, "tls");
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -161,7 +170,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         // The emulator signs catalogs with a local test chain; only its root is added to Microsoft's.
         SIGNED_PACKAGE_TRUSTED_ROOTS: emulators.signingRootFile,
       },
-      forced: forcedSettings({ user, azurite, port, virtualClock, emulators, caCertPath: ca.caCertPath, dataDir, auth }),
+      forced: forcedSettings({ user, azurite, port, virtualClock, emulators, caCertPath: ca.caCertPath, dataDir, auth, engine }),
     });
     const env: Record<string, string> = { ...composed.env, ...options.appSettings };
     // The links the API hands out point at the front's own origin (or the user's, e.g. a tunnel), never
@@ -193,6 +202,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       keys,
       notices: composed.notices,
       auth,
+      engine,
       issuer,
       hdcTarget: composed.hdcTarget,
       stop: stopAll,
@@ -229,6 +239,7 @@ function forcedSettings(context: {
   caCertPath: string;
   dataDir: string;
   auth: "keys" | "entra";
+  engine: "local" | "real";
 }): Record<string, ForcedSetting> {
   const { user, azurite } = context;
   const internal = "the local runtime's own setting";
@@ -241,6 +252,7 @@ function forcedSettings(context: {
     LOCAL_PORT: { value: String(context.port), reason: internal },
     LOCAL_HUB: { value: readHostSettings().hubName, reason: internal },
     LOCAL_VIRTUAL_CLOCK: { value: context.virtualClock ? "1" : "0", reason: internal },
+    LOCAL_ENGINE: { value: context.engine, reason: internal },
     LOCAL_EMULATOR_CONTROL_URL: { value: context.emulators.controlUrl, reason: internal },
     LOCAL_KEYS_FILE: { value: path.join(context.dataDir, "keys.json"), reason: internal },
     AUTH_MODE: {

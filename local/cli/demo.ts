@@ -2,6 +2,8 @@
  * `npm run demo`: the whole flow in under a minute, offline. Starts the stack on the virtual clock,
  * drops a generated sample package into driver-drops, shows each stage as it happens, and prints
  * where the signed package and manifest landed. Exit code 0 on success, 1 otherwise.
+ * `npm run demo -- --engine real` runs it on Microsoft's Durable Task extension instead (real clock, about a
+ * minute; needs the .NET SDK: scripts/restore-conformance.sh builds its host once).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -65,7 +67,7 @@ function stagesDoneBetween(from: string | undefined, to: string): string[] {
 
 const DEMO_OUTPUT_DIR = path.resolve(".local-data/demo");
 
-async function runDemo(stack: Stack): Promise<boolean> {
+async function runDemo(stack: Stack, timeoutMs: number): Promise<boolean> {
   const pkg = samplePackage({ folder: "contoso-demo", version: "1.0.0" });
   await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
   say(`Dropped ${pkg.fileName} (${pkg.bytes.length} bytes) into ${APP_CONTAINERS.drops}`);
@@ -78,7 +80,7 @@ async function runDemo(stack: Stack): Promise<boolean> {
   let lastStep = "";
   let failedStage: string | undefined;
   const final = await client.waitFor(id, isTerminal, {
-    timeoutMs: 45_000,
+    timeoutMs,
     intervalMs: 100,
     onChange: (view) => {
       const stage = view.stage;
@@ -130,13 +132,37 @@ async function runDemo(stack: Stack): Promise<boolean> {
   return false;
 }
 
+/** `--engine real`: the same run on Microsoft's Durable Task extension, on the real clock (shorter review steps and polls). */
+function engineOption(argv: string[]): "local" | "real" {
+  const at = argv.indexOf("--engine");
+  const value = at >= 0 ? argv[at + 1] : "local";
+  if (value !== "local" && value !== "real") throw new Error(`--engine: "${value ?? ""}" must be local or real`);
+  const unknown = argv.filter((arg, i) => arg !== "--engine" && i !== at + 1);
+  if (unknown.length > 0) throw new Error(`unknown argument(s): ${unknown.join(" ")} (usage: npm run demo [-- --engine local|real])`);
+  return value;
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
-  say("Starting Azurite, the Hardware Dev Center emulator and the local runtime (virtual clock)...");
-  const stack = await startStack({ virtualClock: true, behaviour: { workflow: { stepSeconds: 30, commitSeconds: 5 } } });
+  const engine = engineOption(process.argv.slice(2));
+  say(
+    engine === "real"
+      ? "Starting Azurite, the Hardware Dev Center emulator, the local runtime and Microsoft's Durable Task extension (real clock)..."
+      : "Starting Azurite, the Hardware Dev Center emulator and the local runtime (virtual clock)...",
+  );
+  const stack =
+    engine === "real"
+      ? await startStack({
+          engine,
+          virtualClock: false,
+          behaviour: { workflow: { stepSeconds: 2, commitSeconds: 1 } },
+          appSettings: { POLL_INITIAL_SECONDS: "2", POLL_MAX_SECONDS: "4" },
+        })
+      : await startStack({ virtualClock: true, behaviour: { workflow: { stepSeconds: 30, commitSeconds: 5 } } });
+  if (engine === "real") say(dim(`  (stack up in ${((Date.now() - started) / 1000).toFixed(1)} s)`));
   let ok = false;
   try {
-    ok = await runDemo(stack);
+    ok = await runDemo(stack, engine === "real" ? 180_000 : 45_000);
   } catch (error) {
     say(red(`Demo failed: ${(error as Error).message}`));
   } finally {

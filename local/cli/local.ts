@@ -1,5 +1,5 @@
 /**
- * `npm run local [-- --virtual-clock] [--port 7071] [--fresh] [--settings local.settings.json] [--data-dir .local-data/run] [--auth keys|entra]`:
+ * `npm run local [-- --virtual-clock] [--port 7071] [--fresh] [--settings local.settings.json] [--data-dir .local-data/run] [--auth keys|entra] [--engine local|real]`:
  * the whole app on this machine, offline, like `func start`: the app's settings come from the
  * environment and local.settings.json (Values apply only where the environment has no value;
  * Host.LocalHttpPort is the port unless --port is given). Every setting the stack replaces is named
@@ -22,6 +22,9 @@ const USAGE = `usage: npm run local [-- options]
   --data-dir <dir>     where everything is kept (default: .local-data/run)
   --auth keys|entra    keys (default): function keys, every key-holder holds every role;
                        entra: Easy Auth in front, callers need a token from \`npm run -s token\`
+  --engine local|real  local (default): our durable engine in the runtime;
+                       real: Microsoft's Durable Task extension runs the orchestrations (real clock only;
+                       needs the .NET SDK: bash scripts/restore-conformance.sh builds its host once)
 `;
 
 interface CliOptions {
@@ -31,6 +34,7 @@ interface CliOptions {
   settingsFile?: string;
   dataDir: string;
   auth: "keys" | "entra";
+  engine: "local" | "real";
 }
 
 function fail(message: string): never {
@@ -50,6 +54,7 @@ function readOptions(argv: string[]): CliOptions {
         settings: { type: "string" },
         "data-dir": { type: "string" },
         auth: { type: "string", default: "keys" },
+        engine: { type: "string", default: "local" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -68,8 +73,11 @@ function readOptions(argv: string[]): CliOptions {
     if (!/^\d+$/.test(parsed.port) || port > 65535) fail(`--port: "${parsed.port}" is not a port number (0-65535)`);
   }
   if (parsed.auth !== "keys" && parsed.auth !== "entra") fail(`--auth: "${parsed.auth}" must be keys or entra`);
+  if (parsed.engine !== "local" && parsed.engine !== "real") fail(`--engine: "${parsed.engine}" must be local or real`);
+  if (parsed.engine === "real" && parsed["virtual-clock"]) fail("--engine real: Microsoft's engine keeps its own time; --virtual-clock is for --engine local only");
   return {
     auth: parsed.auth,
+    engine: parsed.engine,
     virtualClock: parsed["virtual-clock"] === true,
     port,
     fresh: parsed.fresh === true,
@@ -95,13 +103,14 @@ async function main(): Promise<void> {
   const port = options.port ?? localSettings?.localHttpPort ?? 7071;
 
   if (options.fresh) fs.rmSync(options.dataDir, { recursive: true, force: true });
-  say(`Starting the local stack (${options.virtualClock ? "virtual" : "real"} clock, data in ${path.relative(process.cwd(), options.dataDir) || options.dataDir})...`);
+  say(`Starting the local stack (${options.engine === "real" ? "Microsoft's Durable Task extension, " : ""}${options.virtualClock ? "virtual" : "real"} clock, data in ${path.relative(process.cwd(), options.dataDir) || options.dataDir})...`);
   const stack = await startStack({
     dataDir: options.dataDir,
     virtualClock: options.virtualClock,
     port,
     userSettings: settings,
     auth: options.auth,
+    engine: options.engine,
     // On the real clock, Microsoft's emulated review takes about a minute instead of several.
     behaviour: options.virtualClock ? undefined : { workflow: { stepSeconds: 5, commitSeconds: 2 } },
     echoRuntimeLog: (line) => process.stderr.write(`  ${line}\n`),
@@ -134,6 +143,7 @@ async function main(): Promise<void> {
   const lines = [
     "",
     "Local runtime ready.",
+    ...(options.engine === "real" ? [`  Engine:   Microsoft's Durable Task extension (a .NET host and a Node worker beside the runtime; log lines "real engine")`] : []),
     ...access,
     `  Submit:   POST ${stack.apiUrl}/submissions   {"package":"${drops}/<file>.hlkx"}`,
     `  Status:   GET  ${stack.apiUrl}/submissions/{id}`,

@@ -12,13 +12,22 @@ export interface DurableFunctionInfo {
   kind: "orchestration" | "activity";
 }
 
-export function loadFunctions(entry: string = DEFAULT_APP_ENTRY, log: (line: string) => void = () => undefined): AppHost {
+export interface LoadOptions {
+  /** The app alone, without the catalogue's test-only functions (the local stack on the real engine). */
+  appOnly?: boolean;
+  /** The durableClient binding data an activity receives (none in the harness: its functions have no client binding). */
+  durableClientData?: () => unknown;
+}
+
+export function loadFunctions(entry: string = DEFAULT_APP_ENTRY, log: (line: string) => void = () => undefined, options: LoadOptions = {}): AppHost {
   // Test-only registrations first: AppHost.load requires the app entry and collects everything registered.
-  require("./scenarioFunctions");
+  if (!options.appOnly) require("./scenarioFunctions");
   return AppHost.load(entry, {
-    durableClientData: () => {
-      throw new Error("the conformance harness runs orchestrators and activities only (no durable client bindings)");
-    },
+    durableClientData:
+      options.durableClientData ??
+      (() => {
+        throw new Error("the conformance harness runs orchestrators and activities only (no durable client bindings)");
+      }),
     log,
   });
 }

@@ -5,13 +5,9 @@
  * - "local": our engine (local/durable) running the same registrations in this process, as the local runtime does.
  * Both run over the same Azurite, each on its own task hub.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import * as readline from "node:readline";
 import { DurableEngine } from "../durable/engine";
 import type { AppHost } from "../runtime/appHost";
-import { exitWithParentArgs, PARENT_LINK_STDIN } from "../parentLink";
+import { launchRealEngine, type LaunchOptions } from "../realEngine/launch";
 import { PayloadRecorder } from "./payloads";
 
 export interface EngineStatus {
@@ -39,21 +35,7 @@ export interface EngineDriver {
   stop(): Promise<void>;
 }
 
-/** The repository root (holds package.json), from src or dist. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error("conformance: repository root not found");
-    dir = parent;
-  }
-  return dir;
-}
-
-/** Where scripts/restore-conformance.sh builds the host. */
-export function hostAssemblyPath(root = repoRoot()): string {
-  return path.join(root, ".conformance", "host", "ConformanceHost.dll");
-}
+export { hostAssemblyPath, repoRoot } from "../realEngine/launch";
 
 // ------------------------------------------------------------------------------------------- local engine
 
@@ -98,15 +80,7 @@ export interface RealEngineTimings {
   startMs: number;
 }
 
-export interface RealEngineOptions {
-  /** The host.json whose extensions.durableTask section the host binds (default: the app's own). */
-  hostJson?: string;
-  /**
-   * Environment for the worker and the host on top of this process's (the app settings, NODE_EXTRA_CA_CERTS). Under
-   * jest a test's process.env is its own copy, which child processes do not inherit.
-   */
-  env?: Record<string, string>;
-}
+export type RealEngineOptions = Pick<LaunchOptions, "hostJson" | "env">;
 
 /**
  * Starts the worker and the .NET host on `hubName`. Starting it again on the same storage and hub after stop()
@@ -118,98 +92,38 @@ export async function startRealEngine(
   log: (line: string) => void = () => undefined,
   options: RealEngineOptions = {},
 ): Promise<EngineDriver & { timings: RealEngineTimings }> {
-  const root = repoRoot();
-  const assembly = hostAssemblyPath(root);
-  if (!fs.existsSync(assembly)) {
-    throw new Error(`conformance: the .NET host is not built (${assembly}); run: bash scripts/restore-conformance.sh`);
-  }
-  const started = Date.now();
-  const workerScript = path.join(root, "dist", "local", "conformance", "worker.js");
-  const worker = spawn(process.execPath, [...exitWithParentArgs(), workerScript], { stdio: [PARENT_LINK_STDIN, "pipe", "pipe"], env: { ...process.env, ...options.env } });
-  const children: ChildProcess[] = [worker];
-  const kill = () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL"));
-  process.once("exit", kill);
-  try {
-    const workerPort = await readyPort(worker, "worker", log);
-    // Its stdin is a pipe we hold: the host exits when it closes, so a killed harness leaves no host behind.
-    const host = spawn("dotnet", [
-      assembly, "--worker", `http://127.0.0.1:${workerPort}/`, "--hub", hubName, "--host-json", options.hostJson ?? path.join(root, "host.json"), "--exit-with-stdin", "1",
-    ], {
-      env: { ...process.env, ...options.env, AzureWebJobsStorage: connectionString, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    children.push(host);
-    const controlPort = await readyPort(host, "host", log);
-    const timings = { startMs: Date.now() - started };
-    const control = `http://127.0.0.1:${controlPort}`;
-    const workerUrl = `http://127.0.0.1:${workerPort}`;
-    const call = async (method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
-      const response = await fetch(control + route, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await response.text();
-      return { status: response.status, json: text ? JSON.parse(text) : undefined };
-    };
-    const expectOk = (r: { status: number; json: unknown }, what: string) => {
-      if (r.status !== 200) throw new Error(`real engine: ${what} answered ${r.status}: ${JSON.stringify(r.json)}`);
-    };
-    return {
-      label: "real",
-      timings,
-      async start(orchestrator, input, instanceId) {
-        expectOk(await call("POST", `/start/${encodeURIComponent(orchestrator)}?instanceId=${encodeURIComponent(instanceId)}`, input ?? null), "start");
-      },
-      async status(instanceId) {
-        const r = await call("GET", `/status/${encodeURIComponent(instanceId)}`);
-        if (r.status === 404) return undefined;
-        expectOk(r, "status");
-        return r.json as EngineStatus;
-      },
-      async payload(instanceId) {
-        const response = await fetch(`${workerUrl}/payload/${encodeURIComponent(instanceId)}`);
-        return ((await response.json()) ?? undefined) as OrchestratorPayload | undefined;
-      },
-      async raise(instanceId, eventName, data) {
-        expectOk(await call("POST", `/raise/${encodeURIComponent(instanceId)}/${encodeURIComponent(eventName)}`, data ?? null), "raise");
-      },
-      async terminate(instanceId, reason) {
-        expectOk(await call("POST", `/terminate/${encodeURIComponent(instanceId)}?reason=${encodeURIComponent(reason)}`), "terminate");
-      },
-      async stop() {
-        // The storage is thrown away: no graceful WebJobs shutdown (it takes ~25 s).
-        await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once("exit", () => resolve());
-          child.kill("SIGKILL");
-        })));
-        process.removeListener("exit", kill);
-      },
-    };
-  } catch (error) {
-    kill();
-    process.removeListener("exit", kill);
-    throw error;
-  }
-}
-
-/** Waits for a child's "READY <port>" line; other stdout lines are the extension's event log (dropped). */
-function readyPort(child: ChildProcess, what: string, log: (line: string) => void, timeoutMs = 120000): Promise<number> {
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-    log(`[${what}] ${chunk.toString().trimEnd()}`);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`conformance ${what}: no READY line within ${timeoutMs} ms\n${stderr}`)), timeoutMs);
-    const lines = readline.createInterface({ input: child.stdout! });
-    lines.on("line", (line) => {
-      const match = /^READY (\d+)$/.exec(line.trim());
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`conformance ${what} exited (code ${code}) before it was ready\n${stderr}`));
-    });
-  });
+  const launched = await launchRealEngine({ connectionString, hubName, log, ...options });
+  const control = launched.controlUrl;
+  const call = async (method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+    const response = await fetch(control + route, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : undefined };
+  };
+  const expectOk = (r: { status: number; json: unknown }, what: string) => {
+    if (r.status !== 200) throw new Error(`real engine: ${what} answered ${r.status}: ${JSON.stringify(r.json)}`);
+  };
+  return {
+    label: "real",
+    timings: { startMs: launched.startMs },
+    async start(orchestrator, input, instanceId) {
+      expectOk(await call("POST", `/start/${encodeURIComponent(orchestrator)}?instanceId=${encodeURIComponent(instanceId)}`, input ?? null), "start");
+    },
+    async status(instanceId) {
+      const r = await call("GET", `/status/${encodeURIComponent(instanceId)}`);
+      if (r.status === 404) return undefined;
+      expectOk(r, "status");
+      return r.json as EngineStatus;
+    },
+    async payload(instanceId) {
+      const response = await fetch(`${launched.workerUrl}/payload/${encodeURIComponent(instanceId)}`);
+      return ((await response.json()) ?? undefined) as OrchestratorPayload | undefined;
+    },
+    async raise(instanceId, eventName, data) {
+      expectOk(await call("POST", `/raise/${encodeURIComponent(instanceId)}/${encodeURIComponent(eventName)}`, data ?? null), "raise");
+    },
+    async terminate(instanceId, reason) {
+      expectOk(await call("POST", `/terminate/${encodeURIComponent(instanceId)}?reason=${encodeURIComponent(reason)}`), "terminate");
+    },
+    stop: () => launched.stop(),
+  };
 }

@@ -6,7 +6,9 @@
  * {message, stack}, which the host turns into the Functions host's RpcException.
  * GET /payload/<instanceId> returns the last orchestrator payload seen for that instance (its history).
  *
- * Usage: node dist/local/conformance/worker.js [appEntry]; prints "READY <port>".
+ * Usage: node dist/local/conformance/worker.js [--app-only] [appEntry]; prints "READY <port>".
+ * --app-only: the app's functions alone (the local stack on the real engine, local/realEngine/launch.ts), whose
+ * activities with a durableClient binding get REAL_ENGINE_DURABLE_CLIENT (JSON binding data) from the environment.
  */
 import "../functionsHost/installCoreStandIn";
 import * as http from "node:http";
@@ -15,7 +17,14 @@ import { PayloadRecorder } from "./payloads";
 
 // The app's log lines go to stderr, as a Functions host's worker logs (the harness shows them with --verbose; the
 // crash tests read the recovery lines from them).
-const app = loadFunctions(process.argv[2] || undefined, (line) => process.stderr.write(line + "\n"));
+const args = process.argv.slice(2);
+const appOnly = args.includes("--app-only");
+const entry = args.find((arg) => !arg.startsWith("--"));
+const clientData = process.env.REAL_ENGINE_DURABLE_CLIENT;
+const app = loadFunctions(entry, (line) => process.stderr.write(line + "\n"), {
+  appOnly,
+  durableClientData: clientData ? () => JSON.parse(clientData) as unknown : undefined,
+});
 const functions = durableFunctions(app);
 const payloads = new PayloadRecorder();
 

@@ -9,7 +9,9 @@
  *   LOCAL_PORT (7071; 0 = any free port), LOCAL_HUB (host.json hubName), LOCAL_VIRTUAL_CLOCK=1,
  *   LOCAL_EMULATOR_CONTROL_URL (virtual clock pushes), LOCAL_ACTIVITY_CONCURRENCY,
  *   LOCAL_APP_ENTRY (defaults to dist/src/index.js), LOCAL_EVENTGRID_POLL_MS (100),
- *   LOCAL_KEYS_FILE (host keys; created at first start, default .local-data/run/keys.json).
+ *   LOCAL_KEYS_FILE (host keys; created at first start, default .local-data/run/keys.json),
+ *   LOCAL_ENGINE (local, the default: our engine in this process; real: Microsoft's Durable Task extension in a .NET
+ *   host with a Node worker, started beside this process by ../realEngine/launch.ts; real clock only).
  * Started by local/runtime/runtimeProcess.ts with a stdin pipe: it stops when its parent dies.
  */
 import "../functionsHost/installCoreStandIn";

@@ -19,6 +19,8 @@ import { LOCAL_DATA_DIR } from "./paths";
 import { LocalIssuer, readIssuerMetadata, type IssuerMetadata } from "../identity/issuer";
 import { createLocalTenant, TENANT_AUTHORIZE_PATH } from "../identity/localTenant";
 import { registeredTimers, TimerTriggers } from "./timerTriggers";
+import { createExtensionProxy } from "./extensionProxy";
+import { EXTENSION_RPC_BASE_URL, launchRealEngine, type LaunchedEngine } from "../realEngine/launch";
 
 export interface RunningRuntime {
   baseUrl: string;
@@ -36,6 +38,11 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   const hubName = env.LOCAL_HUB || host.hubName;
   const requestedPort = env.LOCAL_PORT === undefined || env.LOCAL_PORT === "" ? 7071 : Number(env.LOCAL_PORT);
   const virtualClock = env.LOCAL_VIRTUAL_CLOCK === "1" || env.LOCAL_VIRTUAL_CLOCK === "true";
+  // "real": Microsoft's Durable Task extension runs the orchestrations and activities (a .NET host and a Node
+  // worker, started below); the HTTP, Event Grid and timer triggers stay in this process, as in the Functions host.
+  const realEngine = env.LOCAL_ENGINE === "real";
+  if (env.LOCAL_ENGINE && env.LOCAL_ENGINE !== "real" && env.LOCAL_ENGINE !== "local") throw new Error(`LOCAL_ENGINE: "${env.LOCAL_ENGINE}" must be local or real`);
+  if (realEngine && virtualClock) throw new Error("LOCAL_ENGINE=real runs on the real clock only (LOCAL_VIRTUAL_CLOCK must be off)");
   const controlUrl = env.LOCAL_EMULATOR_CONTROL_URL;
   const keysFile = path.resolve(env.LOCAL_KEYS_FILE || path.join(LOCAL_DATA_DIR, "run", "keys.json"));
   const { keys, created } = loadOrCreateHostKeys(keysFile);
@@ -58,13 +65,13 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
   }
 
   let baseUrl = "";
-  const app = AppHost.load(env.LOCAL_APP_ENTRY || DEFAULT_APP_ENTRY, {
-    durableClientData: () => durableClientBindingData(baseUrl, hubName, keys.systemKeys.durabletask_extension),
-    log,
-  });
+  const systemKey = keys.systemKeys.durabletask_extension;
+  // On the real engine the clients talk to the extension's own HTTP API, as every client does in Azure.
+  const clientData = () => ({ ...durableClientBindingData(baseUrl, hubName, systemKey), ...(realEngine ? { rpcBaseUrl: EXTENSION_RPC_BASE_URL } : {}) });
+  const app = AppHost.load(env.LOCAL_APP_ENTRY || DEFAULT_APP_ENTRY, { durableClientData: clientData, log });
   log(`local runtime: loaded ${app.names().length} functions: ${app.names().join(", ")}`);
 
-  const engine = new DurableEngine({
+  const engine = realEngine ? undefined : new DurableEngine({
     tableConnectionString: storage,
     hubName,
     invokeOrchestrator: (name: string, payload: unknown) => app.invoke(name, payload),
@@ -104,19 +111,37 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
         authorized: eventGridAuthorized,
         log,
       }),
-      requireDurableSystemKey(keys, createDurableHttpHandler(engine, { taskHub: hubName, systemKey: keys.systemKeys.durabletask_extension })),
+      requireDurableSystemKey(keys, engine ? createDurableHttpHandler(engine, { taskHub: hubName, systemKey }) : createExtensionProxy(EXTENSION_RPC_BASE_URL)),
     ],
     log,
   });
 
-  await engine.start();
-  const timers = new TimerTriggers({ timers: registeredTimers(app.names()), now: () => engine.now(), invoke: (name, info) => app.invoke(name, info), log });
+  await engine?.start();
+  const timers = new TimerTriggers({ timers: registeredTimers(app.names()), now: () => engine?.now() ?? new Date(), invoke: (name, info) => app.invoke(name, info), log });
   const port = await listen(server, requestedPort);
   baseUrl = `http://127.0.0.1:${port}`;
   // df.getClient() rewrites management URLs to this origin (it defaults to localhost:7071).
   process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
   // Started without the stack: the API's links point at this front (src/functions/publicUrls.ts).
   process.env.PUBLIC_BASE_URL ??= baseUrl;
+  let launched: LaunchedEngine | undefined;
+  if (realEngine) {
+    try {
+      launched = await launchRealEngine({
+        connectionString: storage,
+        hubName,
+        appOnly: true,
+        // The worker's activities get the same client binding (the system key rides in its webhook links, as in Azure).
+        env: { REAL_ENGINE_DURABLE_CLIENT: JSON.stringify(clientData()) },
+        localRpc: { webhookBase: `${baseUrl}${WEBHOOK_PATH}?code=${encodeURIComponent(systemKey)}` },
+        log: (line) => log(`real engine ${line}`),
+      });
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
+    log(`local runtime: Microsoft's Durable Task extension runs the orchestrations (real engine, started in ${launched.startMs} ms; host pid ${launched.pids.host}, worker pid ${launched.pids.worker}; its HTTP API at ${EXTENSION_RPC_BASE_URL})`);
+  }
   timers.start();
   if (eventGridFunctions.length > 0) await watcher.start();
   else log("local runtime: the app has no eventGrid trigger; not watching the drops container");
@@ -129,7 +154,8 @@ export async function startRuntime(env: NodeJS.ProcessEnv): Promise<RunningRunti
       timers.stop();
       await watcher.stop();
       await closeServer(server);
-      await engine.stop();
+      await engine?.stop();
+      await launched?.stop();
     },
   };
 }

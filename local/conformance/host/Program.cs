@@ -5,6 +5,8 @@
 // (start, status with history, raise event, terminate) lets the harness drive it.
 //
 // Usage: ConformanceHost --worker http://127.0.0.1:<port>/ --hub <taskHub> [--host-json <path>] [--control-port <n>] [--exit-with-stdin 1]
+//        [--local-rpc 1 --webhook-base <url>]   (the extension's own HTTP API for Node durable clients, at
+//        http://127.0.0.1:17071/durabletask/; its management links under the webhook base, as the Functions host gives it)
 // Storage: the AzureWebJobsStorage environment variable (Azurite). Prints "READY <control port>" when started.
 using System;
 using System.Collections.Generic;
@@ -21,6 +23,7 @@ using Microsoft.Azure.WebJobs;
 using Microsoft.Azure.WebJobs.Extensions.DurableTask;
 using Microsoft.Azure.WebJobs.Extensions.DurableTask.ContextImplementations;
 using Microsoft.Azure.WebJobs.Extensions.DurableTask.Options;
+using Microsoft.Azure.WebJobs.Host.Config;
 using Microsoft.Azure.WebJobs.Script.Workers.Rpc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -92,6 +95,14 @@ namespace ConformanceHost
         }
     }
 
+    /// <summary>The Functions host's webhook URL for the extension: `<origin>/runtime/webhooks/durabletask?code=<system key>`.</summary>
+    internal sealed class FixedWebHookProvider : IWebHookProvider
+    {
+        private readonly Uri url;
+        public FixedWebHookProvider(Uri url) { this.url = url; }
+        public Uri GetUrl(IExtensionConfigProvider extension) => url;
+    }
+
     internal sealed class FixedTypeLocator : ITypeLocator
     {
         private readonly IReadOnlyList<Type> types;
@@ -135,10 +146,14 @@ namespace ConformanceHost
 
             var host = new HostBuilder()
                 .ConfigureLogging(l => l.AddProvider(new StderrLoggerProvider()))
-                .ConfigureWebJobs(b => b.AddDurableTask(o => ConfigureDurable(o, durableJson, hub)))
+                .ConfigureWebJobs(b => b.AddDurableTask(o => ConfigureDurable(o, durableJson, hub, options.ContainsKey("local-rpc"))))
                 .ConfigureServices(s =>
                 {
                     s.AddSingleton<ITypeLocator>(new FixedTypeLocator(generated));
+                    // A plain WebJobs host has no webhook provider (the Functions host gives one): without it, starting an
+                    // instance over the extension's HTTP API fails building the management links of its answer.
+                    if (options.TryGetValue("webhook-base", out string webhookBase))
+                        s.AddSingleton<IWebHookProvider>(new FixedWebHookProvider(new Uri(webhookBase)));
                 })
                 .Build();
             await host.StartAsync();
@@ -169,7 +184,7 @@ namespace ConformanceHost
             public string kind = "";
         }
 
-        private static void ConfigureDurable(DurableTaskOptions o, JObject durableJson, string hub)
+        private static void ConfigureDurable(DurableTaskOptions o, JObject durableJson, string hub, bool localRpc)
         {
             // host.json's durableTask section as the Functions host would bind it, then the harness's own hub.
             if (durableJson != null)
@@ -187,8 +202,10 @@ namespace ConformanceHost
             o.StorageProvider["connectionStringName"] = "AzureWebJobsStorage";
             // Poll Azurite's queues often (the Azure default backs off to 30 s when idle).
             o.StorageProvider["maxQueuePollingInterval"] = "00:00:01";
-            // The harness starts and reads instances through its own control API.
-            o.LocalRpcEndpointEnabled = false;
+            // The harness starts and reads instances through its own control API; the local runtime on this engine
+            // (npm run local -- --engine real) gives the app's durable clients the extension's own endpoint, as Azure does.
+            o.LocalRpcEndpointEnabled = localRpc;
+
         }
 
         /// <summary>One static method per Node function, with the trigger attribute the extension indexes.</summary>

@@ -1,0 +1,132 @@
+/**
+ * `npm run local -- --engine real` (issue 39): the local stack with Microsoft's Durable Task extension running the
+ * app's orchestrations and activities (the conformance host with the extension's own HTTP API on, a Node worker
+ * with the app alone), while the HTTP, Event Grid and timer triggers stay in the runtime, whose durable clients
+ * reach the extension at its loopback rpcBaseUrl as they do in Azure. Real clock; the emulator's review takes
+ * about a second per step.
+ *
+ * Needs the .NET SDK (scripts/restore-conformance.sh), like the other tests under test/conformance.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { TableClient } from "@azure/data-tables";
+import { samplePackage } from "../../local/samplePackage";
+import { APP_CONTAINERS } from "../../local/stack";
+import { readHostSettings } from "../../local/runtime/hostJson";
+import { dropPackage, durableKeyHeaders, emulatorCounts, expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
+
+const root = path.resolve(__dirname, "../..");
+const inCi = process.env.CI === "true";
+const HTTP_CONTAINER = "real-engine-http";
+const ENDED_MS = 150_000;
+/** Polls every 2-4 s on the real clock (the app's defaults wait a minute and more). */
+const SHORT_WAITS = { POLL_INITIAL_SECONDS: "2", POLL_MAX_SECONDS: "4", ACTIVITY_RETRY_FIRST_SECONDS: "1", ACTIVITY_RETRY_MAX_SECONDS: "4" };
+
+function restoreHost(): { assembly?: string; problem?: string } {
+  const result = spawnSync("bash", [path.join(root, "scripts/restore-conformance.sh")], { encoding: "utf8", timeout: 600_000 });
+  if (result.status === 0) return { assembly: result.stdout.trim().split("\n").pop() };
+  return { problem: `scripts/restore-conformance.sh exited ${result.status}: ${(result.stderr || "").trim().slice(-2000)}` };
+}
+
+const host = restoreHost();
+if (!host.assembly && !inCi) console.warn(`test/conformance/localStackRealEngine skipped: the conformance host could not be built (no .NET SDK?). ${host.problem}`);
+if (!host.assembly && inCi) {
+  test("the conformance host is available in CI", () => {
+    throw new Error(`CI=true but the conformance host could not be restored: ${host.problem}`);
+  });
+}
+
+(host.assembly ? describe : describe.skip)("the local stack on Microsoft's engine (--engine real)", () => {
+  jest.setTimeout(300_000);
+  let stack: TestStack;
+  const hub = readHostSettings().hubName;
+  /** Everything users could read back, checked for secrets at the end. */
+  const readBack: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      engine: "real",
+      virtualClock: false,
+      behaviour: { workflow: { stepSeconds: 1, commitSeconds: 1 } },
+      appSettings: { ...SHORT_WAITS, SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}` },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  /** The instance row as the extension keeps it (its own table), or undefined. */
+  async function extensionInstance(id: string): Promise<Record<string, unknown> | undefined> {
+    const table = TableClient.fromConnectionString(stack.azurite.connectionString, `${hub}Instances`, { allowInsecureConnection: true });
+    return table.getEntity(id, "").catch(() => undefined) as Promise<Record<string, unknown> | undefined>;
+  }
+
+  it("a dropped package signs on the extension: status and list come from its HTTP API, one product and one submission at the emulator", async () => {
+    expect(stack.engine).toBe("real");
+    const blob = await dropPackage(stack, "real-engine-drop");
+    const id = await stack.submissions.findByBlob(blob, 30_000);
+    const final = await stack.submissions.waitFor(id, (v) => v.runtimeStatus !== "Running" && v.runtimeStatus !== "Pending", { timeoutMs: ENDED_MS });
+    readBack.push(JSON.stringify(final.raw));
+    expect({ runtimeStatus: final.runtimeStatus, stage: final.stage }).toEqual({ runtimeStatus: "Completed", stage: "succeeded" });
+    expect(final.custom.signedPackage).toEqual(expect.objectContaining({ container: APP_CONTAINERS.signed }));
+    expect(emulatorCounts(stack)).toEqual({ products: 1, submissions: 1 });
+
+    // The instance is the extension's (its Instances table, written by DurableTask.AzureStorage), not our engine's.
+    const row = await extensionInstance(id);
+    expect(row).toEqual(expect.objectContaining({ Name: "submitDriver", RuntimeStatus: "Completed" }));
+    // Our engine's table (local/durable/store.ts) is never even created.
+    const ours = TableClient.fromConnectionString(stack.azurite.connectionString, `${hub}Durable`, { allowInsecureConnection: true });
+    const ourRows: unknown = await (async () => {
+      const rows: unknown[] = [];
+      for await (const entity of ours.listEntities()) rows.push(entity);
+      return rows;
+    })().catch((error: { statusCode?: number }) => (error.statusCode === 404 ? "no table" : error));
+    expect(ourRows).toBe("no table");
+
+    const listed = await stack.submissions.list();
+    readBack.push(JSON.stringify(listed.map((v) => v.raw)));
+    expect(listed.map((v) => v.id)).toContain(id);
+    expect(fs.readFileSync(stack.runtimeLogFile, "utf8")).toContain("Microsoft's Durable Task extension runs the orchestrations");
+  });
+
+  it("POST /api/submissions starts on the extension and cancel terminates it there", async () => {
+    // Hold the emulator's answer to the submission's creation so the run is certainly still running when cancelled.
+    stack.emulators.configure({ faults: [{ pathRegex: "/products/\\d+/submissions", delayMs: 4000, times: 1 }] });
+    const pkg = samplePackage({ folder: "real-engine-cancel" });
+    const container = stack.blobService.getContainerClient(HTTP_CONTAINER);
+    await container.createIfNotExists();
+    await container.getBlockBlobClient(pkg.fileName).uploadData(pkg.bytes);
+    const started = await stack.submissions.start({ package: `${HTTP_CONTAINER}/${pkg.fileName}` });
+    readBack.push(JSON.stringify(started.raw));
+    expect(started.httpStatus).toBe(202);
+    const id = started.id!;
+    await stack.submissions.waitFor(id, (v) => v.runtimeStatus === "Running" && v.stage !== "queued", { timeoutMs: 30_000, intervalMs: 50 });
+    expect([200, 202]).toContain(await stack.submissions.cancel(id));
+    const final = await stack.submissions.waitFor(id, (v) => v.runtimeStatus !== "Running" && v.runtimeStatus !== "Pending", { timeoutMs: 60_000 });
+    readBack.push(JSON.stringify(final.raw));
+    expect(final.runtimeStatus).toBe("Terminated");
+    expect(await extensionInstance(id)).toEqual(expect.objectContaining({ RuntimeStatus: "Terminated" }));
+    stack.emulators.configure({ faults: [] });
+  });
+
+  it("the front's Durable webhook reaches the extension with the system key and refuses without it", async () => {
+    const [first] = await stack.submissions.list();
+    if (!first?.id) throw new Error("no submission listed");
+    const url = `${stack.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(first.id)}`;
+    const refused = await fetch(url);
+    expect(refused.status).toBe(401);
+    const answered = await fetch(url, { headers: durableKeyHeaders(stack) });
+    const body = (await answered.json()) as { instanceId?: string; runtimeStatus?: string };
+    expect(answered.status).toBe(200);
+    expect(body).toEqual(expect.objectContaining({ instanceId: first.id, runtimeStatus: first.runtimeStatus }));
+  });
+
+  it("shows no secret in what users read, nor in the runtime's log (the extension's and the worker's lines included)", () => {
+    expect(readBack.length).toBeGreaterThanOrEqual(4);
+    for (const text of readBack) expectNothingSecret(stack, text);
+    const log = fs.readFileSync(stack.runtimeLogFile, "utf8");
+    expect(log).toContain("real engine");
+    expectNothingSecret(stack, log);
+  });
+});
