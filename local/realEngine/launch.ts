@@ -84,10 +84,12 @@ export async function launchRealEngine(options: LaunchOptions): Promise<Launched
     // Its stdin is a pipe we hold: the host exits when it closes, so a killed parent leaves no host behind.
     const hostArgs = [
       assembly, "--worker", `http://127.0.0.1:${workerPort}/`, "--hub", options.hubName, "--host-json", options.hostJson ?? path.join(root, "host.json"), "--exit-with-stdin", "1",
-      ...(options.localRpc ? ["--local-rpc", "1", "--webhook-base", options.localRpc.webhookBase] : []),
+      ...(options.localRpc ? ["--local-rpc", "1"] : []),
     ];
+    // The webhook base carries the system key: in the environment, never on the command line (ps shows arguments).
+    const webhook = options.localRpc ? { REAL_ENGINE_WEBHOOK_BASE: options.localRpc.webhookBase } : {};
     const host = spawn("dotnet", hostArgs, {
-      env: { ...process.env, ...options.env, AzureWebJobsStorage: options.connectionString, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" },
+      env: { ...process.env, ...options.env, ...webhook, AzureWebJobsStorage: options.connectionString, DOTNET_CLI_TELEMETRY_OPTOUT: "1", DOTNET_NOLOGO: "1" },
       stdio: ["pipe", "pipe", "pipe"],
     });
     children.push(host);

@@ -128,5 +128,13 @@ if (!host.assembly && inCi) {
     const log = fs.readFileSync(stack.runtimeLogFile, "utf8");
     expect(log).toContain("real engine");
     expectNothingSecret(stack, log);
+    // The host's and the worker's command lines (what `ps` shows every user) carry no key either.
+    const pids = /host pid (\d+), worker pid (\d+)/.exec(log);
+    expect(pids).not.toBeNull();
+    for (const pid of [pids![1], pids![2]]) {
+      const commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      expect(commandLine).toMatch(/ConformanceHost\.dll|worker\.js/);
+      expectNothingSecret(stack, commandLine);
+    }
   });
 });

@@ -5,8 +5,9 @@
 // (start, status with history, raise event, terminate) lets the harness drive it.
 //
 // Usage: ConformanceHost --worker http://127.0.0.1:<port>/ --hub <taskHub> [--host-json <path>] [--control-port <n>] [--exit-with-stdin 1]
-//        [--local-rpc 1 --webhook-base <url>]   (the extension's own HTTP API for Node durable clients, at
-//        http://127.0.0.1:17071/durabletask/; its management links under the webhook base, as the Functions host gives it)
+//        [--local-rpc 1]   (the extension's own HTTP API for Node durable clients, at http://127.0.0.1:17071/durabletask/;
+//        its management links under REAL_ENGINE_WEBHOOK_BASE from the environment, as the Functions host gives it: it
+//        carries the system key, so it never goes on a command line other users' `ps` shows)
 // Storage: the AzureWebJobsStorage environment variable (Azurite). Prints "READY <control port>" when started.
 using System;
 using System.Collections.Generic;
@@ -152,7 +153,8 @@ namespace ConformanceHost
                     s.AddSingleton<ITypeLocator>(new FixedTypeLocator(generated));
                     // A plain WebJobs host has no webhook provider (the Functions host gives one): without it, starting an
                     // instance over the extension's HTTP API fails building the management links of its answer.
-                    if (options.TryGetValue("webhook-base", out string webhookBase))
+                    string webhookBase = Environment.GetEnvironmentVariable("REAL_ENGINE_WEBHOOK_BASE");
+                    if (!string.IsNullOrEmpty(webhookBase))
                         s.AddSingleton<IWebHookProvider>(new FixedWebHookProvider(new Uri(webhookBase)));
                 })
                 .Build();
