@@ -6,7 +6,7 @@
  */
 import * as crypto from "node:crypto";
 import type { RangeReader } from "../../src/preflight/rangeReader";
-import { checkPackage, RULES } from "../../src/preflight/rules";
+import { checkHlkx, checkPackage, RULES } from "../../src/preflight/rules";
 import type { SignedPackageMode } from "./hdcBehaviour";
 import { signedZipFromCab } from "./signedPackage";
 import type { SigningChain } from "./signingChain";
@@ -84,14 +84,21 @@ export class HdcBlobs {
   }
 
   /**
-   * Microsoft's package rules at commit (issue 37): a cabinet upload ("MSCF") is read with the
-   * service's own rules, and the first error Microsoft words tersely (hdc-api.md (e)) is answered in
-   * Microsoft's text. Undefined when the upload is not a cabinet or breaks none of those rules.
+   * Microsoft's package rules at commit (issue 37): a cabinet upload ("MSCF") or an HLK/HCK archive
+   * (a zip, "PK\x03\x04") is read with the service's own rules, and the first error Microsoft words
+   * tersely (hdc-api.md (e)) is answered in Microsoft's text. Undefined when the upload is neither or
+   * breaks none of those rules.
    */
-  async cabinetRuleFailure(blob: string, size: number): Promise<string | undefined> {
+  async packageRuleFailure(blob: string, size: number): Promise<string | undefined> {
     const client = this.container(INGESTION_CONTAINER).getBlobClient(blob);
     const reader: RangeReader = { size, read: async (offset, length) => (length === 0 ? new Uint8Array(0) : new Uint8Array(await client.downloadToBuffer(offset, length))) };
-    if (size < 4 || Buffer.from(await reader.read(0, 4)).toString("latin1") !== "MSCF") return undefined;
+    const magic = size < 4 ? "" : Buffer.from(await reader.read(0, 4)).toString("latin1");
+    if (magic === "PK\x03\x04") {
+      // Of the HLKX rules, Microsoft words only Zip64 (hardware-submission-create.md); the others are the service's own.
+      const report = await checkHlkx(reader);
+      return report.findings.some((f) => f.code === RULES.zip64.code) ? "File is using Zip64(4gb+file Size)" : undefined;
+    }
+    if (magic !== "MSCF") return undefined;
     const report = await checkPackage(reader);
     if (report.findings.some((f) => f.code === RULES.rootFile.code)) return "There are files at the root of the cabinet.";
     const noInf = report.findings.filter((f) => f.code === RULES.folderWithoutInf.code).map((f) => f.file);

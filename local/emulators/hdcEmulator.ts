@@ -292,7 +292,7 @@ export function createHdcEmulator(options: HdcEmulatorOptions): HdcEmulator {
         ? "Commit processing failed (scripted by the emulator)."
         : !upload
           ? "No package was uploaded to the initialPackage URL before the commit."
-          : await blobs.cabinetRuleFailure(submission.uploadBlob, upload.length);
+          : await blobs.packageRuleFailure(submission.uploadBlob, upload.length);
     submission.upload = upload;
     submission.commit = { committedAtMs: clock.nowMs(), outcome: failureMessage ? "failed" : "complete", failureMessage, workflow: { ...current.workflow } };
     product.isCommitted = true;

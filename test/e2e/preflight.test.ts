@@ -235,4 +235,28 @@ describe("with PREFLIGHT=off the same bad package fails at Microsoft's commit, i
     expect(orchestrationSeconds(final)).toBeGreaterThanOrEqual(60);
     expect(stack.emulators.requests().entries.filter((e) => e.kind === "createProduct" && e.status < 300)).toHaveLength(1);
   });
+
+  toolIt("a Zip64 .hlkx gets a product and a submission, then fails at commit with Microsoft's Zip64 text", async () => {
+    const dir = scratch("preflight-off-hlkx-");
+    try {
+      writeTree(dir, SIGNED_HLKX_PARTS);
+      const file = bsdtarZip(dir, path.join(dir, "zip64.hlkx"), Object.keys(SIGNED_HLKX_PARTS).sort(), { zip64: true });
+      const created = stack.emulators.requests().entries.filter((e) => e.kind === "createProduct" && e.status < 300).length;
+      const blobName = "preflight-off-zip64-1.0.0.hlkx";
+      await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(blobName).uploadData(fs.readFileSync(file));
+      const id = await stack.submissions.findByBlob(blobName, 20_000);
+      const final = await waitForEnd(stack, id);
+
+      expect(final.runtimeStatus).toBe("Failed");
+      expect(final.custom.failureKind).toBe("microsoft");
+      expect(final.custom.commitStatus).toMatch(/commitFailed/i);
+      expect(JSON.stringify(final.raw)).toContain("File is using Zip64(4gb+file Size)");
+      expect(final.raw.preflight).toBeUndefined();
+      expect(final.custom.productId).toMatch(/^\d+$/);
+      expect(orchestrationSeconds(final)).toBeGreaterThanOrEqual(60);
+      expect(stack.emulators.requests().entries.filter((e) => e.kind === "createProduct" && e.status < 300)).toHaveLength(created + 1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
