@@ -6,6 +6,7 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { exitWithParentArgs, PARENT_LINK_STDIN } from "../parentLink";
@@ -72,6 +73,7 @@ export async function launchRealEngine(options: LaunchOptions): Promise<Launched
   if (!fs.existsSync(assembly)) {
     throw new Error(`real engine: the .NET host is not built (${assembly}); run: bash scripts/restore-conformance.sh`);
   }
+  if (options.localRpc) await requireFreePort(new URL(EXTENSION_RPC_BASE_URL));
   const started = Date.now();
   const workerScript = path.join(root, "dist", "local", "conformance", "worker.js");
   const workerArgs = options.appOnly ? ["--app-only"] : [];
@@ -114,6 +116,26 @@ export async function launchRealEngine(options: LaunchOptions): Promise<Launched
     process.removeListener("exit", kill);
     throw error;
   }
+}
+
+/**
+ * The extension's HTTP API has a fixed address, and a second host whose endpoint cannot bind still starts: the
+ * app's clients would then reach the other stack's extension (its instances, its storage). Refuse before starting.
+ */
+function requireFreePort(url: URL): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === "EADDRINUSE"
+            ? `real engine: ${url.host} is in use (another stack on Microsoft's engine is running on this machine?): the extension serves its HTTP API there, one host per machine`
+            : `real engine: cannot check ${url.host}: ${error.message}`,
+        ),
+      ),
+    );
+    probe.listen(Number(url.port), url.hostname, () => probe.close(() => resolve()));
+  });
 }
 
 /** Waits for a child's "READY <port>" line; other stdout lines are the extension's event log (dropped). */

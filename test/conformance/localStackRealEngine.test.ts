@@ -122,6 +122,11 @@ if (!host.assembly && inCi) {
     expect(body).toEqual(expect.objectContaining({ instanceId: first.id, runtimeStatus: first.runtimeStatus }));
   });
 
+  it("a second stack on Microsoft's engine is refused while this one holds the extension's address", async () => {
+    // Its host would start without its HTTP API, and its clients would reach this stack's extension instead.
+    await expect(startTestStack({ engine: "real", virtualClock: false })).rejects.toThrow(/127\.0\.0\.1:17071 is in use/);
+  });
+
   it("shows no secret in what users read, nor in the runtime's log (the extension's and the worker's lines included)", () => {
     expect(readBack.length).toBeGreaterThanOrEqual(4);
     for (const text of readBack) expectNothingSecret(stack, text);
