@@ -277,7 +277,34 @@ export const DASHBOARD_SCRIPT = String.raw`
       main.appendChild(el("h3", { text: "Error report" }));
       main.appendChild(el("pre", { "data-section": "error-report", text: view.errorReport }));
     }
+    var checks = renderChecks(view);
+    if (checks) main.appendChild(checks);
     if (view.label) main.appendChild(renderLabel(view.label, view.id));
+  }
+  // What the service checked of the package (issue 37: preflight before Microsoft; issue 36: Microsoft's signed
+  // package after) and the label a dry-run policy would produce, as the status has them.
+  function renderChecks(view) {
+    var preflight = view.preflight, verification = view.signedPackageVerification, preview = view.labelPreview;
+    if (!preflight && !verification && !preview) return null;
+    var box = el("section", { class: "checks", "data-section": "checks" }, [el("h3", { text: "Package checks" })]);
+    var list = el("dl");
+    if (preflight) {
+      list.appendChild(fact("preflight", preflight.verdict));
+      if (preflight.findings && preflight.findings.length) list.appendChild(fact("findings", "", el("ol", { "data-list": "findings" }, preflight.findings.map(function (f) {
+        return el("li", { text: f.code + " (" + f.severity + "): " + f.message + (f.file ? " [" + f.file + (f.line ? ":" + f.line : "") + "]" : "") });
+      }).concat(preflight.moreFindings ? [el("li", { text: "… " + preflight.moreFindings + " more in the manifest" })] : []))));
+      if (preflight.hardwareIds && preflight.hardwareIds.length) list.appendChild(fact("hardware ids", "", el("ol", { "data-list": "hardware-ids" }, preflight.hardwareIds.map(function (h) { return el("li", { text: h }); }).concat(preflight.moreHardwareIds ? [el("li", { text: "… " + preflight.moreHardwareIds + " more" })] : []))));
+    }
+    if (preview) {
+      list.appendChild(fact("label preview", preview.destination + ": " + preview.name + " — " + preview.hardwareIdCount + " hardware id(s), " + (preview.operatingSystemCodes || []).join(", ")));
+      if (preview.problems && preview.problems.length) list.appendChild(fact("label problems", "", el("ul", {}, preview.problems.map(function (p) { return el("li", { text: p }); }))));
+    }
+    if (verification) {
+      list.appendChild(fact("signed package", verification.verdict + (verification.reason ? " — " + verification.reason : "") + (verification.verdict === "verified" ? " (" + verification.catalogCount + " catalog(s), " + verification.infCount + " INF(s))" : "")));
+      if (verification.failures && verification.failures.length) list.appendChild(fact("signed package failures", "", el("ol", {}, verification.failures.map(function (f) { return el("li", { text: f.file + " (" + f.check + "): " + f.reason }); }))));
+    }
+    box.appendChild(list);
+    return box;
   }
 
   // ---------------------------------------------------------------- approvals (Sign.Approve)

@@ -13,6 +13,8 @@ import { chromium, type Browser, type Page, type Request } from "playwright-core
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { instanceIdForPackage } from "../../src/domain/instanceId";
+import { writeCab } from "../../src/preflight/cabWriter";
+import { RULES } from "../../src/preflight/rules";
 import type { LabelReport } from "../../src/domain/types";
 import { labelBehaviourPatch } from "../../local/emulators/shippingLabels";
 import { dropPackage, expectNothingSecret, startTestStack, waitForEnd, type TestStack } from "../support/stack";
@@ -30,6 +32,7 @@ const browserIt = HAVE_CHROMIUM || process.env.CI === "true" ? it : it.skip;
 
 interface RunIds {
   signed: string;
+  refused: string;
   failed: string;
   rejected: string;
   running: string;
@@ -57,6 +60,14 @@ describe("operators' dashboard and rejected drops", () => {
     ids.failed = await stack.submissions.findByBlob(await dropPackage(stack, "dash-failed"), 20_000);
     expect((await waitForEnd(stack, ids.failed)).runtimeStatus).toBe("Failed");
     stack.emulators.configure({ workflow: { failAtStep: undefined, failMessages: undefined } });
+
+    // A CAB with files at its root: refused by preflight before anything is created at Microsoft.
+    const refusedBlob = "dash-refused-1.0.0.cab";
+    await stack.blobService.getContainerClient(APP_CONTAINERS.drops).getBlockBlobClient(refusedBlob).uploadData(
+      Buffer.from(writeCab([{ path: "contoso.inf", data: Buffer.from('[Version]\r\nSignature="$WINDOWS NT$"\r\n') }, { path: "contoso.sys", data: Buffer.from("MZ") }])),
+    );
+    ids.refused = await stack.submissions.findByBlob(refusedBlob, 20_000);
+    expect((await waitForEnd(stack, ids.refused)).stage).toBe("rejected");
 
     rejectedBlob = "dash-rejected-1.0.0.zip";
     ids.rejected = await dropRejected(rejectedBlob);
@@ -176,14 +187,15 @@ describe("operators' dashboard and rejected drops", () => {
         running: "1",
         succeeded: expect.stringMatching(/^[12]$/),
         failed: "1",
-        rejected: "1",
+        // The drop that is not a package and the CAB preflight refused.
+        rejected: "2",
         cancelled: "0",
       });
       for (const [kind, id] of Object.entries(ids)) {
         const row = page.locator(`tr[data-id="${id}"]`);
         await expect(row.count()).resolves.toBe(1);
         const stage = await row.locator(".badge").textContent();
-        expect({ kind, stage }).toEqual({ kind, stage: { signed: "succeeded", failed: "failed", rejected: "rejected", running: "creatingSubmission" }[kind] });
+        expect({ kind, stage }).toEqual({ kind, stage: { signed: "succeeded", refused: "rejected", failed: "failed", rejected: "rejected", running: "creatingSubmission" }[kind] });
       }
       // Filters: package prefix and id prefix.
       await page.fill("#f-package", `${APP_CONTAINERS.drops}/dash-failed`);
@@ -234,8 +246,25 @@ describe("operators' dashboard and rejected drops", () => {
       expect(await page.locator('[data-link="partner-center"]').getAttribute("href")).toBe(
         `https://partner.microsoft.com/en-us/dashboard/hardware/driver/${view.productId}/submission/${view.submissionId}`,
       );
+      // What was checked of the package: the sample HLKX passed preflight; its signed package is not a CAB's.
+      const checks = page.locator('[data-section="checks"]');
+      expect(await checks.locator('[data-fact="preflight"]').textContent()).toBe(view.preflight.verdict);
+      expect(view.preflight.verdict).toBe("clean");
+      expect(await checks.locator('[data-fact="signed package"]').textContent()).toContain(`notApplicable — ${view.signedPackageVerification.reason}`);
       await screenshot("run");
       await expectPageClean();
+
+      // A CAB refused by preflight: every finding with its code, severity and file, as the status has them.
+      const refused = await json(`/submissions/${ids.refused}`);
+      expect(refused.preflight.verdict).toBe("refused");
+      await page.goto(`${stack.apiUrl}/dashboard?id=${ids.refused}&code=${encodeURIComponent(stack.functionKey)}`);
+      await page.locator('[data-list="findings"] li').first().waitFor();
+      const findings = await page.locator('[data-list="findings"] li').allTextContents();
+      expect(findings).toEqual(
+        refused.preflight.findings.map((f: { code: string; severity: string; message: string; file: string | null; line: number | null }) => `${f.code} (${f.severity}): ${f.message}${f.file ? ` [${f.file}${f.line ? `:${f.line}` : ""}]` : ""}`),
+      );
+      expect(findings.join("\n")).toContain(RULES.rootFile.code);
+      expect(await page.locator('[data-fact="preflight"]').textContent()).toBe("refused");
 
       // A failed run: Microsoft's messages and a Retry action.
       await page.goto(`${stack.apiUrl}/dashboard?id=${ids.failed}&code=${encodeURIComponent(stack.functionKey)}`);
