@@ -9,11 +9,14 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { TableClient } from "@azure/data-tables";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { readHostSettings } from "../../local/runtime/hostJson";
+import { CLOUD_EVENT_TYPE_PREFIX, verifySignature } from "../../src/notifications/cloudEvent";
 import { dropPackage, durableKeyHeaders, emulatorCounts, expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
 
 const root = path.resolve(__dirname, "../..");
@@ -21,6 +24,7 @@ const inCi = process.env.CI === "true";
 const HTTP_CONTAINER = "real-engine-http";
 const ENDED_MS = 150_000;
 /** Polls every 2-4 s on the real clock (the app's defaults wait a minute and more). */
+const WEBHOOK_SECRET = "real-engine-webhook-secret-0123";
 const SHORT_WAITS = { POLL_INITIAL_SECONDS: "2", POLL_MAX_SECONDS: "4", ACTIVITY_RETRY_FIRST_SECONDS: "1", ACTIVITY_RETRY_MAX_SECONDS: "4" };
 
 function restoreHost(): { assembly?: string; problem?: string } {
@@ -44,16 +48,35 @@ if (!host.assembly && inCi) {
   /** Everything users could read back, checked for secrets at the end. */
   const readBack: string[] = [];
 
+  /** What a webhook receiver got: the notifications go through queueNotification, an activity with a durable client. */
+  const received: { body: string; signature?: string }[] = [];
+  const receiver = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      received.push({ body: Buffer.concat(chunks).toString("utf8"), signature: request.headers["x-signature-256"] as string | undefined });
+      response.writeHead(200).end();
+    });
+  });
+
   beforeAll(async () => {
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     stack = await startTestStack({
       engine: "real",
       virtualClock: false,
       behaviour: { workflow: { stepSeconds: 1, commitSeconds: 1 } },
-      appSettings: { ...SHORT_WAITS, SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}` },
+      appSettings: {
+        ...SHORT_WAITS,
+        SUBMISSION_CONTAINERS: `${APP_CONTAINERS.drops},${HTTP_CONTAINER}`,
+        NOTIFY_WEBHOOK_URLS: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+        NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      },
     });
   });
   afterAll(async () => {
     await stack?.stop();
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
   });
 
   /** The instance row as the extension keeps it (its own table), or undefined. */
@@ -88,6 +111,15 @@ if (!host.assembly && inCi) {
     readBack.push(JSON.stringify(listed.map((v) => v.raw)));
     expect(listed.map((v) => v.id)).toContain(id);
     expect(fs.readFileSync(stack.runtimeLogFile, "utf8")).toContain("Microsoft's Durable Task extension runs the orchestrations");
+
+    // The worker's activity started the delivery orchestration through the extension's HTTP API: one signed event.
+    const deadline = Date.now() + 60_000;
+    const succeeded = () => received.filter((r) => (JSON.parse(r.body) as { type: string; subject: string }).subject === id);
+    while (succeeded().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+    const events = succeeded();
+    expect(events.map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual([`${CLOUD_EVENT_TYPE_PREFIX}succeeded`]);
+    expect(verifySignature(events[0].body, WEBHOOK_SECRET, events[0].signature)).toBe(true);
+    readBack.push(events[0].body);
   });
 
   it("POST /api/submissions starts on the extension and cancel terminates it there", async () => {
@@ -133,6 +165,7 @@ if (!host.assembly && inCi) {
     const log = fs.readFileSync(stack.runtimeLogFile, "utf8");
     expect(log).toContain("real engine");
     expectNothingSecret(stack, log);
+    expect(log).not.toContain(WEBHOOK_SECRET);
     // The host's and the worker's command lines (what `ps` shows every user) carry no key either.
     const pids = /host pid (\d+), worker pid (\d+)/.exec(log);
     expect(pids).not.toBeNull();
