@@ -14,7 +14,7 @@ import { normalizeEtag } from "../domain/instanceId";
 import { packageExtension } from "../domain/packageRules";
 import type { PreflightFinding, PreflightInf } from "../domain/types";
 import type { RangeReader } from "../preflight/rangeReader";
-import { checkHlkx, checkPackage } from "../preflight/rules";
+import { checkHlkx, checkPackage, RULES } from "../preflight/rules";
 import type { PreflightPackageInput, PreflightPackageOutput } from "./contract";
 import type { ActivityDeps } from "./deps";
 import { TerminalActivityError } from "./errors";
@@ -23,6 +23,13 @@ import { TerminalActivityError } from "./errors";
 export const MAX_RANGE_BYTES = 4 * 1024 * 1024;
 /** Bytes of the package one preflight may read in total (tables plus the folders holding INFs). */
 export const MAX_PREFLIGHT_READ_BYTES = 512 * 1024 * 1024;
+/**
+ * A read the caps above do not allow: the package is left uninspected (a warning, PKG009) rather than the run
+ * failed, as the reader does for content it cannot decode. A package this large in its tables is unusual, not bad;
+ * Microsoft still checks it.
+ */
+class PreflightBudgetExceeded extends Error {}
+
 /** Findings returned (and so kept in history): the rest are counted in one more finding. */
 export const MAX_FINDINGS = 50;
 export const MAX_HARDWARE_IDS = 200;
@@ -48,7 +55,15 @@ export async function preflightPackage(input: PreflightPackageInput, deps: Activ
   // (attestation intent is not asserted: the emulator and existing flows sign unsigned test CABs).
   const options = { maxPackageBytes: deps.config.settings.MAX_PACKAGE_BYTES };
   // HLK archives carry no INFs the rules read (the driver is inside the HLK results): no hardware ids.
-  const report = extension === ".cab" ? await checkPackage(reader, options) : await checkHlkx(reader, options);
+  let report;
+  try {
+    report = extension === ".cab" ? await checkPackage(reader, options) : await checkHlkx(reader, options);
+  } catch (error) {
+    if (!(error instanceof PreflightBudgetExceeded)) throw error;
+    deps.log(`Preflight of ${container}/${blobName}: not inspected (${error.message}), ${reader.bytesRead} of ${reader.size} bytes read`);
+    const message = `Not inspected: ${error.message}. The package goes to Microsoft without these checks (driver-sign check reads it whole)`;
+    return { verdict: "warnings", findings: [{ code: RULES.notInspected.code, severity: "warning", message, file: null, line: null }], hardwareIds: [], bytesRead: reader.bytesRead, infs: [] };
+  }
 
   const hardwareIds = [...new Set(report.drivers.flatMap((driver) => driver.infs.flatMap((inf) => inf.hardwareIds)))];
   // Per INF for the label preview, within the same bound on hardware ids in all.
@@ -97,10 +112,10 @@ function blobRangeReader(client: BlockBlobClient, size: number, etag: string | u
       if (window && offset >= window.offset && offset + length <= window.offset + window.bytes.length) {
         return window.bytes.subarray(offset - window.offset, offset - window.offset + length);
       }
-      if (length > MAX_RANGE_BYTES) throw new TerminalActivityError(`Preflight would read ${length} bytes at once from ${input.package.blobName}, over the ${MAX_RANGE_BYTES}-byte cap`);
+      if (length > MAX_RANGE_BYTES) throw new PreflightBudgetExceeded(`it would read ${length} bytes at once (a table over the ${MAX_RANGE_BYTES}-byte cap of one read)`);
       const fetchLength = length < READ_AHEAD_BYTES ? Math.min(READ_AHEAD_BYTES, size - offset) : length;
       if (reader.bytesRead + fetchLength > MAX_PREFLIGHT_READ_BYTES) {
-        throw new TerminalActivityError(`Preflight of ${input.package.blobName} would read over ${MAX_PREFLIGHT_READ_BYTES} bytes; switch PREFLIGHT off for this package or split it`);
+        throw new PreflightBudgetExceeded(`it would read over ${MAX_PREFLIGHT_READ_BYTES} bytes of the package (the cap of one preflight)`);
       }
       let buffer: Buffer;
       try {

@@ -103,6 +103,37 @@ describe("preflightPackage", () => {
   });
 });
 
+/** A plain (no Zip64) zip of empty stored entries: local headers, central directory, end record (APPNOTE 4.3). */
+function storedZip(names: string[]): Buffer {
+  const locals: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const name of names) {
+    const nameBytes = Buffer.from(name, "utf8");
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(nameBytes.length, 26);
+    locals.push(local, nameBytes);
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE(20, 4);
+    entry.writeUInt16LE(20, 6);
+    entry.writeUInt16LE(nameBytes.length, 28);
+    entry.writeUInt32LE(offset, 42);
+    central.push(entry, nameBytes);
+    offset += 30 + nameBytes.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(names.length, 8);
+  end.writeUInt16LE(names.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
 describe("preflightPackage on HLK archives (.hlkx/.hckx)", () => {
   const MIB = 1024 * 1024;
   let work: string;
@@ -178,6 +209,19 @@ describe("preflightPackage on HLK archives (.hlkx/.hckx)", () => {
     } finally {
       gets.mockRestore();
     }
+  });
+
+  it("an archive whose central directory is over one read's cap is left uninspected with a warning (PKG009), not failed", async () => {
+    // 17,000 empty stored entries with 230-character names: a 4.7 MB central directory (cap: MAX_RANGE_BYTES, 4 MiB).
+    const names = Array.from({ length: 17_000 }, (_, i) => `hck/data/${String(i).padStart(5, "0")}-${"r".repeat(215)}.xml`);
+    const zip = storedZip(names);
+    const etag = await put("huge-directory.hlkx", zip);
+    const result = await preflightPackage(input("huge-directory.hlkx", etag), deps());
+    expect(result.verdict).toBe("warnings");
+    expect(result.findings).toEqual([expect.objectContaining({ code: "PKG009", severity: "warning", message: expect.stringContaining("Not inspected: it would read") })]);
+    expect(result.findings[0].message).toContain(`cap of one read`);
+    // Only the tail was read before the directory's size was known.
+    expect(result.bytesRead).toBeLessThan(256 * 1024);
   });
 
   toolIt("an .hlkx replaced since the run started is the terminal 'package changed' failure", async () => {
