@@ -210,6 +210,10 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   // A redelivered event for a version whose run retention purged: it ran; a drop never restarts a run (issue 30).
   const purged = await readPurgeRecord(getBlobServiceClient(config), config, instanceId);
   if (purged) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: purged.runtimeStatus });
+  // Event Grid sends one event per stored version, so another delivery for it is a redelivery: it finds the run
+  // the first one started even when the sidecar's `signing` changed in between (that run has the other kind's id).
+  const otherDrop = await dropRunOfOtherKind(client, location, verified.etag, instanceId);
+  if (otherDrop) return decide({ action: "alreadyStarted", instanceId: otherDrop.instanceId, runtimeStatus: otherDrop.runtimeStatus });
 
   if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem));
   const fields: Omit<Sidecar, "publish"> = sidecar.found ? sidecar.sidecar : {};
@@ -231,6 +235,21 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   const start = await startOrFindRunning(client, CURRENT_SUBMIT_DRIVER, instanceId, input);
   if (!start.started) return decide({ action: "alreadyStarted", instanceId, runtimeStatus: start.runtimeStatus });
   return decide({ action: "started", instanceId });
+}
+
+/** A run a drop of this version started under the other signing kind's id, if there is one. */
+async function dropRunOfOtherKind(
+  client: ReturnType<typeof durableClientFor>,
+  location: { container: string; blobName: string },
+  etag: string,
+  instanceId: string,
+): Promise<{ instanceId: string; runtimeStatus: string } | undefined> {
+  const ids = [instanceIdForPackage(location.container, location.blobName, etag), instanceIdForPackage(location.container, location.blobName, etag, "preproduction")];
+  for (const id of ids.filter((candidate) => candidate !== instanceId)) {
+    const status = await findInstance(client, id, { showInput: true });
+    if ((status?.input as { requestedBy?: unknown } | undefined)?.requestedBy === "eventGrid") return { instanceId: id, runtimeStatus: String(status!.runtimeStatus) };
+  }
+  return undefined;
 }
 
 app.eventGrid("packageDropped", {

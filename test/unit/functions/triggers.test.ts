@@ -958,6 +958,39 @@ describe("GET /api/submissions: paged and filtered", () => {
   });
 });
 
+describe("a redelivered drop whose sidecar changed its signing kind since the first delivery", () => {
+  const run = (name: string, instanceId: string, requestedBy: string) => ({ name, instanceId, runtimeStatus: "Running", input: { requestedBy }, createdTime: "", lastUpdatedTime: "" });
+
+  test("finds the preprod run the first delivery started (the sidecar no longer asks for preproduction): nothing starts", async () => {
+    putPackage("r.cab", "e");
+    const preprodId = instanceIdForPackage("driver-drops", "r.cab", '"e"', "preproduction");
+    const { client, started } = fakeClient([run("signPreproduction", preprodId, "eventGrid")]);
+    const decision = await handlePackageDropped(blobCreated("r.cab", {}, { eTag: "e" }), contextFor("packageDropped", client));
+    expect(decision).toMatchObject({ action: "alreadyStarted", instanceId: preprodId });
+    expect(started).toHaveLength(0);
+  });
+
+  test("finds the product run the first delivery started (the sidecar now asks for preproduction): nothing starts", async () => {
+    putPackage("q.cab", "e");
+    blobs.set("driver-drops/q.cab.json", { content: Buffer.from(JSON.stringify({ signing: "preproduction" })), etag: "s" });
+    const productId = instanceIdForPackage("driver-drops", "q.cab", '"e"');
+    const { client, started } = fakeClient([run("submitDriver", productId, "eventGrid")]);
+    const decision = await handlePackageDropped(blobCreated("q.cab", {}, { eTag: "e" }), contextFor("packageDropped", client));
+    expect(decision).toMatchObject({ action: "alreadyStarted", instanceId: productId });
+    expect(started).toHaveLength(0);
+  });
+
+  test("a run of the other kind that an HTTP caller started is not the drop's: the drop starts its own kind", async () => {
+    putPackage("h.cab", "e");
+    const preprodId = instanceIdForPackage("driver-drops", "h.cab", '"e"', "preproduction");
+    const { client, started } = fakeClient([run("signPreproduction", preprodId, "http")]);
+    const decision = await handlePackageDropped(blobCreated("h.cab", {}, { eTag: "e" }), contextFor("packageDropped", client));
+    const productId = instanceIdForPackage("driver-drops", "h.cab", '"e"');
+    expect(decision).toEqual({ action: "started", instanceId: productId });
+    expect(started).toEqual([expect.objectContaining({ name: "submitDriver", instanceId: productId })]);
+  });
+});
+
 describe("a preprod run under the product id (started before preprod runs had ids of their own)", () => {
   const legacyPreprod = (instanceId: string) => ({ name: "signPreproduction", instanceId, runtimeStatus: "Completed", input: { round: 1 }, createdTime: "", lastUpdatedTime: "" });
 
