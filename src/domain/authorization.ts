@@ -40,8 +40,11 @@ export const PERMISSIONS = {
   "label.changeStatus": { "Sign.Publish": "own", "Sign.Operate": "any" },
   /** GET /api/dashboard: the page shows each signed-in user what they may do; operators see every owner's. */
   "dashboard.view": { "Sign.Submit": "own", "Sign.Publish": "own", "Sign.Approve": "own", "Sign.Operate": "any" },
-  /** Records of drops the blob trigger refused (in the list and status views). */
-  "rejectedDrop.read": { "Sign.Operate": "any" },
+  /**
+   * Records of drops the blob trigger refused (in the list and status views): operators see all, a submitter the
+   * ones of drops that were theirs (an upload URL they asked for, or their DROP_OWNERS prefix).
+   */
+  "rejectedDrop.read": { "Sign.Submit": "own", "Sign.Operate": "any" },
   /** GET /api/audit: the audit trail (issue 33), every principal's records. */
   "audit.read": { "Sign.Operate": "any" },
   /** POST /api/submissions/{id}/approvals: approve or reject a label waiting for approval (never one the caller asked for). */

@@ -65,6 +65,6 @@ function auditTargetOf(status: { instanceId?: string; customStatus?: unknown; ou
 
 /** The same rule for filtering a list: what is left out is not a refusal. */
 export function isVisibleTo(context: InvocationContext, action: Action, status: { name?: string; input?: unknown }): boolean {
-  if (status.name === RECORD_REJECTED_DROP) return mayTouch(context, "rejectedDrop.read", undefined);
+  if (status.name === RECORD_REJECTED_DROP) return mayTouch(context, "rejectedDrop.read", ownerIn(status.input));
   return mayTouch(context, action, ownerIn(status.input));
 }

@@ -21,6 +21,7 @@ import {
   sidecarNameFor,
 } from "../domain/packageRules";
 import { redactSecrets } from "../domain/redact";
+import type { Owner } from "../domain/authorization";
 import { dropOwnerFor } from "../domain/dropOwners";
 import { getBlobServiceClient } from "../storage/blobService";
 import { recordRejection } from "../storage/manifests";
@@ -127,6 +128,7 @@ async function reject(
   instanceId: string,
   pkg: PackageRef,
   reason: string,
+  owner: Owner | undefined,
 ): Promise<DropDecision> {
   context.warn(`packageDropped: rejected ${pkg.container}/${pkg.blobName}: ${redactSecrets(reason)}`);
   const manifest = await recordRejection(getBlobServiceClient(config), config, {
@@ -137,7 +139,7 @@ async function reject(
     reason,
     finishedAt: new Date().toISOString(),
   });
-  await listRejection(context, instanceId, { package: pkg, reason, manifest, ...(notificationsConfigured(config) ? { notify: true } : {}) });
+  await listRejection(context, instanceId, { package: pkg, reason, manifest, ...(notificationsConfigured(config) ? { notify: true } : {}), ...(owner ? { owner } : {}) });
   return { action: "rejected", instanceId, reason };
 }
 
@@ -183,22 +185,24 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   // From the blob's real ETag, never from the event id: one instance per stored version.
   // A preprod drop's own id is chosen once its sidecar is read (below); rejections before that use this one.
   let instanceId = instanceIdForPackage(location.container, location.blobName, verified.etag);
+  // Whose drop (issue 32), as far as known before the upload record is read: the DROP_OWNERS owner of its prefix.
+  const configuredOwner = dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName);
 
   const nameProblem = blobNameProblem(location.blobName);
-  if (nameProblem) return decide(await reject(config, context, instanceId, pkg, `blobName ${nameProblem}`));
+  if (nameProblem) return decide(await reject(config, context, instanceId, pkg, `blobName ${nameProblem}`, configuredOwner));
   const problem = packageProblem(location.blobName, verified.contentLength);
   if (problem) {
     const field = verified.contentLength === 0 && problem.startsWith("is empty") ? "contentLength" : "blobName";
-    return decide(await reject(config, context, instanceId, pkg, `${field}: package ${problem}`));
+    return decide(await reject(config, context, instanceId, pkg, `${field}: package ${problem}`, configuredOwner));
   }
 
   // Size limit, and for a POST /api/uploads blob: the claimed size and the pinned ETag (pinned now if first).
   const admission = await admitPackage(getBlobServiceClient(config), config, { ...location, etag: verified.etag, contentLength: verified.contentLength }, new Date().toISOString());
-  if (!admission.ok) return decide(await reject(config, context, instanceId, pkg, `${admission.field}: ${admission.reason}`));
+  if (!admission.ok) return decide(await reject(config, context, instanceId, pkg, `${admission.field}: ${admission.reason}`, configuredOwner));
   if (admission.sha256) pkg.sha256 = admission.sha256;
   // Whose package (issue 32): the caller who asked for its upload URL, else the DROP_OWNERS owner of its
   // container/prefix; neither: operators only.
-  const owner = admission.owner ?? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName);
+  const owner = admission.owner ?? configuredOwner;
 
   const client = durableClientFor(context);
   const sidecar = await readSidecar(getBlobServiceClient(config), location.container, location.blobName);
@@ -215,14 +219,14 @@ export async function handlePackageDropped(event: EventGridEvent, context: Invoc
   const otherDrop = await dropRunOfOtherKind(client, location, verified.etag, instanceId);
   if (otherDrop) return decide({ action: "alreadyStarted", instanceId: otherDrop.instanceId, runtimeStatus: otherDrop.runtimeStatus });
 
-  if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem));
+  if (sidecar.found && "problem" in sidecar) return decide(await reject(config, context, instanceId, pkg, sidecar.problem, owner));
   const fields: Omit<Sidecar, "publish"> = sidecar.found ? sidecar.sidecar : {};
   const publish = sidecar.found && "publish" in sidecar ? sidecar.publish : undefined;
   const { submissionName, submissionType, signing, ...product } = fields;
   if (signing === "preproduction") {
     const combination = preprodCombinationProblems({ ...fields, publish });
     if (combination.length > 0) {
-      return decide(await reject(config, context, instanceId, pkg, `sidecar ${sidecarNameFor(location.blobName)}: ${combination.map((p) => `${p.field} ${p.reason}`).join("; ")}`));
+      return decide(await reject(config, context, instanceId, pkg, `sidecar ${sidecarNameFor(location.blobName)}: ${combination.map((p) => `${p.field} ${p.reason}`).join("; ")}`, owner));
     }
     const preprodInput = buildSignPreproductionInput({ package: pkg, requestedBy: "eventGrid", owner }, config);
     const started = await startOrFindRunning(client, SIGN_PREPRODUCTION_ORCHESTRATOR, instanceId, preprodInput);

@@ -5,6 +5,7 @@
  * the rejection beside real submissions. Nothing is submitted to Microsoft.
  */
 import * as df from "durable-functions";
+import type { Owner } from "../domain/authorization";
 import type { BlobLocation, PackageRef, RejectedDropStatus } from "../domain/types";
 import { truncate } from "./customStatus";
 import { queueNotificationBestEffort } from "./notify";
@@ -20,6 +21,11 @@ export interface RecordRejectedDropInput {
   reason: string;
   manifest?: BlobLocation;
   notify?: boolean;
+  /**
+   * Whose drop it was, when known (the upload URL's caller or the DROP_OWNERS owner): they may read the
+   * rejection like their runs (issue 32). Read by the HTTP views only; the orchestration never does.
+   */
+  owner?: Owner;
 }
 
 export interface RejectedDropSummary {

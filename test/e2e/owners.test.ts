@@ -207,8 +207,27 @@ describe("each submission's owner (entra mode)", () => {
     expect((await call("alice", "GET", `/submissions/${unownedDropId}/manifest?as=json`)).status).toBe(404);
   });
 
+  let teamRejectedId: string;
+
+  it("a drop refused at the door under bob's DROP_OWNERS prefix is his to read (status, list, manifest); alice gets 404", async () => {
+    const drops = stack.blobService.getContainerClient(APP_CONTAINERS.drops);
+    // Not a package extension: refused by the trigger before anything starts, recorded as a rejected drop.
+    const blobName = "team-b/owner-team-notes-1.0.0.txt";
+    await drops.getBlockBlobClient(blobName).uploadData(Buffer.from("not a driver package"));
+    teamRejectedId = await waitForInstanceOf(blobName);
+    await waitUntilEnded(teamRejectedId);
+    const seen = await call("bob", "GET", `/submissions/${teamRejectedId}`);
+    expect(seen.status).toBe(200);
+    expect(seen.json).toMatchObject({ stage: "rejected", outcome: "rejected", owner: { objectId: oid.bob, name: "team B" } });
+    expect(String(seen.json.reason)).toContain("blobName");
+    expect(await listedIds("bob")).toEqual([bobUploadId, teamDropId, teamRejectedId].sort());
+    expect((await call("bob", "GET", `/submissions/${teamRejectedId}/manifest?as=json`)).status).toBe(200);
+    expect((await call("alice", "GET", `/submissions/${teamRejectedId}`)).status).toBe(404);
+    expect(await listedIds("alice")).toEqual([aliceId]);
+  });
+
   it("an operator sees everyone's submissions and files and may cancel any (409 here: they have ended)", async () => {
-    expect(await listedIds("olga")).toEqual([aliceId, bobUploadId, teamDropId, unownedDropId].sort());
+    expect(await listedIds("olga")).toEqual([aliceId, bobUploadId, teamDropId, unownedDropId, teamRejectedId].sort());
     for (const id of [aliceId, bobUploadId, unownedDropId]) {
       expect((await call("olga", "GET", `/submissions/${id}/manifest?as=json`)).status).toBe(200);
       expect((await call("olga", "POST", `/submissions/${id}/cancel`)).status).toBe(409);

@@ -14,9 +14,9 @@ const mayAttribute = (html: string) => /data-may="([^"]*)"/.exec(html)?.[1].spli
 describe("what the page says a caller may do", () => {
   test("a submitter: own runs, no labels, no audit, no approvals", () => {
     const html = dashboardHtml("n0nce", user("Sign.Submit"));
-    expect(mayAttribute(html)).toEqual(["upload.create", "submission.start", "submission.resume", "submission.status", "submission.list", "submission.files", "submission.cancel", "dashboard.view"]);
+    expect(mayAttribute(html)).toEqual(["upload.create", "submission.start", "submission.resume", "submission.status", "submission.list", "submission.files", "submission.cancel", "dashboard.view", "rejectedDrop.read"]);
     expect(mayLine(user("Sign.Submit"))).toBe(
-      "You may: ask for upload URLs (your own); start and retry signing (your own); resume a submission by its ids (your own); see run status (your own); list runs (your own); download signed packages and manifests (your own); cancel runs (your own).",
+      "You may: ask for upload URLs (your own); start and retry signing (your own); resume a submission by its ids (your own); see run status (your own); list runs (your own); download signed packages and manifests (your own); cancel runs (your own); see rejected drops (your own).",
     );
     expect(html).toContain('<p id="may" class="notice">You may: ask for upload URLs (your own);');
   });

@@ -21,6 +21,7 @@ const EXPECTED: Record<string, Partial<Record<Action, string>>> = {
     "submission.files": "own",
     "submission.cancel": "own",
     "dashboard.view": "own",
+    "rejectedDrop.read": "own",
   },
   "Sign.Publish": { "label.create": "own", "label.list": "own", "label.change": "own", "label.cancel": "own", "label.changeStatus": "own", "dashboard.view": "own" },
   "Sign.Approve": { "approval.decide": "others", "approval.list": "any", "dashboard.view": "own" },
