@@ -325,7 +325,8 @@ export const DASHBOARD_SCRIPT = String.raw`
   }
   function renderApproval(item) {
     var box = el("div", { class: "approval", "data-label-run": item.labelRun }, [
-      el("h3", {}, ["Label run ", el("code", { text: item.labelRun }), " of ", el("a", { href: "#run=" + encodeURIComponent(item.id), text: item.id })]),
+      // The submission is linked only for callers the server lets open it (mayView); the label itself is all here.
+      el("h3", {}, ["Label run ", el("code", { text: item.labelRun }), " of ", item.mayView ? el("a", { href: "#run=" + encodeURIComponent(item.id), "data-link": "run", text: item.id }) : el("code", { "data-approval": "run-id", text: item.id })]),
       approvalFacts(item),
     ]);
     if (!item.mayDecide) {

@@ -24,7 +24,7 @@ import { callerOf } from "../identity/caller";
 import { durableClientFor, findInstance, TERMINAL_RUNTIME_STATUSES } from "../instances/durableClient";
 import { isSubmitDriverName } from "../orchestrators/versions";
 import { noteAudit } from "./auditTrail";
-import { scopeFor } from "./access";
+import { isVisibleTo, scopeFor } from "./access";
 import { HTTP_AUTH_LEVEL } from "./callerGate";
 import { labelRuns, MAX_LABEL_RUNS } from "./labels";
 import { apiLink } from "./publicUrls";
@@ -131,7 +131,8 @@ export const MAX_LISTED_APPROVALS = 200;
 /**
  * GET /api/approvals (approval.list, Sign.Approve): every label run waiting for approval, with the
  * exact label (summary, hardware id sample, CHIDs, audiences, dates), the requester, the deadline,
- * and whether this caller may decide it (not the requester, nor the owner of a run with none).
+ * whether this caller may decide it (not the requester, nor the owner of a run with none), and whether
+ * it may open the submission itself (mayView).
  */
 export async function handleListApprovals(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const client = durableClientFor(context);
@@ -144,12 +145,12 @@ export async function handleListApprovals(_request: HttpRequest, context: Invoca
     const label = custom?.label as LabelReport | undefined;
     if (!custom?.parentInstanceId || label?.phase !== "awaitingApproval") continue;
     const requester = label.approval?.requester;
+    const parent = await findInstance(client, custom.parentInstanceId, { showInput: true });
     let mayDecide = !isSameParty({ objectId: caller.objectId }, requester);
-    if (mayDecide && !requester) {
-      const parent = await findInstance(client, custom.parentInstanceId, { showInput: true });
-      mayDecide = !isSameParty({ objectId: caller.objectId }, ownerIn(parent?.input));
-    }
-    items.push({ id: custom.parentInstanceId, labelRun: status.instanceId, label, ...(requester ? { requester } : {}), deadline: label.approval?.deadline, mayDecide });
+    if (mayDecide && !requester) mayDecide = !isSameParty({ objectId: caller.objectId }, ownerIn(parent?.input));
+    // Whether the caller may open the submission itself (an approver without Sign.Submit/Operate may not): the page links it only then.
+    const mayView = parent !== undefined && isVisibleTo(context, "submission.status", parent);
+    items.push({ id: custom.parentInstanceId, labelRun: status.instanceId, label, ...(requester ? { requester } : {}), deadline: label.approval?.deadline, mayDecide, mayView });
   }
   items.sort((a, b) => String(a.deadline).localeCompare(String(b.deadline)));
   return { status: 200, jsonBody: { items: items.slice(0, MAX_LISTED_APPROVALS) } };

@@ -137,6 +137,14 @@ describe("approval of Windows Update labels (entra mode, real clock)", () => {
     const { requestedAt, deadline } = waiting.label.approval;
     expect(Date.parse(deadline) - Date.parse(requestedAt)).toBe(168 * 3600_000);
     expect(labelCreates()).toBe(0);
+
+    // GET /api/approvals lists it for approvers: bob may decide but not open alice's submission; alice (also an
+    // approver) may open it but not decide; a submitter without Sign.Approve is refused.
+    const forBob = ((await call("bob", "GET", "/approvals")).json.items as Json[]).find((item) => item.labelRun === `${id}-label-1`);
+    expect(forBob).toMatchObject({ id, mayDecide: true, mayView: false, requester: { objectId: oid.alice } });
+    const forAlice = ((await call("aliceApprover", "GET", "/approvals")).json.items as Json[]).find((item) => item.labelRun === `${id}-label-1`);
+    expect(forAlice).toMatchObject({ id, mayDecide: false, mayView: true });
+    expect((await call("sam", "GET", "/approvals")).status).toBe(403);
   });
 
   it("bad input is 400 naming the field; a submitter without Sign.Approve is 403; nothing is decided", async () => {
@@ -263,10 +271,14 @@ describe("approval of Windows Update labels (entra mode, real clock)", () => {
       expect(await hers.locator('[data-approval="not-yours"]').count()).toBe(1);
       expect(await hers.locator('[data-action="approve"]').count()).toBe(0);
       expect(await hers.locator('[data-action="reject"]').count()).toBe(0);
+      // Her own submission: linked. bob (Sign.Approve only) may not open it: its id without a link (a link would be a 404).
+      expect(await hers.locator('[data-link="run"]').getAttribute("href")).toBe(`#run=${id}`);
 
       const bob = await signIn("bob", ["Sign.Approve"]);
       const item = bob.locator(`[data-label-run="${run}"]`);
       await item.waitFor();
+      expect(await item.locator('[data-link="run"]').count()).toBe(0);
+      expect(await item.locator('[data-approval="run-id"]').textContent()).toBe(id);
       const factOf = async (name: string) => (await item.locator(`[data-fact="${name}"]`).textContent())?.trim();
       expect(await factOf("destination")).toBe("windowsUpdate");
       expect(Number(await factOf("hardware ids"))).toBeGreaterThan(0);
