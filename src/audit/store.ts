@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { RestError, type BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import type { AppConfig } from "../config";
-import { type AuditQuery, type AuditRecord, auditBlobName, auditPrefixFor, matchesAuditQuery, sanitizeAuditRecord } from "../domain/audit";
+import { type AuditQuery, type AuditRecord, auditBlobName, auditPrefixFor, isAuditRecordName, matchesAuditQuery, sanitizeAuditRecord } from "../domain/audit";
 import { ensureContainer } from "../storage/blobService";
 
 export class AuditOverwriteRefused extends Error {
@@ -51,8 +51,10 @@ function metadataOf(record: AuditRecord): Record<string, string> {
  * chosen once, so a retry after an attempt whose answer was lost finds its own record (409) and is
  * done: one record, never two, never an overwrite.
  *
- * `key` names the action itself for a trigger that may run twice for it (an Event Grid redelivery):
- * the blob name ends with its hash, so `keyedRecordExists` can tell whether a run recorded it.
+ * `key` names the action itself for a trigger that may run twice for it (an Event Grid redelivery,
+ * even two deliveries at once): the first writer creates the key's index blob (`keys/<hash>.json`,
+ * create-only too) naming its record's blob; every other writer reads that name and writes there, so
+ * all converge on one record (the first to land stays). `keyedRecordExists` reads the index.
  */
 export async function writeAuditRecord(
   service: BlobServiceClient,
@@ -63,16 +65,18 @@ export async function writeAuditRecord(
   const attempts = options.attempts ?? 3;
   const safe = sanitizeAuditRecord(record);
   const suffix = options.key ? keySuffix(options.key) : randomBytes(8).toString("hex");
-  const name = auditBlobName(safe.time, suffix);
+  let name = auditBlobName(safe.time, suffix);
   const body = JSON.stringify(safe);
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       const container = await ensureContainer(service, config.settings.AUDIT_CONTAINER);
+      if (options.key) name = await claimKey(container, options.key, name);
       await createAuditBlob(container, name, body, metadataOf(safe));
       return name;
     } catch (error) {
-      if (error instanceof AuditOverwriteRefused && attempt > 1) return name; // an earlier attempt landed
+      // An earlier attempt landed, or (keyed) another writer recorded the same action under the name the key holds.
+      if (error instanceof AuditOverwriteRefused && (attempt > 1 || options.key)) return name;
       lastError = error;
       if (error instanceof AuditOverwriteRefused) break;
       if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
@@ -81,28 +85,38 @@ export async function writeAuditRecord(
   throw lastError;
 }
 
+const keyIndexName = (key: string) => `keys/${keySuffix(key)}.json`;
+
+/** The record name the key's index holds: `proposed` if this writer created the index, else the first writer's. */
+async function claimKey(container: ContainerClient, key: string, proposed: string): Promise<string> {
+  const index = keyIndexName(key);
+  try {
+    await createAuditBlob(container, index, JSON.stringify({ record: proposed }), {});
+    return proposed;
+  } catch (error) {
+    if (!(error instanceof AuditOverwriteRefused)) throw error;
+    const held = JSON.parse((await container.getBlobClient(index).downloadToBuffer()).toString("utf8")) as { record?: unknown };
+    if (typeof held.record !== "string" || !isAuditRecordName(held.record)) throw new Error(`audit key index ${index} names no record`);
+    return held.record;
+  }
+}
+
 function keySuffix(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex").slice(0, 16);
 }
 
-const MAX_KEY_SEARCH_HOURS = 48;
-
-/**
- * Whether a record written with `key` exists, written at `since` or later (up to 48 hours of names,
- * listed hour by hour: the names are time-prefixed, so nothing else is read).
- */
-export async function keyedRecordExists(service: BlobServiceClient, config: AppConfig, key: string, since: Date, now: Date = new Date()): Promise<boolean> {
+/** Whether a record written with `key` exists: its key's index names a record that is there. */
+export async function keyedRecordExists(service: BlobServiceClient, config: AppConfig, key: string): Promise<boolean> {
   const container = service.getContainerClient(config.settings.AUDIT_CONTAINER);
-  if (!(await container.exists())) return false;
-  const ending = `-${keySuffix(key)}.json`;
-  const hour = 3600_000;
-  const first = Math.floor(since.getTime() / hour) * hour;
-  const last = Math.max(first, Math.min(now.getTime(), first + (MAX_KEY_SEARCH_HOURS - 1) * hour));
-  for (let at = first; at <= last; at += hour) {
-    const prefix = auditBlobName(new Date(at).toISOString(), "00000000").split("/").slice(0, 4).join("/") + "/";
-    for await (const item of container.listBlobsFlat({ prefix })) if (item.name.endsWith(ending)) return true;
+  let held: { record?: unknown };
+  try {
+    held = JSON.parse((await container.getBlobClient(keyIndexName(key)).downloadToBuffer()).toString("utf8")) as { record?: unknown };
+  } catch (error) {
+    if (error instanceof RestError && error.statusCode === 404) return false;
+    throw error;
   }
-  return false;
+  // An index without its record: the writer stopped in between; the next writer fills the same name.
+  return typeof held.record === "string" && isAuditRecordName(held.record) && (await container.getBlobClient(held.record).exists());
 }
 
 /** Whether records can be written now (the container exists or is created); throws when storage cannot be reached. */
@@ -147,6 +161,7 @@ export async function readAuditPage(
   if (!page) return { records: [] };
   const records: AuditRecord[] = [];
   for (const item of page.segment.blobItems) {
+    if (!isAuditRecordName(item.name)) continue; // the key index (keys/…), not a record
     const meta = item.metadata ?? {};
     // Cheap rejections from the metadata first; the record itself decides.
     if (normalized.action && meta.action && meta.action !== normalized.action) continue;

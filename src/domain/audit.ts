@@ -160,6 +160,11 @@ export function auditBlobName(time: string, random: string): string {
   return `${y}/${mo}/${d}/${h}/${stamp}-${random}.json`;
 }
 
+/** Whether a blob name is a record's (auditBlobName's shape), not the key index beside them (store.ts). */
+export function isAuditRecordName(name: string): boolean {
+  return /^\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{8}T\d{9}Z-[a-z0-9]{8,64}\.json$/.test(name);
+}
+
 /** The longest blob-name prefix every record between `from` and `to` shares ("" when it spans years or is open). */
 export function auditPrefixFor(from: string | undefined, to: string | undefined): string {
   if (!from || !to) return "";

@@ -5,7 +5,7 @@
  * run records it, else "blob drop". If the audit store cannot be reached first, nothing is started and
  * the event fails (Event Grid redelivers it); if the record cannot be written after the start, the
  * event fails too, and the redelivery (which finds the run) writes it. One record per drop however
- * often the event comes (two deliveries at the very same moment could still both write).
+ * often the event comes, also for deliveries at the same moment (the store's keyed write).
  */
 import type { EventGridEvent, InvocationContext } from "@azure/functions";
 import { getConfig } from "../config";
@@ -45,10 +45,9 @@ export async function auditedDrop<D extends Decision>(
   if (decision.action === "alreadyStarted" && (!status || input?.requestedBy !== "eventGrid")) return decision;
   const rejected = decision.action === "rejected" || status?.name === RECORD_REJECTED_DROP;
   const owner = rejected ? (location ? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName) : undefined) : ownerIn(status?.input);
-  // Whether a delivery already recorded this drop (its run exists since createdTime; an hour of slack for clocks).
-  const created = status?.createdTime ? new Date(status.createdTime) : undefined;
+  // Whether a delivery already recorded this drop.
   const key = `drop:${instanceId}`;
-  if (created && !Number.isNaN(created.getTime()) && (await keyedRecordExists(service, config, key, new Date(created.getTime() - 3600_000)))) return decision;
+  if (await keyedRecordExists(service, config, key)) return decision;
   await writeAuditRecord(
     service,
     config,

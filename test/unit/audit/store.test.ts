@@ -3,6 +3,7 @@
  * If-None-Match: * so an existing record is never overwritten; no delete path; nothing secret kept;
  * the reader filters and pages.
  */
+import { createHash } from "node:crypto";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { AzuriteHandle } from "../../../local/azurite";
 import * as store from "../../../src/audit/store";
@@ -60,19 +61,44 @@ test("an existing record is never overwritten: the app's only write path refuses
   expect((await container.getBlobClient(name).downloadToBuffer()).equals(before)).toBe(true);
 });
 
-test("a keyed record (an action a trigger may run twice for) is found by its key from a time on, and only by its own key", async () => {
+test("a keyed record (an action a trigger may run twice for) is found by its key only, and a second writer finds the first's record", async () => {
   const config = testConfig(azurite.connectionString, { AUDIT_CONTAINER: "audit-keyed" });
-  const since = new Date("2026-12-07T05:10:00.000Z");
-  expect(await keyedRecordExists(service, config, "drop:drv-1", since, new Date("2026-12-07T08:00:00.000Z"))).toBe(false);
+  expect(await keyedRecordExists(service, config, "drop:drv-1")).toBe(false);
   const name = await writeAuditRecord(service, config, record({ action: "drop", time: "2026-12-07T07:59:00.000Z" }), { key: "drop:drv-1" });
   expect(name).toMatch(/^2026\/12\/07\/07\/20261207T075900000Z-[0-9a-f]{16}\.json$/);
-  // Found two hours after `since` (hour by hour), not under another key, not before it was written.
-  expect(await keyedRecordExists(service, config, "drop:drv-1", since, new Date("2026-12-07T08:00:00.000Z"))).toBe(true);
-  expect(await keyedRecordExists(service, config, "drop:drv-2", since, new Date("2026-12-07T08:00:00.000Z"))).toBe(false);
-  expect(await keyedRecordExists(service, config, "drop:drv-1", since, new Date("2026-12-07T06:30:00.000Z"))).toBe(false);
-  // The same key and time again is refused like any overwrite: the first record stays.
-  await expect(writeAuditRecord(service, config, record({ action: "drop", time: "2026-12-07T07:59:00.000Z", requestId: "inv-2" }), { key: "drop:drv-1" })).rejects.toBeInstanceOf(AuditOverwriteRefused);
-  expect(await allBlobs("audit-keyed")).toEqual([name]);
+  expect(await keyedRecordExists(service, config, "drop:drv-1")).toBe(true);
+  expect(await keyedRecordExists(service, config, "drop:drv-2")).toBe(false);
+  // Another delivery of the same action, later: it lands on the first record's name, which stays as written.
+  const first = (await service.getContainerClient("audit-keyed").getBlobClient(name).downloadToBuffer()).toString();
+  await expect(writeAuditRecord(service, config, record({ action: "drop", time: "2026-12-07T08:30:00.000Z", requestId: "inv-2" }), { key: "drop:drv-1" })).resolves.toBe(name);
+  const blobs = await allBlobs("audit-keyed");
+  expect(blobs.filter((b) => !b.startsWith("keys/"))).toEqual([name]);
+  expect((await service.getContainerClient("audit-keyed").getBlobClient(name).downloadToBuffer()).toString()).toBe(first);
+  // The key's index is no record: the reader skips it.
+  expect((await readAuditPage(service, config, {})).records).toHaveLength(1);
+});
+
+test("writers of one keyed action at once (different clocks) leave exactly one record", async () => {
+  const config = testConfig(azurite.connectionString, { AUDIT_CONTAINER: "audit-keyed-race" });
+  const times = ["2026-12-07T09:00:00.000Z", "2026-12-07T09:00:00.250Z", "2026-12-07T09:00:01.999Z", "2026-12-07T09:00:02.500Z"];
+  const names = await Promise.all(times.map((time, n) => writeAuditRecord(service, config, record({ action: "drop", time, requestId: `inv-${n}` }), { key: "drop:drv-race" })));
+  expect(new Set(names).size).toBe(1);
+  expect((await allBlobs("audit-keyed-race")).filter((b) => !b.startsWith("keys/"))).toEqual([names[0]]);
+  expect((await readAuditPage(service, config, {})).records).toHaveLength(1);
+});
+
+test("a writer that stopped between the key's index and its record: the next one writes the record under the indexed name", async () => {
+  const config = testConfig(azurite.connectionString, { AUDIT_CONTAINER: "audit-keyed-gap" });
+  const container = service.getContainerClient("audit-keyed-gap");
+  await container.createIfNotExists();
+  const indexed = "2026/12/07/10/20261207T100000000Z-0123456789abcdef.json";
+  // What a first writer leaves when it dies after claiming the key.
+  await createAuditBlob(container, `keys/${createHash("sha256").update("drop:drv-gap").digest("hex").slice(0, 16)}.json`, JSON.stringify({ record: indexed }), {});
+  expect(await allBlobs("audit-keyed-gap")).toEqual([expect.stringMatching(/^keys\/[0-9a-f]{16}\.json$/)]);
+  expect(await keyedRecordExists(service, config, "drop:drv-gap")).toBe(false);
+  const name = await writeAuditRecord(service, config, record({ action: "drop", time: "2026-12-07T10:05:00.000Z" }), { key: "drop:drv-gap" });
+  expect(name).toBe(indexed);
+  expect(await keyedRecordExists(service, config, "drop:drv-gap")).toBe(true);
 });
 
 test("the audit module has no delete and no overwrite: its exports are the writer, the reader and the refusal", () => {
