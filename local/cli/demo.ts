@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { samplePackage } from "../samplePackage";
 import { APP_CONTAINERS, startStack, type Stack } from "../stack";
 import { isTerminal, SubmissionsClient, type SubmissionView } from "./submissionsClient";
@@ -134,11 +135,13 @@ async function runDemo(stack: Stack, timeoutMs: number): Promise<boolean> {
 
 /** `--engine real`: the same run on Microsoft's Durable Task extension, on the real clock (shorter review steps and polls). */
 function engineOption(argv: string[]): "local" | "real" {
-  const at = argv.indexOf("--engine");
-  const value = at >= 0 ? argv[at + 1] : "local";
-  if (value !== "local" && value !== "real") throw new Error(`--engine: "${value ?? ""}" must be local or real`);
-  const unknown = argv.filter((arg, i) => arg !== "--engine" && i !== at + 1);
-  if (unknown.length > 0) throw new Error(`unknown argument(s): ${unknown.join(" ")} (usage: npm run demo [-- --engine local|real])`);
+  let value: string;
+  try {
+    value = parseArgs({ args: argv, options: { engine: { type: "string", default: "local" } }, strict: true, allowPositionals: false }).values.engine;
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (usage: npm run demo [-- --engine local|real])`);
+  }
+  if (value !== "local" && value !== "real") throw new Error(`--engine: "${value}" must be local or real`);
   return value;
 }
 

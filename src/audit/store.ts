@@ -95,10 +95,22 @@ async function claimKey(container: ContainerClient, key: string, proposed: strin
     return proposed;
   } catch (error) {
     if (!(error instanceof AuditOverwriteRefused)) throw error;
-    const held = JSON.parse((await container.getBlobClient(index).downloadToBuffer()).toString("utf8")) as { record?: unknown };
-    if (typeof held.record !== "string" || !isAuditRecordName(held.record)) throw new Error(`audit key index ${index} names no record`);
-    return held.record;
+    const held = await readKeyIndex(container, key);
+    if (!held) throw new Error(`audit key index ${index} names no record`);
+    return held;
   }
+}
+
+/** The record name a key's index holds; undefined when there is no index (or it names no record). */
+async function readKeyIndex(container: ContainerClient, key: string): Promise<string | undefined> {
+  let held: { record?: unknown };
+  try {
+    held = JSON.parse((await container.getBlobClient(keyIndexName(key)).downloadToBuffer()).toString("utf8")) as { record?: unknown };
+  } catch (error) {
+    if (error instanceof RestError && error.statusCode === 404) return undefined;
+    throw error;
+  }
+  return typeof held.record === "string" && isAuditRecordName(held.record) ? held.record : undefined;
 }
 
 function keySuffix(key: string): string {
@@ -108,15 +120,9 @@ function keySuffix(key: string): string {
 /** Whether a record written with `key` exists: its key's index names a record that is there. */
 export async function keyedRecordExists(service: BlobServiceClient, config: AppConfig, key: string): Promise<boolean> {
   const container = service.getContainerClient(config.settings.AUDIT_CONTAINER);
-  let held: { record?: unknown };
-  try {
-    held = JSON.parse((await container.getBlobClient(keyIndexName(key)).downloadToBuffer()).toString("utf8")) as { record?: unknown };
-  } catch (error) {
-    if (error instanceof RestError && error.statusCode === 404) return false;
-    throw error;
-  }
+  const held = await readKeyIndex(container, key);
   // An index without its record: the writer stopped in between; the next writer fills the same name.
-  return typeof held.record === "string" && isAuditRecordName(held.record) && (await container.getBlobClient(held.record).exists());
+  return held !== undefined && (await container.getBlobClient(held).exists());
 }
 
 /** Whether records can be written now (the container exists or is created); throws when storage cannot be reached. */

@@ -65,6 +65,6 @@ function auditTargetOf(status: { instanceId?: string; customStatus?: unknown; ou
 
 /** The same rule for filtering a list: what is left out is not a refusal. */
 export function isVisibleTo(context: InvocationContext, action: Action, status: { name?: string; input?: unknown }): boolean {
-  if (status.name === RECORD_REJECTED_DROP) return mayTouch(context, "rejectedDrop.read", ownerIn(status.input));
-  return mayTouch(context, action, ownerIn(status.input));
+  // A rejected drop's record is read under its own action, whatever the route; both go by the recorded owner.
+  return mayTouch(context, status.name === RECORD_REJECTED_DROP ? "rejectedDrop.read" : action, ownerIn(status.input));
 }

@@ -44,7 +44,8 @@ export async function auditedDrop<D extends Decision>(
   const input = status?.input as { requestedBy?: unknown } | undefined;
   if (decision.action === "alreadyStarted" && (!status || input?.requestedBy !== "eventGrid")) return decision;
   const rejected = decision.action === "rejected" || status?.name === RECORD_REJECTED_DROP;
-  const owner = rejected ? (location ? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName) : undefined) : ownerIn(status?.input);
+  // The owner the run (or the rejection's record) holds; a rejection whose record could not be listed: its prefix's.
+  const owner = ownerIn(status?.input) ?? (rejected && location ? dropOwnerFor(config.settings.DROP_OWNERS, location.container, location.blobName) : undefined);
   // Whether a delivery already recorded this drop.
   const key = `drop:${instanceId}`;
   if (await keyedRecordExists(service, config, key)) return decision;

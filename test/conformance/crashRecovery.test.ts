@@ -15,10 +15,10 @@
  */
 jest.mock("@azure/functions-core", () => require("../../local/functionsHost/coreStandIn"), { virtual: true });
 
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { describeWithConformanceHost } from "../support/conformanceHost";
 import { startAzurite, type AzuriteHandle } from "../../local/azurite";
 import { startAppStack, type AppStack } from "../../local/conformance/appScenarios";
 import { startRealEngine, type EngineStatus } from "../../local/conformance/engines";
@@ -32,28 +32,15 @@ import { parsePublishPolicy } from "../../src/publishing";
 import { expectExactlyOnce, faultTaken, hdcEntries, listBlobNames, logMark, until, uploadPackage } from "../proof/support/proof";
 
 const root = path.resolve(__dirname, "../..");
-const inCi = process.env.CI === "true";
 const HOLD_MS = 2000;
 /** Drops outside the container the stack's own (idle) runtime watches: only the real engine runs these packages. */
 const DROPS = "real-engine-drops";
-
-function restoreHost(): { assembly?: string; problem?: string } {
-  const result = spawnSync("bash", [path.join(root, "scripts/restore-conformance.sh")], { encoding: "utf8", timeout: 600_000 });
-  if (result.status === 0) return { assembly: result.stdout.trim().split("\n").pop() };
-  return { problem: `scripts/restore-conformance.sh exited ${result.status}: ${(result.stderr || "").trim().slice(-2000)}` };
-}
 
 /** The pinned extension version (local/conformance/host/ConformanceHost.csproj). */
 const extensionVersion = () =>
   /<DurableTaskVersion[^>]*>([^<]+)</.exec(fs.readFileSync(path.join(root, "local/conformance/host/ConformanceHost.csproj"), "utf8"))?.[1] ?? "unknown";
 
-const host = restoreHost();
-if (!host.assembly && !inCi) console.warn(`test/conformance/crashRecovery skipped: the conformance host could not be built (no .NET SDK?). ${host.problem}`);
-if (!host.assembly && inCi) {
-  test("the conformance host is available in CI", () => {
-    throw new Error(`CI=true but the conformance host could not be restored: ${host.problem}`);
-  });
-}
+const describeWithHost = describeWithConformanceHost("test/conformance/crashRecovery");
 
 interface CrashPoint {
   name: string;
@@ -84,7 +71,7 @@ const POINTS: CrashPoint[] = [
   },
 ];
 
-(host.assembly ? describe : describe.skip)("crash points on Microsoft's Durable Task extension", () => {
+describeWithHost("crash points on Microsoft's Durable Task extension", () => {
   let azurite: AzuriteHandle;
   let app: AppStack;
   let hostJson: string;

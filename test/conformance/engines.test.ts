@@ -9,29 +9,16 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { describeWithConformanceHost } from "../support/conformanceHost";
 import type { ConformanceReport } from "../../local/conformance/run";
 import { KNOWN_DIFFERENCES } from "../../local/conformance/knownDifferences";
 import { ALL_SCENARIOS } from "../../local/conformance/scenarios";
 
 const root = path.resolve(__dirname, "../..");
-const inCi = process.env.CI === "true";
 
-function restoreHost(): { assembly?: string; problem?: string } {
-  const result = spawnSync("bash", [path.join(root, "scripts/restore-conformance.sh")], { encoding: "utf8", timeout: 600_000 });
-  if (result.status === 0) return { assembly: result.stdout.trim().split("\n").pop() };
-  return { problem: `scripts/restore-conformance.sh exited ${result.status}: ${(result.stderr || "").trim().slice(-2000)}` };
-}
+const describeWithHost = describeWithConformanceHost("test/conformance/engines");
 
-const host = restoreHost();
-if (!host.assembly && !inCi) console.warn(`test/conformance skipped: the conformance host could not be built (no .NET SDK?). ${host.problem}`);
-
-if (!host.assembly && inCi) {
-  test("the conformance host is available in CI", () => {
-    throw new Error(`CI=true but the conformance host could not be restored: ${host.problem}`);
-  });
-}
-
-(host.assembly ? describe : describe.skip)("conformance: local/durable against the Durable Task extension", () => {
+describeWithHost("conformance: local/durable against the Durable Task extension", () => {
   let report: ConformanceReport;
   let printed = "";
 

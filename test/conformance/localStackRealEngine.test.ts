@@ -7,41 +7,26 @@
  *
  * Needs the .NET SDK (scripts/restore-conformance.sh), like the other tests under test/conformance.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import * as path from "node:path";
 import { TableClient } from "@azure/data-tables";
+import { describeWithConformanceHost } from "../support/conformanceHost";
 import { samplePackage } from "../../local/samplePackage";
 import { APP_CONTAINERS } from "../../local/stack";
 import { readHostSettings } from "../../local/runtime/hostJson";
 import { CLOUD_EVENT_TYPE_PREFIX, verifySignature } from "../../src/notifications/cloudEvent";
 import { dropPackage, durableKeyHeaders, emulatorCounts, expectNothingSecret, startTestStack, type TestStack } from "../support/stack";
 
-const root = path.resolve(__dirname, "../..");
-const inCi = process.env.CI === "true";
 const HTTP_CONTAINER = "real-engine-http";
 const ENDED_MS = 150_000;
-/** Polls every 2-4 s on the real clock (the app's defaults wait a minute and more). */
 const WEBHOOK_SECRET = "real-engine-webhook-secret-0123";
+/** Polls every 2-4 s on the real clock (the app's defaults wait a minute and more). */
 const SHORT_WAITS = { POLL_INITIAL_SECONDS: "2", POLL_MAX_SECONDS: "4", ACTIVITY_RETRY_FIRST_SECONDS: "1", ACTIVITY_RETRY_MAX_SECONDS: "4" };
 
-function restoreHost(): { assembly?: string; problem?: string } {
-  const result = spawnSync("bash", [path.join(root, "scripts/restore-conformance.sh")], { encoding: "utf8", timeout: 600_000 });
-  if (result.status === 0) return { assembly: result.stdout.trim().split("\n").pop() };
-  return { problem: `scripts/restore-conformance.sh exited ${result.status}: ${(result.stderr || "").trim().slice(-2000)}` };
-}
+const describeWithHost = describeWithConformanceHost("test/conformance/localStackRealEngine");
 
-const host = restoreHost();
-if (!host.assembly && !inCi) console.warn(`test/conformance/localStackRealEngine skipped: the conformance host could not be built (no .NET SDK?). ${host.problem}`);
-if (!host.assembly && inCi) {
-  test("the conformance host is available in CI", () => {
-    throw new Error(`CI=true but the conformance host could not be restored: ${host.problem}`);
-  });
-}
-
-(host.assembly ? describe : describe.skip)("the local stack on Microsoft's engine (--engine real)", () => {
+describeWithHost("the local stack on Microsoft's engine (--engine real)", () => {
   jest.setTimeout(300_000);
   let stack: TestStack;
   const hub = readHostSettings().hubName;
