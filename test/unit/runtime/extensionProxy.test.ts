@@ -6,6 +6,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createExtensionProxy, extensionPathFor } from "../../../local/runtime/extensionProxy";
+import { HOST_MAX_REQUEST_BODY_BYTES } from "../../../src/domain/requestLimits";
 
 describe("extensionPathFor", () => {
   it("maps the webhook family onto the extension's /durabletask/ and keeps the RPC family as it is", () => {
@@ -68,6 +69,29 @@ describe("createExtensionProxy", () => {
     expect({ method: last.method, url: last.url, body: last.body }).toEqual({ method: "POST", url: "/durabletask/orchestrators/submitDriver?taskHub=H", body: '{"input":1}' });
     expect(JSON.stringify(last.headers)).not.toContain("secret");
     expect(last.headers.authorization).toBeUndefined();
+  });
+
+  it("refuses a chunked body over the host's limit with 413, as our engine's Durable routes do; the extension gets nothing", async () => {
+    const count = seen.length;
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = http.request(`${frontUrl}/runtime/webhooks/durabletask/instances/x/raiseEvent/e`, { method: "POST", headers: { "content-type": "application/json" } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on("error", reject);
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      let sent = 0;
+      const write = () => {
+        while (sent <= HOST_MAX_REQUEST_BODY_BYTES) {
+          sent += chunk.length;
+          if (!request.write(chunk)) return void request.once("drain", write);
+        }
+        request.end();
+      };
+      write();
+    });
+    expect(status).toBe(413);
+    expect(seen.length).toBe(count);
   });
 
   it("does not touch other routes, and answers 502 naming the extension when it is not there", async () => {
